@@ -1,0 +1,109 @@
+import Foundation
+
+/// Which way up the print is.
+public enum OrientationPolicy: String, Sendable, CaseIterable, Codable {
+    /// Portrait preset for a portrait (or square) photo, the same preset turned for a landscape one.
+    case auto
+    case portrait
+    case landscape
+}
+
+/// How the photo fills the paper.
+public enum FitPolicy: String, Sendable, CaseIterable, Codable {
+    /// Scale to fill the paper and crop what overhangs (centred).
+    case cover
+    /// Same as cover, but the crop keeps the most salient part of the photo (libvips attention).
+    case coverAttention = "cover-attention"
+    /// The whole photo, centred on white paper margins.
+    case contain
+}
+
+/// An integer pixel size.
+public struct PixelSize: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var width: Int
+    public var height: Int
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+    public var shortSide: Int { min(width, height) }
+    public var longSide: Int { max(width, height) }
+    public var description: String { "\(width)x\(height)" }
+}
+
+/// Where every pixel of a render comes from and goes to, computed before any decoding.
+///
+/// Pure arithmetic, so the whole geometry is testable without images.
+public struct PrintLayout: Sendable, Equatable {
+    /// The paper in print pixels (preset turned as the orientation policy decided).
+    public let canvas: PixelSize
+    /// Where the photo lands on the canvas (the whole canvas for cover).
+    public let contentOrigin: (x: Int, y: Int)
+    public let content: PixelSize
+    /// The photo decoded, oriented, cropped/fitted and resized to this size before the style
+    /// runs; then upsampled to `content`. Never larger than `content`, never larger than the
+    /// photo's own pixels.
+    public let working: PixelSize
+    /// Source pixels per inch of print on the limiting side.
+    public let effectiveDPI: Double
+    public let isLandscape: Bool
+
+    public static func == (a: PrintLayout, b: PrintLayout) -> Bool {
+        a.canvas == b.canvas && a.contentOrigin == b.contentOrigin && a.content == b.content
+            && a.working == b.working && a.effectiveDPI == b.effectiveDPI && a.isLandscape == b.isLandscape
+    }
+
+    /// - Parameters:
+    ///   - source: the photo's size after EXIF orientation.
+    ///   - maxWorkingShortSide: the style's bound on its working resolution (nil = print resolution).
+    public init(
+        source: PixelSize, preset: SizePreset, orientation: OrientationPolicy, fit: FitPolicy,
+        maxWorkingShortSide: Int?
+    ) {
+        let landscape: Bool
+        switch orientation {
+        case .auto: landscape = source.width > source.height
+        case .portrait: landscape = false
+        case .landscape: landscape = true
+        }
+        isLandscape = landscape
+        let w = preset.widthPixels, h = preset.heightPixels
+        canvas = landscape ? PixelSize(width: h, height: w) : PixelSize(width: w, height: h)
+
+        let sx = Double(canvas.width) / Double(source.width)
+        let sy = Double(canvas.height) / Double(source.height)
+        // Print pixels per source pixel.
+        let scale: Double
+        switch fit {
+        case .cover, .coverAttention:
+            scale = max(sx, sy)
+            content = canvas
+            contentOrigin = (0, 0)
+        case .contain:
+            scale = min(sx, sy)
+            let cw = min(canvas.width, max(1, Int((Double(source.width) * scale).rounded())))
+            let ch = min(canvas.height, max(1, Int((Double(source.height) * scale).rounded())))
+            content = PixelSize(width: cw, height: ch)
+            contentOrigin = ((canvas.width - cw) / 2, (canvas.height - ch) / 2)
+        }
+        effectiveDPI = Double(preset.dpi) / scale
+
+        // Working pixels per print pixel: at most 1 (never above print resolution), at most
+        // 1/scale (never above the photo's own resolution), and within the style's bound.
+        var factor = min(1.0, 1.0 / scale)
+        if let bound = maxWorkingShortSide {
+            factor = min(factor, Double(bound) / Double(content.shortSide))
+        }
+        if factor >= 1.0 {
+            working = content
+        } else {
+            // Rounded down so that covering it never needs the photo enlarged.
+            working = PixelSize(
+                width: max(1, Int((Double(content.width) * factor).rounded(.down))),
+                height: max(1, Int((Double(content.height) * factor).rounded(.down))))
+        }
+    }
+
+    /// Print pixels per working pixel along the short side (≥ 1).
+    public var upsampling: Double { Double(content.shortSide) / Double(working.shortSide) }
+}

@@ -1,0 +1,268 @@
+import CVips
+import CVipsShim
+import Foundation
+
+/// Turns a photo into a print master (300 DPI TIFF) and a preview (JPEG), offline.
+///
+/// No HTTP, database or queue knowledge: the service and the CLI both drive this.
+/// `render` is CPU-bound blocking work; callers run it on a dedicated thread, never on the
+/// Swift cooperative pool or an event loop.
+public struct RenderEngine: Sendable {
+    public let limits: InputLimits
+
+    /// - Parameter threads: libvips threads per render (nil: libvips' default, the core count).
+    public init(limits: InputLimits = InputLimits(), threads: Int? = nil) throws(RenderError) {
+        try Vips.start()
+        if let threads { Vips.setConcurrency(threads) }
+        self.limits = limits
+    }
+
+    /// Header-only look at an upload: format, size, orientation, colour; enforces the limits.
+    public func probe(path: String) throws(RenderError) -> ImageProbe {
+        try ImageProbe.read(path: path, limits: limits)
+    }
+
+    /// Renders `job`. Outputs appear atomically (written under a temporary name, then renamed):
+    /// a failed or canceled render leaves nothing behind at `masterPath` or `previewPath`.
+    public func render(_ job: RenderJob) throws(RenderError) -> RenderOutcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var timings: [String: Double] = [:]
+        func lap(_ stage: String, since: ContinuousClock.Instant) {
+            timings[stage] = milliseconds(clock.now - since)
+        }
+        func checkpoint() throws(RenderError) {
+            if job.isCanceled() { throw RenderError(.canceled, "The render was canceled") }
+        }
+
+        try checkpoint()
+        let probe = try probe(path: job.input)
+        let parameters = try job.style.info.resolve(job.parameters)
+        let layout = PrintLayout(
+            source: PixelSize(width: probe.orientedWidth, height: probe.orientedHeight), preset: job.preset,
+            orientation: job.orientation, fit: job.fit, maxWorkingShortSide: job.style.workingShortSide)
+
+        // Decode, orient, colour-manage and crop to the working size (lazy for `photo`).
+        lap("probe", since: started)
+        var stageStart = clock.now
+        let working = try decode(job.input, layout: layout, fit: job.fit, probe: probe)
+        lap("decode", since: stageStart)
+        var printInput = working
+        var finish: (any PrintFinish)?
+        var seed: UInt64?
+        var styleKeepAlive: AnyObject?
+        if job.style.workingShortSide != nil {
+            let pixels = try working.materialise()
+            lap("decode", since: stageStart)
+            try checkpoint()
+
+            stageStart = clock.now
+            let renderSeed = job.seed ?? Self.seed(of: pixels)
+            seed = renderSeed
+            let planes = pixels.withUnsafeBytes { bytes in
+                PlanarImage(interleavedBytes: bytes, width: working.width, height: working.height, channels: 3)
+            }
+            let context = StyleContext(seed: renderSeed, parameters: parameters, layout: layout, dpi: job.preset.dpi)
+            let styled = try job.style.abstract(planes, context: context)
+            let buffer = styled.planes.interleaved()
+            guard let image = aso_image_from_memory(
+                buffer.pointer, buffer.byteCount, Int32(buffer.width), Int32(buffer.height), Int32(buffer.channels),
+                Int32(VIPS_FORMAT_FLOAT.rawValue))
+            else {
+                throw RenderError(.internalFailure, "The styled image could not be handed to libvips", detail: Vips.takeErrorText())
+            }
+            printInput = VipsImageRef(taking: image, backing: buffer)
+            finish = styled.finish ?? UnitRGBFinish()
+            styleKeepAlive = buffer
+            lap("style", since: stageStart)
+            try checkpoint()
+        }
+
+        // Print resolution: upsample, finish, stream into the TIFF; tap the preview on the way.
+        stageStart = clock.now
+        let canvas = layout.canvas
+        let previewTap = try PreviewTap(canvas: canvas)
+        let finishBox = finish.map(FinishBox.init)
+        var params = aso_print_params(
+            canvas_width: Int32(canvas.width), canvas_height: Int32(canvas.height),
+            content_left: Int32(layout.contentOrigin.x), content_top: Int32(layout.contentOrigin.y),
+            content_width: Int32(layout.content.width), content_height: Int32(layout.content.height),
+            sharpen: job.style.workingShortSide == nil ? Self.printSharpening(upsampling: layout.upsampling) : 0,
+            xres: Double(job.preset.dpi) / 25.4,
+            media: finishBox == nil ? nil : finishTrampoline,
+            media_context: finishBox.map { Unmanaged.passUnretained($0).toOpaque() },
+            tee: previewTap.tee)
+        let printed = try VipsImageRef.make(.internalFailure, "The print stage could not be set up") { out in
+            aso_print_resample(printInput.pointer, out, &params)
+        }
+        let master = try AtomicFile.write(to: job.masterPath) { (temporary: String) throws(RenderError) in
+            if aso_save_print_tiff(printed.pointer, temporary, Double(job.preset.dpi)) != 0 {
+                let detail = Vips.takeErrorText()
+                throw self.classifyPrintFailure(input: job.input, format: probe.format, detail: detail)
+            }
+        }
+        // The C callback and libvips hold raw pointers into these until the TIFF is written.
+        withExtendedLifetime((printed, finishBox, styleKeepAlive)) {}
+        lap("print", since: stageStart)
+        try checkpoint()
+
+        stageStart = clock.now
+        let preview = Self.previewSize(canvas)
+        let previewBytes = try AtomicFile.write(to: job.previewPath) { (temporary: String) throws(RenderError) in
+            let image: VipsImageRef
+            if let collected = try previewTap.image(canvas: canvas) {
+                image = collected
+            } else {
+                image = try self.decodeMaster(job.masterPath)
+            }
+            let sized = try VipsImageRef.make(.internalFailure, "The preview could not be resized") {
+                aso_thumbnail_image_exact(image.pointer, $0, Int32(preview.width), Int32(preview.height))
+            }
+            if aso_save_preview_jpeg(sized.pointer, temporary, 85) != 0 {
+                throw RenderError(.io, "The preview could not be written", detail: Vips.takeErrorText())
+            }
+        }
+        lap("preview", since: stageStart)
+        lap("total", since: started)
+
+        var warnings: [String] = []
+        if layout.effectiveDPI < lowResolutionWarningDPI {
+            let inches = "\(Self.inches(Double(canvas.width) / Double(job.preset.dpi)))x\(Self.inches(Double(canvas.height) / Double(job.preset.dpi)))"
+            warnings.append(
+                "Low resolution: the photo gives \(Int(layout.effectiveDPI.rounded())) DPI at \(inches) in; prints look soft below \(Int(lowResolutionWarningDPI)) DPI"
+            )
+        }
+        return RenderOutcome(
+            width: canvas.width, height: canvas.height, dpi: job.preset.dpi,
+            effectiveDPI: (layout.effectiveDPI * 10).rounded() / 10, warnings: warnings,
+            orientation: layout.isLandscape ? "landscape" : "portrait", style: job.style.info.slug,
+            preset: job.preset.name, seed: seed, source: probe, working: layout.working, preview: preview,
+            masterBytes: master, previewBytes: previewBytes, timingsMs: timings,
+            peakMemoryBytes: MemoryUsage.peakResidentBytes())
+    }
+
+    /// Unsharp amount folded into the upsampling kernel: stronger when enlarging, where
+    /// interpolation softens most; a touch for prints made at the photo's own resolution.
+    static func printSharpening(upsampling: Double) -> Double {
+        upsampling > 1.05 ? 0.16 : 0.06
+    }
+
+    static func previewSize(_ canvas: PixelSize) -> PixelSize {
+        let long = 1200.0
+        if canvas.width >= canvas.height {
+            return PixelSize(width: Int(long), height: max(1, Int((long * Double(canvas.height) / Double(canvas.width)).rounded())))
+        }
+        return PixelSize(width: max(1, Int((long * Double(canvas.width) / Double(canvas.height)).rounded())), height: Int(long))
+    }
+
+    /// Decodes the photo to the working size: oriented, sRGB, 8-bit, cropped or fitted.
+    /// Lazy and sequential except for an attention crop, which has to see the whole photo.
+    private func decode(_ path: String, layout: PrintLayout, fit: FitPolicy, probe: ImageProbe) throws(RenderError) -> VipsImageRef {
+        let source = PixelSize(width: probe.orientedWidth, height: probe.orientedHeight)
+        let format = probe.format
+        let icc: Int32 = probe.hasICCProfile ? 1 : 0
+        let work = layout.working
+        let unbounded = Int32(10_000_000)
+        let failOn = Int32(VIPS_FAIL_ON_ERROR.rawValue)
+        let message = "The \(format.displayName) file could not be decoded"
+        let decoded: VipsImageRef
+        switch fit {
+        case .contain:
+            decoded = try VipsImageRef.make(.corruptImage, message) {
+                aso_thumbnail(path, $0, Int32(work.width), Int32(work.height), 0, failOn, icc)
+            }
+        case .coverAttention:
+            decoded = try VipsImageRef.make(.corruptImage, message) {
+                aso_thumbnail(path, $0, Int32(work.width), Int32(work.height), 2, failOn, icc)
+            }
+        case .cover:
+            // Fit the limiting side exactly, let the other overhang, then crop the centre.
+            let widthLimits = Double(work.width) / Double(source.width) >= Double(work.height) / Double(source.height)
+            let fitted = try VipsImageRef.make(.corruptImage, message) {
+                aso_thumbnail(path, $0, widthLimits ? Int32(work.width) : unbounded, widthLimits ? unbounded : Int32(work.height), 0, failOn, icc)
+            }
+            let width = min(work.width, fitted.width), height = min(work.height, fitted.height)
+            decoded = try VipsImageRef.make(.internalFailure, "The photo could not be cropped") {
+                aso_extract(fitted.pointer, $0, Int32((fitted.width - width) / 2), Int32((fitted.height - height) / 2), Int32(width), Int32(height))
+            }
+        }
+        return try VipsImageRef.make(.corruptImage, "The \(format.displayName) file's colours could not be converted to sRGB") {
+            aso_to_srgb8(decoded.pointer, $0)
+        }
+    }
+
+    private func decodeMaster(_ path: String) throws(RenderError) -> VipsImageRef {
+        guard let image = aso_open_header(path, Int32(VIPS_FAIL_ON_ERROR.rawValue)) else {
+            throw RenderError(.internalFailure, "The print master could not be read back", detail: Vips.takeErrorText())
+        }
+        return VipsImageRef(taking: image)
+    }
+
+    /// The TIFF writer pulls pixels through the whole lazy pipeline, so a truncated photo only
+    /// shows up here. Decide from what fails on a fresh decode, not from libvips' message text.
+    private func classifyPrintFailure(input: String, format: ImageFormat, detail: String) -> RenderError {
+        var out: UnsafeMutablePointer<VipsImage>?
+        let decodes = aso_thumbnail(input, &out, 64, 64, 0, Int32(VIPS_FAIL_ON_ERROR.rawValue), 0) == 0
+            && out.map { image in
+                var size = 0
+                let bytes = aso_write_to_memory(image, &size)
+                g_free(bytes)
+                return bytes != nil
+            } ?? false
+        if let out { g_object_unref(UnsafeMutableRawPointer(out)) }
+        let recheck = Vips.takeErrorText()
+        if !decodes {
+            return RenderError(.corruptImage, "The \(format.displayName) file is corrupt or truncated and cannot be decoded", detail: recheck.isEmpty ? detail : recheck)
+        }
+        return RenderError(.io, "The print master could not be written", detail: detail)
+    }
+
+    /// FNV-1a over the working pixels, folded 8 bytes at a time: equal pixels, equal seed.
+    static func seed(of pixels: Data) -> UInt64 {
+        pixels.withUnsafeBytes { raw -> UInt64 in
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            let words = raw.count / 8
+            for i in 0..<words {
+                hash = (hash ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01B3
+            }
+            for i in (words * 8)..<raw.count {
+                hash = (hash ^ UInt64(raw[i])) &* 0x100_0000_01B3
+            }
+            return hash
+        }
+    }
+
+    private static func inches(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    let (seconds, attoseconds) = duration.components
+    return ((Double(seconds) * 1000 + Double(attoseconds) / 1e15) * 10).rounded() / 10
+}
+
+/// The default finish for styles whose planes are sRGB in 0...1.
+struct UnitRGBFinish: PrintFinish {
+    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
+        for i in 0..<count {
+            let p = input + i * bands
+            output[3 * i] = byte(p[0])
+            output[3 * i + 1] = byte(p[min(1, bands - 1)])
+            output[3 * i + 2] = byte(p[min(2, bands - 1)])
+        }
+    }
+}
+
+/// Holds a style's finish for the C resampler's callback.
+private final class FinishBox: @unchecked Sendable {
+    let finish: any PrintFinish
+    init(_ finish: any PrintFinish) { self.finish = finish }
+}
+
+/// libvips calls this from its worker threads for every print row.
+private let finishTrampoline: aso_media_fn = { context, input, bands, output, x, y, width in
+    guard let context, let input, let output else { return }
+    let box = Unmanaged<FinishBox>.fromOpaque(context).takeUnretainedValue()
+    box.finish.finish(row: input, bands: Int(bands), output: output, x: Int(x), y: Int(y), count: Int(width))
+}

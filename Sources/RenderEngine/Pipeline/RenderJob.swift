@@ -1,0 +1,70 @@
+import Foundation
+
+/// One render: a photo file in, a print master and a preview out.
+public struct RenderJob: Sendable {
+    public var input: String
+    public var style: any RenderStyle
+    /// Customer-supplied style parameters (validated against the style; defaults fill the rest).
+    public var parameters: [String: Double]
+    public var preset: SizePreset
+    public var orientation: OrientationPolicy
+    public var fit: FitPolicy
+    /// nil: a hash of the working image's pixels, so equal photos give equal prints.
+    public var seed: UInt64?
+    public var masterPath: String
+    public var previewPath: String
+    /// Polled between stages; returning true stops the render with `RenderError.canceled`.
+    public var isCanceled: @Sendable () -> Bool
+
+    public init(
+        input: String, style: any RenderStyle, parameters: [String: Double] = [:], preset: SizePreset,
+        orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, seed: UInt64? = nil,
+        masterPath: String, previewPath: String, isCanceled: @escaping @Sendable () -> Bool = { false }
+    ) {
+        self.input = input
+        self.style = style
+        self.parameters = parameters
+        self.preset = preset
+        self.orientation = orientation
+        self.fit = fit
+        self.seed = seed
+        self.masterPath = masterPath
+        self.previewPath = previewPath
+        self.isCanceled = isCanceled
+    }
+}
+
+/// What a finished render reports (the CLI prints it as JSON; the service logs it).
+public struct RenderOutcome: Sendable, Codable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var dpi: Int
+    /// Photo pixels per inch of print on the limiting side.
+    public var effectiveDPI: Double
+    public var warnings: [String]
+    public var orientation: String
+    public var style: String
+    public var preset: String
+    public var seed: UInt64?
+    public var source: ImageProbe
+    public var working: PixelSize
+    public var preview: PixelSize
+    public var masterBytes: Int
+    public var previewBytes: Int
+    /// Milliseconds per stage: decode, style, print (upsample + finish + TIFF), preview, total.
+    public var timingsMs: [String: Double]
+    /// Peak resident memory of the process so far, in bytes.
+    public var peakMemoryBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case width, height, dpi, warnings, orientation, style, preset, seed, source, working, preview
+        case effectiveDPI = "effective_dpi"
+        case masterBytes = "master_bytes"
+        case previewBytes = "preview_bytes"
+        case timingsMs = "timings_ms"
+        case peakMemoryBytes = "peak_memory_bytes"
+    }
+}
+
+/// Below this many photo pixels per print inch, a print looks soft: say so.
+public let lowResolutionWarningDPI = 150.0

@@ -1,0 +1,11 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct ASORender: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aso-render",
+        abstract: "Turns photos into artistic, print-ready 300 DPI renderings.",
+        subcommands: [RenderCommand.self, PresetsCommand.self, StylesCommand.self]
+    )
+}

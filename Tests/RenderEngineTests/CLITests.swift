@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+@Suite("aso-render CLI")
+struct CLITests {
+    static let binary: String = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/aso-render").path
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func renderWritesOutputsAndReportsOneJSONObject() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Self.run(["render", try Photos.require(Photos.dune), "--style", "photo", "--size", "12x16", "--out", dir])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["width"] as? Int == 4800 && report["height"] as? Int == 3600)
+        #expect(report["dpi"] as? Int == 300)
+        #expect((report["effective_dpi"] as? Double).map { abs($0 - 87.5) < 0.1 } == true)
+        #expect((report["warnings"] as? [String])?.count == 1)
+        #expect((report["timings_ms"] as? [String: Double])?["total"] != nil)
+        #expect((report["peak_memory_bytes"] as? Int ?? 0) > 10_000_000)
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/output.tiff"))
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/preview.jpg"))
+    }
+
+    @Test func photoAt24x36StaysUnder600MBResident() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Self.run(["render", try Photos.require(Photos.elephants), "--size", "24x36", "--out", dir])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let peak = try #require(report["peak_memory_bytes"] as? Int)
+        #expect(peak < 600 * 1024 * 1024, "peak RSS \(peak / 1_048_576) MB")
+        #expect(report["width"] as? Int == 10800 && report["height"] as? Int == 7200)
+    }
+
+    @Test func badInputExitsNonZeroWithTheErrorOnStderr() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try Fixtures.write("not an image", to: "photo.jpg", in: dir)
+        let result = try Self.run(["render", text, "--out", "\(dir)/out"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("Unsupported image format"))
+        #expect(result.stdout.isEmpty)
+        let unknown = try Self.run(["render", text, "--style", "cubism", "--out", "\(dir)/out"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("Unknown style 'cubism'"))
+    }
+
+    @Test func catalogueCommandsListPresetsAndStylesAsJSON() throws {
+        let presets = try Self.run(["presets", "--json"])
+        let list = try #require(try JSONSerialization.jsonObject(with: Data(presets.stdout.utf8)) as? [[String: Any]])
+        #expect(list.count == 5)
+        #expect(list.first?["id"] as? String == "6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+        #expect(list.first?["width_px"] as? Int == 2700)
+        let styles = try Self.run(["styles", "--json"])
+        let styleList = try #require(try JSONSerialization.jsonObject(with: Data(styles.stdout.utf8)) as? [[String: Any]])
+        let watercolor = try #require(styleList.first { $0["slug"] as? String == "watercolor" })
+        #expect(watercolor["id"] as? String == "550e8400-e29b-41d4-a716-446655440000")
+        #expect((watercolor["parameters"] as? [[String: Any]])?.contains { $0["name"] as? String == "paper_texture" && $0["default"] as? Double == 0.6 } == true)
+        #expect(try Self.run(["styles"]).stdout.contains("watercolor"))
+    }
+}

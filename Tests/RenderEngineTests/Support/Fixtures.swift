@@ -1,0 +1,94 @@
+import Foundation
+
+/// Edge-case inputs generated at test time from real photos and known patterns.
+enum Fixtures {
+    /// An upright 600x800 test card: red top-left, green top-right, blue bottom-left,
+    /// white bottom-right. Orientation checks read these quadrants back.
+    static func quadrants(in directory: String, width: Int = 600, height: Int = 800) throws -> String {
+        var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
+        for y in 0..<height {
+            for x in 0..<width {
+                let colour: [UInt8] = switch (x < width / 2, y < height / 2) {
+                case (true, true): [220, 30, 30]
+                case (false, true): [30, 200, 40]
+                case (true, false): [30, 40, 220]
+                case (false, false): [250, 250, 250]
+                }
+                ppm.append(contentsOf: colour)
+            }
+        }
+        let path = "\(directory)/quadrants.ppm"
+        try ppm.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// A JPEG whose stored pixels, shown with EXIF `orientation`, are the upright test card.
+    static func oriented(_ orientation: Int, in directory: String) throws -> String {
+        let upright = try quadrants(in: directory)
+        // The inverse of what a viewer applies for each orientation.
+        let steps: [[String]] = switch orientation {
+        case 1: []
+        case 2: [["flip", "horizontal"]]
+        case 3: [["rot", "d180"]]
+        case 4: [["flip", "vertical"]]
+        case 5: [["rot", "d90"], ["flip", "horizontal"]]
+        case 6: [["rot", "d270"]]
+        case 7: [["rot", "d270"], ["flip", "horizontal"]]
+        case 8: [["rot", "d90"]]
+        default: []
+        }
+        var current = upright
+        for (index, step) in steps.enumerated() {
+            let next = "\(directory)/step-\(orientation)-\(index).v"
+            try Tools.run("vips", [step[0], current, next, step[1]])
+            current = next
+        }
+        let jpeg = "\(directory)/oriented-\(orientation).jpg"
+        try Tools.run("vips", ["copy", current, "\(jpeg)[Q=95,strip]"])
+        try Tools.run("exiftool", ["-q", "-overwrite_original", "-Orientation#=\(orientation)", jpeg])
+        return jpeg
+    }
+
+    static func converted(_ source: String, to name: String, in directory: String, _ vipsArguments: [String]) throws -> String {
+        let path = "\(directory)/\(name)"
+        try Tools.run("vips", vipsArguments.map { $0.replacingOccurrences(of: "{in}", with: source).replacingOccurrences(of: "{out}", with: path) })
+        return path
+    }
+
+    static func cmykJPEG(_ source: String, in directory: String, embedProfile: Bool = true) throws -> String {
+        let path = try converted(source, to: "cmyk-profiled.jpg", in: directory, ["icc_transform", "{in}", "{out}", "cmyk", "--input-profile", "srgb"])
+        if embedProfile { return path }
+        return try converted(path, to: "cmyk-bare.jpg", in: directory, ["copy", "{in}", "{out}[strip]"])
+    }
+
+    /// A copy with only the first half of its bytes.
+    static func truncated(_ source: String, in directory: String) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: source))
+        let path = "\(directory)/truncated.\(URL(fileURLWithPath: source).pathExtension)"
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// A small, valid JPEG whose frame header claims 60000x60000 pixels.
+    static func bomb(in directory: String) throws -> String {
+        let small = "\(directory)/small.jpg"
+        try Tools.run("vips", ["black", "\(directory)/black.v", "64", "64", "--bands", "3"])
+        try Tools.run("vips", ["copy", "\(directory)/black.v", "\(small)[strip]"])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: small)))
+        guard let sof = (0..<(bytes.count - 9)).first(where: { bytes[$0] == 0xFF && (bytes[$0 + 1] == 0xC0 || bytes[$0 + 1] == 0xC2) }) else {
+            throw Tools.Failure(description: "no SOF marker")
+        }
+        // FFC0, length (2), precision (1), height (2), width (2)
+        bytes[sof + 5] = 0xEA; bytes[sof + 6] = 0x60
+        bytes[sof + 7] = 0xEA; bytes[sof + 8] = 0x60
+        let path = "\(directory)/bomb.jpg"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    static func write(_ text: String, to name: String, in directory: String) throws -> String {
+        let path = "\(directory)/\(name)"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing ASO Render needs, skipping what is present.
+#   scripts/install-deps.sh [run|test|bench]
+set -euo pipefail
+purpose=${1:-run}
+
+apt_packages=(libvips-dev pkg-config)
+case $purpose in
+    test | bench)
+        # libvips-tools and exiftool make test fixtures; the wallpapers are real photos.
+        apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds)
+        ;;
+esac
+[[ $purpose == bench ]] && apt_packages+=(time hyperfine wrk)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
