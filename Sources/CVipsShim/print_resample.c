@@ -90,11 +90,16 @@ static void tee_accumulate(aso_preview_tee *tee, const uint8_t *rows, size_t str
             current_cy = cy;
         }
         const uint8_t *p = rows + stride * y;
+        uint32_t *s = scratch;
+        int phase = left % f;  // position of x within its cell
         for (int x = 0; x < width; x++) {
-            uint32_t *s = scratch + ((left + x) / f - cx0) * 3;
             s[0] += p[3 * x];
             s[1] += p[3 * x + 1];
             s[2] += p[3 * x + 2];
+            if (++phase == f) {
+                phase = 0;
+                s += 3;
+            }
         }
     }
     uint32_t *dst = tee->sums + ((size_t)current_cy * tee->width + cx0) * 3;
@@ -194,6 +199,13 @@ static int axis_table_build(axis_table *t, int in_size, int out_size, double sha
     return 0;
 }
 
+static int axis_table_is_identity(const axis_table *t, int in_size, int out_size) {
+    if (in_size != out_size || t->taps != 1) return 0;
+    for (int o = 0; o < out_size; o++)
+        if (t->start[o] != o || fabsf(t->weights[o] - 1.0f) > 1e-6f) return 0;
+    return 1;
+}
+
 static void axis_table_free(axis_table *t) {
     free(t->start);
     free(t->weights);
@@ -207,6 +219,7 @@ typedef struct {
     int bands;
     VipsBandFormat format;
     axis_table x, y;  // content-local output position -> source
+    int identity;     // 1:1 copy of 8-bit RGB (no scaling, no sharpening, no finish)
 } resampler;
 
 typedef struct {
@@ -362,9 +375,15 @@ static int resample_generate(VipsRegion *or, void *vseq, void *a, void *b, gbool
         if (lead > 0) memset(out, 255, (size_t)lead * 3);
         if (trail > 0) memset(out + (size_t)(lead + content_pixels) * 3, 255, (size_t)trail * 3);
 
+        uint8_t *content_out = out + (size_t)lead * 3;
+        if (r->identity) {
+            // Print at the working size with nothing to do per pixel: copy the bytes.
+            memcpy(content_out, VIPS_REGION_ADDR(seq->ir, r->x.start[c0], r->y.start[cy]),
+                   (size_t)content_pixels * 3);
+            continue;
+        }
         vertical_pass(r, seq->ir, cy, x0, x1, seq->columns);
         horizontal_pass(r, seq->columns, x0, c0, c1, seq->row);
-        uint8_t *content_out = out + (size_t)lead * 3;
         if (p->media) {
             p->media(p->media_context, seq->row, r->bands, content_out, p->content_left + c0, y,
                      content_pixels);
@@ -423,6 +442,10 @@ int aso_print_resample(VipsImage *in, VipsImage **out, const aso_print_params *p
         resampler_free(NULL, r);
         return -1;
     }
+
+    r->identity = format == VIPS_FORMAT_UCHAR && bands == 3 && !params->media &&
+                  axis_table_is_identity(&r->x, in->Xsize, params->content_width) &&
+                  axis_table_is_identity(&r->y, in->Ysize, params->content_height);
 
     VipsImage *image = vips_image_new();
     if (vips_image_pipelinev(image, VIPS_DEMAND_STYLE_THINSTRIP, in, NULL)) {

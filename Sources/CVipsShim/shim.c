@@ -3,8 +3,22 @@
 
 #include <string.h>
 
+/// libvips reports per-tile trouble ("error in tile 0 x 688", "not enough data") as GLib
+/// warnings on stderr, many per bad file. The failing call's error text already reaches the
+/// caller through aso_error_take, so the warnings are dropped rather than mixed into the
+/// service's JSON log lines.
+static void aso_drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message,
+                         gpointer data) {
+    (void)domain;
+    (void)level;
+    (void)message;
+    (void)data;
+}
+
 int aso_vips_start(const char *argv0, int concurrency) {
     if (VIPS_INIT(argv0)) return -1;
+    g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO,
+                      aso_drop_log, NULL);
     if (concurrency > 0) vips_concurrency_set(concurrency);
     // Each render reads a different file: caching operations only grows the process.
     vips_cache_set_max(0);

@@ -48,6 +48,32 @@ struct PrintMasterTests {
         #expect(middle.reduce(0, +) / 3 < 200, "photo in the middle: \(middle)")
     }
 
+    @Test func attentionCropFillsThePaperToo() throws {
+        let r = try Rendered.make(try Photos.require(Photos.flower), preset: "12x16", orientation: .portrait, fit: .coverAttention)
+        defer { r.cleanUp() }
+        try r.expectPrintReady(width: 3600, height: 4800)
+        // The flower's centre (right half of the photo) is what attention keeps: mostly yellow.
+        let mean = try RasterImage.load(path: r.preview).mean()
+        #expect(mean[0] > 120 && mean[1] > 100 && mean[2] < mean[1], "\(mean)")
+    }
+
+    @Test func upsamplingKeepsFlatColourFlatAndTheMeanUnchanged() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A 300x400 flat swatch on 24x36 is a 24x enlargement with print sharpening.
+        try Tools.vips("black", "\(dir)/b.v", "300", "400", "--bands", "3")
+        try Tools.vips("linear", "\(dir)/b.v", "\(dir)/flat.png", "1 1 1", "90 140 200", "--uchar")
+        let r = try Rendered.make("\(dir)/flat.png", preset: "24x36")
+        defer { r.cleanUp() }
+        let master = try RasterImage.load(path: r.master, maxSide: 1200)
+        var lo = [255, 255, 255], hi = [0, 0, 0]
+        for i in 0..<master.pixels.count {
+            lo[i % 3] = min(lo[i % 3], Int(master.pixels[i]))
+            hi[i % 3] = max(hi[i % 3], Int(master.pixels[i]))
+        }
+        #expect(lo == [90, 140, 200] && hi == [90, 140, 200], "flat stays flat: \(lo)...\(hi)")
+    }
+
     @Test func previewShowsExactlyThePrintedPixels() throws {
         let r = try Rendered.make(try Photos.require(Photos.dune))
         defer { r.cleanUp() }

@@ -141,10 +141,11 @@ public struct RenderEngine: Sendable {
             peakMemoryBytes: MemoryUsage.peakResidentBytes())
     }
 
-    /// Unsharp amount folded into the upsampling kernel: stronger when enlarging, where
-    /// interpolation softens most; a touch for prints made at the photo's own resolution.
+    /// Unsharp amount folded into the upsampling kernel when enlarging, where interpolation
+    /// softens most. A photo printed at (or reduced to) its own resolution has just been
+    /// through libvips' Lanczos3 reduction and is left as it is.
     static func printSharpening(upsampling: Double) -> Double {
-        upsampling > 1.05 ? 0.16 : 0.06
+        upsampling > 1.01 ? 0.16 : 0
     }
 
     static func previewSize(_ canvas: PixelSize) -> PixelSize {
