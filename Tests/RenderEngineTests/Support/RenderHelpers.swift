@@ -54,6 +54,10 @@ struct Rendered {
         #expect(abs(Double(probe.width) / Double(probe.height) - Double(width) / Double(height)) < 0.01, sourceLocation: sourceLocation)
         #expect(probe.hasICCProfile, sourceLocation: sourceLocation)
         #expect(probe.colourSpace == "srgb" && probe.bands == 3, sourceLocation: sourceLocation)
+        // Progressive JPEG: a SOF2 frame header rather than baseline SOF0.
+        let jpeg = [UInt8](try Data(contentsOf: URL(fileURLWithPath: preview)))
+        let sof2 = (0..<(jpeg.count - 1)).contains { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC2 }
+        #expect(sof2, "preview is progressive", sourceLocation: sourceLocation)
     }
 }
 
