@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 /// ASO Render: one `aso-render` binary over a render engine library.
@@ -10,13 +10,22 @@ let optimisedKernels: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivit
 
 let package = Package(
     name: "aso-render",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "aso-render", targets: ["aso-render"]),
         .library(name: "RenderEngine", targets: ["RenderEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,16 +43,42 @@ let package = Package(
             dependencies: ["CVipsShim", "CVips"],
             swiftSettings: optimisedKernels
         ),
+        .target(
+            name: "RenderService",
+            dependencies: [
+                "RenderEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Resources/openapi.json")]
+        ),
         .executableTarget(
             name: "aso-render",
             dependencies: [
                 "RenderEngine",
+                "RenderService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "RenderEngineTests",
-            dependencies: ["RenderEngine", "CVipsShim", "CVips"]
+            dependencies: ["RenderEngine"]
+        ),
+        .testTarget(
+            name: "RenderServiceTests",
+            dependencies: [
+                "RenderService",
+                "RenderEngine",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ]
 )

@@ -4,7 +4,7 @@
 set -euo pipefail
 purpose=${1:-run}
 
-apt_packages=(libvips-dev pkg-config)
+apt_packages=(libvips-dev libsqlite3-dev pkg-config)
 case $purpose in
     test | bench)
         # libvips-tools and exiftool make test fixtures; the wallpapers are real photos.

@@ -2,10 +2,10 @@ import ArgumentParser
 import Foundation
 
 @main
-struct ASORender: ParsableCommand {
+struct ASORender: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aso-render",
         abstract: "Turns photos into artistic, print-ready 300 DPI renderings.",
-        subcommands: [RenderCommand.self, PresetsCommand.self, StylesCommand.self]
+        subcommands: [ServeCommand.self, RenderCommand.self, PresetsCommand.self, StylesCommand.self]
     )
 }

@@ -1,0 +1,47 @@
+import Foundation
+import Hummingbird
+import Logging
+import RenderEngine
+import ServiceLifecycle
+
+/// The HTTP application over a set of components. Used by `aso-render serve` and by the tests.
+public enum RenderServiceApplication {
+    public static func router(_ services: ServiceComponents) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let routes = RouteTable()
+        // Middleware first: Hummingbird applies it to the routes registered after it.
+        router.middlewares.add(MetricsMiddleware(metrics: services.metrics))
+        router.middlewares.add(CORSMiddleware(allowedOrigins: Set(services.configuration.corsAllowedOrigins)))
+        router.middlewares.add(ErrorMiddleware(routes: routes))
+        RenderController<BasicRequestContext>(services: services).register(on: router, routes: routes)
+        CatalogController<BasicRequestContext>().register(on: router, routes: routes)
+        OperationsController<BasicRequestContext>(services: services).register(on: router, routes: routes)
+        if let files = services.localFiles {
+            FilesController<BasicRequestContext>(store: files.store, signer: files.signer).register(on: router, routes: routes)
+        }
+        return router
+    }
+
+    /// The server plus, when `workers` is given, the render workers as a lifecycle service.
+    public static func build(
+        _ services: ServiceComponents, workers: RenderWorkers?, logger: Logger, onServerRunning: (@Sendable (Int) async -> Void)? = nil
+    ) -> some ApplicationProtocol {
+        var app = Application(
+            router: router(services),
+            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "aso-render"),
+            onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        if let workers { app.addServices(workers) }
+        return app
+    }
+
+    public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {
+        let configuration = services.configuration
+        return RenderWorkers(
+            engine: services.engine, store: services.store, queue: services.queue, objects: services.objects, metrics: services.metrics,
+            settings: .init(
+                concurrency: configuration.workerConcurrency, maxAttempts: configuration.maxAttempts, lease: configuration.leaseDuration,
+                gracePeriod: configuration.shutdownGracePeriod, workDirectory: services.workDirectory),
+            logger: logger)
+    }
+}

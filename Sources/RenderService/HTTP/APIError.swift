@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import RenderEngine
+import Synchronization
+
+/// An error response in the spec's format: `{"error": …, "message": …?, "status": …}`.
+public struct APIError: Error, Sendable {
+    public let status: HTTPResponse.Status
+    public let error: String
+    public let message: String?
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, _ error: String, message: String? = nil, headers: HTTPFields = [:]) {
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers
+    }
+
+    static func invalidUUID(_ field: String) -> APIError {
+        APIError(.badRequest, "Invalid UUID format for \(field)")
+    }
+
+    static let renderNotFound = APIError(.notFound, "Render not found")
+    static let notFound = APIError(.notFound, "Not found")
+    static let fileTooLarge = APIError(.contentTooLarge, "File too large (maximum 50MB)")
+
+    /// An upload the engine refused, with the engine's sentence as the message.
+    static func image(_ error: RenderError) -> APIError {
+        switch error.code {
+        case .unsupportedFormat: APIError(.badRequest, "Unsupported image format", message: error.message)
+        case .emptyFile: APIError(.badRequest, "Empty file", message: "The uploaded file has no content")
+        case .tooManyPixels: APIError(.badRequest, "Image too large", message: error.message)
+        case .corruptImage: APIError(.badRequest, "Corrupt image", message: error.message)
+        case .invalidRequest: APIError(.badRequest, "Invalid style_params", message: error.message)
+        default: APIError(.internalServerError, "Internal server error")
+        }
+    }
+
+    func response() -> Response {
+        var object: [String: Any] = ["error": error, "status": Int(status.code)]
+        if let message { object["message"] = message }
+        var response = JSONBody.response(object, status: status)
+        for field in headers { response.headers.append(field) }
+        return response
+    }
+}
+
+/// JSON bodies written exactly as the spec shows them (nulls included, slashes unescaped).
+enum JSONBody {
+    static func response(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func response<T: Encodable>(encoding value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// Turns every failure into the spec's error JSON: our `APIError`s, Hummingbird's
+/// `HTTPError`s (unknown route → 404, or 405 when the path exists with other methods), and
+/// anything unexpected (→ 500, logged, never with internal details in the body).
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: RouteTable
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return error.response()
+        } catch let error as HTTPError {
+            // Hummingbird names unmatched requests' endpoint "NotFound".
+            if error.status == .notFound, context.endpointPath == nil || context.endpointPath == "NotFound" {
+                let allowed = routes.methods(for: request.uri.path)
+                if !allowed.isEmpty {
+                    return APIError(.methodNotAllowed, "Method not allowed", message: "\(request.method.rawValue) is not supported here; use \(allowed.joined(separator: ", "))",
+                                    headers: [.allow: allowed.joined(separator: ", ")]).response()
+                }
+                return APIError.notFound.response()
+            }
+            return APIError(error.status, error.body ?? error.status.reasonPhrase).response()
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            context.logger.error("Unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return APIError(.internalServerError, "Internal server error").response()
+        }
+    }
+}
+
+/// The routes the service registers, for 405 answers. Filled while the router is built
+/// (after the middleware that reads it was added, as Hummingbird applies middleware only to
+/// routes registered after it), read-only afterwards.
+final class RouteTable: Sendable {
+    struct Route: Sendable {
+        let method: String
+        let segments: [String]
+    }
+    private let routes = Mutex<[Route]>([])
+
+    func add(_ method: HTTPRequest.Method, _ path: String) {
+        routes.withLock { $0.append(Route(method: method.rawValue, segments: path.split(separator: "/").map(String.init))) }
+    }
+
+    /// Methods registered for a path that matches one of the templates.
+    func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/").map(String.init)
+        var found: [String] = []
+        for route in routes.withLock({ $0 }) where Self.matches(route.segments, parts) && !found.contains(route.method) {
+            found.append(route.method)
+        }
+        return found
+    }
+
+    private static func matches(_ template: [String], _ parts: [String]) -> Bool {
+        if template.last == "**" { return parts.count >= template.count && zip(template.dropLast(), parts).allSatisfy(segmentMatches) }
+        return template.count == parts.count && zip(template, parts).allSatisfy(segmentMatches)
+    }
+
+    private static func segmentMatches(_ pair: (String, String)) -> Bool {
+        pair.0.hasPrefix("{") || pair.0 == "*" || pair.0 == pair.1
+    }
+}

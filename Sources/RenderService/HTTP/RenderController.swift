@@ -1,0 +1,232 @@
+import Foundation
+import Hummingbird
+import Logging
+import RenderEngine
+
+/// The render routes of the spec: create, status, download and preview URLs.
+struct RenderController<Context: RequestContext>: Sendable {
+    let services: ServiceComponents
+
+    func register(on router: Router<Context>, routes: RouteTable) {
+        router.post("/v1/renders", use: create)
+        router.get("/v1/renders/{id}", use: show)
+        router.get("/v1/renders/{id}/download") { request, context in try await self.link(request, context, kind: .master) }
+        router.get("/v1/renders/{id}/preview") { request, context in try await self.link(request, context, kind: .preview) }
+        routes.add(.post, "/v1/renders")
+        routes.add(.get, "/v1/renders/{id}")
+        routes.add(.get, "/v1/renders/{id}/download")
+        routes.add(.get, "/v1/renders/{id}/preview")
+    }
+
+    // MARK: POST /v1/renders
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let clock = ContinuousClock(), started = clock.now
+        let configuration = services.configuration
+        guard let contentType = request.headers[.contentType], let boundary = MultipartUpload.boundary(contentType: contentType) else {
+            throw APIError(.badRequest, "Expected multipart/form-data", message: "Send the photo as a multipart/form-data part named 'file', with style_id and size_preset_id fields")
+        }
+        // A declared length far over the limit is refused before a byte is read.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes + 1024 * 1024 {
+            throw APIError.fileTooLarge
+        }
+        let temporary = "\(services.uploadDirectory)/upload-\(UUID().uuidString)"
+        let upload = try await MultipartUpload.receive(
+            body: request.body, boundary: boundary, temporaryPath: temporary, maxFileBytes: configuration.maxUploadBytes)
+        defer { unlink(temporary) }
+
+        guard let file = upload.file else { throw APIError(.badRequest, "No file provided") }
+        let style = try lookupStyle(upload.fields["style_id"])
+        let preset = try lookupPreset(upload.fields["size_preset_id"])
+        let orientation = try option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
+        let fit = try option(upload.fields["fit"], name: "fit", default: FitPolicy.cover)
+        let parameters = try styleParameters(upload.fields["style_params"], style: style)
+        let seed = try seedValue(upload.fields["seed"])
+        guard file.size > 0 else { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
+
+        let probe: ImageProbe
+        do {
+            probe = try services.engine.probe(path: file.path)
+        } catch {
+            throw APIError.image(error)
+        }
+
+        let now = Date()
+        let renderID = UUID(), assetID = UUID()
+        let key = ObjectKeys.original(render: renderID, format: probe.format)
+        try await services.objects.put(key: key, fileAt: file.path, contentType: probe.format.mediaType, consume: true)
+        let asset = AssetRecord(
+            id: assetID, storageKey: key, contentType: probe.format.mediaType, sizeBytes: file.size, width: probe.orientedWidth,
+            height: probe.orientedHeight, format: probe.format.rawValue, createdAt: now)
+        let record = RenderRecord(
+            id: renderID, assetID: assetID, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
+            styleParameters: parameters, seed: seed, createdAt: now)
+        do {
+            try await services.store.create(record, asset: asset)
+        } catch {
+            try? await services.objects.delete(key: key)
+            throw error
+        }
+        do {
+            try await services.queue.enqueue(renderID)
+        } catch {
+            // The record exists as `queued`: the reconciler enqueues it again. Not lost.
+            context.logger.error("Enqueue failed; the reconciler will retry", metadata: ["render_id": "\(renderID.lowercased)", "error": "\(error)"])
+        }
+        let elapsed = Int(milliseconds(clock.now - started).rounded())
+        context.logger.info(
+            "Render created successfully",
+            metadata: ["render_id": "\(renderID.lowercased)", "asset_id": "\(assetID.lowercased)", "duration_ms": .stringConvertible(elapsed)])
+        return JSONBody.response(
+            ["render_id": renderID.lowercased, "status": RenderStatus.queued.rawValue, "created_at": Timestamps.rfc3339(now)],
+            status: .created, headers: [.location: "/v1/renders/\(renderID.lowercased)"])
+    }
+
+    private func lookupStyle(_ value: String?) throws -> any RenderStyle {
+        guard let value, !value.isEmpty else { throw APIError(.badRequest, "style_id is required", message: "GET /v1/styles lists the styles") }
+        guard let id = UUID(uuidString: value) else { throw APIError.invalidUUID("style_id") }
+        guard let style = StyleCatalog.find(id: id) else {
+            throw APIError(.badRequest, "Unknown style_id", message: "No style has id \(id.lowercased); GET /v1/styles lists them")
+        }
+        return style
+    }
+
+    private func lookupPreset(_ value: String?) throws -> SizePreset {
+        guard let value, !value.isEmpty else {
+            throw APIError(.badRequest, "size_preset_id is required", message: "GET /v1/size-presets lists the presets")
+        }
+        guard let id = UUID(uuidString: value) else { throw APIError.invalidUUID("size_preset_id") }
+        guard let preset = SizePreset.find(id: id) else {
+            throw APIError(.badRequest, "Unknown size_preset_id", message: "No size preset has id \(id.lowercased); GET /v1/size-presets lists them")
+        }
+        return preset
+    }
+
+    private func option<T: RawRepresentable & CaseIterable>(_ value: String?, name: String, default fallback: T) throws -> T where T.RawValue == String {
+        guard let value, !value.isEmpty else { return fallback }
+        guard let parsed = T(rawValue: value.lowercased()) else {
+            throw APIError(.badRequest, "Invalid \(name)", message: "\(name) must be one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return parsed
+    }
+
+    private func styleParameters(_ value: String?, style: any RenderStyle) throws -> [String: Double] {
+        var supplied: [String: Double] = [:]
+        if let value, !value.trimmingCharacters(in: .whitespaces).isEmpty {
+            do {
+                supplied = try JSONDecoder().decode([String: Double].self, from: Data(value.utf8))
+            } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {
+                throw APIError(.badRequest, "Invalid style_params", message: "Parameter '\(context.codingPath[0].stringValue)' must be a number")
+            } catch {
+                throw APIError(.badRequest, "Invalid style_params", message: "style_params must be a JSON object of numbers, e.g. {\"paper_texture\": 0.8}")
+            }
+        }
+        do {
+            _ = try style.info.resolve(supplied)
+        } catch {
+            throw APIError(.badRequest, "Invalid style_params", message: error.message)
+        }
+        return supplied
+    }
+
+    private func seedValue(_ value: String?) throws -> UInt64? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let seed = UInt64(value) else {
+            throw APIError(.badRequest, "Invalid seed", message: "seed must be a whole number between 0 and 18446744073709551615")
+        }
+        return seed
+    }
+
+    // MARK: GET /v1/renders/{id}
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let record = try await findRender(context)
+        return JSONBody.response(RenderJSON.object(record))
+    }
+
+    private func findRender(_ context: Context) async throws -> RenderRecord {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw APIError.invalidUUID("render_id") }
+        guard let record = try await services.store.render(id: id) else { throw APIError.renderNotFound }
+        return record
+    }
+
+    // MARK: GET /v1/renders/{id}/download and /preview
+
+    private func link(_ request: Request, _ context: Context, kind: DownloadKind) async throws -> Response {
+        let record = try await findRender(context)
+        guard record.status == .completed else {
+            throw APIError(.conflict, "Render not completed (current status: \(record.status.rawValue))")
+        }
+        let key = kind == .master ? record.outputKey : record.previewKey
+        guard let key, try await services.objects.head(key: key) != nil else {
+            throw APIError(.notFound, "Output file not available", message: "The render's files have expired or been removed")
+        }
+        let name = RenderJSON.downloadName(record, kind: kind)
+        let expiry = services.configuration.downloadURLExpiry
+        let url = try await services.objects.signedURL(key: key, expiresIn: expiry, downloadName: name)
+        return JSONBody.response(["url": url.absoluteString, "expires_in": expiry])
+    }
+}
+
+enum DownloadKind { case master, preview }
+
+/// The spec's JSON shapes for renders, presets and styles.
+enum RenderJSON {
+    static func object(_ record: RenderRecord) -> [String: Any] {
+        let style = StyleCatalog.find(id: record.styleID)
+        let preset = SizePreset.find(id: record.presetID)
+        func date(_ value: Date?) -> Any { value.map(Timestamps.rfc3339) ?? NSNull() }
+        return [
+            "id": record.id.lowercased,
+            "status": record.status.rawValue,
+            "asset_id": record.assetID.lowercased,
+            "style": [
+                "id": record.styleID.lowercased,
+                "name": style?.info.name ?? NSNull(),
+                "slug": style?.info.slug ?? NSNull(),
+            ] as [String: Any],
+            "size_preset": preset.map(presetObject) ?? ["id": record.presetID.lowercased],
+            "created_at": Timestamps.rfc3339(record.createdAt),
+            "started_at": date(record.startedAt),
+            "completed_at": date(record.completedAt),
+            "duration_ms": record.durationMs.map { $0 as Any } ?? NSNull(),
+            "error_message": record.errorMessage.map { $0 as Any } ?? NSNull(),
+            // Additions to the spec's shape.
+            "orientation": record.orientation.rawValue,
+            "fit": record.fit.rawValue,
+            "style_params": record.styleParameters,
+            "effective_dpi": record.effectiveDPI.map { $0 as Any } ?? NSNull(),
+            "warnings": record.warnings,
+        ]
+    }
+
+    static func presetObject(_ preset: SizePreset) -> [String: Any] {
+        [
+            "id": preset.id.lowercased, "name": preset.name, "width_inches": preset.widthInches, "height_inches": preset.heightInches,
+            "dpi": preset.dpi, "width_px": preset.widthPixels, "height_px": preset.heightPixels,
+        ]
+    }
+
+    static func styleObject(_ info: StyleInfo) -> [String: Any] {
+        [
+            "id": info.id.lowercased, "slug": info.slug, "name": info.name, "description": info.description,
+            "parameters": info.parameters.map { parameter -> [String: Any] in
+                [
+                    "name": parameter.name, "description": parameter.description, "default": parameter.defaultValue,
+                    "minimum": parameter.minimum, "maximum": parameter.maximum,
+                ]
+            },
+        ]
+    }
+
+    /// `watercolor-9x12-<id>.tiff`, `watercolor-9x12-<id>-preview.jpg`.
+    static func downloadName(_ record: RenderRecord, kind: DownloadKind) -> String {
+        let slug = StyleCatalog.find(id: record.styleID)?.info.slug ?? "render"
+        let size = SizePreset.find(id: record.presetID)?.name ?? "print"
+        return kind == .master ? "\(slug)-\(size)-\(record.id.lowercased).tiff" : "\(slug)-\(size)-\(record.id.lowercased)-preview.jpg"
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    duration.seconds * 1000
+}

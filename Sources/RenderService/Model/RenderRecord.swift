@@ -1,0 +1,118 @@
+import Foundation
+import RenderEngine
+
+/// The four statuses of the spec, plus `canceled`.
+public enum RenderStatus: String, Codable, Sendable, CaseIterable {
+    case queued, processing, completed, failed, canceled
+
+    /// A render in a terminal status never changes again.
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .canceled }
+}
+
+/// An uploaded original photo.
+public struct AssetRecord: Sendable, Equatable, Codable {
+    public var id: UUID
+    /// Object-store key of the original (`uploads/{render_id}/original.{ext}`).
+    public var storageKey: String
+    public var contentType: String
+    public var sizeBytes: Int
+    public var width: Int
+    public var height: Int
+    public var format: String
+    public var createdAt: Date
+
+    public init(id: UUID, storageKey: String, contentType: String, sizeBytes: Int, width: Int, height: Int, format: String, createdAt: Date) {
+        self.id = id
+        self.storageKey = storageKey
+        self.contentType = contentType
+        self.sizeBytes = sizeBytes
+        self.width = width
+        self.height = height
+        self.format = format
+        self.createdAt = createdAt
+    }
+}
+
+/// One render job and everything the API reports about it.
+public struct RenderRecord: Sendable, Equatable {
+    public var id: UUID
+    public var assetID: UUID
+    public var styleID: UUID
+    public var presetID: UUID
+    public var status: RenderStatus
+    public var orientation: OrientationPolicy
+    public var fit: FitPolicy
+    public var styleParameters: [String: Double]
+    public var seed: UInt64?
+    public var outputKey: String?
+    public var previewKey: String?
+    public var errorMessage: String?
+    public var effectiveDPI: Double?
+    public var warnings: [String]
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var completedAt: Date?
+    public var durationMs: Int?
+
+    public init(
+        id: UUID, assetID: UUID, styleID: UUID, presetID: UUID, status: RenderStatus = .queued,
+        orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, styleParameters: [String: Double] = [:],
+        seed: UInt64? = nil, outputKey: String? = nil, previewKey: String? = nil, errorMessage: String? = nil,
+        effectiveDPI: Double? = nil, warnings: [String] = [], createdAt: Date, startedAt: Date? = nil,
+        completedAt: Date? = nil, durationMs: Int? = nil
+    ) {
+        self.id = id
+        self.assetID = assetID
+        self.styleID = styleID
+        self.presetID = presetID
+        self.status = status
+        self.orientation = orientation
+        self.fit = fit
+        self.styleParameters = styleParameters
+        self.seed = seed
+        self.outputKey = outputKey
+        self.previewKey = previewKey
+        self.errorMessage = errorMessage
+        self.effectiveDPI = effectiveDPI
+        self.warnings = warnings
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.completedAt = completedAt
+        self.durationMs = durationMs
+    }
+}
+
+/// What a worker records when a render finishes.
+public struct CompletedRender: Sendable, Equatable {
+    public var outputKey: String
+    public var previewKey: String
+    public var completedAt: Date
+    public var durationMs: Int
+    public var effectiveDPI: Double
+    public var warnings: [String]
+    public var seed: UInt64?
+
+    public init(outputKey: String, previewKey: String, completedAt: Date, durationMs: Int, effectiveDPI: Double, warnings: [String], seed: UInt64?) {
+        self.outputKey = outputKey
+        self.previewKey = previewKey
+        self.completedAt = completedAt
+        self.durationMs = durationMs
+        self.effectiveDPI = effectiveDPI
+        self.warnings = warnings
+        self.seed = seed
+    }
+}
+
+/// Object-store keys, in one place (the architecture guide's layout).
+public enum ObjectKeys {
+    public static func original(render: UUID, format: ImageFormat) -> String {
+        "uploads/\(render.lowercased)/original.\(format.fileExtension)"
+    }
+    public static func output(render: UUID) -> String { "renders/\(render.lowercased)/output.tiff" }
+    public static func preview(render: UUID) -> String { "renders/\(render.lowercased)/preview.jpg" }
+}
+
+extension UUID {
+    /// The spec writes UUIDs in lower case.
+    public var lowercased: String { uuidString.lowercased() }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Prometheus
+
+/// The spec's Prometheus metrics, on a registry owned by one service instance (so tests can
+/// run several instances in one process).
+public final class ServiceMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let queueName: String
+
+    static let requestBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+    ]
+    static let jobBuckets: [Duration] = [
+        .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(20), .seconds(30), .seconds(60),
+        .seconds(120), .seconds(300), .seconds(600),
+    ]
+
+    public init(queueName: String = "render-queue") {
+        registry = PrometheusCollectorRegistry()
+        self.queueName = queueName
+        // Created up front so a scrape shows them at zero before the first job.
+        _ = registry.makeCounter(descriptor: Self.describe("rq_jobs_processed_total", "Renders completed."), labels: [("queue", queueName)])
+        _ = registry.makeCounter(descriptor: Self.describe("rq_jobs_failed_total", "Renders failed after their last attempt."), labels: [("queue", queueName)])
+        _ = registry.makeCounter(descriptor: Self.describe("rq_jobs_retried_total", "Render attempts retried after a transient failure."), labels: [("queue", queueName)])
+        _ = registry.makeCounter(descriptor: Self.describe("rq_jobs_rescued_total", "Renders re-queued after their worker stopped heartbeating."), labels: [("queue", queueName)])
+        _ = registry.makeGauge(descriptor: Self.describe("rq_queue_depth", "Renders waiting to be claimed."), labels: [("queue", queueName)])
+        _ = registry.makeGauge(descriptor: Self.describe("rq_jobs_in_progress", "Renders being worked on by this process."), labels: [("queue", queueName)])
+    }
+
+    public func request(method: String, endpoint: String, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: Self.describe("http_requests_total", "HTTP requests by method, route template and status."), labels: [("method", method), ("endpoint", endpoint), ("status", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: Self.describe("http_request_duration_seconds", "HTTP request duration by route template."), labels: [("endpoint", endpoint)], buckets: Self.requestBuckets).recordNanoseconds(duration.nanoseconds)
+        if status >= 400 {
+            registry.makeCounter(descriptor: Self.describe("http_errors_total", "HTTP error responses by route template and status."), labels: [("endpoint", endpoint), ("status", String(status))]).increment()
+        }
+    }
+
+    public func jobProcessed(duration: Duration) {
+        registry.makeCounter(descriptor: Self.describe("rq_jobs_processed_total", "Renders completed."), labels: [("queue", queueName)]).increment()
+        registry.makeDurationHistogram(descriptor: Self.describe("rq_job_duration_seconds", "Render duration from claim to completion."), labels: [("queue", queueName)], buckets: Self.jobBuckets).recordNanoseconds(duration.nanoseconds)
+    }
+
+    public func jobFailed() {
+        registry.makeCounter(descriptor: Self.describe("rq_jobs_failed_total", "Renders failed after their last attempt."), labels: [("queue", queueName)]).increment()
+    }
+
+    public func jobRetried() {
+        registry.makeCounter(descriptor: Self.describe("rq_jobs_retried_total", "Render attempts retried after a transient failure."), labels: [("queue", queueName)]).increment()
+    }
+
+    public func jobsRescued(_ count: Int) {
+        guard count > 0 else { return }
+        registry.makeCounter(descriptor: Self.describe("rq_jobs_rescued_total", "Renders re-queued after their worker stopped heartbeating."), labels: [("queue", queueName)])
+            .increment(by: Int64(count))
+    }
+
+    public func queueDepth(_ depth: Int) {
+        registry.makeGauge(descriptor: Self.describe("rq_queue_depth", "Renders waiting to be claimed."), labels: [("queue", queueName)]).set(Double(depth))
+    }
+
+    public func jobsInProgress(_ count: Int) {
+        registry.makeGauge(descriptor: Self.describe("rq_jobs_in_progress", "Renders being worked on by this process."), labels: [("queue", queueName)]).set(Double(count))
+    }
+
+    /// Stage timings reported by the engine (decode, style, print, preview).
+    public func renderStage(_ stage: String, milliseconds: Double) {
+        registry.makeDurationHistogram(descriptor: Self.describe("render_stage_duration_seconds", "Render engine time per stage."), labels: [("stage", stage)], buckets: Self.jobBuckets).recordNanoseconds(Int64(milliseconds * 1_000_000))
+    }
+
+    public func gauge(_ name: String, _ value: Double, help: String) {
+        registry.makeGauge(descriptor: Self.describe(name, help), labels: []).set(value)
+    }
+
+    static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
+        // The full name goes in `metricName`; an empty unit adds nothing to it.
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+
+    public func exposition() -> String { registry.emitToString() }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A claimed job: the render to work on, which attempt this is, and the claim's identity
+/// (so a worker whose lease expired cannot complete someone else's claim).
+public struct JobLease: Sendable, Equatable {
+    public let renderID: UUID
+    public let attempt: Int
+    public let owner: String
+
+    public init(renderID: UUID, attempt: Int, owner: String) {
+        self.renderID = renderID
+        self.attempt = attempt
+        self.owner = owner
+    }
+}
+
+/// Delivers render ids to workers at least once: the table queue (embedded) or Redis.
+///
+/// A claim is a lease: the worker extends it while it works (heartbeat); if the worker dies,
+/// `reapExpired` puts the job back for another worker. `complete` and `retry` only act on a
+/// lease that is still held.
+public protocol JobQueue: Sendable {
+    /// The queue's name (the spec's `render-queue`), used in metrics.
+    var name: String { get }
+    func enqueue(_ renderID: UUID) async throws
+    /// Takes the next job, or returns nil when there is none ready.
+    func claim(owner: String, lease: Duration) async throws -> JobLease?
+    /// Heartbeat. Returns false when the lease was lost (expired and reaped).
+    func extend(_ lease: JobLease, by: Duration) async throws -> Bool
+    /// The job is done (completed or terminally failed); forget it.
+    func complete(_ lease: JobLease) async throws
+    /// Put the job back, to be claimed again no earlier than `after` from now.
+    func retry(_ lease: JobLease, after: Duration) async throws
+    /// Re-queues jobs whose lease expired; returns their ids ("rescued").
+    func reapExpired() async throws -> [UUID]
+    /// Whether a render id is waiting or in flight (the reconciler re-enqueues the rest).
+    func contains(_ renderID: UUID) async throws -> Bool
+    /// Jobs waiting to be claimed.
+    func depth() async throws -> Int
+    /// Suspends until a job may be ready or `timeout` passes.
+    func waitForWork(timeout: Duration) async
+    func ping() async throws
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import RenderEngine
+
+/// Everything the HTTP layer and the workers share, built once per service instance.
+/// Nothing here knows whether it runs embedded or against the production stack: the store,
+/// queue and object store are protocols.
+public struct ServiceComponents: Sendable {
+    public let configuration: ServiceConfiguration
+    public let engine: RenderEngine
+    public let store: any RenderStore
+    public let queue: any JobQueue
+    public let objects: any ObjectStore
+    public let metrics: ServiceMetrics
+    /// Embedded mode's file server, when objects are local.
+    public let localFiles: (store: LocalObjectStore, signer: URLSigner)?
+    /// Where uploads are received before they are accepted.
+    public let uploadDirectory: String
+    public let workDirectory: String
+    let migrationCheck: @Sendable () async throws -> Bool
+
+    public func isMigrated() async throws -> Bool { try await migrationCheck() }
+}
+
+/// The embedded deployment: SQLite, local files and the table queue under `DATA_DIR`.
+public enum EmbeddedBackend {
+    /// Opens (creating if needed) the data directory. Holds an exclusive lock on it for the
+    /// life of the process: the table queue and crash recovery assume one process per directory.
+    public static func open(configuration: ServiceConfiguration, logger: Logger) async throws -> (ServiceComponents, DataDirectoryLock) {
+        let root = configuration.dataDirectory
+        for directory in [root, "\(root)/objects", "\(root)/tmp", "\(root)/work"] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let lock = try DataDirectoryLock(directory: root)
+        // Leftovers from a process that died mid-upload or mid-render.
+        for directory in ["\(root)/tmp", "\(root)/work"] {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                try? FileManager.default.removeItem(atPath: "\(directory)/\(entry)")
+            }
+        }
+        let database = try SQLiteDatabase(path: "\(root)/aso-render.sqlite")
+        let secret = try URLSigner.loadOrCreateSecret(configured: configuration.urlSigningSecret, directory: root)
+        let signer = URLSigner(secret: secret)
+        let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
+        let queue = TableJobQueue(database: database)
+        let recovered = try await queue.recoverAbandoned()
+        if !recovered.isEmpty {
+            logger.warning("Re-queued renders interrupted by the last shutdown", metadata: ["count": "\(recovered.count)"])
+        }
+        let components = ServiceComponents(
+            configuration: configuration,
+            engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
+            store: SQLiteRenderStore(database: database),
+            queue: queue,
+            objects: objects,
+            metrics: ServiceMetrics(queueName: queue.name),
+            localFiles: (objects, signer),
+            uploadDirectory: "\(root)/tmp",
+            workDirectory: "\(root)/work",
+            migrationCheck: { try await database.isMigrated() })
+        if !recovered.isEmpty { components.metrics.jobsRescued(recovered.count) }
+        return (components, lock)
+    }
+}
+
+/// An exclusive `flock` on `DATA_DIR/.lock`, released when the process exits.
+public final class DataDirectoryLock: Sendable {
+    let descriptor: Int32
+
+    public init(directory: String) throws {
+        let path = "\(directory)/.lock"
+        let fd = open(path, O_CREAT | O_RDWR, 0o600)
+        guard fd >= 0 else { throw ConfigurationError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw ConfigurationError("another aso-render process is using DATA_DIR \(directory)")
+        }
+        descriptor = fd
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import RenderEngine
+
+/// The embedded database: one SQLite file in WAL mode (concurrent readers, one writer),
+/// shared by the render store and the table queue.
+public final class SQLiteDatabase: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 8
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        try pool.write { db in try Self.seed(db) }
+    }
+
+    /// Whether every migration has been applied (readiness).
+    public func isMigrated() async throws -> Bool {
+        try await pool.read { db in try Self.migrator.hasCompletedMigrations(db) }
+    }
+
+    /// The SQLite form of `db/migrations/*.sql` (PostgreSQL). Same tables, columns and indexes;
+    /// times are Unix seconds (REAL) and ids lower-case text.
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("001_initial") { db in
+            try db.execute(sql: """
+                CREATE TABLE styles (
+                    id TEXT PRIMARY KEY,
+                    slug TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    description TEXT NOT NULL
+                );
+                CREATE TABLE size_presets (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    width_inches REAL NOT NULL,
+                    height_inches REAL NOT NULL,
+                    dpi INTEGER NOT NULL,
+                    width_px INTEGER NOT NULL,
+                    height_px INTEGER NOT NULL
+                );
+                CREATE TABLE assets (
+                    id TEXT PRIMARY KEY,
+                    storage_key TEXT NOT NULL,
+                    content_type TEXT NOT NULL,
+                    size_bytes INTEGER NOT NULL,
+                    width INTEGER NOT NULL,
+                    height INTEGER NOT NULL,
+                    format TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE renders (
+                    id TEXT PRIMARY KEY,
+                    asset_id TEXT NOT NULL REFERENCES assets(id),
+                    style_id TEXT NOT NULL REFERENCES styles(id),
+                    size_preset_id TEXT NOT NULL REFERENCES size_presets(id),
+                    status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'completed', 'failed', 'canceled')),
+                    orientation TEXT NOT NULL DEFAULT 'auto',
+                    fit TEXT NOT NULL DEFAULT 'cover',
+                    style_params TEXT NOT NULL DEFAULT '{}',
+                    seed TEXT,
+                    output_key TEXT,
+                    preview_key TEXT,
+                    error_message TEXT,
+                    effective_dpi REAL,
+                    warnings TEXT NOT NULL DEFAULT '[]',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    available_at REAL NOT NULL DEFAULT 0,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    completed_at REAL,
+                    duration_ms INTEGER
+                );
+                CREATE INDEX renders_status_idx ON renders (status, available_at, created_at);
+                CREATE INDEX renders_asset_idx ON renders (asset_id);
+                """)
+        }
+        return migrator
+    }()
+
+    /// The catalogue's styles and presets with their permanent ids (`db/seed.sql`).
+    static func seed(_ db: Database) throws {
+        for style in StyleCatalog.all.map(\.info) {
+            try db.execute(
+                sql: """
+                    INSERT INTO styles (id, slug, name, description) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, description = excluded.description
+                    """,
+                arguments: [style.id.lowercased, style.slug, style.name, style.description])
+        }
+        for preset in SizePreset.all {
+            try db.execute(
+                sql: """
+                    INSERT INTO size_presets (id, name, width_inches, height_inches, dpi, width_px, height_px)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+                    """,
+                arguments: [preset.id.lowercased, preset.name, preset.widthInches, preset.heightInches, preset.dpi, preset.widthPixels, preset.heightPixels])
+        }
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+import Logging
+import NIOPosix
+import RenderEngine
+import ServiceLifecycle
+import Synchronization
+
+/// Render workers: claim a job, render it on a dedicated thread pool (never on the Swift
+/// cooperative pool or the event loops, so the API stays fast while a 24x36 renders), store
+/// the outputs, record the result. Also the queue's housekeeping: reaping expired leases,
+/// re-enqueueing renders the queue lost, and the queue-depth gauge.
+///
+/// On graceful shutdown the workers stop claiming, let in-flight renders finish within the
+/// grace period, then cancel the rest at their next checkpoint and hand them back to the queue.
+public final class RenderWorkers: Service, Sendable {
+    public struct Settings: Sendable {
+        public var concurrency: Int
+        public var maxAttempts: Int
+        public var lease: Duration
+        public var gracePeriod: Duration
+        public var workDirectory: String
+        /// How often expired leases are reaped and lost jobs re-enqueued.
+        public var maintenanceInterval: Duration = .seconds(5)
+        /// First retry delay; doubles per attempt, with jitter, capped at a minute.
+        public var retryBaseDelay: Duration = .seconds(2)
+
+        public init(concurrency: Int, maxAttempts: Int, lease: Duration, gracePeriod: Duration, workDirectory: String) {
+            self.concurrency = concurrency
+            self.maxAttempts = maxAttempts
+            self.lease = lease
+            self.gracePeriod = gracePeriod
+            self.workDirectory = workDirectory
+        }
+    }
+
+    let engine: RenderEngine
+    let store: any RenderStore
+    let queue: any JobQueue
+    let objects: any ObjectStore
+    let metrics: ServiceMetrics
+    let settings: Settings
+    let logger: Logger
+    let threads: NIOThreadPool
+    let owner: String
+    private let stopping = Atomic<Bool>(false)
+    private let cancelInFlight = Atomic<Bool>(false)
+    private let inFlight = Atomic<Int>(0)
+
+    public init(
+        engine: RenderEngine, store: any RenderStore, queue: any JobQueue, objects: any ObjectStore,
+        metrics: ServiceMetrics, settings: Settings, logger: Logger
+    ) {
+        self.engine = engine
+        self.store = store
+        self.queue = queue
+        self.objects = objects
+        self.metrics = metrics
+        self.settings = settings
+        self.logger = logger
+        self.threads = NIOThreadPool(numberOfThreads: max(1, settings.concurrency))
+        let host = ProcessInfo.processInfo.hostName
+        self.owner = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
+    }
+
+    public func run() async throws {
+        threads.start()
+        try? FileManager.default.createDirectory(atPath: settings.workDirectory, withIntermediateDirectories: true)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<settings.concurrency {
+                    group.addTask { await self.workLoop(index: index) }
+                }
+                group.addTask { await self.maintenanceLoop() }
+                group.addTask { await self.cancelAfterGracePeriod() }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .sequentiallyConsistent)
+        }
+        try await threads.shutdownGracefully()
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
+    private func workLoop(index: Int) async {
+        let workerOwner = "\(owner)#\(index)"
+        while !isStopping {
+            do {
+                guard let lease = try await queue.claim(owner: workerOwner, lease: settings.lease) else {
+                    await queue.waitForWork(timeout: .seconds(1))
+                    continue
+                }
+                await process(lease)
+            } catch {
+                logger.error("Queue claim failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// After shutdown begins, waits out the grace period, then asks in-flight renders to stop.
+    private func cancelAfterGracePeriod() async {
+        while !isStopping { try? await Task.sleep(for: .milliseconds(100)) }
+        let deadline = ContinuousClock.now + settings.gracePeriod
+        while inFlight.load(ordering: .sequentiallyConsistent) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        cancelInFlight.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    private func maintenanceLoop() async {
+        while !isStopping {
+            await maintain()
+            let next = ContinuousClock.now + settings.maintenanceInterval
+            while !isStopping, ContinuousClock.now < next { try? await Task.sleep(for: .milliseconds(200)) }
+        }
+    }
+
+    /// Reaper, reconciler and gauges; also called by tests.
+    public func maintain() async {
+        do {
+            let rescued = try await queue.reapExpired()
+            if !rescued.isEmpty {
+                for id in rescued { try await store.markQueued(id: id) }
+                metrics.jobsRescued(rescued.count)
+                logger.warning("Re-queued renders whose worker stopped", metadata: ["count": "\(rescued.count)"])
+            }
+            // Renders recorded as queued that the queue does not know (enqueue failed after the
+            // record was written): enqueue them again so none is silently lost.
+            for id in try await store.renderIDs(status: .queued, limit: 500) where try await !queue.contains(id) {
+                try await queue.enqueue(id)
+                logger.warning("Re-enqueued a render missing from the queue", metadata: ["render_id": "\(id.lowercased)"])
+            }
+            metrics.queueDepth(try await queue.depth())
+        } catch {
+            logger.error("Queue maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One claimed job, start to finish. Never throws: every outcome is recorded.
+    func process(_ lease: JobLease) async {
+        let id = lease.renderID
+        var log = logger
+        log[metadataKey: "render_id"] = "\(id.lowercased)"
+        log[metadataKey: "attempt"] = "\(lease.attempt)"
+        inFlight.add(1, ordering: .sequentiallyConsistent)
+        metrics.jobsInProgress(inFlight.load(ordering: .sequentiallyConsistent))
+        defer {
+            inFlight.subtract(1, ordering: .sequentiallyConsistent)
+            metrics.jobsInProgress(inFlight.load(ordering: .sequentiallyConsistent))
+        }
+
+        let started = Date()
+        let record: RenderRecord
+        do {
+            guard let claimed = try await store.markProcessing(id: id, at: started) else {
+                // Completed, failed or canceled meanwhile (a duplicate delivery): nothing to do.
+                try await queue.complete(lease)
+                return
+            }
+            record = claimed
+        } catch {
+            log.error("Could not mark render processing", metadata: ["error": "\(error)"])
+            try? await queue.retry(lease, after: retryDelay(attempt: lease.attempt))
+            return
+        }
+        log[metadataKey: "asset_id"] = "\(record.assetID.lowercased)"
+        log.info("Render started")
+
+        let lost = Atomic<Bool>(false)
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.lease / 3)
+                if Task.isCancelled { break }
+                if (try? await queue.extend(lease, by: settings.lease)) == false {
+                    lost.store(true, ordering: .sequentiallyConsistent)
+                    break
+                }
+            }
+        }
+        defer { heartbeat.cancel() }
+
+        let workDirectory = "\(settings.workDirectory)/\(id.lowercased)-\(lease.attempt)-\(UUID().uuidString.prefix(6))"
+        defer { try? FileManager.default.removeItem(atPath: workDirectory) }
+        do {
+            let outcome = try await render(record, in: workDirectory, isCanceled: { [self] in
+                lost.load(ordering: .sequentiallyConsistent) || cancelInFlight.load(ordering: .sequentiallyConsistent)
+            })
+            try await objects.put(key: ObjectKeys.output(render: id), fileAt: "\(workDirectory)/output.tiff", contentType: "image/tiff", consume: true)
+            try await objects.put(key: ObjectKeys.preview(render: id), fileAt: "\(workDirectory)/preview.jpg", contentType: "image/jpeg", consume: true)
+            let completedAt = Date()
+            let durationMs = Int((completedAt.timeIntervalSince(started) * 1000).rounded())
+            let recorded = try await store.markCompleted(
+                id: id,
+                CompletedRender(
+                    outputKey: ObjectKeys.output(render: id), previewKey: ObjectKeys.preview(render: id), completedAt: completedAt,
+                    durationMs: durationMs, effectiveDPI: outcome.effectiveDPI, warnings: outcome.warnings, seed: outcome.seed))
+            try await queue.complete(lease)
+            guard recorded else {
+                log.warning("Render finished after it left processing; result discarded")
+                return
+            }
+            metrics.jobProcessed(duration: .milliseconds(durationMs))
+            for (stage, ms) in outcome.timingsMs where stage != "total" { metrics.renderStage(stage, milliseconds: ms) }
+            log.info("Render completed", metadata: ["duration_ms": .stringConvertible(durationMs), "effective_dpi": "\(outcome.effectiveDPI)"])
+        } catch let error as RenderError where Self.isPermanent(error) {
+            await fail(lease, message: error.message, log: log)
+        } catch let error as RenderError where error.code == .canceled {
+            // Shutting down or the lease was lost: give the job back untouched.
+            if lost.load(ordering: .sequentiallyConsistent) {
+                log.warning("Lease lost during render; another worker owns it now")
+                return
+            }
+            log.info("Render interrupted by shutdown; returned to the queue")
+            try? await queue.retry(lease, after: .zero)
+            try? await store.markQueued(id: id)
+        } catch {
+            if lease.attempt < settings.maxAttempts {
+                let delay = retryDelay(attempt: lease.attempt)
+                log.warning("Render attempt failed; will retry", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"])
+                metrics.jobRetried()
+                try? await queue.retry(lease, after: delay)
+                try? await store.markQueued(id: id)
+            } else {
+                let reason = (error as? RenderError)?.message ?? "\(error)"
+                await fail(lease, message: "Rendering failed after \(lease.attempt) attempts: \(reason)", log: log)
+            }
+        }
+    }
+
+    private func fail(_ lease: JobLease, message: String, log: Logger) async {
+        do {
+            try await store.markFailed(id: lease.renderID, message: message, at: Date())
+            try await queue.complete(lease)
+            metrics.jobFailed()
+            log.warning("Render failed", metadata: ["error_message": "\(message)"])
+        } catch {
+            log.error("Could not record a failed render", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Input problems do not get better by trying again.
+    static func isPermanent(_ error: RenderError) -> Bool {
+        [.unsupportedFormat, .emptyFile, .corruptImage, .tooManyPixels, .invalidRequest].contains(error.code)
+    }
+
+    private func retryDelay(attempt: Int) -> Duration {
+        let base = settings.retryBaseDelay.seconds * pow(2, Double(max(0, attempt - 1)))
+        let jittered = min(60, base) * Double.random(in: 0.5...1.0)
+        return .milliseconds(Int(jittered * 1000))
+    }
+
+    private func render(_ record: RenderRecord, in directory: String, isCanceled: @escaping @Sendable () -> Bool) async throws -> RenderOutcome {
+        guard let style = StyleCatalog.find(id: record.styleID) else {
+            throw RenderError(.invalidRequest, "The render's style no longer exists")
+        }
+        guard let preset = SizePreset.find(id: record.presetID) else {
+            throw RenderError(.invalidRequest, "The render's size preset no longer exists")
+        }
+        guard let asset = try await store.asset(id: record.assetID) else {
+            throw RenderError(.invalidRequest, "The uploaded photo for this render is missing")
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let input = "\(directory)/original.\((asset.storageKey as NSString).pathExtension)"
+        try await objects.download(key: asset.storageKey, to: input)
+        let job = RenderJob(
+            input: input, style: style, parameters: record.styleParameters, preset: preset, orientation: record.orientation,
+            fit: record.fit, seed: record.seed, masterPath: "\(directory)/output.tiff", previewPath: "\(directory)/preview.jpg",
+            isCanceled: isCanceled)
+        let engine = self.engine
+        return try await threads.runIfActive { try engine.render(job) }
+    }
+}
