@@ -41,7 +41,7 @@ public struct APIError: Error, Sendable {
         var object: [String: Any] = ["error": error, "status": Int(status.code)]
         if let message { object["message"] = message }
         var response = JSONBody.response(object, status: status)
-        for field in headers { response.headers.append(field) }
+        for field in headers { response.headers[field.name] = field.value }
         return response
     }
 }

@@ -58,12 +58,12 @@ public final class RenderWorkers: Service, Sendable {
         self.settings = settings
         self.logger = logger
         self.threads = NIOThreadPool(numberOfThreads: max(1, settings.concurrency))
+        threads.start()
         let host = ProcessInfo.processInfo.hostName
         self.owner = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
     }
 
     public func run() async throws {
-        threads.start()
         try? FileManager.default.createDirectory(atPath: settings.workDirectory, withIntermediateDirectories: true)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -77,6 +77,11 @@ public final class RenderWorkers: Service, Sendable {
         } onGracefulShutdown: {
             self.stopping.store(true, ordering: .sequentiallyConsistent)
         }
+        try await shutdownThreads()
+    }
+
+    /// Stops the render threads (after `run` returns, or when driving `process` directly).
+    public func shutdownThreads() async throws {
         try await threads.shutdownGracefully()
     }
 

@@ -1,0 +1,110 @@
+import Foundation
+@testable import RenderService
+import Testing
+
+/// What every `JobQueue` must do, run against each implementation.
+@Suite("JobQueue conformance")
+struct JobQueueConformance {
+    @Test(arguments: Implementations.queues)
+    func enqueuedJobIsClaimedOnceThenGone(_ impl: QueueUnderTest) async throws {
+        let (queue, prepare, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        #expect(try await queue.claim(owner: "w1", lease: .seconds(30)) == nil)
+        let id = UUID()
+        try await prepare(id)
+        try await queue.enqueue(id)
+        #expect(try await queue.depth() == 1)
+        #expect(try await queue.contains(id))
+        let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
+        #expect(lease.renderID == id && lease.attempt == 1 && lease.owner == "w1")
+        #expect(try await queue.depth() == 0)
+        #expect(try await queue.contains(id), "in flight counts as known")
+        #expect(try await queue.claim(owner: "w2", lease: .seconds(30)) == nil)
+        try await queue.complete(lease)
+        try await queue.ping()
+    }
+
+    @Test(arguments: Implementations.queues)
+    func concurrentClaimersNeverShareAJob(_ impl: QueueUnderTest) async throws {
+        let (queue, prepare, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        var ids = Set<UUID>()
+        for _ in 0..<40 {
+            let id = UUID()
+            try await prepare(id)
+            try await queue.enqueue(id)
+            ids.insert(id)
+        }
+        let claimed = try await withThrowingTaskGroup(of: [UUID].self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var mine: [UUID] = []
+                    while let lease = try await queue.claim(owner: "w\(worker)", lease: .seconds(30)) {
+                        mine.append(lease.renderID)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: [UUID]()) { $0 += $1 }
+        }
+        #expect(claimed.count == 40, "every job claimed exactly once")
+        #expect(Set(claimed) == ids)
+    }
+
+    @Test(arguments: Implementations.queues)
+    func leaseCanBeExtendedOnlyByItsOwnerAndExpiredOnesAreRescued(_ impl: QueueUnderTest) async throws {
+        let (queue, prepare, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let id = UUID()
+        try await prepare(id)
+        try await queue.enqueue(id)
+        let lease = try #require(try await queue.claim(owner: "w1", lease: .milliseconds(300)))
+        #expect(try await queue.extend(lease, by: .milliseconds(300)))
+        let impostor = JobLease(renderID: id, attempt: 1, owner: "someone-else")
+        #expect(try await !queue.extend(impostor, by: .seconds(30)))
+        #expect(try await queue.reapExpired().isEmpty, "lease still valid")
+        try await Task.sleep(for: .milliseconds(450))
+        #expect(try await queue.reapExpired() == [id])
+        // The dead worker's lease is gone; a new claim is the second attempt.
+        #expect(try await !queue.extend(lease, by: .seconds(30)))
+        let again = try #require(try await queue.claim(owner: "w2", lease: .seconds(30)))
+        #expect(again.renderID == id && again.attempt == 2)
+        // The first worker waking up cannot complete or retry the new owner's job.
+        try await queue.retry(lease, after: .zero)
+        #expect(try await queue.claim(owner: "w3", lease: .seconds(30)) == nil)
+        try await queue.complete(again)
+    }
+
+    @Test(arguments: Implementations.queues)
+    func retriedJobWaitsForItsDelay(_ impl: QueueUnderTest) async throws {
+        let (queue, prepare, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let id = UUID()
+        try await prepare(id)
+        try await queue.enqueue(id)
+        let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
+        try await queue.retry(lease, after: .milliseconds(400))
+        #expect(try await queue.claim(owner: "w1", lease: .seconds(30)) == nil, "not before its delay")
+        try await Task.sleep(for: .milliseconds(500))
+        let second = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
+        #expect(second.renderID == id && second.attempt == 2)
+    }
+
+    @Test(arguments: Implementations.queues)
+    func waitForWorkWakesOnEnqueue(_ impl: QueueUnderTest) async throws {
+        let (queue, prepare, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let id = UUID()
+        try await prepare(id)
+        let clock = ContinuousClock()
+        let started = clock.now
+        async let waited: Void = queue.waitForWork(timeout: .seconds(5))
+        try await Task.sleep(for: .milliseconds(100))
+        try await queue.enqueue(id)
+        await waited
+        #expect(clock.now - started < .seconds(3))
+        let timedOut = clock.now
+        await queue.waitForWork(timeout: .milliseconds(200))
+        #expect(clock.now - timedOut >= .milliseconds(150))
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import RenderEngine
+@testable import RenderService
+import Testing
+
+/// What every `RenderStore` must do, run against each implementation.
+@Suite("RenderStore conformance")
+struct RenderStoreConformance {
+    @Test(arguments: Implementations.stores)
+    func createdRenderReadsBackExactly(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let created = Date(timeIntervalSince1970: 1_764_000_000.25)
+        let (render, asset) = Fixtures.pair(createdAt: created)
+        try await store.create(render, asset: asset)
+        let read = try #require(try await store.render(id: render.id))
+        #expect(read.id == render.id && read.assetID == asset.id)
+        #expect(read.status == .queued)
+        #expect(read.styleID == render.styleID && read.presetID == render.presetID)
+        #expect(read.orientation == .landscape && read.fit == .contain)
+        #expect(read.styleParameters == ["paper_texture": 0.25])
+        #expect(read.seed == 18_446_744_073_709_551_615)
+        #expect(abs(read.createdAt.timeIntervalSince(created)) < 0.001)
+        #expect(read.startedAt == nil && read.completedAt == nil && read.durationMs == nil && read.errorMessage == nil)
+        let readAsset = try #require(try await store.asset(id: asset.id))
+        #expect(readAsset.storageKey == asset.storageKey && readAsset.width == 1680 && readAsset.sizeBytes == 1234)
+        #expect(try await store.render(id: UUID()) == nil)
+        #expect(try await store.asset(id: UUID()) == nil)
+    }
+
+    @Test(arguments: Implementations.stores)
+    func lifecycleQueuedProcessingCompleted(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let (render, asset) = Fixtures.pair()
+        try await store.create(render, asset: asset)
+        let started = Date()
+        let processing = try #require(try await store.markProcessing(id: render.id, at: started))
+        #expect(processing.status == .processing)
+        #expect(abs(processing.startedAt!.timeIntervalSince(started)) < 0.001)
+        let done = CompletedRender(
+            outputKey: "renders/x/output.tiff", previewKey: "renders/x/preview.jpg", completedAt: started.addingTimeInterval(2.5),
+            durationMs: 2500, effectiveDPI: 116.7, warnings: ["Low resolution"], seed: 42)
+        #expect(try await store.markCompleted(id: render.id, done))
+        let completed = try #require(try await store.render(id: render.id))
+        #expect(completed.status == .completed && completed.durationMs == 2500)
+        #expect(completed.outputKey == "renders/x/output.tiff" && completed.previewKey == "renders/x/preview.jpg")
+        #expect(completed.effectiveDPI == 116.7 && completed.warnings == ["Low resolution"])
+        // The explicit seed chosen at upload is kept.
+        #expect(completed.seed == render.seed)
+        #expect(try await store.count(status: .completed) == 1)
+    }
+
+    @Test(arguments: Implementations.stores)
+    func terminalRendersNeverChangeAgain(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let (render, asset) = Fixtures.pair()
+        try await store.create(render, asset: asset)
+        _ = try await store.markProcessing(id: render.id, at: Date())
+        #expect(try await store.markFailed(id: render.id, message: "The JPEG file is corrupt", at: Date()))
+        let failed = try #require(try await store.render(id: render.id))
+        #expect(failed.status == .failed && failed.errorMessage == "The JPEG file is corrupt" && failed.durationMs != nil)
+        // A late duplicate worker cannot resurrect or overwrite it.
+        #expect(try await store.markProcessing(id: render.id, at: Date()) == nil)
+        let done = CompletedRender(outputKey: "a", previewKey: "b", completedAt: Date(), durationMs: 1, effectiveDPI: 300, warnings: [], seed: nil)
+        #expect(try await !store.markCompleted(id: render.id, done))
+        try await store.markQueued(id: render.id)
+        #expect(try await store.render(id: render.id)?.status == .failed)
+        #expect(try await !store.markFailed(id: UUID(), message: "x", at: Date()))
+    }
+
+    @Test(arguments: Implementations.stores)
+    func retryGoesBackToQueuedAndListsOldestFirst(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        var ids: [UUID] = []
+        for offset in 0..<3 {
+            let (render, asset) = Fixtures.pair(createdAt: Date(timeIntervalSince1970: 1_764_000_000 + Double(offset)))
+            try await store.create(render, asset: asset)
+            ids.append(render.id)
+        }
+        _ = try await store.markProcessing(id: ids[0], at: Date())
+        #expect(try await store.count(status: .processing) == 1)
+        #expect(try await store.renderIDs(status: .queued, limit: 10) == [ids[1], ids[2]])
+        try await store.markQueued(id: ids[0])
+        let requeued = try #require(try await store.render(id: ids[0]))
+        #expect(requeued.status == .queued && requeued.startedAt == nil)
+        #expect(try await store.renderIDs(status: .queued, limit: 2) == [ids[0], ids[1]])
+        try await store.ping()
+    }
+
+    @Test(arguments: Implementations.stores)
+    func createIsAllOrNothing(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let (render, asset) = Fixtures.pair()
+        try await store.create(render, asset: asset)
+        // Same render id again: the insert fails and the second asset must not remain.
+        var duplicate = render
+        duplicate.assetID = UUID()
+        let secondAsset = Fixtures.asset(for: render.id, id: duplicate.assetID)
+        await #expect(throws: (any Error).self) { try await store.create(duplicate, asset: secondAsset) }
+        #expect(try await store.asset(id: secondAsset.id) == nil)
+    }
+}

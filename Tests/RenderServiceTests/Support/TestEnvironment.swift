@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import RenderEngine
+@testable import RenderService
+
+/// A fresh embedded deployment in a temporary data directory.
+struct EmbeddedTestService {
+    let components: ServiceComponents
+    let lock: DataDirectoryLock
+    let directory: String
+    let logSink: LogSink
+    let logger: Logger
+
+    static func make(_ overrides: [String: String] = [:], name: String = #function) async throws -> EmbeddedTestService {
+        let directory = temporaryDirectory(name)
+        var environment = ["DATA_DIR": directory, "API_PORT": "0", "URL_SIGNING_SECRET": "test-signing-secret-0123456789abcdef", "WORKER_CONCURRENCY": "1"]
+        environment.merge(overrides) { $1 }
+        let configuration = try ServiceConfiguration(environment: environment)
+        let sink = LogSink.capturing()
+        let logger = Logger(label: "aso-render") { label in JSONLogHandler(label: label, level: .debug, sink: sink) }
+        let (components, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
+        return EmbeddedTestService(components: components, lock: lock, directory: directory, logSink: sink, logger: logger)
+    }
+
+    func workers(retryBaseDelay: Duration = .milliseconds(50)) -> RenderWorkers {
+        let c = components.configuration
+        var settings = RenderWorkers.Settings(
+            concurrency: c.workerConcurrency, maxAttempts: c.maxAttempts, lease: c.leaseDuration, gracePeriod: c.shutdownGracePeriod,
+            workDirectory: components.workDirectory)
+        settings.retryBaseDelay = retryBaseDelay
+        return RenderWorkers(
+            engine: components.engine, store: components.store, queue: components.queue, objects: components.objects,
+            metrics: components.metrics, settings: settings, logger: logger)
+    }
+
+    func cleanUp() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+func temporaryDirectory(_ name: String = #function) -> String {
+    let safe = name.filter { $0.isLetter || $0.isNumber }.prefix(40)
+    let path = NSTemporaryDirectory() + "aso-service-tests/\(safe)-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+enum Photos {
+    static let dune = "/usr/share/backgrounds/mate/nature/Dune.jpg"
+    static let flower = "/usr/share/backgrounds/mate/nature/YellowFlower.jpg"
+    static let elephants = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
+    static let storm = "/usr/share/backgrounds/mate/nature/Storm.jpg"
+}
+
+enum IDs {
+    static let watercolor = "550e8400-e29b-41d4-a716-446655440000"
+    static let photo = "550e8400-e29b-41d4-a716-446655440008"
+    static let preset9x12 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+    static let preset24x36 = "6ba7b814-9dad-11d1-80b4-00c04fd430c8"
+}
+
+/// A multipart/form-data body built by hand, as any HTTP client would send it.
+struct MultipartBody {
+    let boundary = "----aso-test-\(UUID().uuidString)"
+    private(set) var data = Data()
+
+    mutating func field(_ name: String, _ value: String) {
+        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+    }
+
+    mutating func file(_ name: String = "file", filename: String = "photo.jpg", contentType: String = "image/jpeg", contents: Data) {
+        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
+        data.append(contents)
+        data.append(Data("\r\n".utf8))
+    }
+
+    func finished() -> Data { data + Data("--\(boundary)--\r\n".utf8) }
+    var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    static func render(photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12, extra: [String: String] = [:]) throws -> MultipartBody {
+        var body = MultipartBody()
+        body.file(contents: try Data(contentsOf: URL(fileURLWithPath: photo)))
+        body.field("style_id", style)
+        body.field("size_preset_id", preset)
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { body.field(key, value) }
+        return body
+    }
+}
