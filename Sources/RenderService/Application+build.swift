@@ -6,18 +6,18 @@ import ServiceLifecycle
 
 /// The HTTP application over a set of components. Used by `aso-render serve` and by the tests.
 public enum RenderServiceApplication {
-    public static func router(_ services: ServiceComponents) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public static func router(_ services: ServiceComponents) -> Router<RenderRequestContext> {
+        let router = Router(context: RenderRequestContext.self)
         let routes = RouteTable()
         // Middleware first: Hummingbird applies it to the routes registered after it.
         router.middlewares.add(MetricsMiddleware(metrics: services.metrics))
         router.middlewares.add(CORSMiddleware(allowedOrigins: Set(services.configuration.corsAllowedOrigins)))
         router.middlewares.add(ErrorMiddleware(routes: routes))
-        RenderController<BasicRequestContext>(services: services).register(on: router, routes: routes)
-        CatalogController<BasicRequestContext>().register(on: router, routes: routes)
-        OperationsController<BasicRequestContext>(services: services).register(on: router, routes: routes)
+        RenderController<RenderRequestContext>(services: services).register(on: router, routes: routes)
+        CatalogController<RenderRequestContext>().register(on: router, routes: routes)
+        OperationsController<RenderRequestContext>(services: services).register(on: router, routes: routes)
         if let files = services.localFiles {
-            FilesController<BasicRequestContext>(store: files.store, signer: files.signer).register(on: router, routes: routes)
+            FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: router, routes: routes)
         }
         return router
     }

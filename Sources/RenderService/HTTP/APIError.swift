@@ -67,13 +67,21 @@ enum JSONBody {
 /// Turns every failure into the spec's error JSON: our `APIError`s, Hummingbird's
 /// `HTTPError`s (unknown route → 404, or 405 when the path exists with other methods), and
 /// anything unexpected (→ 500, logged, never with internal details in the body).
-struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = RenderRequestContext
     let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
+            if error.status == .contentTooLarge {
+                // The body may still be arriving: answer, then hang up.
+                context.closeConnectionSoon()
+                var response = error.response()
+                response.headers[.connection] = "close"
+                return response
+            }
             return error.response()
         } catch let error as HTTPError {
             // Hummingbird names unmatched requests' endpoint "NotFound".

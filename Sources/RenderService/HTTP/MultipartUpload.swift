@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import MultipartKit
+import NIOCore
 
 /// A `multipart/form-data` request body, received as a stream: the `file` part goes straight
 /// to a temporary file (never whole into memory) and stops with 413 as soon as it crosses the
@@ -30,60 +30,54 @@ struct MultipartUpload {
         return nil
     }
 
-    /// Reads the whole body. The temporary file is the caller's to remove (also on error:
-    /// it is removed here before throwing).
+    /// Reads the whole body. On error the temporary file is removed before throwing; on
+    /// success it belongs to the caller.
     static func receive(
         body: RequestBody, boundary: String, temporaryPath: String, maxFileBytes: Int, maxFieldBytes: Int = 64 * 1024
     ) async throws -> MultipartUpload {
-        let state = ParserState(temporaryPath: temporaryPath, maxFileBytes: maxFileBytes, maxFieldBytes: maxFieldBytes)
-        let parser = MultipartParser(boundary: boundary)
-        parser.onHeader = { name, value in state.header(name: name, value: value) }
-        parser.onBody = { buffer in state.body(&buffer) }
-        parser.onPartComplete = { state.partComplete() }
+        var parser = MultipartStreamParser(boundary: boundary)
+        let receiver = PartReceiver(temporaryPath: temporaryPath, maxFileBytes: maxFileBytes, maxFieldBytes: maxFieldBytes)
+        defer { receiver.close() }
         do {
             for try await buffer in body {
                 do {
-                    try parser.execute(buffer)
-                } catch {
-                    throw APIError(.badRequest, "Malformed multipart body", message: "The request body is not valid multipart/form-data")
+                    try parser.feed(buffer) { event in try receiver.handle(event) }
+                } catch let failure as MultipartStreamParser.Failure {
+                    throw APIError(.badRequest, "Malformed multipart body", message: "The request body is not valid multipart/form-data: \(failure.reason)")
                 }
-                if let failure = state.failure { throw failure }
+                if parser.isFinished { break }
             }
-            if let failure = state.failure { throw failure }
-            guard state.sawPart, !state.inPart else {
+            guard parser.isFinished else {
                 throw APIError(.badRequest, "Malformed multipart body", message: "The multipart body ended before its closing boundary")
             }
         } catch {
-            state.close()
+            receiver.close()
             unlink(temporaryPath)
             throw error
         }
-        state.close()
         var upload = MultipartUpload()
-        upload.fields = state.fields
-        if state.fileSeen {
-            upload.file = File(path: temporaryPath, size: state.fileBytes, clientFilename: state.clientFilename)
+        upload.fields = receiver.fields
+        if receiver.fileSeen {
+            upload.file = File(path: temporaryPath, size: receiver.fileBytes, clientFilename: receiver.clientFilename)
         }
         return upload
     }
 
-    /// Parser callbacks are synchronous closures; they run one at a time on the receiving task.
-    private final class ParserState {
+    /// Routes parser events: the `file` part to disk in large writes, the rest into small
+    /// text fields. Used by one task at a time.
+    private final class PartReceiver {
         let temporaryPath: String
         let maxFileBytes: Int
         let maxFieldBytes: Int
         var fields: [String: String] = [:]
-        var failure: APIError?
-        var sawPart = false
-        var inPart = false
         var fileSeen = false
         var fileBytes = 0
         var clientFilename: String?
         private var partName: String?
-        private var partFilename: String?
         private var partIsFile = false
         private var fieldData = Data()
         private var handle: FileHandle?
+        private var pending = ByteBuffer()
 
         init(temporaryPath: String, maxFileBytes: Int, maxFieldBytes: Int) {
             self.temporaryPath = temporaryPath
@@ -91,71 +85,54 @@ struct MultipartUpload {
             self.maxFieldBytes = maxFieldBytes
         }
 
-        func header(name: String, value: String) {
-            if !inPart { startPart() }
-            guard name.lowercased() == "content-disposition" else { return }
-            let disposition = ContentDisposition(value)
-            partName = disposition.parameters["name"]
-            partFilename = disposition.parameters["filename"]
-            partIsFile = partName == "file"
-            if partIsFile {
-                guard !fileSeen else {
-                    failure = APIError(.badRequest, "Multiple files provided", message: "Send exactly one 'file' part")
-                    return
+        func handle(_ event: MultipartStreamParser.Event) throws {
+            switch event {
+            case .partBegin(let headers):
+                let disposition = ContentDisposition(headers["content-disposition"] ?? "")
+                partName = disposition.parameters["name"]
+                partIsFile = partName == "file"
+                fieldData = Data()
+                if partIsFile {
+                    guard !fileSeen else { throw APIError(.badRequest, "Multiple files provided", message: "Send exactly one 'file' part") }
+                    fileSeen = true
+                    clientFilename = disposition.parameters["filename"]
+                    guard FileManager.default.createFile(atPath: temporaryPath, contents: nil, attributes: [.posixPermissions: 0o600]),
+                          let handle = FileHandle(forWritingAtPath: temporaryPath)
+                    else { throw APIError(.internalServerError, "Internal server error") }
+                    self.handle = handle
                 }
-                fileSeen = true
-                clientFilename = partFilename
-                guard FileManager.default.createFile(atPath: temporaryPath, contents: nil, attributes: [.posixPermissions: 0o600]),
-                      let handle = FileHandle(forWritingAtPath: temporaryPath)
-                else {
-                    failure = APIError(.internalServerError, "Internal server error")
-                    return
+            case .body(var buffer):
+                if partIsFile {
+                    fileBytes += buffer.readableBytes
+                    if fileBytes > maxFileBytes { throw APIError.fileTooLarge }
+                    pending.writeBuffer(&buffer)
+                    if pending.readableBytes >= 1 << 20 { try flush() }
+                } else if let name = partName {
+                    fieldData.append(contentsOf: buffer.readableBytesView)
+                    if fieldData.count > maxFieldBytes {
+                        throw APIError(.badRequest, "Form field too large", message: "Field '\(name)' exceeds \(maxFieldBytes / 1024) KB")
+                    }
                 }
-                self.handle = handle
+            case .partEnd:
+                if partIsFile {
+                    try flush()
+                    try handle?.close()
+                    handle = nil
+                } else if let name = partName, fields[name] == nil {
+                    guard let text = String(data: fieldData, encoding: .utf8) else {
+                        throw APIError(.badRequest, "Invalid form field", message: "Field '\(name)' is not valid UTF-8")
+                    }
+                    fields[name] = text
+                }
+                partName = nil
+                partIsFile = false
             }
         }
 
-        private func startPart() {
-            inPart = true
-            sawPart = true
-            partName = nil
-            partFilename = nil
-            partIsFile = false
-            fieldData = Data()
-        }
-
-        func body(_ buffer: inout ByteBuffer) {
-            if !inPart { startPart() }
-            guard failure == nil else { return }
-            if partIsFile {
-                fileBytes += buffer.readableBytes
-                if fileBytes > maxFileBytes {
-                    failure = .fileTooLarge
-                    return
-                }
-                buffer.withUnsafeReadableBytes { handle?.write(Data($0)) }
-            } else if partName != nil {
-                fieldData.append(contentsOf: buffer.readableBytesView)
-                if fieldData.count > maxFieldBytes {
-                    failure = APIError(.badRequest, "Form field too large", message: "Field '\(partName ?? "")' exceeds \(maxFieldBytes / 1024) KB")
-                }
-            }
-        }
-
-        func partComplete() {
-            if !inPart { startPart() }
-            if partIsFile {
-                try? handle?.close()
-                handle = nil
-            } else if let name = partName, fields[name] == nil {
-                guard let text = String(data: fieldData, encoding: .utf8) else {
-                    failure = APIError(.badRequest, "Invalid form field", message: "Field '\(name)' is not valid UTF-8")
-                    inPart = false
-                    return
-                }
-                fields[name] = text
-            }
-            inPart = false
+        private func flush() throws {
+            guard pending.readableBytes > 0, let handle else { return }
+            try pending.withUnsafeReadableBytes { try handle.write(contentsOf: Data($0)) }
+            pending.clear()
         }
 
         func close() {

@@ -1,0 +1,152 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import NIOHTTP1
+import RenderEngine
+@testable import RenderService
+import Testing
+
+/// Over a real socket, with the workers running as in `aso-render serve`.
+@Suite("Live server", .serialized)
+struct LiveServerTests {
+    /// Runs the service (API + workers) on an ephemeral port and hands `body` its base URL.
+    private func withLiveService(_ overrides: [String: String] = [:], name: String = #function, _ body: @escaping @Sendable (String, EmbeddedTestService) async throws -> Void) async throws {
+        let service = try await EmbeddedTestService.make(overrides, name: name)
+        defer { service.cleanUp() }
+        let port = PortBox()
+        let app = RenderServiceApplication.build(service.components, workers: service.workers(), logger: service.logger) { bound in
+            port.set(bound)
+        }
+        try await app.test(.live) { _ in
+            let bound = try await port.wait()
+            try await body("http://127.0.0.1:\(bound)", service)
+        }
+    }
+
+    @Test func streamedUploadIsCutOffAsSoonAsItCrosses50MB() async throws {
+        try await withLiveService { base, service in
+            let sent = Counter()
+            let boundary = "cut-off-test"
+            let head = ByteBuffer(string: "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"huge.jpg\"\r\n\r\n")
+            let megabyte = ByteBuffer(repeating: 0xFF, count: 1 << 20)
+            // Up to 1 GB, without a Content-Length: the server can only count what arrives.
+            let chunks = AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(head)
+                for _ in 0..<1024 { continuation.yield(megabyte) }
+                continuation.finish()
+            }.map { chunk in
+                sent.add(chunk.readableBytes)
+                return chunk
+            }
+            var request = HTTPClientRequest(url: "\(base)/v1/renders")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
+            request.body = .stream(chunks, length: .unknown)
+            let clock = ContinuousClock(), started = clock.now
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            #expect(response.status.code == 413)
+            #expect(response.headers["Connection"].first == "close")
+            let body = try await response.body.collect(upTo: 1 << 16)
+            // Reading 1 GB here takes far longer: the answer comes as the limit is crossed.
+            #expect(clock.now - started < .seconds(10))
+            #expect(String(buffer: body).contains("File too large (maximum 50MB)"))
+            #expect(sent.value > 50 << 20)
+            let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(base)/health"), timeout: .seconds(10))
+            #expect(health.status == .ok)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(service.directory)/tmp").isEmpty, "partial upload removed")
+        }
+    }
+
+    @Test func declaredTenGigabyteBodyIsRefusedWithoutWaitingForIt() async throws {
+        try await withLiveService { base, _ in
+            // Headers promise 10 GB; only a few bytes ever arrive.
+            let chunks = AsyncStream<ByteBuffer> { continuation in
+                continuation.yield(ByteBuffer(string: "--x\r\n"))
+                Task {
+                    try? await Task.sleep(for: .seconds(30))
+                    continuation.finish()
+                }
+            }
+            var request = HTTPClientRequest(url: "\(base)/v1/renders")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=x")
+            request.body = .stream(chunks, length: .known(Int64(10_000_000_000)))
+            let clock = ContinuousClock(), started = clock.now
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+            #expect(response.status.code == 413)
+            #expect(clock.now - started < .seconds(5))
+        }
+    }
+
+    @Test func fiftyConcurrentUploadsAllCompleteExactlyOnce() async throws {
+        try await withLiveService(["WORKER_CONCURRENCY": "2"]) { base, service in
+            let photos = [Photos.dune, Photos.storm, Photos.flower].map { try! Data(contentsOf: URL(fileURLWithPath: $0)) }
+            let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        var body = MultipartBody()
+                        body.file(contents: photos[index % photos.count])
+                        body.field("style_id", IDs.photo)
+                        body.field("size_preset_id", IDs.preset9x12)
+                        var request = HTTPClientRequest(url: "\(base)/v1/renders")
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: body.contentType)
+                        request.body = .bytes(ByteBuffer(data: body.finished()))
+                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                        let data = try await response.body.collect(upTo: 1 << 16)
+                        #expect(response.status.code == 201, "\(String(buffer: data))")
+                        let object = try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any]
+                        return try #require(object?["render_id"] as? String)
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(ids.count == 50 && Set(ids).count == 50)
+
+            let deadline = ContinuousClock.now + .seconds(300)
+            var statuses: [String: String] = [:]
+            while ContinuousClock.now < deadline {
+                statuses = [:]
+                for id in ids {
+                    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(base)/v1/renders/\(id)"), timeout: .seconds(10))
+                    let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
+                    statuses[id] = object?["status"] as? String
+                }
+                if statuses.values.allSatisfy({ $0 == "completed" || $0 == "failed" }) { break }
+                try await Task.sleep(for: .seconds(2))
+            }
+            #expect(statuses.values.filter { $0 == "completed" }.count == 50, "\(statuses.values.sorted())")
+            #expect(try await service.components.store.count(status: .completed) == 50)
+            #expect(try await service.components.queue.depth() == 0)
+            let outputs = try FileManager.default.contentsOfDirectory(atPath: "\(service.directory)/objects/renders")
+            #expect(Set(outputs) == Set(ids), "one output directory per render, no strays")
+            for id in ids {
+                let files = try FileManager.default.contentsOfDirectory(atPath: "\(service.directory)/objects/renders/\(id)")
+                #expect(files.sorted() == ["output.tiff", "preview.jpg"])
+            }
+        }
+    }
+}
+
+/// The port the live server bound, delivered from its start-up callback.
+final class PortBox: Sendable {
+    private let port = Mutex<Int?>(nil)
+    func set(_ value: Int) { port.withLock { $0 = value } }
+    func wait() async throws -> Int {
+        for _ in 0..<200 {
+            if let value = port.withLock({ $0 }) { return value }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw CancellationError()
+    }
+}
+
+final class Counter: Sendable {
+    private let total = Mutex<Int>(0)
+    func add(_ value: Int) { total.withLock { $0 += value } }
+    var value: Int { total.withLock { $0 } }
+}
+
+import Synchronization
