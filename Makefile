@@ -21,11 +21,12 @@ build: deps-run
 	$(SWIFT) build -c release --product aso-render
 
 run: build
-	$(RELEASE_BIN) --help
+	$(RELEASE_BIN) serve
 
 test: deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/walkthrough.sh
 
 bench: deps-bench build
 	bench/run.sh

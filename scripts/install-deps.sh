@@ -12,6 +12,7 @@ case $purpose in
         ;;
 esac
 [[ $purpose == bench ]] && apt_packages+=(time hyperfine wrk)
+[[ $purpose == test || $purpose == bench ]] && apt_packages+=(curl python3-pip)
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -24,4 +25,12 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Test-only Python tools: the spec's Python example needs requests; the OpenAPI document is
+# checked with openapi-spec-validator.
+if [[ $purpose == test || $purpose == bench ]]; then
+    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator
+import requests, openapi_spec_validator
+PY
 fi

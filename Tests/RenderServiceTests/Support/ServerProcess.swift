@@ -1,0 +1,77 @@
+import Foundation
+import Synchronization
+
+/// `aso-render serve` as a separate process, for tests that kill and restart it.
+final class ServerProcess: Sendable {
+    static let binary: String = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/aso-render").path
+    }()
+
+    let process: Process
+    let port: Int
+    private let output: LockedText
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var log: String { output.value }
+
+    /// Starts the server and waits until it listens.
+    init(environment: [String: String]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve"]
+        var env = ProcessInfo.processInfo.environment
+        env["API_PORT"] = "0"
+        env.merge(environment) { $1 }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        let output = LockedText()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.append(String(decoding: data, as: UTF8.self)) }
+        }
+        try process.run()
+        var port: Int?
+        for _ in 0..<400 where port == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            let text = output.value
+            for line in text.split(separator: "\n") where line.contains("\"Listening\"") {
+                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let value = object["port"] as? String {
+                    port = Int(value)
+                }
+            }
+            if !process.isRunning { break }
+        }
+        guard let port else {
+            process.terminate()
+            throw ServerFailure(description: "server did not start: \(output.value)")
+        }
+        self.process = process
+        self.port = port
+        self.output = output
+    }
+
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func terminate() async {
+        guard process.isRunning else { return }
+        process.terminate()  // SIGTERM: graceful shutdown
+        for _ in 0..<600 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill() }
+    }
+}
+
+struct ServerFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+final class LockedText: Sendable {
+    private let text = Mutex("")
+    func append(_ more: String) { text.withLock { $0 += more } }
+    var value: String { text.withLock { $0 } }
+}
