@@ -28,6 +28,11 @@ public enum RenderServiceApplication {
     ) -> some ApplicationProtocol {
         var app = Application(
             router: router(services),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxUploadBytes + 1024 * 1024)],
+                    // Connections with nothing to say for this long are closed (slow clients).
+                    idleTimeout: .seconds(75))),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "aso-render"),
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -38,29 +38,25 @@ public struct APIError: Error, Sendable {
     }
 
     func response() -> Response {
-        var object: [String: Any] = ["error": error, "status": Int(status.code)]
-        if let message { object["message"] = message }
-        var response = JSONBody.response(object, status: status)
+        var members: [(String, JSONValue)] = [("error", .string(error))]
+        if let message { members.append(("message", .string(message))) }
+        members.append(("status", .int(Int(status.code))))
+        var response = JSONBody.response(.object(members), status: status)
         for field in headers { response.headers[field.name] = field.value }
         return response
     }
 }
 
-/// JSON bodies written exactly as the spec shows them (nulls included, slashes unescaped).
+/// JSON responses.
 enum JSONBody {
-    static func response(_ object: Any, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        var fields = headers
-        fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        response(buffer: value.buffer, status: status, headers: headers)
     }
 
-    static func response<T: Encodable>(encoding value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    static func response(buffer: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: buffer))
     }
 }
 

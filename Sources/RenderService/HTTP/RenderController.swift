@@ -34,6 +34,7 @@ struct RenderController<Context: RequestContext>: Sendable {
         let upload = try await MultipartUpload.receive(
             body: request.body, boundary: boundary, temporaryPath: temporary, maxFileBytes: configuration.maxUploadBytes)
         defer { unlink(temporary) }
+        let received = clock.now
 
         guard let file = upload.file else { throw APIError(.badRequest, "No file provided") }
         let style = try lookupStyle(upload.fields["style_id"])
@@ -51,10 +52,12 @@ struct RenderController<Context: RequestContext>: Sendable {
             throw APIError.image(error)
         }
 
+        let probed = clock.now
         let now = Date()
         let renderID = UUID(), assetID = UUID()
         let key = ObjectKeys.original(render: renderID, format: probe.format)
         try await services.objects.put(key: key, fileAt: file.path, contentType: probe.format.mediaType, consume: true)
+        let stored = clock.now
         let asset = AssetRecord(
             id: assetID, storageKey: key, contentType: probe.format.mediaType, sizeBytes: file.size, width: probe.orientedWidth,
             height: probe.orientedHeight, format: probe.format.rawValue, createdAt: now)
@@ -73,12 +76,19 @@ struct RenderController<Context: RequestContext>: Sendable {
             // The record exists as `queued`: the reconciler enqueues it again. Not lost.
             context.logger.error("Enqueue failed; the reconciler will retry", metadata: ["render_id": "\(renderID.lowercased)", "error": "\(error)"])
         }
-        let elapsed = Int(milliseconds(clock.now - started).rounded())
+        let finished = clock.now
+        func ms(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> Logger.Metadata.Value {
+            .stringConvertible(Int(milliseconds(to - from).rounded()))
+        }
         context.logger.info(
             "Render created successfully",
-            metadata: ["render_id": "\(renderID.lowercased)", "asset_id": "\(assetID.lowercased)", "duration_ms": .stringConvertible(elapsed)])
+            metadata: [
+                "render_id": "\(renderID.lowercased)", "asset_id": "\(assetID.lowercased)", "duration_ms": ms(started, finished),
+                "upload_bytes": .stringConvertible(file.size), "receive_ms": ms(started, received), "probe_ms": ms(received, probed),
+                "store_ms": ms(probed, stored), "record_ms": ms(stored, finished),
+            ])
         return JSONBody.response(
-            ["render_id": renderID.lowercased, "status": RenderStatus.queued.rawValue, "created_at": Timestamps.rfc3339(now)],
+            .object([("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)), ("created_at", .string(Timestamps.rfc3339(now)))]),
             status: .created, headers: [.location: "/v1/renders/\(renderID.lowercased)"])
     }
 
@@ -164,7 +174,7 @@ struct RenderController<Context: RequestContext>: Sendable {
         let name = RenderJSON.downloadName(record, kind: kind)
         let expiry = services.configuration.downloadURLExpiry
         let url = try await services.objects.signedURL(key: key, expiresIn: expiry, downloadName: name)
-        return JSONBody.response(["url": url.absoluteString, "expires_in": expiry])
+        return JSONBody.response(.object([("url", .string(url.absoluteString)), ("expires_in", .int(expiry))]))
     }
 }
 
@@ -172,52 +182,54 @@ enum DownloadKind { case master, preview }
 
 /// The spec's JSON shapes for renders, presets and styles.
 enum RenderJSON {
-    static func object(_ record: RenderRecord) -> [String: Any] {
+    static func object(_ record: RenderRecord) -> JSONValue {
         let style = StyleCatalog.find(id: record.styleID)
         let preset = SizePreset.find(id: record.presetID)
-        func date(_ value: Date?) -> Any { value.map(Timestamps.rfc3339) ?? NSNull() }
-        return [
-            "id": record.id.lowercased,
-            "status": record.status.rawValue,
-            "asset_id": record.assetID.lowercased,
-            "style": [
-                "id": record.styleID.lowercased,
-                "name": style?.info.name ?? NSNull(),
-                "slug": style?.info.slug ?? NSNull(),
-            ] as [String: Any],
-            "size_preset": preset.map(presetObject) ?? ["id": record.presetID.lowercased],
-            "created_at": Timestamps.rfc3339(record.createdAt),
-            "started_at": date(record.startedAt),
-            "completed_at": date(record.completedAt),
-            "duration_ms": record.durationMs.map { $0 as Any } ?? NSNull(),
-            "error_message": record.errorMessage.map { $0 as Any } ?? NSNull(),
+        func date(_ value: Date?) -> JSONValue { .optional(value.map(Timestamps.rfc3339)) }
+        return .object([
+            ("id", .string(record.id.lowercased)),
+            ("status", .string(record.status.rawValue)),
+            ("asset_id", .string(record.assetID.lowercased)),
+            ("style", .object([("id", .string(record.styleID.lowercased)), ("name", .optional(style?.info.name)), ("slug", .optional(style?.info.slug))])),
+            ("size_preset", preset.map(presetObject) ?? .object([("id", .string(record.presetID.lowercased))])),
+            ("created_at", .string(Timestamps.rfc3339(record.createdAt))),
+            ("started_at", date(record.startedAt)),
+            ("completed_at", date(record.completedAt)),
+            ("duration_ms", .optional(record.durationMs)),
+            ("error_message", .optional(record.errorMessage)),
             // Additions to the spec's shape.
-            "orientation": record.orientation.rawValue,
-            "fit": record.fit.rawValue,
-            "style_params": record.styleParameters,
-            "effective_dpi": record.effectiveDPI.map { $0 as Any } ?? NSNull(),
-            "warnings": record.warnings,
-        ]
+            ("orientation", .string(record.orientation.rawValue)),
+            ("fit", .string(record.fit.rawValue)),
+            ("style_params", .object(record.styleParameters.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+            ("effective_dpi", .optional(record.effectiveDPI)),
+            ("warnings", .array(record.warnings.map(JSONValue.string))),
+        ])
     }
 
-    static func presetObject(_ preset: SizePreset) -> [String: Any] {
-        [
-            "id": preset.id.lowercased, "name": preset.name, "width_inches": preset.widthInches, "height_inches": preset.heightInches,
-            "dpi": preset.dpi, "width_px": preset.widthPixels, "height_px": preset.heightPixels,
-        ]
+    static func presetObject(_ preset: SizePreset) -> JSONValue {
+        .object([
+            ("id", .string(preset.id.lowercased)), ("name", .string(preset.name)), ("width_inches", .double(preset.widthInches)),
+            ("height_inches", .double(preset.heightInches)), ("dpi", .int(preset.dpi)), ("width_px", .int(preset.widthPixels)),
+            ("height_px", .int(preset.heightPixels)),
+        ])
     }
 
-    static func styleObject(_ info: StyleInfo) -> [String: Any] {
-        [
-            "id": info.id.lowercased, "slug": info.slug, "name": info.name, "description": info.description,
-            "parameters": info.parameters.map { parameter -> [String: Any] in
-                [
-                    "name": parameter.name, "description": parameter.description, "default": parameter.defaultValue,
-                    "minimum": parameter.minimum, "maximum": parameter.maximum,
-                ]
-            },
-        ]
+    static func styleObject(_ info: StyleInfo) -> JSONValue {
+        .object([
+            ("id", .string(info.id.lowercased)), ("slug", .string(info.slug)), ("name", .string(info.name)),
+            ("description", .string(info.description)),
+            ("parameters", .array(info.parameters.map { parameter in
+                .object([
+                    ("name", .string(parameter.name)), ("description", .string(parameter.description)),
+                    ("default", .double(parameter.defaultValue)), ("minimum", .double(parameter.minimum)), ("maximum", .double(parameter.maximum)),
+                ])
+            })),
+        ])
     }
+
+    /// The catalogue never changes while the process runs: encoded once.
+    static let presetsBody = JSONValue.array(SizePreset.all.map(presetObject)).buffer
+    static let stylesBody = JSONValue.array(StyleCatalog.all.map { styleObject($0.info) }).buffer
 
     /// `watercolor-9x12-<id>.tiff`, `watercolor-9x12-<id>-preview.jpg`.
     static func downloadName(_ record: RenderRecord, kind: DownloadKind) -> String {

@@ -40,6 +40,9 @@ public struct TableJobQueue: JobQueue {
             return row.flatMap { row in
                 UUID(uuidString: row["id"]).map { JobLease(renderID: $0, attempt: row["attempts"], owner: owner) }
             }
+        }.map { lease in
+            database.renderCache.invalidate(lease.renderID)
+            return lease
         }
     }
 
@@ -61,6 +64,7 @@ public struct TableJobQueue: JobQueue {
     }
 
     public func retry(_ lease: JobLease, after delay: Duration) async throws {
+        defer { database.renderCache.invalidate(lease.renderID) }
         try await database.pool.write { db in
             try db.execute(
                 sql: """
@@ -83,6 +87,7 @@ public struct TableJobQueue: JobQueue {
                     """,
                 arguments: [Date().timeIntervalSince1970, Date().timeIntervalSince1970])
         }.compactMap(UUID.init(uuidString:))
+        database.renderCache.invalidate(rescued)
         if !rescued.isEmpty { await signal.notify() }
         return rescued
     }
@@ -98,6 +103,7 @@ public struct TableJobQueue: JobQueue {
                     WHERE status = 'processing' RETURNING id
                     """)
         }.compactMap(UUID.init(uuidString:))
+        database.renderCache.invalidate(rescued)
         if !rescued.isEmpty { await signal.notify() }
         return rescued
     }

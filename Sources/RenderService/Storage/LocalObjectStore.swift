@@ -31,13 +31,23 @@ public struct LocalObjectStore: ObjectStore {
             } else {
                 try FileManager.default.copyItem(atPath: source, toPath: temporary)
             }
+            // Durable before it becomes visible: a crash never leaves a named but empty object.
+            Self.sync(path: temporary, flags: O_RDONLY)
             guard rename(temporary, destination) == 0 else {
                 throw ObjectStoreError("could not move \(key) into place: \(String(cString: strerror(errno)))")
             }
+            Self.sync(path: directory, flags: O_RDONLY | O_DIRECTORY)
         } catch {
             unlink(temporary)
             throw error
         }
+    }
+
+    private static func sync(path: String, flags: Int32) {
+        let fd = open(path, flags)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 
     public func download(key: String, to destination: String) async throws {

@@ -7,6 +7,8 @@ import RenderEngine
 public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
+    /// Shared by the store and the table queue, which both write renders.
+    let renderCache = RenderRecordCache()
 
     public init(path: String) throws {
         self.path = path

@@ -33,9 +33,14 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func render(id: UUID) async throws -> RenderRecord? {
-        try await database.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM renders WHERE id = ?", arguments: [id.lowercased]).map(Self.record)
+        let (cached, generation) = database.renderCache.lookup(id)
+        if let cached { return cached }
+        // One SELECT needs no transaction.
+        let record = try await database.pool.unsafeRead { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM renders WHERE id = ?"), arguments: [id.lowercased]).map(Self.record)
         }
+        if let record { database.renderCache.store(record, readAt: generation) }
+        return record
     }
 
     public func asset(id: UUID) async throws -> AssetRecord? {
@@ -50,7 +55,8 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markProcessing(id: UUID, at date: Date) async throws -> RenderRecord? {
-        try await database.pool.write { db in
+        defer { database.renderCache.invalidate(id) }
+        return try await database.pool.write { db in
             try db.execute(
                 sql: "UPDATE renders SET status = 'processing', started_at = ? WHERE id = ? AND status IN ('queued', 'processing')",
                 arguments: [date.timeIntervalSince1970, id.lowercased])
@@ -60,6 +66,7 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markQueued(id: UUID) async throws {
+        defer { database.renderCache.invalidate(id) }
         try await database.pool.write { db in
             try db.execute(
                 sql: "UPDATE renders SET status = 'queued', started_at = NULL WHERE id = ? AND status IN ('queued', 'processing')",
@@ -68,7 +75,8 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markCompleted(id: UUID, _ result: CompletedRender) async throws -> Bool {
-        try await database.pool.write { db in
+        defer { database.renderCache.invalidate(id) }
+        return try await database.pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE renders SET status = 'completed', output_key = ?, preview_key = ?, completed_at = ?, duration_ms = ?,
@@ -85,7 +93,8 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markFailed(id: UUID, message: String, at date: Date) async throws -> Bool {
-        try await database.pool.write { db in
+        defer { database.renderCache.invalidate(id) }
+        return try await database.pool.write { db in
             try db.execute(
                 sql: """
                     UPDATE renders SET status = 'failed', error_message = ?, completed_at = ?,
