@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+import RenderEngine
+@testable import RenderService
+import Testing
+
+@Suite("Schema, seed and configuration")
+struct SchemaAndConfigurationTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func seedSQLHasExactlyTheCataloguesStylesAndPresets() throws {
+        let seed = try String(contentsOf: Self.root.appendingPathComponent("db/seed.sql"), encoding: .utf8)
+        let ids = Set(seed.matches(of: /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/).map { String($0.1) })
+        let expected = Set(StyleCatalog.all.map(\.info.id.lowercased) + SizePreset.all.map(\.id.lowercased))
+        #expect(ids == expected)
+        for style in StyleCatalog.all.map(\.info) {
+            #expect(seed.contains("('\(style.id.lowercased)', '\(style.slug)', '\(style.name)'"), "\(style.slug) seeded with its slug and name")
+        }
+        for preset in SizePreset.all {
+            #expect(seed.contains("('\(preset.id.lowercased)', '\(preset.name)', \(preset.widthInches), \(preset.heightInches), 300, \(preset.widthPixels), \(preset.heightPixels))"))
+        }
+    }
+
+    @Test func postgresSchemaAndEmbeddedSchemaHaveTheSameTablesAndColumns() throws {
+        let schema = try String(contentsOf: Self.root.appendingPathComponent("db/schema.sql"), encoding: .utf8)
+        var postgres: [String: [String]] = [:]
+        for table in schema.matches(of: /CREATE TABLE IF NOT EXISTS (\w+) \(([^;]+)\);/) {
+            postgres[String(table.1)] = table.2.split(separator: "\n").compactMap { line in
+                let word = line.trimmingCharacters(in: .whitespaces).split(separator: " ").first.map(String.init)
+                return word.flatMap { $0.first?.isLowercase == true ? $0 : nil }
+            }
+        }
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try SQLiteDatabase(path: "\(directory)/schema.sqlite")
+        let sqlite = try database.pool.read { db in
+            try ["styles", "size_presets", "assets", "renders"].reduce(into: [String: [String]]()) { result, table in
+                result[table] = try db.columns(in: table).map(\.name)
+            }
+        }
+        #expect(postgres.keys.sorted() == sqlite.keys.sorted())
+        for (table, columns) in sqlite { #expect(postgres[table] == columns, "\(table)") }
+        #expect(schema.contains("renders_status_idx ON renders (status"))
+    }
+
+    @Test func defaultsAreTheSpecs() throws {
+        let configuration = try ServiceConfiguration(environment: [:])
+        #expect(configuration.port == 8089)
+        #expect(configuration.dataDirectory == "./data")
+        #expect(configuration.publicBaseURL.absoluteString == "http://localhost:8089")
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.corsAllowedOrigins.isEmpty)
+        #expect(configuration.maxUploadBytes == 50 * 1024 * 1024)
+        #expect(configuration.downloadURLExpiry == 604_800)
+        #expect(configuration.workerConcurrency >= 1)
+    }
+
+    @Test func valuesAreParsedAndBadOnesRefusedWithTheVariablesName() throws {
+        let configuration = try ServiceConfiguration(environment: [
+            "API_PORT": "9000", "LOG_LEVEL": "warning", "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+            "PUBLIC_BASE_URL": "https://render.example.com/", "WORKER_CONCURRENCY": "3",
+        ])
+        #expect(configuration.port == 9000 && configuration.logLevel == .warning && configuration.workerConcurrency == 3)
+        #expect(configuration.corsAllowedOrigins == ["https://a.example", "https://b.example"])
+        #expect(configuration.publicBaseURL.absoluteString == "https://render.example.com")
+        for (name, value) in [("API_PORT", "eighty"), ("API_PORT", "70000"), ("LOG_LEVEL", "LOUD"), ("PUBLIC_BASE_URL", "ftp://x"), ("WORKER_CONCURRENCY", "-1")] {
+            do {
+                _ = try ServiceConfiguration(environment: [name: value])
+                Issue.record("\(name)=\(value) accepted")
+            } catch {
+                #expect(error.description.contains(name))
+            }
+        }
+    }
+
+    @Test func logLevelIsHonouredAndSecretsAreRedacted() {
+        let sink = LogSink.capturing()
+        var logger = Logger(label: "aso-render") { label in JSONLogHandler(label: label, level: .warning, sink: sink) }
+        logger.info("hidden")
+        logger.warning("shown", metadata: ["db_password": "hunter2", "render_id": "abc", "duration_ms": .stringConvertible(12)])
+        logger[metadataKey: "authorization"] = "Bearer s3cr3t"
+        logger.error("also shown")
+        #expect(sink.lines.count == 2)
+        let joined = sink.lines.joined()
+        #expect(!joined.contains("hunter2") && !joined.contains("s3cr3t") && !joined.contains("hidden"))
+        let first = try? JSONSerialization.jsonObject(with: Data(sink.lines[0].utf8)) as? [String: Any]
+        #expect(first?["level"] as? String == "WARNING")
+        #expect(first?["duration_ms"] as? Int == 12)
+        #expect(first?["db_password"] as? String == "[redacted]")
+    }
+}
+
+import Logging
