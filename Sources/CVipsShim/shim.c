@@ -1,6 +1,7 @@
 // Fixed-argument wrappers around variadic libvips calls. See include/aso_vips.h for why.
 #include "aso_vips.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /// libvips reports per-tile trouble ("error in tile 0 x 688", "not enough data") as GLib
@@ -129,6 +130,13 @@ int aso_resize(VipsImage *in, VipsImage **out, double hscale, double vscale) {
 
 int aso_thumbnail_image_exact(VipsImage *in, VipsImage **out, int width, int height) {
     return vips_thumbnail_image(in, out, width, "height", height, "size", VIPS_SIZE_FORCE, NULL);
+}
+
+int aso_text_mask(VipsImage **out, const char *text, int height_px) {
+    // pango sizes fonts in points at the given DPI; 72 DPI makes points pixels.
+    char font[64];
+    snprintf(font, sizeof(font), "sans %d", height_px);
+    return vips_text(out, text, "font", font, "dpi", 72, NULL);
 }
 
 void aso_strip_metadata(VipsImage *image) {

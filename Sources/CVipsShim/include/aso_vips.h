@@ -89,6 +89,9 @@ int aso_save_png(VipsImage *in, const char *path);
 int aso_save_jpeg(VipsImage *in, const char *path, int quality, int interlace, int strip);
 int aso_save_as(VipsImage *in, const char *path);
 
+/// Text rendered as an 8-bit mask (255 = ink), for contact-sheet labels.
+int aso_text_mask(VipsImage **out, const char *text, int height_px);
+
 /// Drop every metadata item (EXIF, XMP, IPTC, orientation, ICC, ...) from an image in place.
 void aso_strip_metadata(VipsImage *image);
 

@@ -56,6 +56,62 @@ public struct RasterImage: Sendable {
         return sums.map { $0 / Double(w * h) }
     }
 
+    /// A blank image filled with one colour.
+    public init(width: Int, height: Int, fill: [UInt8]) {
+        precondition(!fill.isEmpty)
+        var pixels = [UInt8](repeating: 0, count: width * height * fill.count)
+        for i in stride(from: 0, to: pixels.count, by: fill.count) {
+            for b in 0..<fill.count { pixels[i + b] = fill[b] }
+        }
+        self.init(width: width, height: height, bands: fill.count, pixels: pixels)
+    }
+
+    /// Text as a one-band mask (255 = ink), about `height` pixels tall.
+    public static func text(_ text: String, height: Int) throws(RenderError) -> RasterImage {
+        try Vips.start()
+        let image = try VipsImageRef.make(.internalFailure, "Text could not be rendered") { aso_text_mask($0, text, Int32(height)) }
+        let data = try image.materialise()
+        return RasterImage(width: image.width, height: image.height, bands: image.bands, pixels: [UInt8](data))
+    }
+
+    /// Copies `image` (same band count, or a one-band mask drawn in `ink`) with its top-left
+    /// corner at (x, y), clipped to this image.
+    public mutating func draw(_ image: RasterImage, x: Int, y: Int, ink: [UInt8]? = nil) {
+        var pixels = self.pixels
+        for row in 0..<image.height {
+            let ty = y + row
+            guard ty >= 0, ty < height else { continue }
+            for column in 0..<image.width {
+                let tx = x + column
+                guard tx >= 0, tx < width else { continue }
+                let target = (ty * width + tx) * bands
+                if let ink {
+                    let alpha = Int(image.sample(column, row, 0))
+                    for b in 0..<bands { pixels[target + b] = UInt8((Int(pixels[target + b]) * (255 - alpha) + Int(ink[b]) * alpha) / 255) }
+                } else {
+                    for b in 0..<bands { pixels[target + b] = image.sample(column, row, min(b, image.bands - 1)) }
+                }
+            }
+        }
+        self = RasterImage(width: width, height: height, bands: bands, pixels: pixels)
+    }
+
+    /// Writes a JPEG (quality 0...100), sRGB, no metadata.
+    public func writeJPEG(to path: String, quality: Int) throws(RenderError) {
+        try Vips.start()
+        let failure: RenderError? = pixels.withUnsafeBytes { bytes in
+            guard let image = aso_image_from_memory(bytes.baseAddress, bytes.count, Int32(width), Int32(height), Int32(bands), Int32(VIPS_FORMAT_UCHAR.rawValue)) else {
+                return RenderError(.internalFailure, "The image could not be wrapped", detail: Vips.takeErrorText())
+            }
+            let ref = VipsImageRef(taking: image)
+            if aso_save_jpeg(ref.pointer, path, Int32(quality), 1, 1) != 0 {
+                return RenderError(.io, "The JPEG could not be written", detail: Vips.takeErrorText())
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
     /// Writes a PNG (contact sheets, debugging).
     public func writePNG(to path: String) throws(RenderError) {
         try Vips.start()

@@ -77,6 +77,19 @@ enum Colour {
         return rgb
     }
 
+    /// One Lab colour to sRGB (0...1).
+    static func labToSrgb(lightness: Float, a: Float, b: Float) -> (Float, Float, Float) {
+        let fy = (lightness + 16) / 116
+        let fx = fy + a / 500
+        let fz = fy - b / 200
+        let X = fInverse(fx) * 0.95047, Y = fInverse(fy), Z = fInverse(fz) * 1.08883
+        return (
+            encode(3.2404542 * X - 1.5371385 * Y - 0.4985314 * Z),
+            encode(-0.9692660 * X + 1.8760108 * Y + 0.0415560 * Z),
+            encode(0.0556434 * X - 0.2040259 * Y + 1.0572252 * Z)
+        )
+    }
+
     /// Rec. 709 luma of sRGB planes (gamma-encoded), 0...1.
     static func luma(_ rgb: PlanarImage) -> Plane {
         let out = Plane(width: rgb.width, height: rgb.height)

@@ -5,6 +5,10 @@ import Foundation
 public enum StyleCatalog {
     public static let all: [any RenderStyle] = [
         WatercolorStyle(),
+        PencilSketchStyle(),
+        CharcoalStyle(),
+        ComicStyle(),
+        PopArtStyle(),
         PhotoStyle(),
     ]
 

@@ -37,7 +37,7 @@ public struct WatercolorStyle: RenderStyle {
         // 1. Abstraction: flatten textures into washes while keeping object borders.
         var lab = Colour.srgbToLab(image)
         lab = DomainTransform.smooth(lab, sigmaSpatial: 18 * s * wash, sigmaRange: 14)
-        Self.softQuantise(lab.planes[0], levels: 12, sharpness: 0.7)
+        PlaneMath.softQuantise(lab.planes[0], range: 100, levels: 12, sharpness: 0.7)
 
         // 2. Wobble: borders follow the paper, not a ruler.
         lab = Self.wobble(lab, amplitude: Float(2.2 * s), period: Float(38 * s), seed: Noise.stream(seed, 1))
@@ -94,21 +94,6 @@ public struct WatercolorStyle: RenderStyle {
         let lifted = 1 - (1 - c) * 0.9
         let t = min(max((lifted - 0.9) / 0.08, 0), 1)
         return lifted + (1 - lifted) * t * t * (3 - 2 * t)
-    }
-
-    /// Winnemöller's soft quantisation of lightness: steps between washes, smooth inside.
-    static func softQuantise(_ lightness: Plane, levels: Int, sharpness: Float) {
-        let step = 100 / Float(levels)
-        let w = lightness.width
-        Parallel.rows(lightness.height) { rows in
-            for y in rows {
-                let l = lightness.row(y)
-                for x in 0..<w {
-                    let nearest = (l[x] / step).rounded() * step
-                    l[x] = nearest + step / 2 * tanh(sharpness * (l[x] - nearest))
-                }
-            }
-        }
     }
 
     /// Resamples all planes at positions displaced by a smooth noise field.
