@@ -5,6 +5,7 @@ import Foundation
 public enum StyleCatalog {
     public static let all: [any RenderStyle] = [
         WatercolorStyle(),
+        OilPaintingStyle(),
         PencilSketchStyle(),
         CharcoalStyle(),
         ComicStyle(),

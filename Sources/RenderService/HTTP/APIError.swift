@@ -72,11 +72,10 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             if error.status == .contentTooLarge {
-                // The body may still be arriving: answer, then hang up.
+                // The body may still be arriving: answer at once, let the client stop sending,
+                // and hang up shortly after (an immediate close would reset the connection
+                // before some clients read the answer).
                 context.closeConnectionSoon()
-                var response = error.response()
-                response.headers[.connection] = "close"
-                return response
             }
             return error.response()
         } catch let error as HTTPError {

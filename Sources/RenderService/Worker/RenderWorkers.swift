@@ -85,7 +85,10 @@ public final class RenderWorkers: Service, Sendable {
         try await threads.shutdownGracefully()
     }
 
-    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+    /// Graceful shutdown began, or the service's task was cancelled outright. Every loop
+    /// checks this: a cancelled task's sleeps return at once, so a loop that only waited for
+    /// the graceful-shutdown flag would spin.
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) || Task.isCancelled }
 
     private func workLoop(index: Int) async {
         let workerOwner = "\(owner)#\(index)"
@@ -107,7 +110,8 @@ public final class RenderWorkers: Service, Sendable {
     private func cancelAfterGracePeriod() async {
         while !isStopping { try? await Task.sleep(for: .milliseconds(100)) }
         let deadline = ContinuousClock.now + settings.gracePeriod
-        while inFlight.load(ordering: .sequentiallyConsistent) > 0, ContinuousClock.now < deadline {
+        // Cancelled outright (not a graceful shutdown): no grace period.
+        while !Task.isCancelled, inFlight.load(ordering: .sequentiallyConsistent) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(100))
         }
         cancelInFlight.store(true, ordering: .sequentiallyConsistent)
