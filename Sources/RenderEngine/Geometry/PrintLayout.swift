@@ -44,12 +44,16 @@ public struct PrintLayout: Sendable, Equatable {
     /// runs; then upsampled to `content`. Never larger than `content`, never larger than the
     /// photo's own pixels.
     public let working: PixelSize
+    /// Where the content's top-left corner lies on the whole photo scaled to print size, in
+    /// print pixels (a centred crop starts inside the photo; `contain` starts at its corner).
+    /// Textures anchored here stay fixed to the photo whatever the paper's shape.
+    public let cropOrigin: (x: Double, y: Double)
     /// Source pixels per inch of print on the limiting side.
     public let effectiveDPI: Double
     public let isLandscape: Bool
 
     public static func == (a: PrintLayout, b: PrintLayout) -> Bool {
-        a.canvas == b.canvas && a.contentOrigin == b.contentOrigin && a.content == b.content
+        a.canvas == b.canvas && a.contentOrigin == b.contentOrigin && a.cropOrigin == b.cropOrigin && a.content == b.content
             && a.working == b.working && a.effectiveDPI == b.effectiveDPI && a.isLandscape == b.isLandscape
     }
 
@@ -87,6 +91,9 @@ public struct PrintLayout: Sendable, Equatable {
             contentOrigin = ((canvas.width - cw) / 2, (canvas.height - ch) / 2)
         }
         effectiveDPI = Double(preset.dpi) / scale
+        cropOrigin = fit == .contain
+            ? (0, 0)
+            : ((Double(source.width) * scale - Double(canvas.width)) / 2, (Double(source.height) * scale - Double(canvas.height)) / 2)
 
         // Working pixels per print pixel: at most 1 (never above print resolution), at most
         // 1/scale (never above the photo's own resolution), and within the style's bound.

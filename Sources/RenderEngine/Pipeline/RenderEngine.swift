@@ -45,7 +45,7 @@ public struct RenderEngine: Sendable {
         // Decode, orient, colour-manage and crop to the working size (lazy for `photo`).
         lap("probe", since: started)
         var stageStart = clock.now
-        let working = try decode(job.input, layout: layout, fit: job.fit, probe: probe)
+        let (working, cropOffset) = try decode(job.input, layout: layout, fit: job.fit, probe: probe)
         lap("decode", since: stageStart)
         var printInput = working
         var finish: (any PrintFinish)?
@@ -62,7 +62,9 @@ public struct RenderEngine: Sendable {
             let planes = pixels.withUnsafeBytes { bytes in
                 PlanarImage(interleavedBytes: bytes, width: working.width, height: working.height, channels: 3)
             }
-            let context = StyleContext(seed: renderSeed, parameters: parameters, layout: layout, dpi: job.preset.dpi)
+            let context = StyleContext(
+                seed: renderSeed, parameters: parameters, layout: layout, dpi: job.preset.dpi,
+                workingAnchor: cropOffset.map { (Float($0.x), Float($0.y)) })
             let styled = try job.style.abstract(planes, context: context)
             let buffer = styled.planes.interleaved()
             guard let image = aso_image_from_memory(
@@ -158,7 +160,9 @@ public struct RenderEngine: Sendable {
 
     /// Decodes the photo to the working size: oriented, sRGB, 8-bit, cropped or fitted.
     /// Lazy and sequential except for an attention crop, which has to see the whole photo.
-    private func decode(_ path: String, layout: PrintLayout, fit: FitPolicy, probe: ImageProbe) throws(RenderError) -> VipsImageRef {
+    /// - Returns: the working image, and for a centred crop the exact pixel offset of the crop
+    ///   in the fitted photo (styles anchor their textures to the photo with it).
+    private func decode(_ path: String, layout: PrintLayout, fit: FitPolicy, probe: ImageProbe) throws(RenderError) -> (VipsImageRef, (x: Int, y: Int)?) {
         let source = PixelSize(width: probe.orientedWidth, height: probe.orientedHeight)
         let format = probe.format
         let icc: Int32 = probe.hasICCProfile ? 1 : 0
@@ -167,6 +171,7 @@ public struct RenderEngine: Sendable {
         let failOn = Int32(VIPS_FAIL_ON_ERROR.rawValue)
         let message = "The \(format.displayName) file could not be decoded"
         let decoded: VipsImageRef
+        var offset: (x: Int, y: Int)?
         switch fit {
         case .contain:
             decoded = try VipsImageRef.make(.corruptImage, message) {
@@ -183,13 +188,16 @@ public struct RenderEngine: Sendable {
                 aso_thumbnail(path, $0, widthLimits ? Int32(work.width) : unbounded, widthLimits ? unbounded : Int32(work.height), 0, failOn, icc)
             }
             let width = min(work.width, fitted.width), height = min(work.height, fitted.height)
+            let left = (fitted.width - width) / 2, top = (fitted.height - height) / 2
+            offset = (left, top)
             decoded = try VipsImageRef.make(.internalFailure, "The photo could not be cropped") {
-                aso_extract(fitted.pointer, $0, Int32((fitted.width - width) / 2), Int32((fitted.height - height) / 2), Int32(width), Int32(height))
+                aso_extract(fitted.pointer, $0, Int32(left), Int32(top), Int32(width), Int32(height))
             }
         }
-        return try VipsImageRef.make(.corruptImage, "The \(format.displayName) file's colours could not be converted to sRGB") {
+        let converted = try VipsImageRef.make(.corruptImage, "The \(format.displayName) file's colours could not be converted to sRGB") {
             aso_to_srgb8(decoded.pointer, $0)
         }
+        return (converted, offset)
     }
 
     private func decodeMaster(_ path: String) throws(RenderError) -> VipsImageRef {

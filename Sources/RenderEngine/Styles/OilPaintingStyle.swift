@@ -47,18 +47,25 @@ public struct OilPaintingStyle: RenderStyle {
 
         // Brush streaks: noise smeared along the flow, at a finer scale than the patches.
         let relief = Float(context.parameters["relief"])
-        let height = BrushRelief.heightField(flow: flow, width: w, height: h, scale: s, brush: brush, seed: Noise.stream(context.seed, 11))
-        let (hx, hy) = BrushRelief.gradient(height)
+        // Streaks at half the working resolution: they are soft, and this is the costly part.
+        let hw = max(1, w / 2), hh = max(1, h / 2)
+        let anchor = context.workingAnchor
+        let height = BrushRelief.heightField(
+            flow: flow, width: hw, height: hh, scale: s / 2, brush: brush, anchor: (anchor.x / 2, anchor.y / 2), seed: Noise.stream(context.seed, 11))
+        let (halfX, halfY) = BrushRelief.gradient(height)
+        // Enlarged back, a gradient per half-resolution pixel is half as steep per working pixel.
+        let hx = PlaneMath.map(Resample.enlarge(halfX, width: w, height: h)) { $0 * 0.5 }
+        let hy = PlaneMath.map(Resample.enlarge(halfY, width: w, height: h)) { $0 * 0.5 }
         return StyledImage(
             planes: PlanarImage(planes: colour + [hx, hy]),
-            finish: CanvasLight(relief: relief, printScale: Float(context.printScale), workingPerPrint: Float(context.workingScale / context.printScale), origin: context.layout.contentOrigin, seed: Noise.stream(context.seed, 12)))
+            finish: CanvasLight(relief: relief, printScale: Float(context.printScale), workingPerPrint: Float(context.workingScale / context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 12)))
     }
 }
 
 enum BrushRelief {
     /// Line integral convolution of value noise along the (enlarged) flow field: streaks about
     /// one brush width apart and a few widths long, like bristle marks.
-    static func heightField(flow: OrientationField, width: Int, height: Int, scale: Double, brush: Double, seed: UInt32) -> Plane {
+    static func heightField(flow: OrientationField, width: Int, height: Int, scale: Double, brush: Double, anchor: (x: Float, y: Float), seed: UInt32) -> Plane {
         let out = Plane(width: width, height: height)
         let fx = Float(flow.tangentX.width) / Float(width), fy = Float(flow.tangentX.height) / Float(height)
         let bristle = Float(1.6 * scale * brush)      // noise feature across the stroke, in working px
@@ -75,7 +82,7 @@ enum BrushRelief {
                             let tx = flow.tangentX.bilinear(px * fx, py * fy), ty = flow.tangentY.bilinear(px * fx, py * fy)
                             px += direction * tx * step
                             py += direction * ty * step
-                            sum += Noise.value(px / bristle, py / bristle, seed)
+                            sum += Noise.value((px + anchor.x) / bristle, (py + anchor.y) / bristle, seed)
                         }
                     }
                     o[x] = sum / Float(2 * steps)
@@ -109,12 +116,12 @@ struct CanvasLight: PrintFinish {
     let relief: Float
     let printScale: Float
     let workingPerPrint: Float
-    let origin: (x: Int, y: Int)
+    let origin: (x: Float, y: Float)
     let seed: UInt32
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let inverse = 1 / printScale
-        let v = Float(y - origin.y) * inverse
+        let v = (Float(y) + origin.y) * inverse
         // Light direction (normalised) from the upper left, fairly low for visible relief.
         let lx: Float = -0.55, ly: Float = -0.55, lz: Float = 0.63
         let brushStrength = 9 * relief
@@ -122,7 +129,7 @@ struct CanvasLight: PrintFinish {
         let period: Float = 3.2  // canvas threads, in reference pixels
         for i in 0..<count {
             let p = input + i * bands
-            let u = Float(x + i - origin.x) * inverse
+            let u = (Float(x + i) + origin.x) * inverse
             // Canvas weave: two sets of threads, slightly irregular.
             let wobble = Noise.value(u * 0.15, v * 0.15, seed) * 0.6
             let cx = cos((u + wobble) * 2 * .pi / period), cy = cos((v - wobble) * 2 * .pi / period)

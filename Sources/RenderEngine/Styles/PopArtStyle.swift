@@ -56,7 +56,7 @@ public struct PopArtStyle: RenderStyle {
         // Soften the region borders a little so colours change without stair steps.
         let planes = flat.planes.map { Blur.gaussian($0, sigma: max(0.5, 0.8 * s)) } + [lines]
         let pitch = Float(Self.pitch * context.parameters["dot_size"] * context.printScale)
-        return StyledImage(planes: PlanarImage(planes: planes), finish: HalftonePrint(pitch: pitch, origin: context.layout.contentOrigin))
+        return StyledImage(planes: PlanarImage(planes: planes), finish: HalftonePrint(pitch: pitch, origin: context.printAnchor))
     }
 
     /// How one palette colour is printed: a solid ink, or Ben-Day dots of an ink on white.
@@ -105,9 +105,9 @@ public struct PopArtStyle: RenderStyle {
 /// function of the print position at 45°, so it tiles seamlessly at any size.
 struct HalftonePrint: PrintFinish {
     let pitch: Float
-    let origin: (x: Int, y: Int)
+    let origin: (x: Float, y: Float)
 
-    init(pitch: Float, origin: (x: Int, y: Int)) {
+    init(pitch: Float, origin: (x: Float, y: Float)) {
         self.pitch = max(pitch, 3)
         self.origin = origin
     }
@@ -125,10 +125,10 @@ struct HalftonePrint: PrintFinish {
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let inverse = 1 / pitch
         let c45: Float = 0.70710678
-        let py = Float(y - origin.y)
+        let py = (Float(y) + origin.y)
         for i in 0..<count {
             let p = input + i * bands
-            let px = Float(x + i - origin.x)
+            let px = (Float(x + i) + origin.x)
             let u = (px + py) * c45 * inverse, v = (py - px) * c45 * inverse
             let d = dot(u, v, coverage: min(max(p[6], 0), 0.78))
             let line = ComicInk.coverage(p[7], edge: ComicInk.edge, softness: ComicInk.softness)

@@ -101,7 +101,7 @@ enum Sketch {
         // Colour for coloured pencil: the photo's chroma (YCbCr), lightly smoothed.
         let (cb, cr) = chroma(image, sigma: 1.5 * s)
         let finish = SketchPaper(
-            printScale: Float(context.printScale), origin: context.layout.contentOrigin, seed: Noise.stream(context.seed, 7),
+            printScale: Float(context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 7),
             grainScale: settings.grainScale, grainContrast: settings.grainContrast, hatchContrast: settings.hatchContrast,
             colour: settings.colour)
         return StyledImage(planes: PlanarImage(planes: [strokes, tone, cb, cr]), finish: finish)
@@ -124,30 +124,38 @@ enum Sketch {
         }
         if settings.strokeWidth > 0 { gradient = Blur.gaussian(gradient, sigma: settings.strokeWidth * s) }
         let length = Double(min(w, h)) / 30 * settings.strokeLength
-        let responses = (0..<8).map { LineConvolution.along(gradient, direction: $0, length: length) }
-        let classified = (0..<8).map { _ in Plane(width: w, height: h) }
-        Parallel.rows(h) { rows in
-            for y in rows {
-                let g = gradient.row(y)
-                let r = responses.map { $0.row(y) }
-                let c = classified.map { $0.row(y) }
-                for x in 0..<w {
-                    var best = 0
-                    for i in 1..<8 where r[i][x] > r[best][x] { best = i }
-                    c[best][x] = g[x]
+        // Strongest direction per pixel, one direction at a time (eight response planes at
+        // once would hold a gigabyte at working resolution).
+        let bestDirection = Plane(width: w, height: h, fill: 0)
+        let bestResponse = Plane(width: w, height: h, fill: -1)
+        for direction in 0..<8 {
+            let response = LineConvolution.along(gradient, direction: direction, length: length)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let r = response.row(y), br = bestResponse.row(y), bd = bestDirection.row(y)
+                    for x in 0..<w where r[x] > br[x] {
+                        br[x] = r[x]
+                        bd[x] = Float(direction)
+                    }
                 }
             }
         }
-        let drawn = (0..<8).map { LineConvolution.along(classified[$0], direction: $0, length: length) }
+        // Draw each class of gradients along its own direction and add them up.
         let sum = Plane(width: w, height: h)
-        Parallel.rows(h) { rows in
-            for y in rows {
-                let o = sum.row(y)
-                let d = drawn.map { $0.row(y) }
-                for x in 0..<w {
-                    var total: Float = 0
-                    for i in 0..<8 { total += d[i][x] }
-                    o[x] = total
+        let classified = Plane(width: w, height: h)
+        for direction in 0..<8 {
+            let d = Float(direction)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let g = gradient.row(y), bd = bestDirection.row(y), c = classified.row(y)
+                    for x in 0..<w { c[x] = bd[x] == d ? g[x] : 0 }
+                }
+            }
+            let drawn = LineConvolution.along(classified, direction: direction, length: length)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let o = sum.row(y), r = drawn.row(y)
+                    for x in 0..<w { o[x] += r[x] }
                 }
             }
         }
@@ -225,7 +233,7 @@ enum Sketch {
 /// T = J^(ln P / ln P̄) (Lu et al.), strokes multiply, colour optional.
 struct SketchPaper: PrintFinish {
     let printScale: Float
-    let origin: (x: Int, y: Int)
+    let origin: (x: Float, y: Float)
     let seed: UInt32
     let grainScale: Float
     let grainContrast: Float
@@ -236,11 +244,11 @@ struct SketchPaper: PrintFinish {
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let inverse = 1 / printScale
-        let v = Float(y - origin.y) * inverse
+        let v = (Float(y) + origin.y) * inverse
         let c45: Float = 0.70710678
         for i in 0..<count {
             let p = input + i * bands
-            let u = Float(x + i - origin.x) * inverse
+            let u = (Float(x + i) + origin.x) * inverse
             // Hatching: strokes along 45°, long and thin (in reference pixels).
             let along = (u + v) * c45, across = (v - u) * c45
             let hatch = Noise.value(along * 0.06, across * 0.75, seed) * 0.7 + Noise.value(along * 0.11, across * 1.4, seed &+ 1) * 0.3

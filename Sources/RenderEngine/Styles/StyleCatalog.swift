@@ -10,6 +10,8 @@ public enum StyleCatalog {
         CharcoalStyle(),
         ComicStyle(),
         PopArtStyle(),
+        PointillismStyle(),
+        ImpressionistStyle(),
         PhotoStyle(),
     ]
 

@@ -36,11 +36,13 @@ public struct WatercolorStyle: RenderStyle {
 
         // 1. Abstraction: flatten textures into washes while keeping object borders.
         var lab = Colour.srgbToLab(image)
-        lab = DomainTransform.smooth(lab, sigmaSpatial: 18 * s * wash, sigmaRange: 14)
-        PlaneMath.softQuantise(lab.planes[0], range: 100, levels: 12, sharpness: 0.7)
+        lab = DomainTransform.smooth(lab, sigmaSpatial: 30 * s * wash, sigmaRange: 18)
+        lab = DomainTransform.smooth(lab, sigmaSpatial: 12 * s * wash, sigmaRange: 10)
+        PlaneMath.softQuantise(lab.planes[0], range: 100, levels: 10, sharpness: 0.6)
 
         // 2. Wobble: borders follow the paper, not a ruler.
-        lab = Self.wobble(lab, amplitude: Float(2.2 * s), period: Float(38 * s), seed: Noise.stream(seed, 1))
+        let anchor = context.workingAnchor
+        lab = Self.wobble(lab, amplitude: Float(2.2 * s), period: Float(38 * s), anchor: anchor, seed: Noise.stream(seed, 1))
 
         // 3. Pigment pools where washes meet: gradient of the abstracted lightness, spread into
         //    a rim about half a millimetre wide on a 9x12 print. Multiplying by σ makes the rim's
@@ -63,7 +65,7 @@ public struct WatercolorStyle: RenderStyle {
                 for x in 0..<w {
                     let step = er[x] * rimScale
                     let edge = step / (step + 15)
-                    let turbulence = Noise.fractal(Float(x) / turbulencePeriod, Float(y) / turbulencePeriod, octaves: 3, turbulenceSeed)
+                    let turbulence = Noise.fractal((Float(x) + anchor.x) / turbulencePeriod, (Float(y) + anchor.y) / turbulencePeriod, octaves: 3, turbulenceSeed)
                     let density = 1 + edgeDarkness * 1.6 * edge + 0.45 * (turbulence - 0.5)
                     var c = (rr[x], gr[x], br[x])
                     let grey = 0.2126 * c.0 + 0.7152 * c.1 + 0.0722 * c.2
@@ -79,7 +81,7 @@ public struct WatercolorStyle: RenderStyle {
             finish: WatercolorPaper(
                 texture: Float(context.parameters["paper_texture"]),
                 printScale: Float(context.printScale),
-                origin: context.layout.contentOrigin,
+                origin: context.printAnchor,
                 seed: Noise.stream(seed, 3)))
     }
 
@@ -91,20 +93,20 @@ public struct WatercolorStyle: RenderStyle {
 
     /// Thinner pigment overall, and paper white where the wash is nearly white.
     @inline(__always) static func paint(_ c: Float) -> Float {
-        let lifted = 1 - (1 - c) * 0.9
+        let lifted = 1 - (1 - c) * 0.84
         let t = min(max((lifted - 0.9) / 0.08, 0), 1)
         return lifted + (1 - lifted) * t * t * (3 - 2 * t)
     }
 
     /// Resamples all planes at positions displaced by a smooth noise field.
-    static func wobble(_ image: PlanarImage, amplitude: Float, period: Float, seed: UInt32) -> PlanarImage {
+    static func wobble(_ image: PlanarImage, amplitude: Float, period: Float, anchor: (x: Float, y: Float), seed: UInt32) -> PlanarImage {
         let out = PlanarImage(width: image.width, height: image.height, channels: image.channels)
         let w = image.width
         let planes = image.planes, outPlanes = out.planes
         Parallel.rows(image.height) { rows in
             for y in rows {
                 for x in 0..<w {
-                    let u = Float(x) / period, v = Float(y) / period
+                    let u = (Float(x) + anchor.x) / period, v = (Float(y) + anchor.y) / period
                     let dx = (Noise.fractal(u, v, octaves: 2, seed) - 0.5) * 2 * amplitude
                     let dy = (Noise.fractal(u + 31.7, v - 17.3, octaves: 2, seed) - 0.5) * 2 * amplitude
                     for c in planes.indices {
@@ -121,7 +123,7 @@ public struct WatercolorStyle: RenderStyle {
 struct WatercolorPaper: PrintFinish {
     let texture: Float
     let printScale: Float
-    let origin: (x: Int, y: Int)
+    let origin: (x: Float, y: Float)
     let seed: UInt32
 
     /// Warm white of cold-pressed paper.
@@ -129,9 +131,9 @@ struct WatercolorPaper: PrintFinish {
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let inverseScale = 1 / printScale
-        let v = Float(y - origin.y) * inverseScale
+        let v = (Float(y) + origin.y) * inverseScale
         for i in 0..<count {
-            let u = Float(x + i - origin.x) * inverseScale
+            let u = (Float(x + i) + origin.x) * inverseScale
             // Grain features about 3 and 1.3 reference pixels across; dispersion finer still.
             let grain = 0.65 * Noise.value(u * 0.33, v * 0.33, seed) + 0.35 * Noise.value(u * 0.75, v * 0.75, seed &+ 7)
             let dispersion = Noise.value(u * 1.6, v * 1.6, seed &+ 13)

@@ -86,6 +86,38 @@ enum Fixtures {
         return path
     }
 
+    /// A 900x1200 PNG: a blue square (250..<650 x 400..<800) on a warm flat background, with
+    /// optional deterministic noise of ±`noise` levels (texture to be flattened).
+    static func square(in directory: String, noise: Int = 0) throws -> String {
+        var ppm = Data("P6\n900 1200\n255\n".utf8)
+        var state: UInt32 = 12345
+        for y in 0..<1200 {
+            for x in 0..<900 {
+                let inside = x >= 250 && x < 650 && y >= 400 && y < 800
+                let base: [Int] = inside ? [70, 110, 200] : [235, 200, 120]
+                for c in base {
+                    var value = c
+                    if noise > 0 {
+                        state = state &* 1_664_525 &+ 1_013_904_223
+                        value += Int(state >> 24) % (2 * noise + 1) - noise
+                    }
+                    ppm.append(UInt8(min(max(value, 0), 255)))
+                }
+            }
+        }
+        let name = "square-\(noise)"
+        try ppm.write(to: URL(fileURLWithPath: "\(directory)/\(name).ppm"))
+        try Tools.run("vips", ["copy", "\(directory)/\(name).ppm", "\(directory)/\(name).png"])
+        return "\(directory)/\(name).png"
+    }
+
+    /// A rectangle of an image, as a new file.
+    static func crop(_ path: String, x: Int, y: Int, width: Int, height: Int, in directory: String) throws -> String {
+        let out = "\(directory)/crop-\(UUID().uuidString.prefix(6)).tif"
+        try Tools.run("vips", ["crop", path, out, "\(x)", "\(y)", "\(width)", "\(height)"])
+        return out
+    }
+
     static func write(_ text: String, to name: String, in directory: String) throws -> String {
         let path = "\(directory)/\(name)"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))

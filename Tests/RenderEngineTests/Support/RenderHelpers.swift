@@ -12,10 +12,10 @@ struct Rendered {
     static func make(
         _ input: String, style: any RenderStyle = PhotoStyle(), preset: String = "9x12",
         orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, seed: UInt64? = nil,
-        parameters: [String: Double] = [:], name: String = #function
+        parameters: [String: Double] = [:], renderThreads: Int? = nil, name: String = #function
     ) throws -> Rendered {
         let directory = temporaryDirectory(name)
-        let engine = try RenderEngine()
+        let engine = try RenderEngine(threads: renderThreads)
         let outcome = try engine.render(
             RenderJob(
                 input: input, style: style, parameters: parameters, preset: try #require(SizePreset.find(name: preset)),
