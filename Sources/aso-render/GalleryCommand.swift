@@ -46,27 +46,48 @@ struct GalleryCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         let label = 28, gap = 12
-        let columns = catalogue.count, rows = chosen.count
-        var sheet = RasterImage(width: gap + columns * (cell + gap), height: gap + rows * (cell + label + gap), fill: [255, 255, 255])
         var html = "<!doctype html><meta charset=utf-8><title>ASO Render gallery</title><style>body{font-family:sans-serif}td{vertical-align:top;padding:6px}img{max-width:\(cell)px}</style><table><tr>"
         html += catalogue.map { "<th>\($0.info.name)</th>" }.joined() + "</tr>"
+        var thumbs: [[RasterImage]] = []
+        var details: [RasterImage] = []
         for (row, photo) in chosen.enumerated() {
             html += "<tr>"
-            for (column, style) in catalogue.enumerated() {
+            var rowThumbs: [RasterImage] = []
+            for style in catalogue {
                 let name = "\(row)-\(style.info.slug)"
                 let directory = "\(out)/\(name)"
                 let outcome = try engine.render(
                     RenderJob(input: photo, style: style, preset: preset, masterPath: "\(directory)/output.tiff", previewPath: "\(directory)/preview.jpg"))
+                if row == 0 {
+                    // A detail of the print at half its size: brush marks, dots, grain.
+                    let half = try RasterImage.load(path: "\(directory)/output.tiff", maxSide: 1800)
+                    details.append(half.cropped(x: half.width / 2 - cell / 2 + half.width / 8, y: half.height / 2 - cell * 3 / 8, width: cell, height: cell * 3 / 4))
+                }
                 try? FileManager.default.removeItem(atPath: "\(directory)/output.tiff")
-                let thumb = try RasterImage.load(path: "\(directory)/preview.jpg", maxSide: cell)
-                let x = gap + column * (cell + gap), y = gap + row * (cell + label + gap)
-                sheet.draw(thumb, x: x + (cell - thumb.width) / 2, y: y + cell - thumb.height)
-                let text = try RasterImage.text(style.info.name, height: label - 10)
-                sheet.draw(text, x: x + (cell - text.width) / 2, y: y + cell + 4, ink: [40, 40, 40])
+                rowThumbs.append(try RasterImage.load(path: "\(directory)/preview.jpg", maxSide: cell))
                 html += "<td><a href=\"\(name)/preview.jpg\"><img src=\"\(name)/preview.jpg\"></a><br>\(style.info.name), \(Int(outcome.timingsMs["total"] ?? 0)) ms</td>"
                 FileHandle.standardError.write(Data("\(URL(fileURLWithPath: photo).lastPathComponent) \(style.info.slug): \(Int(outcome.timingsMs["total"] ?? 0)) ms\n".utf8))
             }
+            thumbs.append(rowThumbs)
             html += "</tr>"
+        }
+        thumbs.insert(details, at: 1)
+        // Rows as tall as their tallest picture; style names above the first row.
+        let heights = thumbs.map { $0.map(\.height).max() ?? cell }
+        let labelRow = label + 4
+        var sheet = RasterImage(
+            width: gap + catalogue.count * (cell + gap), height: labelRow + gap + heights.reduce(0) { $0 + $1 + gap }, fill: [255, 255, 255])
+        for (column, style) in catalogue.enumerated() {
+            let text = try RasterImage.text(style.info.name, height: label - 10)
+            sheet.draw(text, x: gap + column * (cell + gap) + (cell - text.width) / 2, y: gap / 2 + 4, ink: [40, 40, 40])
+        }
+        var y = labelRow + gap
+        for (row, rowThumbs) in thumbs.enumerated() {
+            for (column, thumb) in rowThumbs.enumerated() {
+                let x = gap + column * (cell + gap)
+                sheet.draw(thumb, x: x + (cell - thumb.width) / 2, y: y + (heights[row] - thumb.height) / 2)
+            }
+            y += heights[row] + gap
         }
         html += "</table>"
         try sheet.writePNG(to: "\(out)/contact-sheet.png")

@@ -44,6 +44,18 @@ public struct RasterImage: Sendable {
         pixels[(y * width + x) * bands + band]
     }
 
+    /// A rectangle of this image.
+    public func cropped(x: Int, y: Int, width w: Int, height h: Int) -> RasterImage {
+        let x = min(max(0, x), width - 1), y = min(max(0, y), height - 1)
+        let w = min(w, width - x), h = min(h, height - y)
+        var out = [UInt8](repeating: 0, count: w * h * bands)
+        for row in 0..<h {
+            let source = ((y + row) * width + x) * bands
+            out.replaceSubrange((row * w * bands)..<((row + 1) * w * bands), with: pixels[source..<(source + w * bands)])
+        }
+        return RasterImage(width: w, height: h, bands: bands, pixels: out)
+    }
+
     /// Mean of each band over a rectangle.
     public func mean(x: Int = 0, y: Int = 0, width w: Int? = nil, height h: Int? = nil) -> [Double] {
         let w = w ?? width - x, h = h ?? height - y
