@@ -6,13 +6,10 @@
 SWIFT ?= swift
 RELEASE_BIN := .build/release/aso-render
 
-.PHONY: run test bench build deps-run deps-test deps-bench clean
+.PHONY: run test bench build deps-run deps-bench clean
 
 deps-run:
 	@scripts/install-deps.sh run
-
-deps-test:
-	@scripts/install-deps.sh test
 
 deps-bench:
 	@scripts/install-deps.sh bench
@@ -23,13 +20,8 @@ build: deps-run
 run: build
 	$(RELEASE_BIN) serve
 
-# Engine tests render on the calling thread (the cooperative pool); run them in their own
-# process so they cannot starve the service tests' servers, whose timing is checked.
-test: deps-test
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter RenderEngineTests
-	$(SWIFT) test --skip-build --filter RenderServiceTests
-	scripts/walkthrough.sh
+test:
+	scripts/run-tests.sh
 
 bench: deps-bench build
 	bench/run.sh

@@ -28,4 +28,4 @@ lines += ["", "INSERT INTO size_presets (id, name, width_inches, height_inches, 
 lines.append(",\n".join(f"    ({q(p['id'])}, {q(p['name'])}, {p['width_inches']:.1f}, {p['height_inches']:.1f}, {p['dpi']}, "
                         f"{p['width_px']}, {p['height_px']})" for p in presets))
 lines[-1] += "\nON CONFLICT (id) DO NOTHING;"
-Path(__file__).resolve().parent.parent.joinpath("db/seed.sql").write_text("\n".join(lines) + "\n")
+Path(__file__).resolve().parent.parent.joinpath("db/migrations/002_seed.sql").write_text("\n".join(lines) + "\n")

@@ -8,7 +8,8 @@ apt_packages=(libvips-dev libsqlite3-dev pkg-config)
 case $purpose in
     test | bench)
         # libvips-tools and exiftool make test fixtures; the wallpapers are real photos.
-        apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds)
+        apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds
+            postgresql redis-server)
         ;;
 esac
 [[ $purpose == bench ]] && apt_packages+=(time hyperfine wrk)
@@ -28,9 +29,9 @@ if ((${#missing[@]})); then
 fi
 
 # Test-only Python tools: the spec's Python example needs requests; the OpenAPI document is
-# checked with openapi-spec-validator.
+# checked with openapi-spec-validator; moto is the S3 server; botocore cross-checks SigV4.
 if [[ $purpose == test || $purpose == bench ]]; then
-    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator
-import requests, openapi_spec_validator
+    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator 'moto[server]' boto3
+import requests, openapi_spec_validator, moto.server, botocore
 PY
 fi

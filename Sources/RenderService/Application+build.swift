@@ -23,8 +23,11 @@ public enum RenderServiceApplication {
     }
 
     /// The server plus, when `workers` is given, the render workers as a lifecycle service.
+    /// `dependencies` (e.g. the PostgreSQL pool) run in the same service group; `prepare` runs
+    /// once they are up, before the server accepts requests.
     public static func build(
-        _ services: ServiceComponents, workers: RenderWorkers?, logger: Logger, onServerRunning: (@Sendable (Int) async -> Void)? = nil
+        _ services: ServiceComponents, workers: RenderWorkers?, dependencies: [any Service] = [],
+        prepare: (@Sendable () async throws -> Void)? = nil, logger: Logger, onServerRunning: (@Sendable (Int) async -> Void)? = nil
     ) -> some ApplicationProtocol {
         var app = Application(
             router: router(services),
@@ -36,7 +39,9 @@ public enum RenderServiceApplication {
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "aso-render"),
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
+        app.addServices(dependencies)
         if let workers { app.addServices(workers) }
+        if let prepare { app.beforeServerStarts(perform: prepare) }
         return app
     }
 

@@ -6,7 +6,7 @@ import RenderEngine
 /// Nothing here knows whether it runs embedded or against the production stack: the store,
 /// queue and object store are protocols.
 public struct ServiceComponents: Sendable {
-    public let configuration: ServiceConfiguration
+    public private(set) var configuration: ServiceConfiguration
     public let engine: RenderEngine
     public let store: any RenderStore
     public let queue: any JobQueue
@@ -20,6 +20,11 @@ public struct ServiceComponents: Sendable {
     let migrationCheck: @Sendable () async throws -> Bool
 
     public func isMigrated() async throws -> Bool { try await migrationCheck() }
+
+    /// Worker processes render `WORKER_COUNT` at once rather than `WORKER_CONCURRENCY`.
+    public mutating func overrideWorkerConcurrency(_ count: Int) {
+        configuration.workerConcurrency = count
+    }
 }
 
 /// The embedded deployment: SQLite, local files and the table queue under `DATA_DIR`.

@@ -5,7 +5,8 @@ import Logging
 import RenderService
 import ServiceLifecycle
 
-/// `aso-render serve`: the HTTP API; in embedded mode also the render workers, in-process.
+/// `aso-render serve`: the HTTP API. Embedded mode also renders in-process; production mode
+/// leaves rendering to `aso-render worker` processes unless `RENDER_IN_API=true`.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -21,13 +22,137 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { environment["API_PORT"] = String(port) }
         let configuration = try ServiceConfiguration(environment: environment)
         let logger = Logging.bootstrapJSON(level: configuration.logLevel)
-        let (services, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
-        let workers = configuration.workerConcurrency > 0 ? RenderServiceApplication.workers(services, logger: logger) : nil
-        let app = RenderServiceApplication.build(services, workers: workers, logger: logger) { port in
-            logger.info("Listening", metadata: ["port": "\(port)", "data_dir": "\(configuration.dataDirectory)", "workers": "\(configuration.workerConcurrency)"])
+        do {
+            switch configuration.mode {
+            case .embedded:
+                let (services, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
+                let workers = configuration.workerConcurrency > 0 ? RenderServiceApplication.workers(services, logger: logger) : nil
+                let app = RenderServiceApplication.build(services, workers: workers, logger: logger) { port in
+                    logger.info("Listening", metadata: ["port": "\(port)", "mode": "embedded", "data_dir": "\(configuration.dataDirectory)", "workers": "\(configuration.workerConcurrency)"])
+                }
+                try await app.runService()
+                withExtendedLifetime(lock) {}
+            case .production:
+                let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
+                let workers = configuration.renderInAPI ? RenderServiceApplication.workers(backend.components, logger: logger) : nil
+                let app = RenderServiceApplication.build(
+                    backend.components, workers: workers, dependencies: [backend.postgres],
+                    prepare: { try await backend.prepare(migrate: true, logger: logger) }, logger: logger
+                ) { port in
+                    logger.info("Listening", metadata: ["port": "\(port)", "mode": "production", "renders_here": "\(configuration.renderInAPI)"])
+                }
+                try await app.runService()
+            }
+        } catch let error as ConfigurationError {
+            logger.critical("\(error.description)")
+            throw ExitCode(78)
         }
-        try await app.runService()
-        withExtendedLifetime(lock) {}
+    }
+}
+
+/// `aso-render worker`: render workers only (the spec's `rq worker render-queue --url redis://…`).
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run render workers (WORKER_COUNT per process) against PostgreSQL, Redis and S3 (ASO_MODE=production)."
+    )
+
+    @Argument(help: "Queue name (the spec's spelling; only render-queue exists).")
+    var queue: String = "render-queue"
+
+    @Option(help: "Redis URL, e.g. redis://localhost:6379/0 (overrides REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD).")
+    var url: String?
+
+    func run() async throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["ASO_MODE"] = environment["ASO_MODE"] ?? "production"
+        if let url {
+            guard let redis = RedisURL(url) else { throw ValidationError("--url must look like redis://[:password@]host[:port][/db]") }
+            environment["REDIS_HOST"] = redis.host
+            environment["REDIS_PORT"] = String(redis.port)
+            environment["REDIS_DB"] = String(redis.database)
+            if let password = redis.password { environment["REDIS_PASSWORD"] = password }
+        }
+        guard queue == "render-queue" else { throw ValidationError("Unknown queue '\(queue)': workers serve render-queue") }
+        let configuration = try ServiceConfiguration(environment: environment)
+        let logger = Logging.bootstrapJSON(level: configuration.logLevel)
+        guard configuration.mode == .production else {
+            logger.critical("aso-render worker needs ASO_MODE=production; in embedded mode `serve` renders in-process")
+            throw ExitCode(64)
+        }
+        do {
+            let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
+            var components = backend.components
+            components.overrideWorkerConcurrency(configuration.workerCount)
+            let workers = RenderServiceApplication.workers(components, logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [
+                        .init(service: backend.postgres),
+                        .init(service: StartupService { try await backend.prepare(migrate: false, logger: logger) }, successTerminationBehavior: .ignore),
+                        .init(service: workers),
+                    ],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            logger.info("Worker started", metadata: ["queue": "\(queue)", "workers": "\(configuration.workerCount)"])
+            try await group.run()
+        } catch let error as ConfigurationError {
+            logger.critical("\(error.description)")
+            throw ExitCode(78)
+        }
+    }
+}
+
+/// `aso-render migrate`: apply db/migrations in order (production), or create/upgrade the
+/// embedded SQLite database.
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply database migrations and seed data (idempotent).")
+
+    func run() async throws {
+        let configuration = try ServiceConfiguration()
+        let logger = Logging.bootstrapJSON(level: configuration.logLevel)
+        switch configuration.mode {
+        case .embedded:
+            _ = try SQLiteDatabase(path: "\(configuration.dataDirectory)/aso-render.sqlite")
+            logger.info("Embedded database is up to date", metadata: ["data_dir": "\(configuration.dataDirectory)"])
+        case .production:
+            let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await backend.postgres.run() }
+                let applied = try await backend.migrator.migrate()
+                logger.info("Migrations applied", metadata: ["applied": "\(applied.joined(separator: ","))"])
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+/// `aso-render config`: the effective configuration, secrets masked.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Print the effective configuration (secrets masked).")
+
+    func run() throws {
+        let configuration = try ServiceConfiguration()
+        for (name, value) in configuration.describe() {
+            print("\(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(value)")
+        }
+    }
+}
+
+/// `redis://[:password@]host[:port][/db]`
+struct RedisURL {
+    let host: String
+    let port: Int
+    let database: Int
+    let password: String?
+
+    init?(_ text: String) {
+        guard let components = URLComponents(string: text), components.scheme == "redis", let host = components.host, !host.isEmpty else { return nil }
+        self.host = host
+        port = components.port ?? 6379
+        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard path.isEmpty || Int(path) != nil else { return nil }
+        database = Int(path) ?? 0
+        password = components.password ?? components.user.flatMap { $0.isEmpty ? nil : $0 }
     }
 }
 

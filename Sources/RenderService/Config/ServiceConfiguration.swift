@@ -4,6 +4,21 @@ import Logging
 /// Everything the service reads from its environment, with the spec's names and defaults.
 /// Built from a dictionary so tests configure the service without touching the process.
 public struct ServiceConfiguration: Sendable {
+    /// `embedded` (default): SQLite, local files, in-process workers, nothing to install.
+    /// `production`: PostgreSQL (`DB_*`), Redis (`REDIS_*`) and S3/MinIO (`MINIO_*`).
+    public enum Mode: String, Sendable {
+        case embedded, production
+    }
+
+    public var mode: Mode
+    public var database: DatabaseSettings
+    public var redis: RedisConfiguration
+    public var storage: StorageSettings
+    /// Render workers per `aso-render worker` process (the spec's `WORKER_COUNT`).
+    public var workerCount: Int
+    /// Production mode: whether `serve` also renders (normally separate `worker` processes do).
+    public var renderInAPI: Bool
+    public var migrationsDirectory: String
     public var host: String
     public var port: Int
     public var dataDirectory: String
@@ -43,6 +58,30 @@ public struct ServiceConfiguration: Sendable {
             return number
         }
 
+        let modeText = string("ASO_MODE")?.lowercased() ?? "embedded"
+        guard let mode = Mode(rawValue: modeText) else { throw ConfigurationError("ASO_MODE must be embedded or production, got '\(modeText)'") }
+        self.mode = mode
+        database = DatabaseSettings(
+            host: string("DB_HOST") ?? "localhost", port: try integer("DB_PORT", default: 5432, range: 1...65535),
+            name: string("DB_NAME") ?? "aso_render", user: string("DB_USER") ?? "postgres", password: string("DB_PASSWORD"),
+            poolMinimum: try integer("DB_POOL_MIN", default: 2, range: 0...100), poolMaximum: try integer("DB_POOL_MAX", default: 10, range: 1...200))
+        redis = RedisConfiguration(
+            host: string("REDIS_HOST") ?? "localhost", port: try integer("REDIS_PORT", default: 6379, range: 1...65535),
+            database: try integer("REDIS_DB", default: 0, range: 0...15), password: string("REDIS_PASSWORD"))
+        let useSSL = ["1", "true", "yes"].contains(string("MINIO_USE_SSL")?.lowercased() ?? "false")
+        storage = StorageSettings(
+            endpoint: string("MINIO_ENDPOINT"), publicEndpoint: string("MINIO_PUBLIC_ENDPOINT"), accessKey: string("MINIO_ACCESS_KEY"),
+            secretKey: string("MINIO_SECRET_KEY"), bucket: string("MINIO_BUCKET") ?? "render-assets", region: string("MINIO_REGION") ?? "us-east-1",
+            useSSL: useSSL)
+        workerCount = try integer("WORKER_COUNT", default: 2, range: 1...256)
+        renderInAPI = ["1", "true", "yes"].contains(string("RENDER_IN_API")?.lowercased() ?? "false")
+        migrationsDirectory = string("MIGRATIONS_DIR") ?? "db/migrations"
+        if mode == .production {
+            guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required") }
+            guard storage.endpoint != nil, storage.accessKey != nil, storage.secretKey != nil else {
+                throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required")
+            }
+        }
         host = string("API_HOST") ?? "0.0.0.0"
         port = try integer("API_PORT", default: Self.defaultPort, range: 0...65535)
         dataDirectory = string("DATA_DIR") ?? "./data"
@@ -69,10 +108,77 @@ public struct ServiceConfiguration: Sendable {
         shutdownGracePeriod = .seconds(try integer("SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...3600))
     }
 
+    /// Every setting with its effective value, secrets masked (`aso-render config`).
+    public func describe() -> [(String, String)] {
+        func mask(_ value: String?) -> String { value == nil ? "(not set)" : "********" }
+        return [
+            ("ASO_MODE", mode.rawValue), ("API_HOST", host), ("API_PORT", String(port)), ("LOG_LEVEL", Self.levelName(logLevel)),
+            ("PUBLIC_BASE_URL", publicBaseURL.absoluteString), ("DATA_DIR", dataDirectory), ("WORKER_CONCURRENCY", String(workerConcurrency)),
+            ("WORKER_COUNT", String(workerCount)), ("RENDER_IN_API", String(renderInAPI)), ("RENDER_THREADS", renderThreads.map(String.init) ?? "(cores)"),
+            ("MAX_INPUT_PIXELS", String(maxInputPixels)), ("RENDER_MAX_ATTEMPTS", String(maxAttempts)),
+            ("RENDER_LEASE_SECONDS", String(Int(leaseDuration.seconds))), ("SHUTDOWN_GRACE_SECONDS", String(Int(shutdownGracePeriod.seconds))),
+            ("CORS_ALLOWED_ORIGINS", corsAllowedOrigins.joined(separator: ",")), ("URL_SIGNING_SECRET", mask(urlSigningSecret)),
+            ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
+            ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
+            ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)), ("REDIS_PASSWORD", mask(redis.password)),
+            ("MINIO_ENDPOINT", storage.endpoint ?? "(not set)"), ("MINIO_PUBLIC_ENDPOINT", storage.publicEndpoint ?? "(MINIO_ENDPOINT)"),
+            ("MINIO_ACCESS_KEY", storage.accessKey ?? "(not set)"), ("MINIO_SECRET_KEY", mask(storage.secretKey)), ("MINIO_BUCKET", storage.bucket),
+            ("MINIO_REGION", storage.region), ("MINIO_USE_SSL", String(storage.useSSL)), ("MIGRATIONS_DIR", migrationsDirectory),
+        ]
+    }
+
+    static func levelName(_ level: Logger.Level) -> String { JSONLogHandler.levelName(level) }
+
     static let logLevels: [String: Logger.Level] = [
         "TRACE": .trace, "DEBUG": .debug, "INFO": .info, "WARNING": .warning, "WARN": .warning,
         "ERROR": .error, "CRITICAL": .critical,
     ]
+}
+
+/// PostgreSQL connection settings (the spec's `DB_*`).
+public struct DatabaseSettings: Sendable {
+    public var host: String
+    public var port: Int
+    public var name: String
+    public var user: String
+    public var password: String?
+    public var poolMinimum: Int
+    public var poolMaximum: Int
+}
+
+/// S3/MinIO settings (the spec's `MINIO_*` plus the public endpoint, region and TLS).
+public struct StorageSettings: Sendable {
+    public var endpoint: String?
+    public var publicEndpoint: String?
+    public var accessKey: String?
+    public var secretKey: String?
+    public var bucket: String
+    public var region: String
+    public var useSSL: Bool
+
+    /// `localhost:9000` (the spec's form) or a full URL.
+    static func url(_ value: String, ssl: Bool) -> URL? {
+        let text = value.contains("://") ? value : "\(ssl ? "https" : "http")://\(value)"
+        guard let url = URL(string: text), url.host != nil else { return nil }
+        return url
+    }
+
+    public func s3Configuration() throws(ConfigurationError) -> S3Configuration {
+        guard let endpoint, let accessKey, let secretKey else {
+            throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required")
+        }
+        guard let internalURL = Self.url(endpoint, ssl: useSSL) else {
+            throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT '\(endpoint)' is not a host:port or URL")
+        }
+        var publicURL = internalURL
+        if let publicEndpoint {
+            guard let parsed = Self.url(publicEndpoint, ssl: useSSL) else {
+                throw ConfigurationError("Failed to initialize storage client: MINIO_PUBLIC_ENDPOINT '\(publicEndpoint)' is not a host:port or URL")
+            }
+            publicURL = parsed
+        }
+        return S3Configuration(endpoint: internalURL, publicEndpoint: publicURL, bucket: bucket, region: region, accessKey: accessKey, secretKey: secretKey)
+    }
 }
 
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {

@@ -41,7 +41,7 @@ struct FilesController<Context: RequestContext>: Sendable {
             .eTag: "\"\(String(info.st_mtim.tv_sec, radix: 16))-\(String(size, radix: 16))\"",
             .cacheControl: "private, max-age=3600",
         ]
-        if !filename.isEmpty { headers[.contentDisposition] = Self.contentDisposition(filename) }
+        if !filename.isEmpty { headers[.contentDisposition] = FilesContentDisposition.header(filename) }
 
         var range: ClosedRange<Int>? = nil
         if let header = request.headers[.range] {
@@ -61,13 +61,6 @@ struct FilesController<Context: RequestContext>: Sendable {
         }
         let body = try await FileIO().loadFile(path: path, range: served, context: context)
         return Response(status: status, headers: headers, body: body)
-    }
-
-    /// ASCII fallback plus RFC 5987 for the exact name.
-    static func contentDisposition(_ filename: String) -> String {
-        let safe = String(filename.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
-        let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? safe
-        return "attachment; filename=\"\(safe)\"; filename*=UTF-8''\(encoded)"
     }
 
     enum RangeRequest: Equatable {

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RenderEngine
+import ServiceLifecycle
+
+/// The production deployment: PostgreSQL for records, Redis for the queue, S3/MinIO for
+/// objects, shared by any number of API replicas and worker processes.
+public struct ProductionBackend: Sendable {
+    public let components: ServiceComponents
+    public let postgres: PostgresClient
+    public let redis: RedisClient
+    public let objects: S3ObjectStore
+    public let migrator: PostgresMigrator
+
+    public static func open(configuration: ServiceConfiguration, logger: Logger) throws -> ProductionBackend {
+        guard let password = configuration.database.password else { throw ConfigurationError("DB_PASSWORD is required") }
+        var pg = PostgresClient.Configuration(
+            host: configuration.database.host, port: configuration.database.port, username: configuration.database.user,
+            password: password, database: configuration.database.name, tls: .disable)
+        pg.options.minimumConnections = configuration.database.poolMinimum
+        pg.options.maximumConnections = configuration.database.poolMaximum
+        let postgres = PostgresClient(configuration: pg, backgroundLogger: logger)
+        let redis = RedisClient(configuration: configuration.redis)
+        let objects = S3ObjectStore(configuration: try configuration.storage.s3Configuration())
+        let migrator = PostgresMigrator(client: postgres, directory: configuration.migrationsDirectory, logger: logger)
+        let root = configuration.dataDirectory
+        for directory in ["\(root)/tmp", "\(root)/work"] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let queue = RedisJobQueue(client: redis)
+        let components = ServiceComponents(
+            configuration: configuration,
+            engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
+            store: PostgresRenderStore(client: postgres, logger: logger),
+            queue: queue,
+            objects: objects,
+            metrics: ServiceMetrics(queueName: queue.name),
+            localFiles: nil,
+            uploadDirectory: "\(root)/tmp",
+            workDirectory: "\(root)/work",
+            migrationCheck: { try await migrator.isMigrated() })
+        return ProductionBackend(components: components, postgres: postgres, redis: redis, objects: objects, migrator: migrator)
+    }
+
+    /// Schema up to date and bucket present; run once the PostgreSQL client is running.
+    public func prepare(migrate: Bool, logger: Logger) async throws {
+        if migrate { try await migrator.migrate() }
+        do {
+            try await objects.ensureBucket()
+        } catch {
+            throw ConfigurationError("Failed to initialize storage client: \(error)")
+        }
+    }
+}
+
+/// Runs a closure once the other services of a group are up (PostgreSQL's pool must be
+/// running before migrations), then waits for shutdown.
+public struct StartupService: Service {
+    let work: @Sendable () async throws -> Void
+
+    public init(_ work: @escaping @Sendable () async throws -> Void) {
+        self.work = work
+    }
+
+    public func run() async throws {
+        try await work()
+        try? await gracefulShutdown()
+    }
+}

@@ -1,0 +1,160 @@
+import Crypto
+import Foundation
+
+/// The production queue on Redis: the reliable-queue pattern with leases.
+///
+/// Keys (for the spec's queue name `render-queue`):
+/// - `render-queue` — LIST of render ids ready to be claimed
+/// - `render-queue:delayed` — ZSET id → time (ms) a retried job becomes ready
+/// - `render-queue:processing` — ZSET id → lease expiry (ms)
+/// - `render-queue:members` — SET of every id the queue holds, in any of the three states
+/// - `render-queue:job:{id}` — HASH with `attempts` and the lease `owner`
+///
+/// Every state change is one Lua script (atomic on the server, timed by the server's clock so
+/// workers on different hosts agree on lease expiry), loaded once and called by EVALSHA.
+public struct RedisJobQueue: JobQueue {
+    public let name: String
+    let client: RedisClient
+
+    public init(client: RedisClient, name: String = "render-queue") {
+        self.client = client
+        self.name = name
+    }
+
+    private var keys: [String] { [name, "\(name):delayed", "\(name):processing", "\(name):members"] }
+
+    public func enqueue(_ renderID: UUID) async throws {
+        _ = try await run(Scripts.enqueue, arguments: [renderID.lowercased])
+    }
+
+    public func claim(owner: String, lease: Duration) async throws -> JobLease? {
+        let value = try await run(Scripts.claim, arguments: [owner, String(Int(lease.seconds * 1000))])
+        guard let pair = value.array, pair.count == 2, let id = pair[0].string.flatMap(UUID.init(uuidString:)),
+              let attempts = pair[1].integer
+        else { return nil }
+        return JobLease(renderID: id, attempt: Int(attempts), owner: owner)
+    }
+
+    public func extend(_ lease: JobLease, by duration: Duration) async throws -> Bool {
+        try await run(Scripts.extend, arguments: [lease.renderID.lowercased, lease.owner, String(Int(duration.seconds * 1000))]).integer == 1
+    }
+
+    public func complete(_ lease: JobLease) async throws {
+        _ = try await run(Scripts.complete, arguments: [lease.renderID.lowercased, lease.owner])
+    }
+
+    public func retry(_ lease: JobLease, after delay: Duration) async throws {
+        _ = try await run(Scripts.retry, arguments: [lease.renderID.lowercased, lease.owner, String(Int(delay.seconds * 1000))])
+    }
+
+    public func reapExpired() async throws -> [UUID] {
+        (try await run(Scripts.reap, arguments: []).array ?? []).compactMap { $0.string.flatMap(UUID.init(uuidString:)) }
+    }
+
+    public func contains(_ renderID: UUID) async throws -> Bool {
+        try await client.checked(["SISMEMBER", "\(name):members", renderID.lowercased]).integer == 1
+    }
+
+    public func depth() async throws -> Int {
+        let ready = try await client.checked(["LLEN", name]).integer ?? 0
+        let delayed = try await client.checked(["ZCARD", "\(name):delayed"]).integer ?? 0
+        return Int(ready + delayed)
+    }
+
+    /// Polls: a claim is one short script, and a blocking pop would need a connection per
+    /// waiting worker.
+    public func waitForWork(timeout: Duration) async {
+        try? await Task.sleep(for: min(timeout, .milliseconds(250)))
+    }
+
+    public func ping() async throws {
+        let answer = try await client.checked(["PING"])
+        guard answer.string == "PONG" else { throw RedisError("unexpected PING answer") }
+    }
+
+    /// EVALSHA, loading the script with EVAL when Redis does not know it (first use, or after
+    /// a restart or SCRIPT FLUSH).
+    private func run(_ script: LuaScript, arguments: [String]) async throws -> RESPValue {
+        let keys = self.keys
+        let answer = try await client.send(["EVALSHA", script.sha1, String(keys.count)] + keys + arguments)
+        if case .error(let message) = answer, message.hasPrefix("NOSCRIPT") {
+            return try await client.checked(["EVAL", script.source, String(keys.count)] + keys + arguments)
+        }
+        if case .error(let message) = answer { throw RedisError("queue script failed: \(message)") }
+        return answer
+    }
+}
+
+struct LuaScript: Sendable {
+    let source: String
+    let sha1: String
+
+    init(_ source: String) {
+        self.source = source
+        sha1 = Insecure.SHA1.hash(data: Data(source.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// KEYS: 1 ready list, 2 delayed zset, 3 processing zset, 4 members set.
+enum Scripts {
+    /// The server's clock in milliseconds (effects replication makes TIME allowed in scripts).
+    static let now = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+    static let enqueue = LuaScript("""
+        if redis.call('SADD', KEYS[4], ARGV[1]) == 1 then
+          redis.call('RPUSH', KEYS[1], ARGV[1])
+          return 1
+        end
+        return 0
+        """)
+
+    static let claim = LuaScript(now + """
+        local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+        for _, id in ipairs(due) do
+          redis.call('ZREM', KEYS[2], id)
+          redis.call('RPUSH', KEYS[1], id)
+        end
+        local id = redis.call('LPOP', KEYS[1])
+        if not id then return nil end
+        local job = KEYS[1] .. ':job:' .. id
+        redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)
+        local attempts = redis.call('HINCRBY', job, 'attempts', 1)
+        redis.call('HSET', job, 'owner', ARGV[1])
+        return {id, attempts}
+        """)
+
+    static let extend = LuaScript(now + """
+        local job = KEYS[1] .. ':job:' .. ARGV[1]
+        if redis.call('HGET', job, 'owner') ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+        redis.call('ZADD', KEYS[3], 'XX', now + tonumber(ARGV[3]), ARGV[1])
+        return 1
+        """)
+
+    static let complete = LuaScript("""
+        local job = KEYS[1] .. ':job:' .. ARGV[1]
+        if redis.call('HGET', job, 'owner') ~= ARGV[2] then return 0 end
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        redis.call('SREM', KEYS[4], ARGV[1])
+        redis.call('DEL', job)
+        return 1
+        """)
+
+    static let retry = LuaScript(now + """
+        local job = KEYS[1] .. ':job:' .. ARGV[1]
+        if redis.call('HGET', job, 'owner') ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+        redis.call('ZREM', KEYS[3], ARGV[1])
+        redis.call('HDEL', job, 'owner')
+        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+        return 1
+        """)
+
+    static let reap = LuaScript(now + """
+        local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+        for _, id in ipairs(expired) do
+          redis.call('ZREM', KEYS[3], id)
+          redis.call('HDEL', KEYS[1] .. ':job:' .. id, 'owner')
+          redis.call('RPUSH', KEYS[1], id)
+        end
+        return expired
+        """)
+}

@@ -1,0 +1,207 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Where the S3 (or MinIO) bucket is and who we are to it.
+public struct S3Configuration: Sendable {
+    /// How this process reaches the server, e.g. `http://minio-service:9000`.
+    public var endpoint: URL
+    /// How clients reach it: presigned URLs are signed for this host (a signed Host header
+    /// cannot be rewritten later).
+    public var publicEndpoint: URL
+    public var bucket: String
+    public var region: String
+    public var accessKey: String
+    public var secretKey: String
+    /// Objects larger than this go up in parts, so a 150 MB TIFF never sits in memory.
+    public var multipartThreshold: Int = 16 * 1024 * 1024
+    public var partSize: Int = 16 * 1024 * 1024
+    public var requestTimeout: Duration = .seconds(120)
+
+    public init(endpoint: URL, publicEndpoint: URL? = nil, bucket: String, region: String, accessKey: String, secretKey: String) {
+        self.endpoint = endpoint
+        self.publicEndpoint = publicEndpoint ?? endpoint
+        self.bucket = bucket
+        self.region = region
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+    }
+}
+
+public struct S3Error: Error, CustomStringConvertible, Sendable {
+    public let status: Int
+    public let code: String
+    public let message: String
+    public var description: String { "S3 \(status) \(code): \(message)" }
+}
+
+/// `ObjectStore` on S3/MinIO over AsyncHTTPClient, path-style addressing, SigV4.
+public struct S3ObjectStore: ObjectStore {
+    public let configuration: S3Configuration
+    let http: HTTPClient
+    let signer: SigV4Signer
+
+    public init(configuration: S3Configuration, http: HTTPClient = .shared) {
+        self.configuration = configuration
+        self.http = http
+        signer = SigV4Signer(accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
+    }
+
+    /// Creates the bucket when it does not exist (start-up).
+    public func ensureBucket() async throws {
+        let head = try await send("HEAD", key: nil)
+        if head.status == .ok { return }
+        guard head.status == .notFound else { throw try await failure(head, operation: "HeadBucket") }
+        var body: ByteBuffer?
+        if configuration.region != "us-east-1" {
+            body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>")
+        }
+        let created = try await send("PUT", key: nil, body: body)
+        guard created.status == .ok || created.status == .conflict else { throw try await failure(created, operation: "CreateBucket") }
+    }
+
+    public func put(key: String, fileAt path: String, contentType: String, consume: Bool) async throws {
+        guard ObjectKey.isValid(key) else { throw ObjectStoreError("invalid object key") }
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+        if size <= configuration.multipartThreshold {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let response = try await send("PUT", key: key, headers: [("Content-Type", contentType)], body: ByteBuffer(data: data))
+            guard response.status == .ok else { throw try await failure(response, operation: "PutObject") }
+        } else {
+            try await multipartPut(key: key, path: path, size: size, contentType: contentType)
+        }
+        if consume { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// CreateMultipartUpload, one part in memory at a time, CompleteMultipartUpload; aborted on
+    /// any failure so no half-written object ever becomes visible.
+    private func multipartPut(key: String, path: String, size: Int, contentType: String) async throws {
+        let created = try await send("POST", key: key, query: [("uploads", "")], headers: [("Content-Type", contentType)])
+        guard created.status == .ok else { throw try await failure(created, operation: "CreateMultipartUpload") }
+        let createdBody = String(buffer: try await created.body.collect(upTo: 1 << 20))
+        guard let uploadID = Self.element("UploadId", in: createdBody) else {
+            throw S3Error(status: 200, code: "MalformedResponse", message: "no UploadId")
+        }
+        do {
+            guard let handle = FileHandle(forReadingAtPath: path) else { throw ObjectStoreError("cannot read \(path)") }
+            defer { try? handle.close() }
+            var etags: [String] = []
+            var partNumber = 1
+            while true {
+                guard let chunk = try handle.read(upToCount: configuration.partSize), !chunk.isEmpty else { break }
+                let response = try await send(
+                    "PUT", key: key, query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: ByteBuffer(data: chunk))
+                guard response.status == .ok, let etag = response.headers.first(name: "ETag") else {
+                    throw try await failure(response, operation: "UploadPart")
+                }
+                _ = try await response.body.collect(upTo: 1 << 20)
+                etags.append(etag)
+                partNumber += 1
+            }
+            let parts = etags.enumerated().map { "<Part><PartNumber>\($0.offset + 1)</PartNumber><ETag>\($0.element)</ETag></Part>" }.joined()
+            let complete = try await send(
+                "POST", key: key, query: [("uploadId", uploadID)],
+                body: ByteBuffer(string: "<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>"))
+            let completeBody = String(buffer: try await complete.body.collect(upTo: 1 << 20))
+            // S3 can answer 200 and still report an error in the body.
+            guard complete.status == .ok, !completeBody.contains("<Error>") else {
+                throw S3Error(status: Int(complete.status.code), code: Self.element("Code", in: completeBody) ?? "CompleteFailed", message: Self.element("Message", in: completeBody) ?? "")
+            }
+        } catch {
+            _ = try? await send("DELETE", key: key, query: [("uploadId", uploadID)])
+            throw error
+        }
+    }
+
+    public func download(key: String, to path: String) async throws {
+        let response = try await send("GET", key: key)
+        guard response.status == .ok else { throw try await failure(response, operation: "GetObject") }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { throw ObjectStoreError("cannot write \(path)") }
+        defer { try? handle.close() }
+        for try await chunk in response.body {
+            try handle.write(contentsOf: Data(buffer: chunk))
+        }
+    }
+
+    public func head(key: String) async throws -> StoredObject? {
+        let response = try await send("HEAD", key: key)
+        if response.status == .notFound { return nil }
+        guard response.status == .ok else { throw try await failure(response, operation: "HeadObject") }
+        let size = response.headers.first(name: "Content-Length").flatMap(Int.init) ?? 0
+        return StoredObject(key: key, size: size, contentType: response.headers.first(name: "Content-Type"))
+    }
+
+    public func delete(key: String) async throws {
+        guard ObjectKey.isValid(key) else { throw ObjectStoreError("invalid object key") }
+        let response = try await send("DELETE", key: key)
+        guard response.status == .noContent || response.status == .ok || response.status == .notFound else {
+            throw try await failure(response, operation: "DeleteObject")
+        }
+    }
+
+    public func signedURL(key: String, expiresIn seconds: Int, downloadName: String) async throws -> URL {
+        guard ObjectKey.isValid(key) else { throw ObjectStoreError("invalid object key") }
+        let endpoint = configuration.publicEndpoint
+        return signer.presign(
+            scheme: endpoint.scheme ?? "http", host: Self.hostHeader(endpoint), path: "/\(configuration.bucket)/\(key)",
+            extraQuery: [("response-content-disposition", FilesContentDisposition.header(downloadName))],
+            expires: min(seconds, 604_800), date: Date())
+    }
+
+    public func ping() async throws {
+        let response = try await send("HEAD", key: nil)
+        guard response.status == .ok else { throw try await failure(response, operation: "HeadBucket") }
+    }
+
+    // MARK: transport
+
+    static func hostHeader(_ url: URL) -> String {
+        let host = url.host ?? "localhost"
+        guard let port = url.port else { return host }
+        let defaultPort = url.scheme == "https" ? 443 : 80
+        return port == defaultPort ? host : "\(host):\(port)"
+    }
+
+    private func send(
+        _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
+    ) async throws -> HTTPClientResponse {
+        let path = key.map { "/\(configuration.bucket)/\($0)" } ?? "/\(configuration.bucket)"
+        let host = Self.hostHeader(configuration.endpoint)
+        let payloadHash = body.map { buffer in SHA256.hash(data: buffer.readableBytesView).hex } ?? SigV4Signer.emptyPayloadHash
+        let signed = signer.sign(method: method, path: path, query: query, headers: [("host", host)] + headers, payloadHash: payloadHash, date: Date())
+        let queryString = SigV4Signer.canonicalQuery(query)
+        var request = HTTPClientRequest(url: "\(configuration.endpoint.scheme ?? "http")://\(host)\(SigV4Signer.encodePath(path))\(queryString.isEmpty ? "" : "?" + queryString)")
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in headers + signed { request.headers.add(name: name, value: value) }
+        if let body {
+            request.body = .bytes(body)
+        }
+        let timeout = TimeAmount.nanoseconds(configuration.requestTimeout.nanoseconds)
+        let response = try await http.execute(request, timeout: timeout)
+        return response
+    }
+
+    private func failure(_ response: HTTPClientResponse, operation: String) async throws -> S3Error {
+        let text = String(buffer: (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer())
+        return S3Error(
+            status: Int(response.status.code), code: Self.element("Code", in: text) ?? response.status.reasonPhrase,
+            message: "\(operation): \(Self.element("Message", in: text) ?? "")")
+    }
+
+    /// The text of the first `<name>…</name>` element (S3's XML answers are flat enough).
+    static func element(_ name: String, in xml: String) -> String? {
+        guard let start = xml.range(of: "<\(name)>"), let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex) else { return nil }
+        return String(xml[start.upperBound..<end.lowerBound])
+    }
+}
+
+/// `Content-Disposition` for downloads (shared by the local file server and S3 presigning).
+enum FilesContentDisposition {
+    static func header(_ filename: String) -> String {
+        let safe = String(filename.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+        let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? safe
+        return "attachment; filename=\"\(safe)\"; filename*=UTF-8''\(encoded)"
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RenderEngine
+
+/// `RenderStore` on PostgreSQL through postgres-nio's connection pool (`PostgresClient`, which
+/// runs as a lifecycle service). Queries bind every value; nothing is spliced into SQL text.
+public struct PostgresRenderStore: RenderStore {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func create(_ render: RenderRecord, asset: AssetRecord) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at)
+                VALUES (\(asset.id), \(asset.storageKey), \(asset.contentType), \(Int64(asset.sizeBytes)), \(asset.width), \(asset.height), \(asset.format), \(asset.createdAt))
+                """, logger: logger)
+            let parameters = StyleParametersJSON.encode(render.styleParameters)
+            try await connection.query(
+                """
+                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at)
+                VALUES (\(render.id), \(render.assetID), \(render.styleID), \(render.presetID), \(render.status.rawValue), \(render.orientation.rawValue),
+                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt))
+                """, logger: logger)
+        }
+    }
+
+    static let columns = """
+        id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params::text, seed, output_key, preview_key,
+        error_message, effective_dpi, warnings::text, created_at, started_at, completed_at, duration_ms
+        """
+
+    public func render(id: UUID) async throws -> RenderRecord? {
+        let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM renders WHERE id = \(id)", logger: logger)
+        for try await row in rows { return try Self.record(row) }
+        return nil
+    }
+
+    public func asset(id: UUID) async throws -> AssetRecord? {
+        let rows = try await client.query(
+            "SELECT id, storage_key, content_type, size_bytes, width, height, format, created_at FROM assets WHERE id = \(id)", logger: logger)
+        for try await (assetID, key, type, size, width, height, format, created) in rows.decode((UUID, String, String, Int64, Int, Int, String, Date).self) {
+            return AssetRecord(id: assetID, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format, createdAt: created)
+        }
+        return nil
+    }
+
+    public func markProcessing(id: UUID, at date: Date) async throws -> RenderRecord? {
+        let rows = try await client.query(
+            """
+            UPDATE renders SET status = 'processing', started_at = \(date) WHERE id = \(id) AND status IN ('queued', 'processing')
+            RETURNING \(unescaped: Self.columns)
+            """, logger: logger)
+        for try await row in rows { return try Self.record(row) }
+        return nil
+    }
+
+    public func markQueued(id: UUID) async throws {
+        try await client.query(
+            "UPDATE renders SET status = 'queued', started_at = NULL WHERE id = \(id) AND status IN ('queued', 'processing')", logger: logger)
+    }
+
+    public func markCompleted(id: UUID, _ result: CompletedRender) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE renders SET status = 'completed', output_key = \(result.outputKey), preview_key = \(result.previewKey),
+                completed_at = \(result.completedAt), duration_ms = \(Int64(result.durationMs)), effective_dpi = \(result.effectiveDPI),
+                warnings = \(WarningsJSON.encode(result.warnings))::jsonb, seed = COALESCE(seed, \(result.seed.map(String.init))),
+                error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    public func markFailed(id: UUID, message: String, at date: Date) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE renders SET status = 'failed', error_message = \(message), completed_at = \(date),
+                duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END,
+                lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
+    public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
+        let rows = try await client.query(
+            "SELECT id FROM renders WHERE status = \(status.rawValue) ORDER BY created_at LIMIT \(limit)", logger: logger)
+        var ids: [UUID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(id) }
+        return ids
+    }
+
+    public func count(status: RenderStatus) async throws -> Int {
+        let rows = try await client.query("SELECT COUNT(*) FROM renders WHERE status = \(status.rawValue)", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
+    static func record(_ row: PostgresRow) throws -> RenderRecord {
+        let (id, assetID, styleID, presetID, status, orientation, fit, parameters, seed) = try row.decode(
+            (UUID, UUID, UUID, UUID, String, String, String, String, String?).self, context: .default)
+        let columns = row.makeRandomAccess()
+        return RenderRecord(
+            id: id, assetID: assetID, styleID: styleID, presetID: presetID, status: RenderStatus(rawValue: status) ?? .failed,
+            orientation: OrientationPolicy(rawValue: orientation) ?? .auto, fit: FitPolicy(rawValue: fit) ?? .cover,
+            styleParameters: StyleParametersJSON.decode(parameters), seed: seed.flatMap { UInt64($0) },
+            outputKey: try columns[9].decode(String?.self), previewKey: try columns[10].decode(String?.self),
+            errorMessage: try columns[11].decode(String?.self), effectiveDPI: try columns[12].decode(Double?.self),
+            warnings: WarningsJSON.decode(try columns[13].decode(String?.self)),
+            createdAt: try columns[14].decode(Date.self), startedAt: try columns[15].decode(Date?.self),
+            completedAt: try columns[16].decode(Date?.self), durationMs: try columns[17].decode(Int64?.self).map(Int.init))
+    }
+}
+
+/// Applies `db/migrations/*.sql` in order, once each, recorded in `schema_migrations`;
+/// concurrent starts (several API replicas) serialise on an advisory lock.
+public struct PostgresMigrator: Sendable {
+    let client: PostgresClient
+    let directory: String
+    let logger: Logger
+
+    public init(client: PostgresClient, directory: String, logger: Logger) {
+        self.client = client
+        self.directory = directory
+        self.logger = logger
+    }
+
+    /// The migration files in order.
+    public func files() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }.sorted()
+    }
+
+    /// Applies what is missing; returns the names applied now.
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        let files = try files()
+        guard !files.isEmpty else { throw ConfigurationError("no migrations found in \(directory)") }
+        return try await client.withConnection { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(Int64(0x4153_4F52)))", logger: logger)
+            do {
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                    logger: logger)
+                var applied = Set<String>()
+                for try await name in try await connection.query("SELECT name FROM schema_migrations", logger: logger).decode(String.self) {
+                    applied.insert(name)
+                }
+                var now: [String] = []
+                for file in files where !applied.contains(file) {
+                    let sql = try String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)
+                    // Simple query protocol: several statements, one round trip, one transaction.
+                    _ = try await connection.simpleQuery("BEGIN;\n\(sql)\nINSERT INTO schema_migrations (name) VALUES ('\(file.replacingOccurrences(of: "'", with: "''"))');\nCOMMIT;").get()
+                    now.append(file)
+                    logger.info("Applied migration", metadata: ["migration": "\(file)"])
+                }
+                try await connection.query("SELECT pg_advisory_unlock(\(Int64(0x4153_4F52)))", logger: logger)
+                return now
+            } catch {
+                _ = try? await connection.simpleQuery("ROLLBACK").get()
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Int64(0x4153_4F52)))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Every migration file has been applied (readiness).
+    public func isMigrated() async throws -> Bool {
+        let files = try files()
+        var applied = Set<String>()
+        let rows = try await client.query("SELECT name FROM schema_migrations", logger: logger)
+        for try await name in rows.decode(String.self) { applied.insert(name) }
+        return files.allSatisfy(applied.contains)
+    }
+}

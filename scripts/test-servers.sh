@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Real servers for the test suite, on loopback ports, in a scratch directory:
+# PostgreSQL (initdb + pg_ctl), Redis (redis-server, AOF on, password), and an S3-compatible
+# server (moto in server mode).
+#   scripts/test-servers.sh start   # writes $ASO_TEST_SERVERS/servers.env (source it)
+#   scripts/test-servers.sh stop
+set -euo pipefail
+dir=${ASO_TEST_SERVERS:-/tmp/aso-test-servers}
+pg_port=${ASO_TEST_PG_PORT:-55432}
+redis_port=${ASO_TEST_REDIS_PORT:-56379}
+s3_port=${ASO_TEST_S3_PORT:-55900}
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+as_postgres=()
+[[ $(id -u) -eq 0 ]] && as_postgres=(runuser -u postgres --)
+
+start() {
+    stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    chmod 777 "$dir"
+
+    # PostgreSQL: its own cluster, trust on loopback only for the superuser, a password for the app user.
+    "${as_postgres[@]}" "$pg_bin/initdb" -D "$dir/pg" -U postgres -A trust >"$dir/pg-init.log" 2>&1
+    "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
+        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    psql -h 127.0.0.1 -p "$pg_port" -U postgres -q -c "CREATE USER aso WITH PASSWORD 'pg-test-secret-7d1c'" \
+        -c "CREATE DATABASE aso_test OWNER aso"
+
+    # Redis: append-only so a restart keeps the queue, a password to exercise AUTH.
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
+        --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+
+    # S3: moto in server mode.
+    (cd "$dir" && nohup moto_server -H 127.0.0.1 -p "$s3_port" >"$dir/moto.log" 2>&1 & echo $! >"$dir/moto.pid")
+
+    for _ in $(seq 1 100); do
+        redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 \
+            && curl -fs "http://127.0.0.1:$s3_port/" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    cat >"$dir/servers.env" <<ENV
+TEST_PG_HOST=127.0.0.1
+TEST_PG_PORT=$pg_port
+TEST_PG_USER=aso
+TEST_PG_PASSWORD=pg-test-secret-7d1c
+TEST_PG_DATABASE=aso_test
+TEST_PG_ADMIN_USER=postgres
+TEST_REDIS_HOST=127.0.0.1
+TEST_REDIS_PORT=$redis_port
+TEST_REDIS_PASSWORD=redis-test-secret-3f9a
+TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
+TEST_SERVERS_DIR=$dir
+TEST_PG_BIN=$pg_bin
+ENV
+    echo "test servers up: postgres :$pg_port, redis :$redis_port, s3 :$s3_port ($dir/servers.env)"
+}
+
+stop() {
+    [[ -d $dir/pg ]] && "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
+    [[ -f $dir/redis.pid ]] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    [[ -f $dir/moto.pid ]] && kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
+    return 0
+}
+
+case ${1:-} in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
