@@ -20,18 +20,19 @@ start() {
     chmod 777 "$dir"
 
     # PostgreSQL: its own cluster, trust on loopback only for the superuser, a password for the app user.
-    "${as_postgres[@]}" "$pg_bin/initdb" -D "$dir/pg" -U postgres -A trust >"$dir/pg-init.log" 2>&1
+    # Local socket: trust (set-up below); TCP: passwords, as in production.
+    "${as_postgres[@]}" "$pg_bin/initdb" -D "$dir/pg" -U postgres --auth-local=trust --auth-host=scram-sha-256 >"$dir/pg-init.log" 2>&1
     "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
-        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-    psql -h 127.0.0.1 -p "$pg_port" -U postgres -q -c "CREATE USER aso WITH PASSWORD 'pg-test-secret-7d1c'" \
+        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start </dev/null >/dev/null 2>&1
+    "${as_postgres[@]}" psql -h "$dir" -p "$pg_port" -U postgres -q -c "CREATE USER aso WITH PASSWORD 'pg-test-secret-7d1c' CREATEDB" \
         -c "CREATE DATABASE aso_test OWNER aso"
 
     # Redis: append-only so a restart keeps the queue, a password to exercise AUTH.
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
-        --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+        --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
 
     # S3: moto in server mode.
-    (cd "$dir" && nohup moto_server -H 127.0.0.1 -p "$s3_port" >"$dir/moto.log" 2>&1 & echo $! >"$dir/moto.pid")
+    (cd "$dir" && nohup moto_server -H 127.0.0.1 -p "$s3_port" </dev/null >"$dir/moto.log" 2>&1 & echo $! >"$dir/moto.pid")
 
     for _ in $(seq 1 100); do
         redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 \

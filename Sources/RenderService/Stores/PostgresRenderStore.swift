@@ -161,19 +161,42 @@ public struct PostgresMigrator: Sendable {
                 var now: [String] = []
                 for file in files where !applied.contains(file) {
                     let sql = try String(contentsOfFile: "\(directory)/\(file)", encoding: .utf8)
-                    // Simple query protocol: several statements, one round trip, one transaction.
-                    _ = try await connection.simpleQuery("BEGIN;\n\(sql)\nINSERT INTO schema_migrations (name) VALUES ('\(file.replacingOccurrences(of: "'", with: "''"))');\nCOMMIT;").get()
+                    try await connection.query("BEGIN", logger: logger)
+                    for statement in Self.statements(sql) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO schema_migrations (name) VALUES (\(file))", logger: logger)
+                    try await connection.query("COMMIT", logger: logger)
                     now.append(file)
                     logger.info("Applied migration", metadata: ["migration": "\(file)"])
                 }
                 try await connection.query("SELECT pg_advisory_unlock(\(Int64(0x4153_4F52)))", logger: logger)
                 return now
             } catch {
-                _ = try? await connection.simpleQuery("ROLLBACK").get()
+                _ = try? await connection.query("ROLLBACK", logger: logger)
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Int64(0x4153_4F52)))", logger: logger)
                 throw error
             }
         }
+    }
+
+    /// The statements of a migration file: split at semicolons that end a line, comment lines
+    /// dropped. Migrations are plain DDL and data; procedural code would need another splitter.
+    static func statements(_ sql: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        for line in sql.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("--") || trimmed.isEmpty { continue }
+            current += line + "\n"
+            if trimmed.hasSuffix(";") {
+                statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines))
+                current = ""
+            }
+        }
+        let rest = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
     }
 
     /// Every migration file has been applied (readiness).

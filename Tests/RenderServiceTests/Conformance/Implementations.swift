@@ -32,7 +32,12 @@ enum Implementations {
             let database = try SQLiteDatabase(path: "\(directory)/test.sqlite")
             return (SQLiteRenderStore(database: database), { try? FileManager.default.removeItem(atPath: directory) })
         },
-    ]
+    ] + (TestServers.hasPostgres ? [
+        StoreUnderTest(name: "PostgreSQL") {
+            let (client, cleanUp) = try await TestServers.postgresDatabase()
+            return (PostgresRenderStore(client: client, logger: TestServers.logger), cleanUp)
+        },
+    ] : [])
 
     static let queues: [QueueUnderTest] = [
         QueueUnderTest(name: "table (SQLite)") {
@@ -45,7 +50,14 @@ enum Implementations {
             },
                     { try? FileManager.default.removeItem(atPath: directory) })
         },
-    ]
+    ] + (TestServers.hasRedis ? [
+        QueueUnderTest(name: "Redis") {
+            let client = RedisClient(configuration: TestServers.redisConfiguration)
+            // A queue name of its own per test: tests share one Redis.
+            let queue = RedisJobQueue(client: client, name: "test-\(UUID().uuidString.prefix(8))")
+            return (queue, { _ in }, { await client.close() })
+        },
+    ] : [])
 
     static let objectStores: [ObjectStoreUnderTest] = [
         ObjectStoreUnderTest(name: "local directory") {
@@ -54,7 +66,13 @@ enum Implementations {
                 root: directory, signer: URLSigner(secret: Data("secret".utf8)), publicBaseURL: URL(string: "http://localhost:8089")!)
             return (store, { try? FileManager.default.removeItem(atPath: directory) })
         },
-    ]
+    ] + (TestServers.hasS3 ? [
+        ObjectStoreUnderTest(name: "S3 (moto)") {
+            let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: "test-\(UUID().uuidString.prefix(8).lowercased())"))
+            try await store.ensureBucket()
+            return (store, {})
+        },
+    ] : [])
 }
 
 /// Records for store and queue tests.
