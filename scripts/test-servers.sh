@@ -32,7 +32,8 @@ start() {
         --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
 
     # S3: moto in server mode.
-    (cd "$dir" && nohup moto_server -H 127.0.0.1 -p "$s3_port" </dev/null >"$dir/moto.log" 2>&1 & echo $! >"$dir/moto.pid")
+    # The subshell's own descriptors are closed too, so a caller piping this script's output is not held open.
+    (cd "$dir" && nohup moto_server -H 127.0.0.1 -p "$s3_port" </dev/null >"$dir/moto.log" 2>&1 & echo $! >"$dir/moto.pid") </dev/null >/dev/null 2>&1
 
     for _ in $(seq 1 100); do
         redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 \
@@ -60,11 +61,30 @@ stop() {
     [[ -d $dir/pg ]] && "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
     [[ -f $dir/redis.pid ]] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
     [[ -f $dir/moto.pid ]] && kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
+    # moto may run under a launcher (pyenv shim) whose pid is the one recorded.
+    pkill -f "moto_server -H 127.0.0.1 -p $s3_port" 2>/dev/null || true
     return 0
+}
+
+# Fault tests stop and start one server while the rest keeps running.
+stop_redis() { redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning shutdown >/dev/null 2>&1 || true; }
+start_redis() {
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
+        --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
+    for _ in $(seq 1 50); do redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+}
+stop_postgres() { "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m fast stop </dev/null >/dev/null 2>&1 || true; }
+start_postgres() {
+    "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
+        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start </dev/null >/dev/null 2>&1
 }
 
 case ${1:-} in
     start) start ;;
     stop) stop ;;
-    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+    stop-redis) stop_redis ;;
+    start-redis) start_redis ;;
+    stop-postgres) stop_postgres ;;
+    start-postgres) start_postgres ;;
+    *) echo "usage: $0 start|stop|stop-redis|start-redis|stop-postgres|start-postgres" >&2; exit 2 ;;
 esac

@@ -45,6 +45,28 @@ public enum RenderServiceApplication {
         return app
     }
 
+    /// What a worker process serves (`WORKER_METRICS_PORT`): its own counters (processed,
+    /// failed, rescued, durations; Prometheus sums them across workers), the queue depth, and
+    /// health checks for an orchestrator's probes. The render workers and `dependencies` run
+    /// in the same service group.
+    public static func workerProcess(
+        _ services: ServiceComponents, workers: RenderWorkers, dependencies: [any Service], logger: Logger,
+        onServerRunning: (@Sendable (Int) async -> Void)? = nil
+    ) -> some ApplicationProtocol {
+        let router = Router(context: RenderRequestContext.self)
+        let routes = RouteTable()
+        router.middlewares.add(ErrorMiddleware(routes: routes))
+        OperationsController<RenderRequestContext>(services: services).registerProbes(on: router, routes: routes)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.workerMetricsPort), serverName: "aso-render-worker"),
+            onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        app.addServices(dependencies)
+        app.addServices(workers)
+        return app
+    }
+
     public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {
         let configuration = services.configuration
         return RenderWorkers(

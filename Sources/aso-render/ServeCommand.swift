@@ -85,16 +85,19 @@ struct WorkerCommand: AsyncParsableCommand {
             var components = backend.components
             components.overrideWorkerConcurrency(configuration.workerCount)
             let workers = RenderServiceApplication.workers(components, logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [
-                        .init(service: backend.postgres),
-                        .init(service: StartupService { try await backend.prepare(migrate: false, logger: logger) }, successTerminationBehavior: .ignore),
-                        .init(service: workers),
-                    ],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            logger.info("Worker started", metadata: ["queue": "\(queue)", "workers": "\(configuration.workerCount)"])
-            try await group.run()
+            let startupCheck = StartupService {
+                // Storage or schema trouble at start is logged, not fatal: renders retry until
+                // the dependency is back, and /health shows it meanwhile.
+                do {
+                    try await backend.prepare(migrate: false, logger: logger)
+                } catch {
+                    logger.error("Start-up check failed; workers will retry", metadata: ["error": "\(error)"])
+                }
+            }
+            let app = RenderServiceApplication.workerProcess(components, workers: workers, dependencies: [backend.postgres, startupCheck], logger: logger) { port in
+                logger.info("Worker started", metadata: ["queue": "\(queue)", "workers": "\(configuration.workerCount)", "port": "\(port)"])
+            }
+            try await app.runService()
         } catch let error as ConfigurationError {
             logger.critical("\(error.description)")
             throw ExitCode(78)

@@ -39,7 +39,7 @@ struct CrashRecoveryTests {
             if !sawProcessing { try await Task.sleep(for: .milliseconds(50)) }
         }
         #expect(sawProcessing)
-        first.kill()
+        await first.kill()
 
         let second = try await ServerProcess(environment: environment)
         defer { Task { await second.terminate() } }

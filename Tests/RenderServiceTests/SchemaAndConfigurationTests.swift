@@ -8,8 +8,16 @@ import Testing
 struct SchemaAndConfigurationTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test func seedSQLHasExactlyTheCataloguesStylesAndPresets() throws {
+    /// `db/schema.sql` and `db/seed.sql` (the spec's psql path) run the migration files.
+    @Test func specSQLFilesIncludeTheMigrations() throws {
+        let schema = try String(contentsOf: Self.root.appendingPathComponent("db/schema.sql"), encoding: .utf8)
         let seed = try String(contentsOf: Self.root.appendingPathComponent("db/seed.sql"), encoding: .utf8)
+        #expect(schema.contains("\\ir migrations/001_initial.sql"))
+        #expect(seed.contains("\\ir migrations/002_seed.sql"))
+    }
+
+    @Test func seedSQLHasExactlyTheCataloguesStylesAndPresets() throws {
+        let seed = try String(contentsOf: Self.root.appendingPathComponent("db/migrations/002_seed.sql"), encoding: .utf8)
         let ids = Set(seed.matches(of: /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/).map { String($0.1) })
         let expected = Set(StyleCatalog.all.map(\.info.id.lowercased) + SizePreset.all.map(\.id.lowercased))
         #expect(ids == expected)
@@ -22,7 +30,7 @@ struct SchemaAndConfigurationTests {
     }
 
     @Test func postgresSchemaAndEmbeddedSchemaHaveTheSameTablesAndColumns() throws {
-        let schema = try String(contentsOf: Self.root.appendingPathComponent("db/schema.sql"), encoding: .utf8)
+        let schema = try String(contentsOf: Self.root.appendingPathComponent("db/migrations/001_initial.sql"), encoding: .utf8)
         var postgres: [String: [String]] = [:]
         for table in schema.matches(of: /CREATE TABLE IF NOT EXISTS (\w+) \(([^;]+)\);/) {
             postgres[String(table.1)] = table.2.split(separator: "\n").compactMap { line in

@@ -16,6 +16,8 @@ public struct ServiceConfiguration: Sendable {
     public var storage: StorageSettings
     /// Render workers per `aso-render worker` process (the spec's `WORKER_COUNT`).
     public var workerCount: Int
+    /// Port of a worker process's own `/metrics` and `/health` (0: any free port).
+    public var workerMetricsPort: Int
     /// Production mode: whether `serve` also renders (normally separate `worker` processes do).
     public var renderInAPI: Bool
     public var migrationsDirectory: String
@@ -74,6 +76,7 @@ public struct ServiceConfiguration: Sendable {
             secretKey: string("MINIO_SECRET_KEY"), bucket: string("MINIO_BUCKET") ?? "render-assets", region: string("MINIO_REGION") ?? "us-east-1",
             useSSL: useSSL)
         workerCount = try integer("WORKER_COUNT", default: 2, range: 1...256)
+        workerMetricsPort = try integer("WORKER_METRICS_PORT", default: 9091, range: 0...65535)
         renderInAPI = ["1", "true", "yes"].contains(string("RENDER_IN_API")?.lowercased() ?? "false")
         migrationsDirectory = string("MIGRATIONS_DIR") ?? "db/migrations"
         if mode == .production {
@@ -114,7 +117,7 @@ public struct ServiceConfiguration: Sendable {
         return [
             ("ASO_MODE", mode.rawValue), ("API_HOST", host), ("API_PORT", String(port)), ("LOG_LEVEL", Self.levelName(logLevel)),
             ("PUBLIC_BASE_URL", publicBaseURL.absoluteString), ("DATA_DIR", dataDirectory), ("WORKER_CONCURRENCY", String(workerConcurrency)),
-            ("WORKER_COUNT", String(workerCount)), ("RENDER_IN_API", String(renderInAPI)), ("RENDER_THREADS", renderThreads.map(String.init) ?? "(cores)"),
+            ("WORKER_COUNT", String(workerCount)), ("WORKER_METRICS_PORT", String(workerMetricsPort)), ("RENDER_IN_API", String(renderInAPI)), ("RENDER_THREADS", renderThreads.map(String.init) ?? "(cores)"),
             ("MAX_INPUT_PIXELS", String(maxInputPixels)), ("RENDER_MAX_ATTEMPTS", String(maxAttempts)),
             ("RENDER_LEASE_SECONDS", String(Int(leaseDuration.seconds))), ("SHUTDOWN_GRACE_SECONDS", String(Int(shutdownGracePeriod.seconds))),
             ("CORS_ALLOWED_ORIGINS", corsAllowedOrigins.joined(separator: ",")), ("URL_SIGNING_SECRET", mask(urlSigningSecret)),

@@ -7,17 +7,25 @@ struct OperationsController<Context: RequestContext>: Sendable {
     let services: ServiceComponents
 
     func register(on router: Router<Context>, routes: RouteTable) {
-        router.get("/health") { _, _ in await self.health() }
-        router.get("/health/liveness") { _, _ in
-            JSONBody.response(.object([("status", .string("alive")), ("timestamp", .string(Timestamps.rfc3339(Date())))]))
-        }
+        registerProbes(on: router, routes: routes)
         router.get("/health/readiness") { _, _ in await self.readiness() }
-        router.get("/metrics") { _, _ in await self.metrics() }
         router.get("/v1/openapi.json") { _, _ in self.openAPI() }
         router.get("/") { _, _ in
             JSONBody.response(.object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
         }
-        for path in ["/health", "/health/liveness", "/health/readiness", "/metrics", "/v1/openapi.json", "/"] {
+        for path in ["/health/readiness", "/v1/openapi.json", "/"] {
+            routes.add(.get, path)
+        }
+    }
+
+    /// Health, liveness and metrics: what an API process and a worker process both serve.
+    func registerProbes(on router: Router<Context>, routes: RouteTable) {
+        router.get("/health") { _, _ in await self.health() }
+        router.get("/health/liveness") { _, _ in
+            JSONBody.response(.object([("status", .string("alive")), ("timestamp", .string(Timestamps.rfc3339(Date())))]))
+        }
+        router.get("/metrics") { _, _ in await self.metrics() }
+        for path in ["/health", "/health/liveness", "/metrics"] {
             routes.add(.get, path)
         }
     }

@@ -18,7 +18,11 @@ public struct S3Configuration: Sendable {
     /// Objects larger than this go up in parts, so a 150 MB TIFF never sits in memory.
     public var multipartThreshold: Int = 16 * 1024 * 1024
     public var partSize: Int = 16 * 1024 * 1024
-    public var requestTimeout: Duration = .seconds(120)
+    /// Deadline of a request without a body. AsyncHTTPClient retries a refused connection
+    /// until the deadline, so this is also how long an unreachable server takes to fail.
+    public var requestTimeout: Duration = .seconds(10)
+    /// Slowest upload rate tolerated: a request's deadline grows by its body size at this rate.
+    public var minimumUploadBytesPerSecond: Int = 2 * 1024 * 1024
 
     public init(endpoint: URL, publicEndpoint: URL? = nil, bucket: String, region: String, accessKey: String, secretKey: String) {
         self.endpoint = endpoint
@@ -178,7 +182,8 @@ public struct S3ObjectStore: ObjectStore {
         if let body {
             request.body = .bytes(body)
         }
-        let timeout = TimeAmount.nanoseconds(configuration.requestTimeout.nanoseconds)
+        let uploadAllowance = Duration.seconds(Double(body?.readableBytes ?? 0) / Double(configuration.minimumUploadBytesPerSecond))
+        let timeout = TimeAmount.nanoseconds((configuration.requestTimeout + uploadAllowance).nanoseconds)
         let response = try await http.execute(request, timeout: timeout)
         return response
     }

@@ -15,11 +15,12 @@ final class ServerProcess: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var log: String { output.value }
 
-    /// Starts the server and waits until it listens.
-    init(environment: [String: String]) async throws {
+    /// Starts the server and waits until it listens (or, for other commands, until a log line
+    /// with `ready` as its message appears).
+    init(environment: [String: String], arguments: [String] = ["serve"], ready: String = "Listening") async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve"]
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["API_PORT"] = "0"
         env.merge(environment) { $1 }
@@ -37,10 +38,9 @@ final class ServerProcess: Sendable {
         for _ in 0..<400 where port == nil {
             try await Task.sleep(for: .milliseconds(50))
             let text = output.value
-            for line in text.split(separator: "\n") where line.contains("\"Listening\"") {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let value = object["port"] as? String {
-                    port = Int(value)
-                }
+            for line in text.split(separator: "\n") where line.contains("\"\(ready)\"") {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                port = (object?["port"] as? String).flatMap(Int.init) ?? 0
             }
             if !process.isRunning { break }
         }
@@ -53,16 +53,17 @@ final class ServerProcess: Sendable {
         self.output = output
     }
 
-    func kill() {
+    /// SIGKILL, then wait for the exit (polled: `waitUntilExit` can hang on Linux).
+    func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
     }
 
     func terminate() async {
         guard process.isRunning else { return }
         process.terminate()  // SIGTERM: graceful shutdown
         for _ in 0..<600 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill() }
+        if process.isRunning { await kill() }
     }
 }
 

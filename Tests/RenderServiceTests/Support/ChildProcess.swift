@@ -1,0 +1,46 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a short command to completion without Foundation's `Process`, whose `waitUntilExit`
+/// can miss a child's exit on Linux when that child leaves a daemon behind (redis-server
+/// `--daemonize`, `pg_ctl start`), hanging the test. posix_spawn + polled `waitpid` cannot.
+enum ChildProcess {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Exit status of `executable arguments…` with `environment` added; output discarded.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Int32 {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        for descriptor in Int32(0)...2 {
+            posix_spawn_file_actions_addopen(&fileActions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
+        guard spawned == 0 else { throw Failure(description: "cannot run \(executable): \(String(cString: strerror(spawned)))") }
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return (status >> 8) & 0xff }
+            if reaped < 0 { throw Failure(description: "waitpid \(executable): \(String(cString: strerror(errno)))") }
+            guard ContinuousClock.now < deadline else {
+                Glibc.kill(pid, SIGKILL)
+                throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
