@@ -128,6 +128,24 @@ struct StyleCatalogueTests {
         #expect(coverage > 0.6, "a few flat inks cover most of the picture (\(coverage))")
     }
 
+    /// A low-key photo must not print as a black sheet: its palette is stretched in lightness.
+    @Test func popArtKeepsColourAndDotsInADarkPhoto() throws {
+        let r = try Rendered.make(try Photos.require(Photos.forest), style: Self.style("pop-art"), name: "pop-dark")
+        defer { r.cleanUp() }
+        let preview = try RasterImage.load(path: r.preview)
+        var black = 0, coloured = 0
+        for y in stride(from: 0, to: preview.height, by: 4) {
+            for x in stride(from: 0, to: preview.width, by: 4) {
+                let c = (0..<3).map { Int(preview.sample(x, y, $0)) }
+                if c.max()! < 50 { black += 1 }
+                if c.max()! - c.min()! > 60 { coloured += 1 }
+            }
+        }
+        let samples = Double(((preview.height + 3) / 4) * ((preview.width + 3) / 4))
+        #expect(Double(black) / samples < 0.7, "black covers \(Double(black) / samples) of the print")
+        #expect(Double(coloured) / samples > 0.2, "inks cover \(Double(coloured) / samples) of the print")
+    }
+
     @Test func comicHasInkAlongTheStrongestEdges() throws {
         let square = try Fixtures.square(in: temporaryDirectory())
         let r = try Rendered.make(square, style: Self.style("comic"), name: "comic-square")

@@ -101,6 +101,32 @@ struct APITests {
         }
     }
 
+    @Test func cancelStopsQueuedRendersAndRefusesFinishedOnes() async throws {
+        let service = try await EmbeddedTestService.make()
+        defer { service.cleanUp() }
+        try await service.app.test(.router) { client in
+            let first = try #require(try await client.upload(try MultipartBody.render()).json["render_id"] as? String)
+            let second = try #require(try await client.upload(try MultipartBody.render()).json["render_id"] as? String)
+            let canceled = try await client.execute(uri: "/v1/renders/\(first)/cancel", method: .post)
+            #expect(canceled.status == .ok)
+            let body = try canceled.json
+            #expect(body["status"] as? String == "canceled" && body["completed_at"] is String && body["started_at"] is NSNull)
+            // Retrying the cancel is harmless.
+            #expect(try await client.execute(uri: "/v1/renders/\(first)/cancel", method: .post).json["status"] as? String == "canceled")
+
+            try await service.drainQueue()
+            #expect(try await client.get("/v1/renders/\(first)").json["status"] as? String == "canceled", "the worker dropped it")
+            #expect(try await client.get("/v1/renders/\(second)").json["status"] as? String == "completed")
+            try await client.get("/v1/renders/\(first)/download").expectError(.conflict, "Render not completed (current status: canceled)")
+            try await client.execute(uri: "/v1/renders/\(second)/cancel", method: .post)
+                .expectError(.conflict, "Render cannot be canceled (current status: completed)")
+            try await client.execute(uri: "/v1/renders/not-a-uuid/cancel", method: .post).expectError(.badRequest, "Invalid UUID format for render_id")
+            try await client.execute(uri: "/v1/renders/\(UUID().uuidString)/cancel", method: .post).expectError(.notFound, "Render not found")
+            let wrongMethod = try await client.get("/v1/renders/\(first)/cancel")
+            try wrongMethod.expectError(.methodNotAllowed)
+        }
+    }
+
     @Test func downloadsSupportRangesAndRefuseAlteredOrExpiredURLs() async throws {
         let service = try await EmbeddedTestService.make()
         defer { service.cleanUp() }

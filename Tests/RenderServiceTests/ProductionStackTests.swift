@@ -187,6 +187,34 @@ struct ProductionStackTests {
         }
     }
 
+    @Test func cancelStopsARenderInProgressOnItsWorker() async throws {
+        try await Deployment.with { deployment in
+            let api = try await deployment.api()
+            let worker = try await deployment.worker(1)
+            let id = try await Self.upload(api.baseURL, photo: Photos.elephants, preset: IDs.preset24x36)
+            var processing = false
+            for _ in 0..<200 where !processing {
+                processing = try await Self.json("\(api.baseURL)/v1/renders/\(id)").body["status"] as? String == "processing"
+                if !processing { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(processing)
+            var request = HTTPClientRequest(url: "\(api.baseURL)/v1/renders/\(id)/cancel")
+            request.method = .POST
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            #expect(response.status.code == 200)
+            // The worker, in another process, stops at its next checkpoint and discards the work.
+            var stopped = false
+            for _ in 0..<300 where !stopped {
+                stopped = worker.log.contains("Render canceled by the customer")
+                if !stopped { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(stopped, "worker log: \(worker.log.suffix(2000))")
+            #expect(try await Self.json("\(api.baseURL)/v1/renders/\(id)").body["status"] as? String == "canceled")
+            let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: deployment.environment["MINIO_BUCKET"]!))
+            #expect(try await store.head(key: ObjectKeys.output(render: UUID(uuidString: id)!)) == nil)
+        }
+    }
+
     @Test func redisAndPostgresRestartsUnderLoadLoseNothing() async throws {
         try await Deployment.with { deployment in
             let api = try await deployment.api()

@@ -36,7 +36,7 @@ public struct PopArtStyle: RenderStyle {
         // Flatten: a k-means palette, each colour mapped to a comic-print ink treatment.
         let k = Int(context.parameters["colours"].rounded())
         let palette = KMeans.palette(lab, count: k, seed: Noise.stream(context.seed, 1))
-        let treatments = palette.map(Self.treatment)
+        let treatments = Self.stretched(palette).map(Self.treatment)
         let assigned = KMeans.assign(lab, palette: palette)
         let w = lab.width, h = lab.height
         // Base colour (3), dot ink colour (3), dot coverage (1).
@@ -76,6 +76,23 @@ public struct PopArtStyle: RenderStyle {
         (250, (0.10, 0.36, 0.78)),  // blue
         (320, (0.86, 0.20, 0.55)),  // magenta
     ]
+
+    /// Pop art lives on value contrast, so the palette's lightness is stretched to span at least
+    /// 12…92 before the treatments are chosen: a dark, low-key photo (a forest at dusk) still
+    /// gets colours, dots and paper instead of a black sheet. Chroma grows with the lightness
+    /// gain, so a dark green becomes a green, not a grey. Only ever stretches: a photo with a full
+    /// tonal range keeps its palette.
+    static func stretched(_ palette: [(Float, Float, Float)]) -> [(Float, Float, Float)] {
+        let lightness = palette.map(\.0)
+        guard let low = lightness.min(), let high = lightness.max(), high - low > 1 else { return palette }
+        let targetLow = min(low, 12), targetHigh = max(high, 92)
+        let gain = (targetHigh - targetLow) / (high - low)
+        return palette.map { colour in
+            let l = targetLow + (colour.0 - low) * gain
+            let chromaGain = min(3, max(1, l / max(colour.0, 1)))
+            return (l, colour.1 * chromaGain, colour.2 * chromaGain)
+        }
+    }
 
     /// Lichtenstein's rules, roughly: darks become black, light neutrals white paper, other
     /// colours the nearest primary — solid when dark or saturated, dots on white when light.

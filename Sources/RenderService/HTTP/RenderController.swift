@@ -12,7 +12,9 @@ struct RenderController<Context: RequestContext>: Sendable {
         router.get("/v1/renders/{id}", use: show)
         router.get("/v1/renders/{id}/download") { request, context in try await self.link(request, context, kind: .master) }
         router.get("/v1/renders/{id}/preview") { request, context in try await self.link(request, context, kind: .preview) }
+        router.post("/v1/renders/{id}/cancel", use: cancel)
         routes.add(.post, "/v1/renders")
+        routes.add(.post, "/v1/renders/{id}/cancel")
         routes.add(.get, "/v1/renders/{id}")
         routes.add(.get, "/v1/renders/{id}/download")
         routes.add(.get, "/v1/renders/{id}/preview")
@@ -158,6 +160,24 @@ struct RenderController<Context: RequestContext>: Sendable {
         guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw APIError.invalidUUID("render_id") }
         guard let record = try await services.store.render(id: id) else { throw APIError.renderNotFound }
         return record
+    }
+
+    // MARK: POST /v1/renders/{id}/cancel
+
+    /// A queued render is canceled at once (a worker that claims it later drops it); one being
+    /// rendered is marked canceled now and its worker, on whichever host, stops at the next
+    /// checkpoint and discards its work. Canceling a canceled render is a no-op (200), so a
+    /// client may retry; a completed or failed one cannot be canceled (409).
+    @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
+        let record = try await findRender(context)
+        if !record.status.isTerminal, try await services.store.markCanceled(id: record.id, at: Date()) {
+            context.logger.info("Render canceled", metadata: ["render_id": "\(record.id.lowercased)", "was": "\(record.status.rawValue)"])
+        }
+        guard let current = try await services.store.render(id: record.id) else { throw APIError.renderNotFound }
+        guard current.status == .canceled else {
+            throw APIError(.conflict, "Render cannot be canceled (current status: \(current.status.rawValue))")
+        }
+        return JSONBody.response(RenderJSON.object(current))
     }
 
     // MARK: GET /v1/renders/{id}/download and /preview

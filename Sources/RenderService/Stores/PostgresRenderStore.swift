@@ -91,6 +91,18 @@ public struct PostgresRenderStore: RenderStore {
         return false
     }
 
+    public func markCanceled(id: UUID, at date: Date) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            UPDATE renders SET status = 'canceled', completed_at = \(date),
+                duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END,
+                lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id
+            """, logger: logger)
+        for try await _ in rows { return true }
+        return false
+    }
+
     public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
         let rows = try await client.query(
             "SELECT id FROM renders WHERE status = \(status.rawValue) ORDER BY created_at LIMIT \(limit)", logger: logger)

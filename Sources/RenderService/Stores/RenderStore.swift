@@ -20,6 +20,10 @@ public protocol RenderStore: Sendable {
     /// → `failed` with a message a customer can read.
     @discardableResult
     func markFailed(id: UUID, message: String, at: Date) async throws -> Bool
+    /// `queued`/`processing` → `canceled` (a customer's cancel). Returns false when the render
+    /// was already terminal; a worker rendering it notices at its next checkpoint.
+    @discardableResult
+    func markCanceled(id: UUID, at: Date) async throws -> Bool
     /// Ids of renders in a status, oldest first (the reconciler's view of what should be queued).
     func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID]
     func count(status: RenderStatus) async throws -> Int

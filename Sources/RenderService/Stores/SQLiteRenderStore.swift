@@ -107,6 +107,21 @@ public struct SQLiteRenderStore: RenderStore {
         }
     }
 
+    public func markCanceled(id: UUID, at date: Date) async throws -> Bool {
+        defer { database.renderCache.invalidate(id) }
+        return try await database.pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE renders SET status = 'canceled', completed_at = ?,
+                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(ROUND((? - started_at) * 1000) AS INTEGER) END,
+                        lease_owner = NULL, lease_expires_at = NULL
+                    WHERE id = ? AND status IN ('queued', 'processing')
+                    """,
+                arguments: [date.timeIntervalSince1970, date.timeIntervalSince1970, id.lowercased])
+            return db.changesCount == 1
+        }
+    }
+
     public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
         try await database.pool.read { db in
             try String.fetchAll(db, sql: "SELECT id FROM renders WHERE status = ? ORDER BY created_at LIMIT ?", arguments: [status.rawValue, limit])

@@ -23,6 +23,8 @@ public final class RenderWorkers: Service, Sendable {
         public var maintenanceInterval: Duration = .seconds(5)
         /// First retry delay; doubles per attempt, with jitter, capped at a minute.
         public var retryBaseDelay: Duration = .seconds(2)
+        /// How often a render in progress checks whether it was canceled.
+        public var cancelPollInterval: Duration = .seconds(1)
 
         public init(concurrency: Int, maxAttempts: Int, lease: Duration, gracePeriod: Duration, workDirectory: String) {
             self.concurrency = concurrency
@@ -188,12 +190,25 @@ public final class RenderWorkers: Service, Sendable {
             }
         }
         defer { heartbeat.cancel() }
+        // A customer's cancel reaches the worker through the store, whichever API replica took it.
+        let canceled = Atomic<Bool>(false)
+        let cancelWatch = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: settings.cancelPollInterval)
+                if (try? await store.render(id: id))?.status == .canceled {
+                    canceled.store(true, ordering: .sequentiallyConsistent)
+                    break
+                }
+            }
+        }
+        defer { cancelWatch.cancel() }
 
         let workDirectory = "\(settings.workDirectory)/\(id.lowercased)-\(lease.attempt)-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
         do {
             let outcome = try await render(record, in: workDirectory, isCanceled: { [self] in
-                lost.load(ordering: .sequentiallyConsistent) || cancelInFlight.load(ordering: .sequentiallyConsistent)
+                lost.load(ordering: .sequentiallyConsistent) || canceled.load(ordering: .sequentiallyConsistent)
+                    || cancelInFlight.load(ordering: .sequentiallyConsistent)
             })
             try await objects.put(key: ObjectKeys.output(render: id), fileAt: "\(workDirectory)/output.tiff", contentType: "image/tiff", consume: true)
             try await objects.put(key: ObjectKeys.preview(render: id), fileAt: "\(workDirectory)/preview.jpg", contentType: "image/jpeg", consume: true)
@@ -206,6 +221,9 @@ public final class RenderWorkers: Service, Sendable {
                     durationMs: durationMs, effectiveDPI: outcome.effectiveDPI, warnings: outcome.warnings, seed: outcome.seed))
             try await queue.complete(lease)
             guard recorded else {
+                // Canceled (or failed elsewhere) while the outputs were going up: remove them.
+                try? await objects.delete(key: ObjectKeys.output(render: id))
+                try? await objects.delete(key: ObjectKeys.preview(render: id))
                 log.warning("Render finished after it left processing; result discarded")
                 return
             }
@@ -214,6 +232,9 @@ public final class RenderWorkers: Service, Sendable {
             log.info("Render completed", metadata: ["duration_ms": .stringConvertible(durationMs), "effective_dpi": "\(outcome.effectiveDPI)"])
         } catch let error as RenderError where Self.isPermanent(error) {
             await fail(lease, message: error.message, log: log)
+        } catch where (error as? RenderError)?.code == .canceled && canceled.load(ordering: .sequentiallyConsistent) {
+            try? await queue.complete(lease)
+            log.info("Render canceled by the customer; work discarded")
         } catch let error as RenderError where error.code == .canceled {
             // Shutting down or the lease was lost: give the job back untouched.
             if lost.load(ordering: .sequentiallyConsistent) {

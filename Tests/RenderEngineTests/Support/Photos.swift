@@ -8,6 +8,8 @@ enum Photos {
     static let dune = "/usr/share/backgrounds/mate/nature/Dune.jpg"
     static let flower = "/usr/share/backgrounds/mate/nature/YellowFlower.jpg"
     static let storm = "/usr/share/backgrounds/mate/nature/Storm.jpg"
+    /// A dark, low-key forest.
+    static let forest = "/usr/share/wallpapers/Path/contents/images/2560x1600.jpg"
     /// A portrait photo (1622x2880).
     static let portrait = "/usr/share/wallpapers/SafeLanding/contents/images/1622x2880.jpg"
 

@@ -71,6 +71,34 @@ struct RenderStoreConformance {
     }
 
     @Test(arguments: Implementations.stores)
+    func cancelStopsQueuedAndProcessingRendersOnly(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let (queued, queuedAsset) = Fixtures.pair()
+        let (processing, processingAsset) = Fixtures.pair()
+        let (completed, completedAsset) = Fixtures.pair()
+        try await store.create(queued, asset: queuedAsset)
+        try await store.create(processing, asset: processingAsset)
+        try await store.create(completed, asset: completedAsset)
+        _ = try await store.markProcessing(id: processing.id, at: Date().addingTimeInterval(-2))
+        _ = try await store.markProcessing(id: completed.id, at: Date())
+        let done = CompletedRender(outputKey: "a", previewKey: "b", completedAt: Date(), durationMs: 1, effectiveDPI: 300, warnings: [], seed: nil)
+        #expect(try await store.markCompleted(id: completed.id, done))
+
+        #expect(try await store.markCanceled(id: queued.id, at: Date()))
+        #expect(try await store.markCanceled(id: processing.id, at: Date()))
+        #expect(try await !store.markCanceled(id: completed.id, at: Date()), "a completed render stays completed")
+        #expect(try await !store.markCanceled(id: queued.id, at: Date()), "a second cancel changes nothing")
+        let canceled = try #require(try await store.render(id: processing.id))
+        #expect(canceled.status == .canceled && canceled.completedAt != nil && (canceled.durationMs ?? 0) >= 1500)
+        #expect(try await store.render(id: queued.id)?.status == .canceled)
+        // A worker that claims it afterwards gets nothing to do, and cannot complete it.
+        #expect(try await store.markProcessing(id: queued.id, at: Date()) == nil)
+        #expect(try await !store.markCompleted(id: processing.id, done))
+        #expect(try await store.count(status: .canceled) == 2)
+    }
+
+    @Test(arguments: Implementations.stores)
     func retryGoesBackToQueuedAndListsOldestFirst(_ impl: StoreUnderTest) async throws {
         let (store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
