@@ -215,6 +215,22 @@ struct ProductionStackTests {
         }
     }
 
+    @Test func rendersQueuedInTheDatabaseButMissingFromRedisAreReEnqueued() async throws {
+        try await Deployment.with { deployment in
+            let api = try await deployment.api()
+            let ids = [try await Self.upload(api.baseURL), try await Self.upload(api.baseURL)]
+            // Redis loses its data, as after a restart without its append-only file.
+            let redis = RedisClient(configuration: TestServers.redisConfiguration)
+            try await redis.command("SELECT", deployment.environment["REDIS_DB"]!)
+            try await redis.command("FLUSHDB")
+            await redis.close()
+            let worker = try await deployment.worker(1)
+            let results = try await Self.waitForAll(api.baseURL, ids)
+            #expect(ids.allSatisfy { results[$0]?["status"] as? String == "completed" }, "\(results)")
+            #expect(worker.log.contains("Re-enqueued a render missing from the queue"))
+        }
+    }
+
     @Test func redisAndPostgresRestartsUnderLoadLoseNothing() async throws {
         try await Deployment.with { deployment in
             let api = try await deployment.api()

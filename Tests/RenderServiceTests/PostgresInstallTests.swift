@@ -1,0 +1,52 @@
+import Foundation
+import PostgresNIO
+@testable import RenderService
+import Testing
+
+/// The spec installs the schema with `psql -f db/schema.sql` and `psql -f db/seed.sql`;
+/// `aso-render migrate` applies db/migrations. Both paths must give the same database and
+/// may follow each other in either order.
+@Suite("PostgreSQL install paths", .enabled(if: TestServers.hasPostgres))
+struct PostgresInstallTests {
+    @Test func specPsqlStepsThenMigrateAgreeAndRepeatSafely() async throws {
+        let environment = TestServers.environment
+        let name = "t_psql_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased())"
+        let admin = PostgresClient(
+            configuration: TestServers.postgresConfiguration(database: environment["TEST_PG_DATABASE"] ?? "aso_test"), backgroundLogger: TestServers.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await admin.run() }
+            try await admin.query("CREATE DATABASE \(unescaped: name)", logger: TestServers.logger)
+            let client = PostgresClient(configuration: TestServers.postgresConfiguration(database: name), backgroundLogger: TestServers.logger)
+            group.addTask { await client.run() }
+            do {
+                // Twice each: the spec's steps are safe to repeat.
+                for file in ["db/schema.sql", "db/seed.sql", "db/schema.sql", "db/seed.sql"] {
+                    let status = try await ChildProcess.run(
+                        "/usr/bin/psql",
+                        ["-h", environment["TEST_PG_HOST"]!, "-p", environment["TEST_PG_PORT"]!, "-U", environment["TEST_PG_USER"]!, "-d", name,
+                         "-v", "ON_ERROR_STOP=1", "-q", "-f", TestServers.root.appendingPathComponent(file).path],
+                        environment: ["PGPASSWORD": environment["TEST_PG_PASSWORD"]!])
+                    #expect(status == 0, "psql -f \(file)")
+                }
+                func count(_ table: String) async throws -> Int {
+                    for try await n in try await client.query("SELECT COUNT(*) FROM \(unescaped: table)", logger: TestServers.logger).decode(Int64.self) {
+                        return Int(n)
+                    }
+                    return -1
+                }
+                #expect(try await count("styles") == 9)
+                #expect(try await count("size_presets") == 5)
+                // `migrate` afterwards records the migrations without tripping over what psql made.
+                let migrator = PostgresMigrator(client: client, directory: TestServers.migrations, logger: TestServers.logger)
+                #expect(try await migrator.migrate() == ["001_initial.sql", "002_seed.sql"])
+                #expect(try await migrator.migrate() == [])
+                #expect(try await migrator.isMigrated())
+                #expect(try await count("styles") == 9)
+            } catch {
+                Issue.record(error)
+            }
+            _ = try? await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: TestServers.logger)
+            group.cancelAll()
+        }
+    }
+}
