@@ -12,7 +12,8 @@ case $purpose in
             postgresql redis-server)
         ;;
 esac
-[[ $purpose == bench ]] && apt_packages+=(time hyperfine wrk)
+# The peer baselines of ../shared/bench/peers.sh: ImageMagick, G'MIC (and OpenCV from pip, below).
+[[ $purpose == bench ]] && apt_packages+=(time hyperfine wrk imagemagick gmic)
 [[ $purpose == test || $purpose == bench ]] && apt_packages+=(curl python3-pip)
 
 missing=()
@@ -34,4 +35,7 @@ if [[ $purpose == test || $purpose == bench ]]; then
     python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator 'moto[server]' boto3 pyyaml
 import requests, openapi_spec_validator, moto.server, botocore, yaml
 PY
+fi
+if [[ $purpose == bench ]]; then
+    python3 -c "import cv2, cv2.xphoto" 2>/dev/null || python3 -m pip install -q opencv-contrib-python-headless
 fi
