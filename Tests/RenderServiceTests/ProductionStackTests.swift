@@ -96,6 +96,18 @@ struct ProductionStackTests {
         return line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }.map { Int($0) } ?? -1
     }
 
+    /// A 24x36 render, long enough to interrupt, once a worker has started it.
+    static func uploadLongRenderAndWaitUntilProcessing(_ base: String) async throws -> String {
+        let id = try await upload(base, photo: Photos.elephants, preset: IDs.preset24x36)
+        var processing = false
+        for _ in 0..<200 where !processing {
+            processing = try await json("\(base)/v1/renders/\(id)").body["status"] as? String == "processing"
+            if !processing { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(processing)
+        return id
+    }
+
     static func upload(_ base: String, photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12) async throws -> String {
         let body = try MultipartBody.render(photo: photo, style: style, preset: preset)
         var request = HTTPClientRequest(url: "\(base)/v1/renders")
@@ -169,13 +181,7 @@ struct ProductionStackTests {
         try await Deployment.with { deployment in
             let api = try await deployment.api()
             let first = try await deployment.worker(1)
-            let id = try await Self.upload(api.baseURL, photo: Photos.elephants, preset: IDs.preset24x36)
-            var processing = false
-            for _ in 0..<200 where !processing {
-                processing = try await Self.json("\(api.baseURL)/v1/renders/\(id)").body["status"] as? String == "processing"
-                if !processing { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            #expect(processing)
+            let id = try await Self.uploadLongRenderAndWaitUntilProcessing(api.baseURL)
             await first.kill()
             let second = try await deployment.worker(2)
             let result = try await Self.waitForAll(api.baseURL, [id])
@@ -191,13 +197,7 @@ struct ProductionStackTests {
         try await Deployment.with { deployment in
             let api = try await deployment.api()
             let worker = try await deployment.worker(1)
-            let id = try await Self.upload(api.baseURL, photo: Photos.elephants, preset: IDs.preset24x36)
-            var processing = false
-            for _ in 0..<200 where !processing {
-                processing = try await Self.json("\(api.baseURL)/v1/renders/\(id)").body["status"] as? String == "processing"
-                if !processing { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            #expect(processing)
+            let id = try await Self.uploadLongRenderAndWaitUntilProcessing(api.baseURL)
             var request = HTTPClientRequest(url: "\(api.baseURL)/v1/renders/\(id)/cancel")
             request.method = .POST
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
