@@ -2,3 +2,4 @@
 -- The statements live in db/migrations/, which `aso-render migrate` applies in order and
 -- records; this file runs the same ones with psql. Idempotent.
 \ir migrations/001_initial.sql
+\ir migrations/003_reliability.sql

@@ -13,7 +13,8 @@ public enum RenderServiceApplication {
         router.middlewares.add(MetricsMiddleware(metrics: services.metrics))
         router.middlewares.add(CORSMiddleware(allowedOrigins: Set(services.configuration.corsAllowedOrigins)))
         router.middlewares.add(ErrorMiddleware(routes: routes))
-        RenderController<RenderRequestContext>(services: services).register(on: router, routes: routes)
+        router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken))
+        RenderController(services: services).register(on: router, routes: routes)
         CatalogController<RenderRequestContext>().register(on: router, routes: routes)
         OperationsController<RenderRequestContext>(services: services).register(on: router, routes: routes)
         if let files = services.localFiles {
@@ -40,6 +41,7 @@ public enum RenderServiceApplication {
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
         app.addServices(dependencies)
+        app.addServices(RetentionSweeper(services: services, logger: logger))
         if let workers { app.addServices(workers) }
         if let prepare { app.beforeServerStarts(perform: prepare) }
         return app
@@ -56,6 +58,7 @@ public enum RenderServiceApplication {
         let router = Router(context: RenderRequestContext.self)
         let routes = RouteTable()
         router.middlewares.add(ErrorMiddleware(routes: routes))
+        router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken))
         OperationsController<RenderRequestContext>(services: services).registerProbes(on: router, routes: routes)
         var app = Application(
             router: router,

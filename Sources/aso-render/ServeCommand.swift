@@ -141,6 +141,19 @@ struct ConfigCommand: ParsableCommand {
     }
 }
 
+struct APIKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api-key",
+        abstract: "Make a new API key: give the key to the client, put the sha256: entry in API_KEYS.")
+
+    func run() {
+        let made = APIKeys.generate()
+        print("key:      \(made.key)")
+        print("API_KEYS: \(made.entry)")
+        print("owner id: \(made.owner)  (how logs and the database name this key)")
+    }
+}
+
 /// `redis://[:password@]host[:port][/db]`
 struct RedisURL {
     let host: String

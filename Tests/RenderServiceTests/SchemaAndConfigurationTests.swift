@@ -12,7 +12,10 @@ struct SchemaAndConfigurationTests {
     @Test func specSQLFilesIncludeTheMigrations() throws {
         let schema = try String(contentsOf: Self.root.appendingPathComponent("db/schema.sql"), encoding: .utf8)
         let seed = try String(contentsOf: Self.root.appendingPathComponent("db/seed.sql"), encoding: .utf8)
-        #expect(schema.contains("\\ir migrations/001_initial.sql"))
+        for migration in try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("db/migrations").path).sorted()
+        where migration != "002_seed.sql" {
+            #expect(schema.contains("\\ir migrations/\(migration)"))
+        }
         #expect(seed.contains("\\ir migrations/002_seed.sql"))
     }
 
@@ -30,7 +33,9 @@ struct SchemaAndConfigurationTests {
     }
 
     @Test func postgresSchemaAndEmbeddedSchemaHaveTheSameTablesAndColumns() throws {
-        let schema = try String(contentsOf: Self.root.appendingPathComponent("db/migrations/001_initial.sql"), encoding: .utf8)
+        let directory = Self.root.appendingPathComponent("db/migrations")
+        let schema = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().filter { $0 != "002_seed.sql" }
+            .map { try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) }.joined(separator: "\n")
         var postgres: [String: [String]] = [:]
         for table in schema.matches(of: /CREATE TABLE IF NOT EXISTS (\w+) \(([^;]+)\);/) {
             postgres[String(table.1)] = table.2.split(separator: "\n").compactMap { line in
@@ -38,11 +43,14 @@ struct SchemaAndConfigurationTests {
                 return word.flatMap { $0.first?.isLowercase == true ? $0 : nil }
             }
         }
-        let directory = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let database = try SQLiteDatabase(path: "\(directory)/schema.sqlite")
+        for added in schema.matches(of: /ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+)/) {
+            postgres[String(added.1), default: []].append(String(added.2))
+        }
+        let temporary = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let database = try SQLiteDatabase(path: "\(temporary)/schema.sqlite")
         let sqlite = try database.pool.read { db in
-            try ["styles", "size_presets", "assets", "renders"].reduce(into: [String: [String]]()) { result, table in
+            try ["styles", "size_presets", "assets", "renders", "idempotency_keys"].reduce(into: [String: [String]]()) { result, table in
                 result[table] = try db.columns(in: table).map(\.name)
             }
         }

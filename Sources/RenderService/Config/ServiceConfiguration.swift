@@ -44,6 +44,21 @@ public struct ServiceConfiguration: Sendable {
     public var leaseDuration: Duration
     /// How long SIGTERM waits for in-flight renders before handing them back to the queue.
     public var shutdownGracePeriod: Duration
+    /// `API_KEYS`: when any are set, `/v1/*` requires one and renders belong to their key.
+    public var apiKeys: APIKeys
+    /// `METRICS_TOKEN`: when set, `/metrics` requires it as a bearer token.
+    public var metricsToken: String?
+    /// Renders waiting in the queue beyond which uploads are refused with 503 + Retry-After.
+    public var maxQueuedRenders: Int
+    /// The Retry-After of those 503s.
+    public var overloadRetryAfterSeconds: Int
+    /// How long uploaded originals and rendered outputs are kept (nil: forever).
+    public var originalRetention: Duration?
+    public var outputRetention: Duration?
+    /// How often the retention sweep runs.
+    public var retentionSweepInterval: Duration
+    /// How long an `Idempotency-Key` is remembered.
+    public var idempotencyKeyLifetime: Duration = .seconds(24 * 3600)
 
     public static let defaultPort = 8089
 
@@ -109,6 +124,20 @@ public struct ServiceConfiguration: Sendable {
         maxAttempts = try integer("RENDER_MAX_ATTEMPTS", default: 3, range: 1...20)
         leaseDuration = .seconds(try integer("RENDER_LEASE_SECONDS", default: 60, range: 5...3600))
         shutdownGracePeriod = .seconds(try integer("SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...3600))
+        apiKeys = try APIKeys(string("API_KEYS") ?? "")
+        metricsToken = string("METRICS_TOKEN")
+        maxQueuedRenders = try integer("MAX_QUEUED_RENDERS", default: 1000, range: 1...10_000_000)
+        overloadRetryAfterSeconds = try integer("OVERLOAD_RETRY_AFTER_SECONDS", default: 30, range: 1...86_400)
+        func period(_ name: String, default value: String) throws(ConfigurationError) -> Duration? {
+            let text = string(name) ?? value
+            guard let parsed = RetentionPeriod.parse(text) else {
+                throw ConfigurationError("\(name) must be a period like 30d, 12h, 15m or 45s (0 keeps forever), got '\(text)'")
+            }
+            return parsed == .zero ? nil : parsed
+        }
+        originalRetention = try period("ORIGINAL_RETENTION", default: "30d")
+        outputRetention = try period("OUTPUT_RETENTION", default: "90d")
+        retentionSweepInterval = try period("RETENTION_SWEEP_INTERVAL", default: "1h") ?? .seconds(3600)
     }
 
     /// Every setting with its effective value, secrets masked (`aso-render config`).
@@ -121,6 +150,10 @@ public struct ServiceConfiguration: Sendable {
             ("MAX_INPUT_PIXELS", String(maxInputPixels)), ("RENDER_MAX_ATTEMPTS", String(maxAttempts)),
             ("RENDER_LEASE_SECONDS", String(Int(leaseDuration.seconds))), ("SHUTDOWN_GRACE_SECONDS", String(Int(shutdownGracePeriod.seconds))),
             ("CORS_ALLOWED_ORIGINS", corsAllowedOrigins.joined(separator: ",")), ("URL_SIGNING_SECRET", mask(urlSigningSecret)),
+            ("API_KEYS", apiKeys.isEnabled ? "(\(apiKeys.count) keys, hidden)" : "(not set: no authentication)"), ("METRICS_TOKEN", mask(metricsToken)),
+            ("MAX_QUEUED_RENDERS", String(maxQueuedRenders)), ("OVERLOAD_RETRY_AFTER_SECONDS", String(overloadRetryAfterSeconds)),
+            ("ORIGINAL_RETENTION", RetentionPeriod.format(originalRetention)), ("OUTPUT_RETENTION", RetentionPeriod.format(outputRetention)),
+            ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),
             ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
             ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
             ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)), ("REDIS_PASSWORD", mask(redis.password)),
@@ -187,4 +220,24 @@ public struct StorageSettings: Sendable {
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Periods such as `30d`, `12h`, `15m`, `45s`; `0` means never.
+enum RetentionPeriod {
+    static func parse(_ text: String) -> Duration? {
+        let value = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if value == "0" { return .zero }
+        guard let unit = value.last, let number = Int(value.dropLast()), number >= 0 else { return nil }
+        let seconds: [Character: Int] = ["d": 86_400, "h": 3600, "m": 60, "s": 1]
+        guard let scale = seconds[unit] else { return nil }
+        let (total, overflow) = number.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : .seconds(total)
+    }
+
+    static func format(_ period: Duration?) -> String {
+        guard let period, period > .zero else { return "0 (forever)" }
+        let seconds = Int(period.seconds)
+        for (unit, scale) in [("d", 86_400), ("h", 3600), ("m", 60)] where seconds % scale == 0 { return "\(seconds / scale)\(unit)" }
+        return "\(seconds)s"
+    }
 }

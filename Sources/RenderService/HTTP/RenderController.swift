@@ -1,10 +1,12 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import RenderEngine
 
 /// The render routes of the spec: create, status, download and preview URLs.
-struct RenderController<Context: RequestContext>: Sendable {
+struct RenderController: Sendable {
+    typealias Context = RenderRequestContext
     let services: ServiceComponents
 
     func register(on router: Router<Context>, routes: RouteTable) {
@@ -32,6 +34,16 @@ struct RenderController<Context: RequestContext>: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes + 1024 * 1024 {
             throw APIError.fileTooLarge
         }
+        let idempotencyKey = try Self.idempotencyKey(request)
+        let owner = context.apiKeyOwner
+        let keyValidAfter = Date().addingTimeInterval(-configuration.idempotencyKeyLifetime.seconds)
+        var earlierUse: IdempotentRequest?
+        if let idempotencyKey {
+            earlierUse = try await services.store.idempotentRequest(owner: owner ?? "", key: idempotencyKey, validAfter: keyValidAfter)
+        }
+        // A retry of an accepted request is answered even when the queue is full.
+        if earlierUse == nil { try await refuseIfOverloaded(request) }
+
         let temporary = "\(services.uploadDirectory)/upload-\(UUID().uuidString)"
         let upload = try await MultipartUpload.receive(
             body: request.body, boundary: boundary, temporaryPath: temporary, maxFileBytes: configuration.maxUploadBytes)
@@ -46,6 +58,16 @@ struct RenderController<Context: RequestContext>: Sendable {
         let parameters = try styleParameters(upload.fields["style_params"], style: style)
         let seed = try seedValue(upload.fields["seed"])
         guard file.size > 0 else { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
+
+        var idempotency: IdempotencyKey?
+        if let idempotencyKey {
+            let digest = try await RenderRequestDigest.hex(
+                file: file.path,
+                fields: [style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
+                         StyleParametersJSON.encode(parameters), seed.map(String.init) ?? ""])
+            if let earlierUse { return try await replay(earlierUse, key: idempotencyKey, requestHash: digest) }
+            idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
+        }
 
         let probe: ImageProbe
         do {
@@ -65,9 +87,13 @@ struct RenderController<Context: RequestContext>: Sendable {
             height: probe.orientedHeight, format: probe.format.rawValue, createdAt: now)
         let record = RenderRecord(
             id: renderID, assetID: assetID, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
-            styleParameters: parameters, seed: seed, createdAt: now)
+            styleParameters: parameters, seed: seed, createdAt: now, owner: owner)
         do {
-            try await services.store.create(record, asset: asset)
+            if let raced = try await services.store.create(record, asset: asset, idempotency: idempotency), let idempotency {
+                // The same key arrived twice at once and the other request was recorded first.
+                try? await services.objects.delete(key: key)
+                return try await replay(raced, key: idempotency.key, requestHash: idempotency.requestHash)
+            }
         } catch {
             try? await services.objects.delete(key: key)
             throw error
@@ -92,6 +118,50 @@ struct RenderController<Context: RequestContext>: Sendable {
         return JSONBody.response(
             .object([("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)), ("created_at", .string(Timestamps.rfc3339(now)))]),
             status: .created, headers: [.location: "/v1/renders/\(renderID.lowercased)"])
+    }
+
+    /// `Idempotency-Key`: optional; 1–255 visible ASCII characters.
+    static func idempotencyKey(_ request: Request) throws -> String? {
+        guard let value = request.headers[values: .idempotencyKey].first else { return nil }
+        guard request.headers[values: .idempotencyKey].count == 1, (1...255).contains(value.utf8.count),
+              value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw APIError(.badRequest, "Invalid Idempotency-Key", message: "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once (a UUID is a good choice)")
+        }
+        return value
+    }
+
+    /// The answer to a request whose idempotency key was used before: the same 201 when the
+    /// request is the same, 422 when the key is being reused for something else.
+    private func replay(_ earlier: IdempotentRequest, key: String, requestHash: String) async throws -> Response {
+        guard earlier.requestHash == requestHash else {
+            throw APIError(
+                .unprocessableContent, "Idempotency-Key already used for a different request",
+                message: "The key '\(key)' created render \(earlier.renderID.lowercased) with another file or other fields; use a new key for a new render")
+        }
+        return JSONBody.response(
+            .object([("render_id", .string(earlier.renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
+                     ("created_at", .string(Timestamps.rfc3339(earlier.createdAt)))]),
+            status: .created, headers: [.location: "/v1/renders/\(earlier.renderID.lowercased)", .idempotentReplayed: "true"])
+    }
+
+    /// Load shedding: with `MAX_QUEUED_RENDERS` waiting, new work is refused with 503 and a
+    /// Retry-After rather than accepted into an unbounded backlog. The body is read and
+    /// discarded first (never stored), so ordinary HTTP clients see the answer instead of a
+    /// reset connection.
+    private func refuseIfOverloaded(_ request: Request) async throws {
+        let configuration = services.configuration
+        let waiting = try await services.store.count(status: .queued)
+        guard waiting >= configuration.maxQueuedRenders else { return }
+        services.metrics.uploadRefused()
+        var discarded = 0
+        for try await chunk in request.body {
+            discarded += chunk.readableBytes
+            if discarded > configuration.maxUploadBytes + 1024 * 1024 { break }
+        }
+        throw APIError(
+            .serviceUnavailable, "Service overloaded",
+            message: "\(waiting) renders are waiting (limit \(configuration.maxQueuedRenders)); retry after \(configuration.overloadRetryAfterSeconds) seconds",
+            headers: [.retryAfter: String(configuration.overloadRetryAfterSeconds)])
     }
 
     private func lookupStyle(_ value: String?) throws -> any RenderStyle {
@@ -159,6 +229,8 @@ struct RenderController<Context: RequestContext>: Sendable {
     private func findRender(_ context: Context) async throws -> RenderRecord {
         guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw APIError.invalidUUID("render_id") }
         guard let record = try await services.store.render(id: id) else { throw APIError.renderNotFound }
+        // Another key's render does not exist as far as this key can tell (404, not 403).
+        if services.configuration.apiKeys.isEnabled, record.owner != context.apiKeyOwner { throw APIError.renderNotFound }
         return record
     }
 
@@ -187,6 +259,11 @@ struct RenderController<Context: RequestContext>: Sendable {
         guard record.status == .completed else {
             throw APIError(.conflict, "Render not completed (current status: \(record.status.rawValue))")
         }
+        if let deleted = record.outputsDeletedAt {
+            throw APIError(
+                .gone, "Render outputs expired",
+                message: "The files of this render were deleted on \(Timestamps.rfc3339(deleted)) at the end of the retention period; upload the photo again to render it")
+        }
         let key = kind == .master ? record.outputKey : record.previewKey
         guard let key, try await services.objects.head(key: key) != nil else {
             throw APIError(.notFound, "Output file not available", message: "The render's files have expired or been removed")
@@ -199,6 +276,11 @@ struct RenderController<Context: RequestContext>: Sendable {
 }
 
 enum DownloadKind { case master, preview }
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+}
 
 /// The spec's JSON shapes for renders, presets and styles.
 enum RenderJSON {
@@ -223,6 +305,7 @@ enum RenderJSON {
             ("style_params", .object(record.styleParameters.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
             ("effective_dpi", .optional(record.effectiveDPI)),
             ("warnings", .array(record.warnings.map(JSONValue.string))),
+            ("outputs_deleted_at", date(record.outputsDeletedAt)),
         ])
     }
 

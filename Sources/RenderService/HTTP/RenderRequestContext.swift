@@ -6,6 +6,8 @@ import NIOCore
 public struct RenderRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
+    /// The owner id of the request's API key (`AccessControlMiddleware`), nil when keys are off.
+    public var apiKeyOwner: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

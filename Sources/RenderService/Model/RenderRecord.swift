@@ -53,13 +53,17 @@ public struct RenderRecord: Sendable, Equatable {
     public var startedAt: Date?
     public var completedAt: Date?
     public var durationMs: Int?
+    /// The API key that created the render (`APIKeys.owner`); nil when API keys are off.
+    public var owner: String?
+    /// When the retention sweep removed the TIFF and preview.
+    public var outputsDeletedAt: Date?
 
     public init(
         id: UUID, assetID: UUID, styleID: UUID, presetID: UUID, status: RenderStatus = .queued,
         orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, styleParameters: [String: Double] = [:],
         seed: UInt64? = nil, outputKey: String? = nil, previewKey: String? = nil, errorMessage: String? = nil,
         effectiveDPI: Double? = nil, warnings: [String] = [], createdAt: Date, startedAt: Date? = nil,
-        completedAt: Date? = nil, durationMs: Int? = nil
+        completedAt: Date? = nil, durationMs: Int? = nil, owner: String? = nil, outputsDeletedAt: Date? = nil
     ) {
         self.id = id
         self.assetID = assetID
@@ -79,6 +83,40 @@ public struct RenderRecord: Sendable, Equatable {
         self.startedAt = startedAt
         self.completedAt = completedAt
         self.durationMs = durationMs
+        self.owner = owner
+        self.outputsDeletedAt = outputsDeletedAt
+    }
+}
+
+/// An `Idempotency-Key` as the store keeps it: scoped to the API key that sent it, with a
+/// digest of the request it first came with.
+public struct IdempotencyKey: Sendable, Equatable {
+    /// `RenderRecord.owner`, or "" when API keys are off.
+    public var owner: String
+    public var key: String
+    /// SHA-256 of the upload's bytes and fields (`RenderRequestDigest`).
+    public var requestHash: String
+    /// Uses recorded before this are expired: the key is free again.
+    public var validAfter: Date
+
+    public init(owner: String, key: String, requestHash: String, validAfter: Date) {
+        self.owner = owner
+        self.key = key
+        self.requestHash = requestHash
+        self.validAfter = validAfter
+    }
+}
+
+/// An earlier, unexpired use of an idempotency key.
+public struct IdempotentRequest: Sendable, Equatable {
+    public var renderID: UUID
+    public var requestHash: String
+    public var createdAt: Date
+
+    public init(renderID: UUID, requestHash: String, createdAt: Date) {
+        self.renderID = renderID
+        self.requestHash = requestHash
+        self.createdAt = createdAt
     }
 }
 

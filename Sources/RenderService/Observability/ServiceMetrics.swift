@@ -68,6 +68,18 @@ public final class ServiceMetrics: Sendable {
         registry.makeDurationHistogram(descriptor: Self.describe("render_stage_duration_seconds", "Render engine time per stage."), labels: [("stage", stage)], buckets: Self.jobBuckets).recordNanoseconds(Int64(milliseconds * 1_000_000))
     }
 
+    /// Uploads refused with 503 because `MAX_QUEUED_RENDERS` renders were waiting.
+    public func uploadRefused() {
+        registry.makeCounter(descriptor: Self.describe("render_uploads_refused_total", "Uploads refused because the queue was full."), labels: []).increment()
+    }
+
+    /// Objects removed by the retention sweep (`kind`: original or output).
+    public func objectsExpired(_ kind: String, count: Int) {
+        guard count > 0 else { return }
+        registry.makeCounter(descriptor: Self.describe("retention_objects_deleted_total", "Objects deleted at the end of their retention period."), labels: [("kind", kind)])
+            .increment(by: Int64(count))
+    }
+
     public func gauge(_ name: String, _ value: Double, help: String) {
         registry.makeGauge(descriptor: Self.describe(name, help), labels: []).set(value)
     }

@@ -14,8 +14,33 @@ public struct PostgresRenderStore: RenderStore {
         self.logger = logger
     }
 
-    public func create(_ render: RenderRecord, asset: AssetRecord) async throws {
+    public func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
         try await client.withTransaction(logger: logger) { connection in
+            if let idempotency {
+                // Claims the key first: a concurrent request with the same key waits on the row
+                // lock and then sees this use. An expired use is replaced.
+                let claimed = try await connection.query(
+                    """
+                    INSERT INTO idempotency_keys (owner, key, request_hash, render_id, created_at)
+                    VALUES (\(idempotency.owner), \(idempotency.key), \(idempotency.requestHash), \(render.id), \(render.createdAt))
+                    ON CONFLICT (owner, key) DO NOTHING RETURNING key
+                    """, logger: logger)
+                var inserted = false
+                for try await _ in claimed { inserted = true }
+                if !inserted {
+                    if let earlier = try await Self.idempotentRequest(
+                        connection, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter, logger: logger) {
+                        return earlier
+                    }
+                    try await connection.query(
+                        "DELETE FROM idempotency_keys WHERE owner = \(idempotency.owner) AND key = \(idempotency.key)", logger: logger)
+                    try await connection.query(
+                        """
+                        INSERT INTO idempotency_keys (owner, key, request_hash, render_id, created_at)
+                        VALUES (\(idempotency.owner), \(idempotency.key), \(idempotency.requestHash), \(render.id), \(render.createdAt))
+                        """, logger: logger)
+                }
+            }
             try await connection.query(
                 """
                 INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at)
@@ -24,16 +49,80 @@ public struct PostgresRenderStore: RenderStore {
             let parameters = StyleParametersJSON.encode(render.styleParameters)
             try await connection.query(
                 """
-                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at)
+                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner)
                 VALUES (\(render.id), \(render.assetID), \(render.styleID), \(render.presetID), \(render.status.rawValue), \(render.orientation.rawValue),
-                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt))
+                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt), \(render.owner))
                 """, logger: logger)
+            return nil
         }
+    }
+
+    public func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest? {
+        try await client.withConnection { connection in
+            try await Self.idempotentRequest(connection, owner: owner, key: key, validAfter: validAfter, logger: logger)
+        }
+    }
+
+    private static func idempotentRequest(
+        _ connection: PostgresConnection, owner: String, key: String, validAfter: Date, logger: Logger
+    ) async throws -> IdempotentRequest? {
+        let rows = try await connection.query(
+            """
+            SELECT render_id, request_hash, created_at FROM idempotency_keys
+            WHERE owner = \(owner) AND key = \(key) AND created_at > \(validAfter)
+            """, logger: logger)
+        for try await (renderID, hash, created) in rows.decode((UUID, String, Date).self) {
+            return IdempotentRequest(renderID: renderID, requestHash: hash, createdAt: created)
+        }
+        return nil
+    }
+
+    public func deleteIdempotencyKeys(before date: Date) async throws -> Int {
+        let rows = try await client.query("DELETE FROM idempotency_keys WHERE created_at <= \(date) RETURNING key", logger: logger)
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
+    public func originalsToExpire(uploadedBefore date: Date, limit: Int) async throws -> [AssetRecord] {
+        let rows = try await client.query(
+            """
+            SELECT a.id, a.storage_key, a.content_type, a.size_bytes, a.width, a.height, a.format, a.created_at FROM assets a
+            WHERE a.deleted_at IS NULL AND a.created_at < \(date)
+            AND NOT EXISTS (SELECT 1 FROM renders r WHERE r.asset_id = a.id AND r.status IN ('queued', 'processing'))
+            ORDER BY a.created_at LIMIT \(limit)
+            """, logger: logger)
+        var assets: [AssetRecord] = []
+        for try await (id, key, type, size, width, height, format, created) in rows.decode((UUID, String, String, Int64, Int, Int, String, Date).self) {
+            assets.append(AssetRecord(id: id, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format, createdAt: created))
+        }
+        return assets
+    }
+
+    public func markOriginalDeleted(assetID: UUID, at date: Date) async throws {
+        try await client.query("UPDATE assets SET deleted_at = \(date) WHERE id = \(assetID) AND deleted_at IS NULL", logger: logger)
+    }
+
+    public func outputsToExpire(completedBefore date: Date, limit: Int) async throws -> [RenderRecord] {
+        let rows = try await client.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM renders
+            WHERE outputs_deleted_at IS NULL AND output_key IS NOT NULL AND status = 'completed' AND completed_at < \(date)
+            ORDER BY completed_at LIMIT \(limit)
+            """, logger: logger)
+        var records: [RenderRecord] = []
+        for try await row in rows { records.append(try Self.record(row)) }
+        return records
+    }
+
+    public func markOutputsDeleted(renderID: UUID, at date: Date) async throws {
+        try await client.query(
+            "UPDATE renders SET outputs_deleted_at = \(date) WHERE id = \(renderID) AND outputs_deleted_at IS NULL", logger: logger)
     }
 
     static let columns = """
         id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params::text, seed, output_key, preview_key,
-        error_message, effective_dpi, warnings::text, created_at, started_at, completed_at, duration_ms
+        error_message, effective_dpi, warnings::text, created_at, started_at, completed_at, duration_ms, owner, outputs_deleted_at
         """
 
     public func render(id: UUID) async throws -> RenderRecord? {
@@ -133,7 +222,8 @@ public struct PostgresRenderStore: RenderStore {
             errorMessage: try columns[11].decode(String?.self), effectiveDPI: try columns[12].decode(Double?.self),
             warnings: WarningsJSON.decode(try columns[13].decode(String?.self)),
             createdAt: try columns[14].decode(Date.self), startedAt: try columns[15].decode(Date?.self),
-            completedAt: try columns[16].decode(Date?.self), durationMs: try columns[17].decode(Int64?.self).map(Int.init))
+            completedAt: try columns[16].decode(Date?.self), durationMs: try columns[17].decode(Int64?.self).map(Int.init),
+            owner: try columns[18].decode(String?.self), outputsDeletedAt: try columns[19].decode(Date?.self))
     }
 }
 

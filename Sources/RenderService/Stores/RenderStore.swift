@@ -5,8 +5,15 @@ import Foundation
 /// Status changes are conditional: a render that reached a terminal status never moves again,
 /// so a late or duplicate worker cannot overwrite a completed render.
 public protocol RenderStore: Sendable {
-    /// Records the uploaded original and its render (`queued`) together, or neither.
-    func create(_ render: RenderRecord, asset: AssetRecord) async throws
+    /// Records the uploaded original and its render (`queued`) together, or neither. With an
+    /// idempotency key, also records the key — unless an unexpired use of it exists, in which
+    /// case nothing is written and that earlier use is returned.
+    func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest?
+    /// The unexpired earlier use of an idempotency key, if any.
+    func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest?
+    /// Forgets idempotency keys recorded before a date; returns how many.
+    @discardableResult
+    func deleteIdempotencyKeys(before: Date) async throws -> Int
     func render(id: UUID) async throws -> RenderRecord?
     func asset(id: UUID) async throws -> AssetRecord?
     /// `queued`/`processing` → `processing` with `started_at`. Returns the render when it may
@@ -27,6 +34,19 @@ public protocol RenderStore: Sendable {
     /// Ids of renders in a status, oldest first (the reconciler's view of what should be queued).
     func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID]
     func count(status: RenderStatus) async throws -> Int
+    /// Retention: originals uploaded before a date whose renders are all terminal and that are
+    /// still stored, oldest first.
+    func originalsToExpire(uploadedBefore: Date, limit: Int) async throws -> [AssetRecord]
+    func markOriginalDeleted(assetID: UUID, at: Date) async throws
+    /// Retention: completed renders finished before a date whose outputs are still stored.
+    func outputsToExpire(completedBefore: Date, limit: Int) async throws -> [RenderRecord]
+    func markOutputsDeleted(renderID: UUID, at: Date) async throws
     /// Cheap round trip for health checks.
     func ping() async throws
+}
+
+extension RenderStore {
+    public func create(_ render: RenderRecord, asset: AssetRecord) async throws {
+        _ = try await create(render, asset: asset, idempotency: nil)
+    }
 }

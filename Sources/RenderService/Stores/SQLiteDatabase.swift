@@ -88,6 +88,24 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX renders_asset_idx ON renders (asset_id);
                 """)
         }
+        migrator.registerMigration("003_reliability") { db in
+            try db.execute(sql: """
+                ALTER TABLE renders ADD COLUMN owner TEXT;
+                ALTER TABLE renders ADD COLUMN outputs_deleted_at REAL;
+                ALTER TABLE assets ADD COLUMN deleted_at REAL;
+                CREATE TABLE idempotency_keys (
+                    owner TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    request_hash TEXT NOT NULL,
+                    render_id TEXT NOT NULL REFERENCES renders(id) ON DELETE CASCADE,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (owner, key)
+                );
+                CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
+                CREATE INDEX renders_outputs_retention_idx ON renders (completed_at) WHERE outputs_deleted_at IS NULL AND output_key IS NOT NULL;
+                CREATE INDEX assets_retention_idx ON assets (created_at) WHERE deleted_at IS NULL;
+                """)
+        }
         return migrator
     }()
 

@@ -10,8 +10,16 @@ public struct SQLiteRenderStore: RenderStore {
         self.database = database
     }
 
-    public func create(_ render: RenderRecord, asset: AssetRecord) async throws {
+    public func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
         try await database.pool.write { db in
+            if let idempotency {
+                if let earlier = try Self.idempotentRequest(db, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter) {
+                    return earlier
+                }
+                // An expired use of the key frees it.
+                try db.execute(
+                    sql: "DELETE FROM idempotency_keys WHERE owner = ? AND key = ?", arguments: [idempotency.owner, idempotency.key])
+            }
             try db.execute(
                 sql: """
                     INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at)
@@ -20,15 +28,83 @@ public struct SQLiteRenderStore: RenderStore {
                 arguments: [asset.id.lowercased, asset.storageKey, asset.contentType, asset.sizeBytes, asset.width, asset.height, asset.format, asset.createdAt.timeIntervalSince1970])
             try db.execute(
                 sql: """
-                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     render.id.lowercased, render.assetID.lowercased, render.styleID.lowercased, render.presetID.lowercased,
                     render.status.rawValue, render.orientation.rawValue, render.fit.rawValue,
                     StyleParametersJSON.encode(render.styleParameters), render.seed.map(String.init),
-                    render.createdAt.timeIntervalSince1970, render.createdAt.timeIntervalSince1970,
+                    render.createdAt.timeIntervalSince1970, render.createdAt.timeIntervalSince1970, render.owner,
                 ])
+            if let idempotency {
+                try db.execute(
+                    sql: "INSERT INTO idempotency_keys (owner, key, request_hash, render_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [idempotency.owner, idempotency.key, idempotency.requestHash, render.id.lowercased, render.createdAt.timeIntervalSince1970])
+            }
+            return nil
+        }
+    }
+
+    public func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest? {
+        try await database.pool.read { db in try Self.idempotentRequest(db, owner: owner, key: key, validAfter: validAfter) }
+    }
+
+    private static func idempotentRequest(_ db: Database, owner: String, key: String, validAfter: Date) throws -> IdempotentRequest? {
+        try Row.fetchOne(
+            db, sql: "SELECT render_id, request_hash, created_at FROM idempotency_keys WHERE owner = ? AND key = ? AND created_at > ?",
+            arguments: [owner, key, validAfter.timeIntervalSince1970]
+        ).map { row in
+            IdempotentRequest(renderID: UUID(uuidString: row["render_id"])!, requestHash: row["request_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+        }
+    }
+
+    public func deleteIdempotencyKeys(before date: Date) async throws -> Int {
+        try await database.pool.write { db in
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at <= ?", arguments: [date.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
+    public func originalsToExpire(uploadedBefore date: Date, limit: Int) async throws -> [AssetRecord] {
+        try await database.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM assets a WHERE a.deleted_at IS NULL AND a.created_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM renders r WHERE r.asset_id = a.id AND r.status IN ('queued', 'processing'))
+                    ORDER BY a.created_at LIMIT ?
+                    """,
+                arguments: [date.timeIntervalSince1970, limit]
+            ).map(Self.asset)
+        }
+    }
+
+    public func markOriginalDeleted(assetID: UUID, at date: Date) async throws {
+        try await database.pool.write { db in
+            try db.execute(sql: "UPDATE assets SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", arguments: [date.timeIntervalSince1970, assetID.lowercased])
+        }
+    }
+
+    public func outputsToExpire(completedBefore date: Date, limit: Int) async throws -> [RenderRecord] {
+        try await database.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM renders WHERE outputs_deleted_at IS NULL AND output_key IS NOT NULL AND status = 'completed'
+                    AND completed_at < ? ORDER BY completed_at LIMIT ?
+                    """,
+                arguments: [date.timeIntervalSince1970, limit]
+            ).map(Self.record)
+        }
+    }
+
+    public func markOutputsDeleted(renderID: UUID, at date: Date) async throws {
+        defer { database.renderCache.invalidate(renderID) }
+        try await database.pool.write { db in
+            try db.execute(
+                sql: "UPDATE renders SET outputs_deleted_at = ? WHERE id = ? AND outputs_deleted_at IS NULL",
+                arguments: [date.timeIntervalSince1970, renderID.lowercased])
         }
     }
 
@@ -45,13 +121,15 @@ public struct SQLiteRenderStore: RenderStore {
 
     public func asset(id: UUID) async throws -> AssetRecord? {
         try await database.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM assets WHERE id = ?", arguments: [id.lowercased]).map { row in
-                AssetRecord(
-                    id: UUID(uuidString: row["id"])!, storageKey: row["storage_key"], contentType: row["content_type"],
-                    sizeBytes: row["size_bytes"], width: row["width"], height: row["height"], format: row["format"],
-                    createdAt: Date(timeIntervalSince1970: row["created_at"]))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM assets WHERE id = ?", arguments: [id.lowercased]).map(Self.asset)
         }
+    }
+
+    static func asset(_ row: Row) -> AssetRecord {
+        AssetRecord(
+            id: UUID(uuidString: row["id"])!, storageKey: row["storage_key"], contentType: row["content_type"],
+            sizeBytes: row["size_bytes"], width: row["width"], height: row["height"], format: row["format"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]))
     }
 
     public func markProcessing(id: UUID, at date: Date) async throws -> RenderRecord? {
@@ -159,7 +237,9 @@ public struct SQLiteRenderStore: RenderStore {
             createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
             startedAt: date("started_at"),
             completedAt: date("completed_at"),
-            durationMs: row["duration_ms"])
+            durationMs: row["duration_ms"],
+            owner: row["owner"],
+            outputsDeletedAt: date("outputs_deleted_at"))
     }
 }
 

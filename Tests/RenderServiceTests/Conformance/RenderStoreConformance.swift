@@ -131,4 +131,73 @@ struct RenderStoreConformance {
         await #expect(throws: (any Error).self) { try await store.create(duplicate, asset: secondAsset) }
         #expect(try await store.asset(id: secondAsset.id) == nil)
     }
+
+    @Test(arguments: Implementations.stores)
+    func idempotencyKeyRecordsOneRenderPerKeyAndOwner(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let now = Date()
+        let validAfter = now.addingTimeInterval(-86_400)
+        var (first, firstAsset) = Fixtures.pair(createdAt: now)
+        first.owner = "key_0123456789abcdef"
+        let key = IdempotencyKey(owner: "key_0123456789abcdef", key: "order-1001", requestHash: "aaa", validAfter: validAfter)
+        #expect(try await store.create(first, asset: firstAsset, idempotency: key) == nil)
+        #expect(try await store.render(id: first.id)?.owner == "key_0123456789abcdef")
+
+        // The same key again: nothing written, the first use returned (whatever its hash).
+        let (second, secondAsset) = Fixtures.pair(createdAt: now)
+        let earlier = try #require(try await store.create(second, asset: secondAsset, idempotency: IdempotencyKey(owner: key.owner, key: key.key, requestHash: "bbb", validAfter: validAfter)))
+        #expect(earlier.renderID == first.id && earlier.requestHash == "aaa" && abs(earlier.createdAt.timeIntervalSince(now)) < 0.001)
+        #expect(try await store.render(id: second.id) == nil)
+        #expect(try await store.asset(id: secondAsset.id) == nil)
+        #expect(try await store.idempotentRequest(owner: key.owner, key: key.key, validAfter: validAfter)?.renderID == first.id)
+
+        // Keys are per owner: another API key may use the same text.
+        let (other, otherAsset) = Fixtures.pair(createdAt: now)
+        #expect(try await store.create(other, asset: otherAsset, idempotency: IdempotencyKey(owner: "", key: key.key, requestHash: "ccc", validAfter: validAfter)) == nil)
+
+        // Expired uses free the key.
+        #expect(try await store.idempotentRequest(owner: key.owner, key: key.key, validAfter: now.addingTimeInterval(1)) == nil)
+        let (later, laterAsset) = Fixtures.pair(createdAt: now.addingTimeInterval(90_000))
+        let renewed = IdempotencyKey(owner: key.owner, key: key.key, requestHash: "ddd", validAfter: now.addingTimeInterval(1))
+        #expect(try await store.create(later, asset: laterAsset, idempotency: renewed) == nil)
+        #expect(try await store.idempotentRequest(owner: key.owner, key: key.key, validAfter: now.addingTimeInterval(1))?.renderID == later.id)
+
+        #expect(try await store.deleteIdempotencyKeys(before: now.addingTimeInterval(10)) == 1, "the owner-less key")
+        #expect(try await store.idempotentRequest(owner: "", key: key.key, validAfter: validAfter) == nil)
+    }
+
+    @Test(arguments: Implementations.stores)
+    func retentionListsOnlyFinishedWorkPastItsPeriod(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let old = Date(timeIntervalSince1970: 1_700_000_000)
+        var pairs: [(RenderRecord, AssetRecord)] = []
+        for _ in 0..<3 {
+            let (render, asset) = Fixtures.pair(createdAt: old)
+            try await store.create(render, asset: asset)
+            pairs.append((render, asset))
+        }
+        let (done, queued, failed) = (pairs[0], pairs[1], pairs[2])
+        _ = try await store.markProcessing(id: done.0.id, at: old)
+        let result = CompletedRender(outputKey: "renders/a/output.tiff", previewKey: "renders/a/preview.jpg", completedAt: old.addingTimeInterval(10), durationMs: 10, effectiveDPI: 300, warnings: [], seed: nil)
+        #expect(try await store.markCompleted(id: done.0.id, result))
+        #expect(try await store.markFailed(id: failed.0.id, message: "corrupt", at: old))
+
+        // A queued render keeps its original however old it is.
+        let originals = try await store.originalsToExpire(uploadedBefore: old.addingTimeInterval(1), limit: 10)
+        #expect(Set(originals.map(\.id)) == [done.1.id, failed.1.id] && !originals.contains { $0.id == queued.1.id })
+        #expect(try await store.originalsToExpire(uploadedBefore: old, limit: 10).isEmpty)
+        try await store.markOriginalDeleted(assetID: done.1.id, at: Date())
+        #expect(try await store.originalsToExpire(uploadedBefore: Date(), limit: 10).map(\.id) == [failed.1.id])
+
+        #expect(try await store.outputsToExpire(completedBefore: old.addingTimeInterval(10), limit: 10).isEmpty)
+        let outputs = try await store.outputsToExpire(completedBefore: old.addingTimeInterval(11), limit: 10)
+        #expect(outputs.map(\.id) == [done.0.id] && outputs[0].outputKey == "renders/a/output.tiff")
+        let deletedAt = Date()
+        try await store.markOutputsDeleted(renderID: done.0.id, at: deletedAt)
+        #expect(try await store.outputsToExpire(completedBefore: Date(), limit: 10).isEmpty)
+        let record = try #require(try await store.render(id: done.0.id))
+        #expect(record.status == .completed && abs((record.outputsDeletedAt ?? .distantPast).timeIntervalSince(deletedAt)) < 0.001)
+    }
 }
