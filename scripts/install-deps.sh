@@ -30,10 +30,11 @@ if ((${#missing[@]})); then
 fi
 
 # Test-only Python tools: the spec's Python example needs requests; the OpenAPI document is
-# checked with openapi-spec-validator; PyYAML reads deploy/; moto is the S3 server; botocore cross-checks SigV4.
+# checked with openapi-spec-validator and fuzzed with schemathesis; PyYAML reads deploy/; moto is
+# the S3 server; botocore cross-checks SigV4; Pillow writes the hostile-file corpus.
 if [[ $purpose == test || $purpose == bench ]]; then
-    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator 'moto[server]' boto3 pyyaml
-import requests, openapi_spec_validator, moto.server, botocore, yaml
+    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator 'moto[server]' boto3 pyyaml schemathesis pillow
+import requests, openapi_spec_validator, moto.server, botocore, yaml, schemathesis, PIL
 PY
 fi
 if [[ $purpose == bench ]]; then

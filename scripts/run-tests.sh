@@ -17,4 +17,5 @@ swift test --skip-build --filter RenderEngineTests
 swift test --skip-build --filter RenderServiceTests --skip ProductionStackTests
 # Alone, because it stops and restarts the shared PostgreSQL and Redis.
 swift test --skip-build --filter ProductionStackTests
+scripts/fuzz-api.sh
 scripts/walkthrough.sh

@@ -128,7 +128,10 @@ struct MultipartUpload {
                 if partIsFile {
                     try flush()
                     close()
-                } else if let name = partName, fields[name] == nil {
+                } else if let name = partName {
+                    guard fields[name] == nil else {
+                        throw APIError(.badRequest, "Duplicate form field", message: "Field '\(name.prefix(64))' was sent more than once")
+                    }
                     guard let text = String(data: fieldData, encoding: .utf8) else {
                         throw APIError(.badRequest, "Invalid form field", message: "Field '\(name)' is not valid UTF-8")
                     }

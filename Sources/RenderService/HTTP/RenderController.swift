@@ -51,6 +51,13 @@ struct RenderController: Sendable {
         let received = clock.now
 
         guard let file = upload.file else { throw APIError(.badRequest, "No file provided") }
+        // Unknown fields are refused, not ignored: a misspelt `style_parms` would otherwise
+        // silently render with defaults.
+        if let unknown = upload.fields.keys.sorted().first(where: { !Self.formFields.contains($0) }) {
+            throw APIError(
+                .badRequest, "Unknown form field",
+                message: "'\(unknown.prefix(64))' is not a field of this request; the fields are file, \(Self.formFields.sorted().joined(separator: ", "))")
+        }
         let style = try lookupStyle(upload.fields["style_id"])
         let preset = try lookupPreset(upload.fields["size_preset_id"])
         let orientation = try option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
@@ -119,6 +126,8 @@ struct RenderController: Sendable {
             .object([("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)), ("created_at", .string(Timestamps.rfc3339(now)))]),
             status: .created, headers: [.location: "/v1/renders/\(renderID.lowercased)"])
     }
+
+    static let formFields: Set<String> = ["style_id", "size_preset_id", "orientation", "fit", "style_params", "seed"]
 
     /// `Idempotency-Key`: optional; 1–255 visible ASCII characters.
     static func idempotencyKey(_ request: Request) throws -> String? {
@@ -213,8 +222,9 @@ struct RenderController: Sendable {
 
     private func seedValue(_ value: String?) throws -> UInt64? {
         guard let value, !value.isEmpty else { return nil }
-        guard let seed = UInt64(value) else {
-            throw APIError(.badRequest, "Invalid seed", message: "seed must be a whole number between 0 and 18446744073709551615")
+        // At most 19 digits: the OpenAPI pattern can say exactly that.
+        guard value.utf8.count <= 19, value.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seed = UInt64(value) else {
+            throw APIError(.badRequest, "Invalid seed", message: "seed must be a whole number between 0 and 9999999999999999999")
         }
         return seed
     }

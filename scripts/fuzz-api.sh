@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# API fuzzing (part of `make test`): schemathesis generates requests from /v1/openapi.json
+# against a real server over a socket and runs every check — no 5xx, every status, header,
+# content type and body as documented, invalid data refused, valid data accepted.
+#   scripts/fuzz-api.sh [BINARY]   FUZZ_EXAMPLES (per operation, default 60), FUZZ_SEED
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+binary=${1:-$root/.build/debug/aso-render}
+work=$(mktemp -d)
+server=""
+cleanup() {
+    [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+    [[ -n ${KEEP_FUZZ:-} ]] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q schemathesis
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=1 LOG_LEVEL=WARNING \
+    PUBLIC_BASE_URL="http://127.0.0.1:$port" "$binary" serve >"$work/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/health/liveness" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+
+cd "$work"
+status=0
+st --config-file "$root/tests/fuzz/schemathesis.toml" run "http://127.0.0.1:$port/v1/openapi.json" \
+    --max-examples "${FUZZ_EXAMPLES:-60}" --seed "${FUZZ_SEED:-20261125}" --workers 2 \
+    --no-color --output-sanitize false --report json --report-dir "$work/report" >"$work/fuzz.log" 2>&1 || status=$?
+cases=$(grep -oE '[0-9]+ generated' "$work/fuzz.log" | grep -oE '[0-9]+' | tail -1)
+if ((status != 0)) || [[ -z $cases ]] || ((cases < 500)); then
+    cat "$work/fuzz.log"
+    echo "fuzz-api: FAILED (exit $status, ${cases:-0} cases; at least 500 wanted)" >&2
+    exit 1
+fi
+# No 5xx and nothing the server logged as an unhandled error.
+if grep -q '"level":"ERROR"' "$work/server.log"; then
+    grep '"level":"ERROR"' "$work/server.log" | head -20
+    echo "fuzz-api: the server logged errors" >&2
+    exit 1
+fi
+grep -E "passed|failed|generated" "$work/fuzz.log" | tail -4
+echo "fuzz-api: ok — $cases generated cases, every check passed"
