@@ -158,8 +158,14 @@ int aso_save_print_tiff(VipsImage *in, const char *path, double dpi) {
 }
 
 int aso_save_preview_jpeg(VipsImage *in, const char *path, int quality) {
-    return vips_jpegsave(in, path, "Q", quality, "interlace", TRUE, "optimize_coding", TRUE,
-                         "profile", "srgb", NULL);
+    // libvips 8.14 writes a minimal EXIF block (orientation, resolution) into every JPEG; say
+    // 72 DPI, the screen convention, rather than its default of 25.4.
+    VipsImage *tagged;
+    if (vips_copy(in, &tagged, "xres", 72.0 / 25.4, "yres", 72.0 / 25.4, NULL)) return -1;
+    int result = vips_jpegsave(tagged, path, "Q", quality, "interlace", TRUE, "optimize_coding",
+                               TRUE, "profile", "srgb", NULL);
+    g_object_unref(tagged);
+    return result;
 }
 
 int aso_save_png(VipsImage *in, const char *path) {

@@ -45,11 +45,31 @@ public struct ProductionBackend: Sendable {
 
     /// Schema up to date and bucket present; run once the PostgreSQL client is running.
     public func prepare(migrate: Bool, logger: Logger) async throws {
+        try await checkDatabase(logger: logger)
         if migrate { try await migrator.migrate() }
         do {
             try await objects.ensureBucket()
         } catch {
             throw ConfigurationError("Failed to initialize storage client: \(error)")
+        }
+    }
+}
+
+extension ProductionBackend {
+    /// One direct connection, so a wrong host, user or password fails at once with the
+    /// server's reason (the pool would retry for a minute and report only a tripped circuit
+    /// breaker). The reason never contains the password.
+    public func checkDatabase(logger: Logger) async throws {
+        let settings = components.configuration.database
+        let configuration = PostgresConnection.Configuration(
+            host: settings.host, port: settings.port, username: settings.user, password: settings.password ?? "",
+            database: settings.name, tls: .disable)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try await connection.close()
+        } catch let error as PSQLError {
+            let reason = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)"
+            throw ConfigurationError("Cannot connect to PostgreSQL at \(settings.host):\(settings.port) as \(settings.user): \(reason)")
         }
     }
 }

@@ -121,6 +121,7 @@ struct MigrateCommand: AsyncParsableCommand {
             let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await backend.postgres.run() }
+                try await backend.checkDatabase(logger: logger)
                 let applied = try await backend.migrator.migrate()
                 logger.info("Migrations applied", metadata: ["applied": "\(applied.joined(separator: ","))"])
                 group.cancelAll()

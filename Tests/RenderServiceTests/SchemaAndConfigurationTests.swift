@@ -107,3 +107,27 @@ struct SchemaAndConfigurationTests {
 }
 
 import Logging
+
+/// Values holding credentials never print them, however they are printed: swift-service-lifecycle
+/// logs its services (and everything they hold) at DEBUG.
+@Suite("Secrets in descriptions")
+struct SecretDescriptionTests {
+    @Test func configurationsPrintNoSecret() throws {
+        let secrets = ["pw-db-31f9", "pw-redis-8a2c", "s3-secret-77d0", "metrics-token-0b1e", "signing-secret-5c4d", "api-key-0123456789abcdefghij"]
+        let configuration = try ServiceConfiguration(environment: [
+            "DB_PASSWORD": secrets[0], "REDIS_PASSWORD": secrets[1], "MINIO_ENDPOINT": "localhost:9000", "MINIO_ACCESS_KEY": "access",
+            "MINIO_SECRET_KEY": secrets[2], "METRICS_TOKEN": secrets[3], "URL_SIGNING_SECRET": secrets[4], "API_KEYS": secrets[5],
+        ])
+        struct Holder { let configuration: ServiceConfiguration; let s3: S3Configuration; let signer: URLSigner; let redis: RedisConfiguration }
+        let holder = Holder(
+            configuration: configuration, s3: try configuration.storage.s3Configuration(), signer: URLSigner(secret: Data(secrets[4].utf8)),
+            redis: configuration.redis)
+        var dumped = ""
+        dump(holder, to: &dumped)
+        let texts = [String(describing: holder), String(reflecting: holder), dumped, "\(configuration.database)", "\(configuration.storage)"]
+        for text in texts {
+            for secret in secrets { #expect(!text.contains(secret), "\(text)") }
+        }
+        #expect(String(describing: holder).contains("S3Configuration(endpoint: http://localhost:9000"))
+    }
+}

@@ -242,7 +242,10 @@ public struct PostgresMigrator: Sendable {
 
     /// The migration files in order.
     public func files() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }.sorted()
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+            throw ConfigurationError("cannot read the migrations directory '\(directory)': run from the repository root or set MIGRATIONS_DIR")
+        }
+        return names.filter { $0.hasSuffix(".sql") }.sorted()
     }
 
     /// Applies what is missing; returns the names applied now.

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Runs the reliability checks (scripts/reliability/checks.py) against real aso-render
+processes and prints one table: each fault or bad input, how often it was tried, what
+happened, and the data lost. `--write docs/reliability.md` regenerates the document.
+Part of `make test`; exits non-zero when any check fails.
+
+  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N] [--only NAME]
+"""
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
+
+import checks  # noqa: E402
+from harness import BINARY, ROOT  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", help="write the table as Markdown to this path")
+    parser.add_argument("--servers-env", default=os.path.join(os.environ.get("ASO_TEST_SERVERS", "/tmp/aso-test-servers"), "servers.env"),
+                        help="PostgreSQL/Redis/S3 of scripts/test-servers.sh, for the production-stack secrets check")
+    parser.add_argument("--load-seconds", type=int, default=60)
+    parser.add_argument("--only", help="run only the checks whose name contains this")
+    options = parser.parse_args()
+    if not os.path.exists(BINARY):
+        sys.exit(f"reliability: build first ({BINARY} is missing)")
+
+    suite = [
+        ("hostile files and requests", lambda work: checks.check_hostile_inputs(work)),
+        ("signed URLs and ids", checks.check_signed_urls),
+        ("idempotency", checks.check_idempotency),
+        ("access control", checks.check_access_control),
+        ("overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
+        ("graceful shutdown", checks.check_graceful_shutdown),
+        ("crash", checks.check_crash),
+        ("retention", checks.check_retention),
+        ("secrets", lambda work: checks.check_secrets(work, options.servers_env)),
+    ]
+    rows, failed = [], []
+    with tempfile.TemporaryDirectory(prefix="aso-reliability-") as work:
+        for name, check in suite:
+            if options.only and options.only not in name:
+                continue
+            started = time.time()
+            print(f"reliability: {name} …", flush=True)
+            try:
+                found = check(work)
+                rows.extend(found)
+                print(f"reliability: {name}: ok ({time.time() - started:.0f} s)", flush=True)
+            except Exception as error:  # every failure is reported, then the run fails
+                failed.append(name)
+                rows.append(checks.Row(name, 1, f"FAILED: {error}", lost="see log", ok=False))
+                traceback.print_exc()
+                for log in sorted(os.listdir(work)):
+                    if log.endswith(".log"):
+                        with open(os.path.join(work, log), errors="replace") as f:
+                            tail = f.read()[-3000:]
+                        print(f"--- {log} (tail)\n{tail}", file=sys.stderr)
+
+    table = render(rows)
+    print(table)
+    if options.write:
+        with open(options.write, "w") as document:
+            document.write(document_text(table))
+        print(f"reliability: wrote {options.write}")
+    if failed:
+        sys.exit(f"reliability: FAILED: {', '.join(failed)}")
+    print(f"reliability: ok — {len(rows)} rows, {sum(r.tries for r in rows)} tries, no data lost")
+
+
+def render(rows):
+    lines = ["| Fault or bad input | Tries | Result | Data lost |", "|---|---:|---|---|"]
+    for row in rows:
+        cells = [row.fault, str(row.tries), row.result, row.lost]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def document_text(table):
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    today = datetime.date.today().isoformat()
+    cores = os.cpu_count()
+    return f"""# Reliability
+
+What ASO Render does when things go wrong, tried for real: every row below is a check in
+`scripts/reliability/checks.py`, run against `aso-render` processes over real sockets (embedded
+mode; the secrets row runs the production stack: PostgreSQL, Redis and moto's S3). This file is
+generated — `scripts/reliability.py --write docs/reliability.md` — and the same checks run in
+`make test`, where any failure fails the build.
+
+Last generated {today} at commit `{commit}` on {platform.system()} with {cores} cores.
+
+{table}
+How to read it: *Tries* is how many times the fault was injected or the input sent; *Result* is
+what every one of those tries produced; *Data lost* counts accepted renders, uploads or outputs
+that went missing (a render that was accepted and never completed counts as lost).
+
+Related checks elsewhere in `make test`: API fuzzing with schemathesis (`scripts/fuzz-api.sh`,
+at least 500 generated requests, every response checked against `/v1/openapi.json`), the
+production stack's faults (`ProductionStackTests`: PostgreSQL, Redis and S3 stopped or slowed
+during renders, workers killed), and crash recovery of the embedded mode (`CrashRecoveryTests`).
+
+Limits and behaviour behind the rows:
+
+- Uploads: 50 MB (`413` as soon as the stream crosses it, or at once from `Content-Length`),
+  100 megapixels (`MAX_INPUT_PIXELS`, read from the header before any pixel is decoded). The
+  format is recognised from the bytes, never the file name, which is also never used as a path.
+- An upload whose header reads but whose pixels are broken (truncated, corrupt compressed data)
+  is accepted and then `failed` with an `error_message`; it is not retried.
+- Overload: beyond `MAX_QUEUED_RENDERS` waiting renders, `POST /v1/renders` answers `503` with
+  `Retry-After` (`OVERLOAD_RETRY_AFTER_SECONDS`); the body is read and discarded, never stored.
+- Shutdown: `SIGTERM` stops accepting connections, finishes requests in flight, lets renders
+  finish for `SHUTDOWN_GRACE_SECONDS`, then stops them at their next checkpoint and hands them
+  back to the queue; nothing is left `processing`.
+- A request header over NIO's limit is refused by the HTTP parser with a bare `400` and the
+  connection closed (there is no request yet to answer in JSON).
+"""
+
+
+if __name__ == "__main__":
+    main()

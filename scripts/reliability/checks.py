@@ -1,0 +1,662 @@
+"""The faults and bad inputs of docs/reliability.md, each tried against real `aso-render`
+processes over real sockets. Every check returns a row: what was tried, how many times, what
+happened, and whether any data was lost; an `ok` of False fails the run."""
+import hashlib
+import hmac
+import io
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+import corpus
+from harness import BINARY, OIL, P24X36, PHOTO, P9X12, ROOT, WATERCOLOR, Server, free_port, multipart
+
+SIGNING_SECRET = "reliability-signing-secret-5b1e"
+ELEPHANTS = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
+
+
+class Row:
+    def __init__(self, fault, tries, result, lost="none", ok=True):
+        self.fault, self.tries, self.result, self.lost, self.ok = fault, tries, result, lost, ok
+
+
+def expect(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def error_of(response):
+    try:
+        return response.json().get("error")
+    except ValueError:
+        return None
+
+
+# MARK: hostile files and requests
+
+
+def raw_exchange(port, data, read_timeout=10):
+    """Sends raw bytes, returns what the server answers before closing (or the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        answer = b""
+        try:
+            while chunk := s.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and b'"status"' in answer:
+                    break
+        except OSError:
+            pass
+        return answer
+
+
+def status_of(raw):
+    try:
+        return int(raw.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def request_cases(server, photo):
+    """Bad requests rather than bad files: (name, callable → (status, error))."""
+    def post(content_type, body, headers=None):
+        response = server.request("POST", "/v1/renders", {"Content-Type": content_type, **(headers or {})}, body)
+        return response.status, error_of(response)
+
+    def two_files():
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo), ("file", "b.jpg", photo)])
+        return post(content_type, body)
+
+    def no_boundary():
+        _, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo)])
+        return post("multipart/form-data", body)
+
+    def unterminated():
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo)])
+        return post(content_type, body[:-40])
+
+    def non_utf8_field():
+        content_type, body = multipart([("style_id", b"\xff\xfe\xfa"), ("size_preset_id", P9X12)], [("file", "a.jpg", photo)])
+        return post(content_type, body)
+
+    def traversal_filename():
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "../../../../etc/passwd", photo)])
+        status, error = post(content_type, body)
+        expect(not os.path.exists(os.path.join(server.data, "etc")), "a path was made from the file name")
+        return status, error
+
+    def huge_headers():
+        head = (f"POST /v1/renders HTTP/1.1\r\nHost: x\r\nX-Filler: {'a' * 200_000}\r\nContent-Length: 0\r\n\r\n").encode()
+        return status_of(raw_exchange(server.port, head)), None
+
+    def ten_gigabytes_declared():
+        started = time.time()
+        head = (b"POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 10737418240\r\n\r\n--b\r\n")
+        raw = raw_exchange(server.port, head)
+        expect(time.time() - started < 5, "the 10 GB request was not refused at once")
+        return status_of(raw), json.loads(raw.split(b"\r\n\r\n", 1)[1]).get("error")
+
+    def disconnect_mid_upload():
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo * 4)])
+        head = f"POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(head + body[:len(body) // 2])
+            time.sleep(0.3)
+        time.sleep(0.5)
+        return "closed", None
+
+    def json_body():
+        return post("application/json", b'{"style_id": "x"}')
+
+    def unknown_field():
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12), ("styel_params", "{}")], [("file", "a.jpg", photo)])
+        return post(content_type, body)
+
+    def oversized_field():
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12), ("style_params", "{" + " " * 70_000 + "}")],
+                                       [("file", "a.jpg", photo)])
+        return post(content_type, body)
+
+    return [
+        ("multipart body with two `file` parts", two_files, (400, "Multiple files provided")),
+        ("multipart content type without a boundary", no_boundary, (400, "Expected multipart/form-data")),
+        ("multipart body without its closing boundary", unterminated, (400, "Malformed multipart body")),
+        ("non-UTF-8 bytes in a field value", non_utf8_field, (400, "Invalid form field")),
+        ("file name `../../../../etc/passwd`", traversal_filename, (201, None)),
+        # Refused by the HTTP parser before there is a request to answer in JSON.
+        ("200 KB request header", huge_headers, (400, None)),
+        ("10 GB Content-Length that never arrives", ten_gigabytes_declared, (413, "File too large (maximum 50MB)")),
+        ("client disconnects half-way through a 10 MB upload", disconnect_mid_upload, ("closed", None)),
+        ("JSON body instead of multipart", json_body, (400, "Expected multipart/form-data")),
+        ("misspelt field `styel_params`", unknown_field, (400, "Unknown form field")),
+        ("70 KB style_params field", oversized_field, (400, "Form field too large")),
+    ]
+
+
+def check_hostile_inputs(work, rounds=3):
+    server = Server(work, "hostile", {"WORKER_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"}).start()
+    rows = []
+    try:
+        files = corpus.cases()
+        photo = corpus.read(corpus.DUNE)
+        requests = request_cases(server, photo)
+        server.upload(photo)  # warm up
+        baseline = server.rss_mb()
+        after_round = []
+        outcomes = {}
+        accepted = []
+        for round_number in range(rounds):
+            for name, data, filename, (want, detail) in files:
+                response = server.upload(data, filename=filename)
+                if want == "render":
+                    expect(response.status == 201, f"{name}: {response.status} {response.body[:200]}")
+                    accepted.append((name, response.json()["render_id"], detail))
+                    outcomes[name] = f"201, render {detail}"
+                else:
+                    expect((response.status, error_of(response)) == (want, detail), f"{name}: {response.status} {response.body[:200]}")
+                    outcomes[name] = f"{want} {detail}"
+            for name, attempt, (want, detail) in requests:
+                got = attempt()
+                expect(got[0] == want and (detail is None or got[1] == detail), f"{name}: got {got}, want {(want, detail)}")
+                outcomes[name] = f"{want}" + (f" {detail}" if detail else "") if want != "closed" else "connection closed, nothing kept"
+            for name, render_id, want in accepted:
+                final = server.wait_for(render_id, timeout=300)
+                expect(final == want, f"{name}: render ended {final}, want {want}")
+            accepted.clear()
+            expect(server.request("GET", "/health").status == 200, "unhealthy after the corpus")
+            expect(server.temporary_files() == [], f"temporary files left: {server.temporary_files()}")
+            after_round.append(server.rss_mb())
+        # Memory: later rounds must not grow past the first (no leak per request).
+        growth = after_round[-1] - after_round[0]
+        expect(growth < 48, f"RSS grew {growth:.0f} MB between round 1 and round {rounds}")
+        # Exactly the accepted uploads became renders: nothing from refused or broken requests.
+        expected = 1 + rounds * (sum(1 for *_, (want, _) in files if want == "render") + 1)
+        expect(sum(server.statuses().values()) == expected, f"{server.statuses()} renders, {expected} expected")
+        gps = check_outputs_carry_no_metadata(server, files)
+        for name, _, _, _ in files:
+            rows.append(Row(f"upload: {name}", rounds, outcomes[name]))
+        for name, _, _ in requests:
+            rows.append(Row(f"request: {name}", rounds, outcomes[name]))
+        rows.append(Row(
+            "server after the whole corpus", rounds,
+            f"healthy; renders recorded = uploads accepted ({expected}); no temporary file left; RSS {baseline:.0f} MB before, {after_round[0]:.0f} MB after round 1, "
+            f"{after_round[-1]:.0f} MB after round {rounds}"))
+        rows.append(gps)
+    finally:
+        server.stop()
+    return rows
+
+
+def check_outputs_carry_no_metadata(server, files):
+    """The GPS-tagged, rotated upload: master and preview carry no EXIF/GPS, and are upright."""
+    data = next(d for n, d, _, _ in files if "GPS" in n)
+    render_id = server.upload(data).json()["render_id"]
+    expect(server.wait_for(render_id) == "completed", "GPS photo did not complete")
+    for route in ("download", "preview"):
+        url = server.request("GET", f"/v1/renders/{render_id}/{route}").json()["url"]
+        parsed = urllib.parse.urlsplit(url)
+        body = server.request("GET", f"{parsed.path}?{parsed.query}").body
+        image = Image.open(io.BytesIO(body))
+        exif = image.getexif()
+        # No GPS and nothing else of the upload's EXIF (libvips writes a minimal block of its own
+        # into JPEGs: orientation 1 and the resolution).
+        expect(0x8825 not in exif and not exif.get_ifd(0x8825), f"{route} carries GPS")
+        expect(b"ASO-Test-Camera" not in body and 0x010F not in exif, f"{route} carries the upload's EXIF")
+        expect(exif.get(0x0112, 1) == 1, f"{route} still says orientation {exif.get(0x0112)}")
+        expect(image.height > image.width, f"{route} is not upright (orientation 6 → portrait)")
+    return Row("GPS-tagged photo with EXIF orientation 6: outputs checked", 1,
+               "TIFF and preview upright (portrait); neither carries the GPS position or any EXIF field of the upload")
+
+
+# MARK: signed URLs and ids
+
+
+def check_signed_urls(work):
+    server = Server(work, "signed", {"URL_SIGNING_SECRET": SIGNING_SECRET}).start()
+    try:
+        render_id = server.upload(corpus.read(corpus.DUNE)).json()["render_id"]
+        expect(server.wait_for(render_id) == "completed", "render did not complete")
+        url = urllib.parse.urlsplit(server.request("GET", f"/v1/renders/{render_id}/download").json()["url"])
+        query = dict(urllib.parse.parse_qsl(url.query))
+        key = urllib.parse.unquote(url.path[len("/v1/files/"):])
+
+        def fetch(path, params):
+            return server.request("GET", f"{path}?{urllib.parse.urlencode(params)}")
+
+        def sign(key, expires, filename):
+            message = f"GET\n{key}\n{expires}\n{filename}".encode()
+            return hmac.new(SIGNING_SECRET.encode(), message, hashlib.sha256).hexdigest()
+
+        expect(fetch(url.path, query).status == 200, "the signed URL does not work")
+        expired = int(time.time()) - 10
+        cases = [
+            ("expiry moved later", fetch(url.path, {**query, "expires": str(int(query["expires"]) + 3600)}), 403),
+            ("signature altered", fetch(url.path, {**query, "signature": "0" * 64}), 403),
+            ("download name altered", fetch(url.path, {**query, "filename": "other.tiff"}), 403),
+            ("signature removed", fetch(url.path, {"expires": query["expires"]}), 403),
+            ("validly signed but expired", fetch(url.path, {**query, "expires": str(expired), "signature": sign(key, expired, query["filename"])}), 403),
+        ]
+        # Traversal: raw paths (the client must not normalise them) and validly signed bad keys.
+        for bad_key in ("../aso-render.sqlite", "renders/../../aso-render.sqlite", "renders/%2e%2e/%2e%2e/url-signing.key", "..%2F..%2Fetc%2Fpasswd"):
+            future = int(time.time()) + 600
+            signed = {"expires": str(future), "filename": "x", "signature": sign(urllib.parse.unquote(bad_key), future, "x")}
+            cases.append((f"key `{bad_key}`", server.request("GET", f"/v1/files/{bad_key}?{urllib.parse.urlencode(signed)}"), 404))
+        for bad_id in ("..%2F..%2Fhealth", "%2e%2e", "00000000-0000-0000-0000-00000000000g", "' OR 1=1 --".replace(" ", "%20")):
+            cases.append((f"render id `{bad_id}`", server.request("GET", f"/v1/renders/{bad_id}"), 400))
+        cases.append(("render id of no render", server.request("GET", "/v1/renders/00000000-0000-4000-8000-000000000000"), 404))
+        for name, response, want in cases:
+            expect(response.status == want, f"{name}: {response.status} {response.body[:200]}")
+            expect(error_of(response), f"{name}: no error body")
+        expect(fetch(url.path, query).status == 200, "the URL stopped working")
+        return [Row("signed download URLs: expiry, signature, name altered; expired; unsigned", 5,
+                    "403 Invalid signature / URL expired; the genuine URL keeps working"),
+                Row("path traversal in file keys (raw and %-encoded, validly signed)", 4, "404, nothing outside the object store served"),
+                Row("malformed and hostile render ids", 4, "400 Invalid UUID format for render_id; unknown id 404")]
+    finally:
+        server.stop()
+
+
+# MARK: idempotency and access control
+
+
+def check_idempotency(work):
+    server = Server(work, "idempotency").start()
+    try:
+        photo = corpus.read(corpus.DUNE)
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda _: server.upload(photo, headers={"Idempotency-Key": "order-7731"}), range(10)))
+        ids = {a.json()["render_id"] for a in answers}
+        expect(all(a.status == 201 for a in answers) and len(ids) == 1, f"concurrent retries: {[a.status for a in answers]} {ids}")
+        expect(sum(server.statuses().values()) == 1, f"renders recorded: {server.statuses()}")
+        other = server.upload(photo, headers={"Idempotency-Key": "order-7731"}, style=WATERCOLOR)
+        expect(other.status == 422, f"reuse with another style: {other.status}")
+        expect(sum(server.statuses().values()) == 1, "a second render was recorded")
+        return [Row("the same upload retried 10 times at once with one Idempotency-Key", 10,
+                    "ten 201s with one render_id, one render recorded"),
+                Row("Idempotency-Key reused with a different request", 1, "422, nothing recorded")]
+    finally:
+        server.stop()
+
+
+def check_access_control(work):
+    alice, bob = "alice-reliability-key-000000000001", "bob-reliability-key-0000000000002"
+    server = Server(work, "keys", {"API_KEYS": f"{alice},{bob}", "METRICS_TOKEN": "metrics-reliability-token"}).start()
+    try:
+        photo = corpus.read(corpus.DUNE)
+        render_id = server.upload(photo, headers={"Authorization": f"Bearer {alice}"}).json()["render_id"]
+        refusals = 0
+        for path in ("/v1/size-presets", "/v1/styles", f"/v1/renders/{render_id}"):
+            for headers in ({}, {"Authorization": "Bearer wrong-key"}, {"Authorization": f"Basic {alice}"}):
+                response = server.request("GET", path, headers)
+                expect(response.status == 401 and response.header("WWW-Authenticate"), f"{path} {headers}: {response.status}")
+                refusals += 1
+        hidden = 0
+        for suffix in ("", "/download", "/preview"):
+            response = server.request("GET", f"/v1/renders/{render_id}{suffix}", {"Authorization": f"Bearer {bob}"})
+            expect(response.status == 404 and error_of(response) == "Render not found", f"bob sees {suffix}: {response.status}")
+            hidden += 1
+        response = server.request("POST", f"/v1/renders/{render_id}/cancel", {"Authorization": f"Bearer {bob}"})
+        expect(response.status == 404, f"bob cancels: {response.status}")
+        expect(server.status(render_id, {"Authorization": f"Bearer {alice}"}) in ("queued", "processing", "completed"), "alice lost her render")
+        expect(server.request("GET", "/metrics").status == 401, "metrics without token")
+        expect(server.request("GET", "/metrics", {"Authorization": "Bearer metrics-reliability-token"}).status == 200, "metrics with token")
+        expect(server.request("GET", "/v1/openapi.json").status == 200, "OpenAPI document needs a key")
+        return [Row("/v1 requests without a key, with a wrong key, with Basic auth", refusals, "401 with WWW-Authenticate: Bearer"),
+                Row("another API key asks for, downloads or cancels a render", hidden + 1, "404 Render not found; the render is untouched"),
+                Row("/metrics without METRICS_TOKEN", 1, "401; with the token 200")]
+    finally:
+        server.stop()
+
+
+# MARK: overload
+
+
+def make_upload_photos(work):
+    """Real photos of 5 to 20 MB (the Elephants wallpaper at several JPEG qualities)."""
+    photos = []
+    for quality, name in ((88, "q88"), (95, "q95"), (100, "q100")):
+        path = os.path.join(work, f"elephants-{name}.jpg")
+        subprocess.run(["vips", "copy", ELEPHANTS, f"{path}[Q={quality}]"], check=True)
+        photos.append(corpus.read(path))
+    photos.append(corpus.read(ELEPHANTS))
+    return [p for p in photos if 5 * corpus.MB <= len(p) <= 21 * corpus.MB]
+
+
+def check_overload(work, seconds=60, uploaders=100, poll_rate=1000):
+    limit = 20
+    server = Server(work, "overload", {"MAX_QUEUED_RENDERS": str(limit), "OVERLOAD_RETRY_AFTER_SECONDS": "2",
+                                       "WORKER_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"}).start()
+    photos = make_upload_photos(work)
+    sizes = sorted(len(p) // corpus.MB for p in photos)
+    # Polled throughout: renders made before the load starts (completed, so outside the bound).
+    polled = [server.upload(corpus.read(corpus.DUNE)).json()["render_id"] for _ in range(4)]
+    for render_id in polled:
+        server.wait_for(render_id)
+    deadline = time.time() + seconds
+    lock = threading.Lock()
+    accepted, upload_statuses, poll_statuses, failures, latencies = [], {}, {}, [], []
+
+    def count(table, key):
+        with lock:
+            table[key] = table.get(key, 0) + 1
+
+    def uploader(index):
+        rng = random.Random(index)
+        while time.time() < deadline:
+            try:
+                response = server.upload(rng.choice(photos), timeout=120)
+            except Exception as error:  # counted; the run fails on any
+                with lock:
+                    failures.append(f"upload: {error!r}")
+                time.sleep(0.5)
+                continue
+            count(upload_statuses, response.status)
+            if response.status == 201:
+                with lock:
+                    accepted.append(response.json()["render_id"])
+            elif response.status == 503:
+                time.sleep(float(response.header("Retry-After") or 1))
+
+    try:
+        # Polling by curl (a C client leaves the cores to the server), 100 keep-alive connections
+        # each paced with --rate, so slow answers under load do not lower the offered rate much.
+        connections = 100
+        per_poller = poll_rate // connections
+        pollers = [subprocess.Popen(
+            ["curl", "-s", "--rate", f"{per_poller}/s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n",
+             f"http://127.0.0.1:{server.port}/v1/renders/{polled[index % len(polled)]}?poll=[1-{per_poller * seconds}]"],
+            stdout=subprocess.PIPE, text=True) for index in range(connections)]
+        threads = [threading.Thread(target=uploader, args=(i,)) for i in range(uploaders)]
+        started = time.time()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.time() - started
+        for poller in pollers:
+            try:
+                poller.wait(max(0.1, deadline + 2 - time.time()))
+            except subprocess.TimeoutExpired:
+                poller.terminate()  # behind the pace: what it did is counted
+            output, _ = poller.communicate()
+            for line in output.splitlines():
+                fields = line.split()
+                if len(fields) != 2:
+                    continue  # the line being written when a poller behind the pace was stopped
+                if fields[0] == "000":
+                    failures.append("poll: no answer")
+                    continue
+                poll_statuses[int(fields[0])] = poll_statuses.get(int(fields[0]), 0) + 1
+                latencies.append(float(fields[1]))
+        peak = server.rss_mb("VmHWM")
+        polls = sum(poll_statuses.values())
+        latencies.sort()
+        p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+        # Every accepted render must exist and finish.
+        drained = [server.wait_for(render_id, timeout=600) for render_id in accepted]
+        lost = [r for r, s in zip(accepted, drained) if s != "completed"]
+        recorded = sum(server.statuses().values())
+        server_errors = {s: n for s, n in {**upload_statuses, **poll_statuses}.items() if s >= 500 and s != 503}
+        expect(not server_errors, f"5xx besides 503: {server_errors}")
+        expect(not failures, f"transport failures: {failures[:5]} ({len(failures)})")
+        expect(upload_statuses.get(503, 0) > 0, "the queue bound was never reached")
+        expect(not lost and recorded == len(accepted) + len(polled),
+               f"{len(lost)} accepted renders did not complete; {recorded} recorded vs {len(accepted)} accepted + {len(polled)} polled")
+        expect(server.request("GET", "/health").status == 200, "unhealthy after the load")
+        result = (f"{sum(upload_statuses.values())} uploads ({sizes[0]}–{sizes[-1]} MB): {upload_statuses.get(201, 0)} × 201, "
+                  f"{upload_statuses.get(503, 0)} × 503 + Retry-After; {polls} polls ({polls / elapsed:.0f}/s, p50 {p50 * 1000:.0f} ms, "
+                  f"p99 {p99 * 1000:.0f} ms) all {'/'.join(str(s) for s in sorted(poll_statuses))}; no other status; every accepted render completed; "
+                  f"peak RSS {peak:.0f} MB")
+        return [Row(f"{uploaders} concurrent uploaders + polling at {poll_rate}/s for {seconds} s, queue bound {limit}", 1, result)]
+    finally:
+        server.stop()
+
+
+# MARK: shutdown and crashes
+
+
+def slow_upload(port, body, content_type, seconds):
+    """Sends a request body over `seconds`; returns the status line's code."""
+    head = f"POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(head)
+        pieces = 20
+        step = len(body) // pieces + 1
+        for i in range(0, len(body), step):
+            s.sendall(body[i:i + step])
+            time.sleep(seconds / pieces)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        return status_of(answer), answer
+
+
+def wait_until_processing(server, render_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline and server.status(render_id) != "processing":
+        time.sleep(0.05)
+    expect(server.status(render_id) == "processing", "render never started")
+
+
+def check_graceful_shutdown(work, tries=2):
+    rows = []
+    photo = corpus.read(corpus.DUNE)
+    elephants = corpus.read(ELEPHANTS)
+    # SIGTERM with an upload arriving and a short render in progress: both finish.
+    for attempt in range(tries):
+        server = Server(work, f"term-finish-{attempt}", {"SHUTDOWN_GRACE_SECONDS": "60"}).start()
+        rendering = server.upload(photo).json()["render_id"]
+        wait_until_processing(server, rendering)
+        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "slow.jpg", photo)])
+        result = {}
+        uploading = threading.Thread(target=lambda: result.update(answer=slow_upload(server.port, body, content_type, 3)))
+        uploading.start()
+        time.sleep(1)
+        server.send(signal.SIGTERM)
+        time.sleep(0.3)
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+            refused = False
+        except OSError:
+            refused = True
+        uploading.join()
+        code = server.process.wait(120)
+        status, answer = result["answer"]
+        expect(status == 201, f"in-flight upload got {status}: {answer[:200]}")
+        expect(refused, "new connections were still accepted after SIGTERM")
+        expect(code == 0, f"exit code {code}")
+        states = server.statuses()
+        expect(states.get("processing", 0) == 0, f"left processing: {states}")
+        # The workers stop after the HTTP server: the upload accepted while draining may be rendered too.
+        expect(sum(states.values()) == 2 and set(states) <= {"completed", "queued"}, f"statuses after shutdown: {states}")
+        server.start()
+        uploaded = json.loads(answer.split(b"\r\n\r\n", 1)[1])["render_id"]
+        expect(server.wait_for(uploaded) == "completed", "the upload accepted during shutdown did not complete")
+        server.stop()
+    rows.append(Row("SIGTERM during an upload and a render (grace period long enough)", tries,
+                    "upload answered 201, new connections refused, render completed, exit 0, nothing left processing; "
+                    "the upload completed (before exit or after restart)"))
+    # SIGTERM with a long render and a short grace period: handed back, then finished.
+    for attempt in range(tries):
+        server = Server(work, f"term-handback-{attempt}", {"SHUTDOWN_GRACE_SECONDS": "1"}).start()
+        long_render = server.upload(elephants, style=OIL, preset=P24X36).json()["render_id"]
+        wait_until_processing(server, long_render)
+        time.sleep(1)
+        started = time.time()
+        code = server.stop(signal.SIGTERM)
+        stopped_in = time.time() - started
+        expect(code == 0, f"exit code {code}")
+        states = server.statuses()
+        expect(states == {"queued": 1}, f"statuses after shutdown: {states}")
+        server.start()
+        expect(server.wait_for(long_render, timeout=600) == "completed", "the handed-back render did not complete")
+        server.stop()
+    rows.append(Row("SIGTERM during a 24x36 oil-painting render, 1 s grace period", tries,
+                    f"render stopped at its next checkpoint and handed back (queued), exit 0 in {stopped_in:.1f} s; completed after restart"))
+    return rows
+
+
+def check_crash(work, tries=2):
+    for attempt in range(tries):
+        server = Server(work, f"kill-{attempt}", {"WORKER_CONCURRENCY": "1"}).start()
+        photo = corpus.read(corpus.DUNE)
+        ids = [server.upload(photo).json()["render_id"] for _ in range(3)]
+        wait_until_processing(server, ids[0])
+        server.stop(signal.SIGKILL)
+        server.start()
+        finals = [server.wait_for(i) for i in ids]
+        expect(finals == ["completed"] * 3, f"after SIGKILL: {finals}")
+        expect(server.temporary_files() == [], "temporary files left after the crash")
+        server.stop()
+    return [Row("SIGKILL with one render processing and two queued", tries, "all three completed after restart")]
+
+
+# MARK: retention
+
+
+def check_retention(work):
+    server = Server(work, "retention", {"ORIGINAL_RETENTION": "3s", "OUTPUT_RETENTION": "5s", "RETENTION_SWEEP_INTERVAL": "1s"}).start()
+    try:
+        render_id = server.upload(corpus.read(corpus.DUNE)).json()["render_id"]
+        expect(server.wait_for(render_id) == "completed", "render did not complete")
+        expect(server.request("GET", f"/v1/renders/{render_id}/download").status == 200, "download before expiry")
+        objects = os.path.join(server.data, "objects")
+
+        def stored():
+            return sorted(os.path.relpath(os.path.join(d, f), objects) for d, _, fs in os.walk(objects) for f in fs)
+
+        before = stored()
+        expect(len(before) == 3, f"objects before: {before}")
+        deadline = time.time() + 30
+        while time.time() < deadline and stored():
+            time.sleep(0.5)
+        expect(stored() == [], f"objects left: {stored()}")
+        gone = server.request("GET", f"/v1/renders/{render_id}/download")
+        expect(gone.status == 410 and error_of(gone) == "Render outputs expired", f"download after expiry: {gone.status}")
+        record = server.request("GET", f"/v1/renders/{render_id}").json()
+        expect(record["status"] == "completed" and record["outputs_deleted_at"], f"record after expiry: {record}")
+        return [Row("retention periods passed (original 3 s, outputs 5 s, sweep every 1 s)", 1,
+                    "original, TIFF and preview deleted from the object store; download 410; the render record stays")]
+    finally:
+        server.stop()
+
+
+# MARK: secrets
+
+
+def check_secrets(work, servers_env):
+    """The production stack with distinctive secrets: a full walkthrough with API keys, the
+    usual errors, both processes' metrics, `aso-render config` and a failed start with a wrong
+    password. No secret may appear in any log line, body, header, metric or output."""
+    test = dict(line.strip().split("=", 1) for line in open(servers_env) if "=" in line)
+    name = f"secrets_{random.randrange(16 ** 8):08x}"
+    subprocess.run(["psql", "-h", test["TEST_PG_HOST"], "-p", test["TEST_PG_PORT"], "-U", test["TEST_PG_USER"], "-d", test["TEST_PG_DATABASE"],
+                    "-qc", f"CREATE DATABASE {name}"], env={**os.environ, "PGPASSWORD": test["TEST_PG_PASSWORD"]}, check=True)
+    api_key, other_key = "apikey-secret-5f0c2a9d7e13b4c6", "apikey-secret-other-8d1e77aa02"
+    secrets = {
+        "DB_PASSWORD": test["TEST_PG_PASSWORD"], "REDIS_PASSWORD": test["TEST_REDIS_PASSWORD"],
+        "MINIO_SECRET_KEY": "minio-secret-Zq81xReliab", "API_KEYS": api_key, "other API key": other_key,
+        "METRICS_TOKEN": "metrics-secret-71c0d2", "URL_SIGNING_SECRET": "signing-secret-3e9b5a",
+    }
+    worker_port = free_port()
+    env = {
+        "ASO_MODE": "production", "LOG_LEVEL": "DEBUG", "DB_HOST": test["TEST_PG_HOST"], "DB_PORT": test["TEST_PG_PORT"], "DB_NAME": name,
+        "DB_USER": test["TEST_PG_USER"], "DB_PASSWORD": secrets["DB_PASSWORD"], "REDIS_HOST": test["TEST_REDIS_HOST"],
+        "REDIS_PORT": test["TEST_REDIS_PORT"], "REDIS_DB": "7", "REDIS_PASSWORD": secrets["REDIS_PASSWORD"],
+        "MINIO_ENDPOINT": test["TEST_S3_ENDPOINT"], "MINIO_ACCESS_KEY": "aso-access", "MINIO_SECRET_KEY": secrets["MINIO_SECRET_KEY"],
+        "MINIO_BUCKET": f"secrets-{name[-8:]}", "API_KEYS": f"{api_key},{other_key}", "METRICS_TOKEN": secrets["METRICS_TOKEN"],
+        "MIGRATIONS_DIR": os.path.join(ROOT, "db", "migrations"),
+        "URL_SIGNING_SECRET": secrets["URL_SIGNING_SECRET"], "WORKER_METRICS_PORT": str(worker_port), "WORKER_COUNT": "1",
+    }
+    seen = []  # every text the service produced
+
+    def run(*arguments, extra=None):
+        result = subprocess.run([BINARY, *arguments], env={**os.environ, **env, **(extra or {})}, capture_output=True, text=True, timeout=120)
+        seen.append(result.stdout + result.stderr)
+        return result
+
+    expect(run("migrate").returncode == 0, "migrate failed")
+    api = Server(work, "secrets-api", env).start()
+    worker = Server(work, "secrets-worker", env, command=("worker", "render-queue"))
+    worker.port = worker_port
+    worker.start()
+    exchanges = 0
+    try:
+        auth = {"Authorization": f"Bearer {api_key}"}
+
+        def call(method, path, headers=None, body=None, server=api):
+            nonlocal exchanges
+            response = server.request(method, path, headers, body)
+            seen.append(json.dumps(response.headers) + response.body.decode("latin-1"))
+            exchanges += 1
+            return response
+
+        photo = corpus.read(corpus.DUNE)
+        call("GET", "/v1/size-presets", auth)
+        call("GET", "/v1/styles", auth)
+        content_type, body = multipart([("style_id", WATERCOLOR), ("size_preset_id", P9X12)], [("file", "my-photo.jpg", photo)])
+        created = call("POST", "/v1/renders", {**auth, "Content-Type": content_type, "Idempotency-Key": "walkthrough-1"}, body)
+        expect(created.status == 201, f"upload: {created.status} {created.body[:200]}")
+        render_id = created.json()["render_id"]
+        expect(call("GET", f"/v1/renders/{render_id}/download", auth).status == 409, "download before completion")
+        deadline = time.time() + 300
+        while call("GET", f"/v1/renders/{render_id}", auth).json()["status"] not in ("completed", "failed") and time.time() < deadline:
+            time.sleep(0.5)
+        expect(call("GET", f"/v1/renders/{render_id}", auth).json()["status"] == "completed", "render did not complete")
+        for route in ("download", "preview"):
+            url = call("GET", f"/v1/renders/{render_id}/{route}", auth).json()["url"]
+            parsed = urllib.parse.urlsplit(url)
+            import http.client
+            connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+            connection.request("GET", f"{parsed.path}?{parsed.query}")
+            file_response = connection.getresponse()
+            expect(file_response.status == 200 and len(file_response.read()) > 10000, f"{route} file: {file_response.status}")
+            connection.close()
+            seen.append(url)
+        # The errors a client meets, with and without keys.
+        call("GET", "/v1/size-presets")
+        call("GET", "/v1/size-presets", {"Authorization": f"Bearer {api_key}x"})
+        call("GET", "/v1/renders/not-a-uuid", auth)
+        call("GET", "/v1/renders/00000000-0000-4000-8000-000000000000", auth)
+        call("GET", f"/v1/renders/{render_id}", {"Authorization": f"Bearer {other_key}"})
+        call("POST", "/v1/renders", {**auth, "Content-Type": content_type, "Idempotency-Key": "walkthrough-1"}, body.replace(b"my-photo", b"other"))
+        call("DELETE", "/v1/size-presets", auth)
+        call("GET", "/metrics")
+        call("GET", "/metrics", {"Authorization": f"Bearer {secrets['METRICS_TOKEN']}"})
+        call("GET", "/metrics", {"Authorization": f"Bearer {secrets['METRICS_TOKEN']}"}, server=worker)
+        call("GET", "/health", server=worker)
+        call("GET", "/health")
+        expect(run("config").returncode == 0, "config failed")
+        # A start that fails: the wrong password must not be echoed either.
+        wrong = "wrong-db-secret-a41f99"
+        secrets["wrong DB_PASSWORD"] = wrong
+        failed = run("migrate", extra={"DB_PASSWORD": wrong})
+        expect(failed.returncode != 0, "migrate with a wrong password succeeded")
+    finally:
+        api.stop()
+        worker.stop()
+    seen.append(api.log())
+    seen.append(worker.log())
+    text = "\n".join(seen)
+    lines = text.count("\n")
+    leaks = [label for label, secret in secrets.items() if secret in text]
+    expect(not leaks, f"secrets found in the output: {leaks}")
+    return [Row("production walkthrough with distinctive DB, Redis, S3, API-key, metrics and signing secrets", 1,
+                f"{exchanges} responses, {lines} lines of logs and command output (DEBUG), `aso-render config`, a failed migrate "
+                f"with a wrong password: no secret in any of them")]
