@@ -315,6 +315,13 @@ struct APITests {
             }
             let servers = try #require(document["servers"] as? [[String: Any]])
             #expect(servers.first?["url"] as? String == "http://localhost:8089")
+            // The upload's id fields list exactly the catalogue (the fuzzer generates from them).
+            let post = try #require((paths["/v1/renders"] as? [String: Any])?["post"] as? [String: Any])
+            let form = try #require(((((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"]
+                as? [String: Any])?["schema"] as? [String: Any])?["properties"] as? [String: [String: Any]])
+            #expect(Set(form["style_id"]?["enum"] as? [String] ?? []) == Set(StyleCatalog.all.map(\.info.id.lowercased)))
+            #expect(Set(form["size_preset_id"]?["enum"] as? [String] ?? []) == Set(SizePreset.all.map(\.id.lowercased)))
+            #expect(Set(form.keys) == RenderController.formFields.union(["file"]))
             let scratch = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: scratch) }
             try Data(buffer: response.body).write(to: URL(fileURLWithPath: "\(scratch)/openapi.json"))
