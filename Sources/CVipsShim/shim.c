@@ -1,6 +1,7 @@
 // Fixed-argument wrappers around variadic libvips calls. See include/aso_vips.h for why.
 #include "aso_vips.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -178,3 +179,5 @@ int aso_save_jpeg(VipsImage *in, const char *path, int quality, int interlace, i
 }
 
 int aso_save_as(VipsImage *in, const char *path) { return vips_image_write_to_file(in, path, NULL); }
+
+void aso_release_memory(void) { malloc_trim(0); }

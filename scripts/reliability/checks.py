@@ -153,7 +153,8 @@ def check_hostile_inputs(work, rounds=3):
         files = corpus.cases()
         photo = corpus.read(corpus.DUNE)
         requests = request_cases(server, photo)
-        server.upload(photo)  # warm up
+        warm_up = server.upload(photo).json()["render_id"]
+        server.wait_for(warm_up)
         baseline = server.rss_mb()
         after_round = []
         outcomes = {}
@@ -179,6 +180,8 @@ def check_hostile_inputs(work, rounds=3):
             expect(server.request("GET", "/health").status == 200, "unhealthy after the corpus")
             expect(server.temporary_files() == [], f"temporary files left: {server.temporary_files()}")
             after_round.append(server.rss_mb())
+        errors = [line for line in server.log().splitlines() if '"level":"ERROR"' in line]
+        expect(not errors, f"the server logged errors: {errors[:3]}")
         # Memory: later rounds must not grow past the first (no leak per request).
         growth = after_round[-1] - after_round[0]
         expect(growth < 48, f"RSS grew {growth:.0f} MB between round 1 and round {rounds}")
@@ -192,7 +195,7 @@ def check_hostile_inputs(work, rounds=3):
             rows.append(Row(f"request: {name}", rounds, outcomes[name]))
         rows.append(Row(
             "server after the whole corpus", rounds,
-            f"healthy; renders recorded = uploads accepted ({expected}); no temporary file left; RSS {baseline:.0f} MB before, {after_round[0]:.0f} MB after round 1, "
+            f"healthy, no error logged; renders recorded = uploads accepted ({expected}); no temporary file left; RSS {baseline:.0f} MB before, {after_round[0]:.0f} MB after round 1, "
             f"{after_round[-1]:.0f} MB after round {rounds}"))
         rows.append(gps)
     finally:

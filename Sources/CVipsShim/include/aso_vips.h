@@ -95,6 +95,10 @@ int aso_text_mask(VipsImage **out, const char *text, int height_px);
 /// Drop every metadata item (EXIF, XMP, IPTC, orientation, ICC, ...) from an image in place.
 void aso_strip_metadata(VipsImage *image);
 
+/// Returns the heap's free pages to the system (glibc malloc_trim): a render frees hundreds of
+/// MB that glibc would otherwise keep, so a long-running worker would sit at its peak.
+void aso_release_memory(void);
+
 // ---- the print resampler -----------------------------------------------------------------
 
 /// Accumulates a box-filtered copy of the master while libvips streams it to disk, so the

@@ -25,6 +25,7 @@ public struct RenderEngine: Sendable {
     /// Renders `job`. Outputs appear atomically (written under a temporary name, then renamed):
     /// a failed or canceled render leaves nothing behind at `masterPath` or `previewPath`.
     public func render(_ job: RenderJob) throws(RenderError) -> RenderOutcome {
+        defer { aso_release_memory() }
         let clock = ContinuousClock()
         let started = clock.now
         var timings: [String: Double] = [:]

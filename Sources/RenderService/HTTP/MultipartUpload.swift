@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// A `multipart/form-data` request body, received as a stream: the `file` part goes straight
 /// to a temporary file (never whole into memory) and stops with 413 as soon as it crosses the
@@ -53,6 +54,11 @@ struct MultipartUpload {
             guard parser.isFinished else {
                 throw APIError(.badRequest, "Malformed multipart body", message: "The multipart body ended before its closing boundary")
             }
+        } catch is HTTPParserError {
+            // The client went away (or broke HTTP framing) mid-body: its fault, not a server error.
+            receiver.close()
+            unlink(temporaryPath)
+            throw APIError(.badRequest, "Incomplete upload", message: "The connection closed before the whole request body arrived")
         } catch {
             receiver.close()
             unlink(temporaryPath)
