@@ -13,7 +13,6 @@ cleanup() {
     [[ -n ${KEEP_FUZZ:-} ]] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
-python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q schemathesis
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=1 LOG_LEVEL=WARNING \

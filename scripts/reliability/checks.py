@@ -3,6 +3,7 @@ processes over real sockets. Every check returns a row: what was tried, how many
 happened, and whether any data was lost; an `ok` of False fails the run."""
 import hashlib
 import hmac
+import http.client
 import io
 import json
 import os
@@ -625,7 +626,6 @@ def check_secrets(work, servers_env):
         for route in ("download", "preview"):
             url = call("GET", f"/v1/renders/{render_id}/{route}", auth).json()["url"]
             parsed = urllib.parse.urlsplit(url)
-            import http.client
             connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
             connection.request("GET", f"{parsed.path}?{parsed.query}")
             file_response = connection.getresponse()

@@ -43,7 +43,7 @@ public struct APIKeys: Sendable {
     }
 
     static func digest(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(key.utf8)).hex
     }
 
     /// Stored with each render and written to logs: identifies a key without revealing it.

@@ -72,7 +72,7 @@ struct RenderController: Sendable {
                 file: file.path,
                 fields: [style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
                          StyleParametersJSON.encode(parameters), seed.map(String.init) ?? ""])
-            if let earlierUse { return try await replay(earlierUse, key: idempotencyKey, requestHash: digest) }
+            if let earlierUse { return try replay(earlierUse, key: idempotencyKey, requestHash: digest) }
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
         }
 
@@ -99,7 +99,7 @@ struct RenderController: Sendable {
             if let raced = try await services.store.create(record, asset: asset, idempotency: idempotency), let idempotency {
                 // The same key arrived twice at once and the other request was recorded first.
                 try? await services.objects.delete(key: key)
-                return try await replay(raced, key: idempotency.key, requestHash: idempotency.requestHash)
+                return try replay(raced, key: idempotency.key, requestHash: idempotency.requestHash)
             }
         } catch {
             try? await services.objects.delete(key: key)
@@ -122,9 +122,17 @@ struct RenderController: Sendable {
                 "upload_bytes": .stringConvertible(file.size), "receive_ms": ms(started, received), "probe_ms": ms(received, probed),
                 "store_ms": ms(probed, stored), "record_ms": ms(stored, finished),
             ])
+        return Self.created(renderID, at: now)
+    }
+
+    /// The spec's 201 `{render_id, status: "queued", created_at}`; a replay says so in a header.
+    static func created(_ renderID: UUID, at createdAt: Date, replayed: Bool = false) -> Response {
+        var headers: HTTPFields = [.location: "/v1/renders/\(renderID.lowercased)"]
+        if replayed { headers[.idempotentReplayed] = "true" }
         return JSONBody.response(
-            .object([("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)), ("created_at", .string(Timestamps.rfc3339(now)))]),
-            status: .created, headers: [.location: "/v1/renders/\(renderID.lowercased)"])
+            .object([("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
+                     ("created_at", .string(Timestamps.rfc3339(createdAt)))]),
+            status: .created, headers: headers)
     }
 
     static let formFields: Set<String> = ["style_id", "size_preset_id", "orientation", "fit", "style_params", "seed"]
@@ -141,16 +149,13 @@ struct RenderController: Sendable {
 
     /// The answer to a request whose idempotency key was used before: the same 201 when the
     /// request is the same, 422 when the key is being reused for something else.
-    private func replay(_ earlier: IdempotentRequest, key: String, requestHash: String) async throws -> Response {
+    private func replay(_ earlier: IdempotentRequest, key: String, requestHash: String) throws -> Response {
         guard earlier.requestHash == requestHash else {
             throw APIError(
                 .unprocessableContent, "Idempotency-Key already used for a different request",
                 message: "The key '\(key)' created render \(earlier.renderID.lowercased) with another file or other fields; use a new key for a new render")
         }
-        return JSONBody.response(
-            .object([("render_id", .string(earlier.renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
-                     ("created_at", .string(Timestamps.rfc3339(earlier.createdAt)))]),
-            status: .created, headers: [.location: "/v1/renders/\(earlier.renderID.lowercased)", .idempotentReplayed: "true"])
+        return Self.created(earlier.renderID, at: earlier.createdAt, replayed: true)
     }
 
     /// Load shedding: with `MAX_QUEUED_RENDERS` waiting, new work is refused with 503 and a

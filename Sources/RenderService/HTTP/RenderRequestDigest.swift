@@ -17,7 +17,7 @@ enum RenderRequestDigest {
             while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
                 hasher.update(data: chunk)
             }
-            return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            return hasher.finalize().hex
         }
     }
 }

@@ -18,7 +18,12 @@ public struct PostgresRenderStore: RenderStore {
         try await client.withTransaction(logger: logger) { connection in
             if let idempotency {
                 // Claims the key first: a concurrent request with the same key waits on the row
-                // lock and then sees this use. An expired use is replaced.
+                // lock, then finds this use. An expired use is removed so the key is free again.
+                try await connection.query(
+                    """
+                    DELETE FROM idempotency_keys
+                    WHERE owner = \(idempotency.owner) AND key = \(idempotency.key) AND created_at <= \(idempotency.validAfter)
+                    """, logger: logger)
                 let claimed = try await connection.query(
                     """
                     INSERT INTO idempotency_keys (owner, key, request_hash, render_id, created_at)
@@ -27,18 +32,9 @@ public struct PostgresRenderStore: RenderStore {
                     """, logger: logger)
                 var inserted = false
                 for try await _ in claimed { inserted = true }
-                if !inserted {
-                    if let earlier = try await Self.idempotentRequest(
-                        connection, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter, logger: logger) {
-                        return earlier
-                    }
-                    try await connection.query(
-                        "DELETE FROM idempotency_keys WHERE owner = \(idempotency.owner) AND key = \(idempotency.key)", logger: logger)
-                    try await connection.query(
-                        """
-                        INSERT INTO idempotency_keys (owner, key, request_hash, render_id, created_at)
-                        VALUES (\(idempotency.owner), \(idempotency.key), \(idempotency.requestHash), \(render.id), \(render.createdAt))
-                        """, logger: logger)
+                if !inserted, let earlier = try await Self.idempotentRequest(
+                    connection, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter, logger: logger) {
+                    return earlier
                 }
             }
             try await connection.query(

@@ -73,12 +73,16 @@ public struct RetentionSweeper: Service {
             let cutoff = now.addingTimeInterval(-outputRetention.seconds)
             while true {
                 let expired = try await store.outputsToExpire(completedBefore: cutoff, limit: Self.batch)
+                var deleted = 0
                 for render in expired {
-                    for key in [render.outputKey, render.previewKey].compactMap({ $0 }) { try await objects.delete(key: key) }
+                    for key in [render.outputKey, render.previewKey].compactMap({ $0 }) {
+                        try await objects.delete(key: key)
+                        deleted += 1
+                    }
                     try await store.markOutputsDeleted(renderID: render.id, at: now)
                 }
                 outputs += expired.count
-                metrics.objectsExpired("output", count: expired.count * 2)
+                metrics.objectsExpired("output", count: deleted)
                 if expired.count < Self.batch { break }
             }
         }
