@@ -33,12 +33,14 @@ public struct WatercolorStyle: RenderStyle {
         ]
     )
 
-    /// Washes are broad; their hard edges come from thresholds evaluated at `compositeShortSide`.
-    public var workingShortSide: Int? { 1350 }
+    /// Washes are broad: the photo is simplified at a modest resolution, and the washes' hard
+    /// edges come from thresholds evaluated at `compositeShortSide`.
+    public var workingShortSide: Int? { 1000 }
 
-    /// Short side of the coarse fields (light and mid washes, noise).
-    static let fieldShortSide = 675.0
-    /// Washes are thresholded at least at this size, so a small photo still gets crisp edges.
+    /// Short side of the coarse fields (light and mid washes) and of the smooth noise fields.
+    static let fieldShortSide = 500.0
+    static let noiseShortSide = 250.0
+    /// Washes are thresholded and composited at this size (never less than the working size).
     static let compositeShortSide = 1350.0
 
     /// One glaze: a flat wash laid wherever the simplified picture is darker than `threshold`.
@@ -49,6 +51,9 @@ public struct WatercolorStyle: RenderStyle {
         var quantile: Float
         /// Luminance density the wash itself carries.
         var step: Float
+        /// Share of the colour (spread of the channel densities) kept where the wash is
+        /// lighter than the photo.
+        var colourKept: Float
         /// Smallest shape or hole the wash keeps, in reference pixels (off the subject).
         var smallest: Float
         /// Edge displacement in reference pixels and its period.
@@ -60,16 +65,39 @@ public struct WatercolorStyle: RenderStyle {
         var turbulencePeriod: Float
         /// How far in from the frame the wash stops, in reference pixels.
         var margin: Float
-        /// Share of the colour (spread of the channel densities) kept where the wash is
-        /// lighter than the photo.
-        var colourKept: Float
     }
 
     static let layers = [
-        Layer(threshold: 0.10, quantile: 0.08, step: 0.22, smallest: 30, wobble: 12, wobblePeriod: 130, thresholdNoise: 0.06, turbulence: 0.35, turbulencePeriod: 220, margin: 35, colourKept: 0.75),
-        Layer(threshold: 0.38, quantile: 0.40, step: 0.32, smallest: 22, wobble: 9, wobblePeriod: 90, thresholdNoise: 0.06, turbulence: 0.25, turbulencePeriod: 140, margin: 50, colourKept: 0.5),
-        Layer(threshold: 0.75, quantile: 0.72, step: 0.40, smallest: 14, wobble: 6, wobblePeriod: 60, thresholdNoise: 0.05, turbulence: 0.15, turbulencePeriod: 90, margin: 65, colourKept: 0),
+        Layer(
+            threshold: 0.10, quantile: 0.08, step: 0.22, colourKept: 0.6, smallest: 60, wobble: 12, wobblePeriod: 130,
+            thresholdNoise: 0.06, turbulence: 0.35, turbulencePeriod: 220, margin: 35),
+        Layer(
+            threshold: 0.38, quantile: 0.40, step: 0.32, colourKept: 0.35, smallest: 44, wobble: 9, wobblePeriod: 90,
+            thresholdNoise: 0.06, turbulence: 0.25, turbulencePeriod: 140, margin: 50),
+        Layer(
+            threshold: 0.75, quantile: 0.72, step: 0.45, colourKept: 0.6, smallest: 28, wobble: 6, wobblePeriod: 60,
+            thresholdNoise: 0.05, turbulence: 0.15, turbulencePeriod: 90, margin: 65),
     ]
+
+    /// A grid the picture is held at: its size and its pixels per reference pixel.
+    struct Grid {
+        let width: Int
+        let height: Int
+        /// Pixels per reference pixel.
+        let scale: Float
+
+        init(working w: Int, _ h: Int, workingScale s: Float, shortSide: Double, round: (Double) -> Double) {
+            let factor = shortSide / Double(min(w, h))
+            width = max(1, Int(round(Double(w) * factor)))
+            height = max(1, Int(round(Double(h) * factor)))
+            scale = s * Float(width) / Float(w)
+        }
+
+        /// This grid's pixel coordinates of the point at pixel (x, y) of `other`.
+        @inline(__always) func map(_ x: Int, _ y: Int, from other: Grid) -> (Float, Float) {
+            ((Float(x) + 0.5) * Float(width) / Float(other.width) - 0.5, (Float(y) + 0.5) * Float(height) / Float(other.height) - 0.5)
+        }
+    }
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         let s = Float(context.workingScale)
@@ -78,204 +106,263 @@ public struct WatercolorStyle: RenderStyle {
         let seed = context.seed
         let w = image.width, h = image.height
         let shortSide = Double(min(w, h))
-        // Reference pixels of the whole photo at working pixel (0, 0).
-        let origin = (x: context.workingAnchor.x / s, y: context.workingAnchor.y / s)
         let spec = Self.layers
 
-        // Coarse field resolution and composite resolution.
-        let fieldFactor = min(1, Self.fieldShortSide / shortSide)
-        let fw = max(1, Int((Double(w) * fieldFactor).rounded())), fh = max(1, Int((Double(h) * fieldFactor).rounded()))
-        let compositeFactor = max(1, Self.compositeShortSide / shortSide)
-        let ow = max(1, Int((Double(w) * compositeFactor).rounded())), oh = max(1, Int((Double(h) * compositeFactor).rounded()))
-        // Working pixels per field pixel; field and composite pixels per reference pixel.
-        let fieldStep = (x: Float(w) / Float(fw), y: Float(h) / Float(fh))
-        let sField = s / fieldStep.x
-        let sOut = s * Float(ow) / Float(w)
+        let working = Grid(working: w, h, workingScale: s, shortSide: shortSide, round: { $0 })
+        let fieldGrid = Grid(working: w, h, workingScale: s, shortSide: min(shortSide, Self.fieldShortSide), round: { $0.rounded() })
+        let noiseGrid = Grid(working: w, h, workingScale: s, shortSide: min(shortSide, Self.noiseShortSide), round: { $0.rounded() })
+        let composite = Grid(working: w, h, workingScale: s, shortSide: max(shortSide, Self.compositeShortSide), round: { $0.rounded() })
+        // Reference pixels of the whole photo at working pixel (0, 0).
+        let origin = (x: context.workingAnchor.x / s, y: context.workingAnchor.y / s)
 
         // 1. Three simplifications of the photo: coarse light wash, mid-tones, detail.
-        let gamma: Float = 0.7, chroma: Float = 1.2
+        let gamma: Float = 0.7, chroma: Float = 1.05
         let lab = Colour.srgbToLab(image)
-        let labField = PlanarImage(planes: lab.planes.map { Resample.reduce($0, width: fw, height: fh) })
-        let coarse = WatercolorWash.density(
-            DomainTransform.smooth(labField, sigmaSpatial: Double(90 * sField * wash), sigmaRange: 30), gamma: gamma, chroma: chroma)
-        let middle = WatercolorWash.density(
-            DomainTransform.smooth(labField, sigmaSpatial: Double(36 * sField * wash), sigmaRange: 16), gamma: gamma, chroma: chroma)
-        let fineLab = DomainTransform.smooth(lab, sigmaSpatial: Double(12 * s * wash), sigmaRange: 12)
-        let fine = WatercolorWash.density(fineLab, gamma: gamma, chroma: chroma)
-        let subject = WatercolorWash.subject(labField, sigma: Double(60 * sField))
-
-        // 2. Noise fields at field resolution, anchored to the photo.
-        let toReference = (x: fieldStep.x / s, y: fieldStep.y / s)
-        let fieldOrigin = (x: origin.x + (0.5 * fieldStep.x - 0.5) / s, y: origin.y + (0.5 * fieldStep.y - 0.5) / s)
-        func field(_ period: Float, _ octaves: Int, _ index: UInt32) -> Plane {
-            WatercolorWash.noise(
-                width: fw, height: fh, toReference: toReference, origin: fieldOrigin, period: period * wash, octaves: octaves,
-                seed: Noise.stream(seed, index))
+        let labField = PlanarImage(planes: lab.planes.map { Resample.reduce($0, width: fieldGrid.width, height: fieldGrid.height) })
+        // Small features go before the edge-aware smoothing, which would keep them if they
+        // are contrasty: repeated 3x3 medians remove shapes a few pixels across, keep borders.
+        func declutter(_ image: PlanarImage, passes: Int) -> PlanarImage {
+            PlanarImage(planes: image.planes.map { plane in
+                var p = plane
+                for _ in 0..<passes { p = PlaneMath.median3(p) }
+                return p
+            })
         }
-        let wobbleX = spec.indices.map { field(spec[$0].wobblePeriod, 2, 10 + UInt32($0)) }
-        let wobbleY = spec.indices.map { field(spec[$0].wobblePeriod, 2, 20 + UInt32($0)) }
-        let thresholds = spec.indices.map { field(spec[$0].wobblePeriod * 1.5, 3, 30 + UInt32($0)) }
-        let turbulence = spec.indices.map { field(spec[$0].turbulencePeriod, 3, 40 + UInt32($0)) }
-        let bloomNoise = field(160, 4, 50)
-        let frameNoise = field(300, 4, 60)
+        let calmField = declutter(labField, passes: Int((12 * fieldGrid.scale).rounded()))
+        let coarse = WatercolorWash.density(
+            DomainTransform.smooth(calmField, sigmaSpatial: Double(90 * fieldGrid.scale * wash), sigmaRange: 30), gamma: gamma, chroma: chroma)
+        let middleLab = DomainTransform.smooth(calmField, sigmaSpatial: Double(36 * fieldGrid.scale * wash), sigmaRange: 16)
+        let middle = WatercolorWash.density(middleLab, gamma: gamma, chroma: chroma)
+        // Where colours meet abruptly a painter lays separate washes that stop short of each
+        // other: a thin gap of white paper (on some borders; elsewhere they overlap).
+        let gaps = Blur.gaussian(WatercolorWash.colourEdges(middleLab, perReference: fieldGrid.scale), sigma: 1)
+        let fineLab = DomainTransform.smooth(declutter(lab, passes: Int(3 * s)), sigmaSpatial: Double(12 * s * wash), sigmaRange: 12)
+        let fine = WatercolorWash.density(fineLab, gamma: gamma, chroma: chroma)
+        let (subjectField, skinField) = WatercolorWash.subject(labField, simplified: middleLab, sigma: Double(60 * fieldGrid.scale))
+        let subjectWorking = Resample.enlarge(subjectField, width: w, height: h)
+        // The dark layer's source: the detail on the subject, the middle simplification elsewhere.
+        let middleWorking = PlanarImage(planes: middle.planes.map { Resample.enlarge($0, width: w, height: h) })
+        let detail = PlanarImage(planes: (0..<3).map { c in
+            let out = middleWorking.planes[c].copy()
+            let f = fine.planes[c], t = subjectWorking
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let o = out.row(y), fr = f.row(y), tr = t.row(y)
+                    for x in 0..<w { o[x] += (fr[x] - o[x]) * tr[x] }
+                }
+            }
+            return out
+        })
+
+        // 2. Smooth noise fields, anchored to the photo.
+        func noise(_ period: Float, _ octaves: Int, _ index: UInt32, on grid: Grid) -> Plane {
+            let step = (x: Float(w) / Float(grid.width) / s, y: Float(h) / Float(grid.height) / s)
+            return WatercolorWash.noise(
+                width: grid.width, height: grid.height, toReference: step,
+                origin: (origin.x + (0.5 * step.x * s - 0.5) / s, origin.y + (0.5 * step.y * s - 0.5) / s),
+                period: period * wash, octaves: octaves, seed: Noise.stream(seed, index))
+        }
+        let wobbleX = spec.indices.map { noise(spec[$0].wobblePeriod, 2, 10 + UInt32($0), on: noiseGrid) }
+        let wobbleY = spec.indices.map { noise(spec[$0].wobblePeriod, 2, 20 + UInt32($0), on: noiseGrid) }
+        let thresholds = spec.indices.map { noise(spec[$0].wobblePeriod * 1.5, 3, 30 + UInt32($0), on: noiseGrid) }
+        let turbulence = spec.indices.map { noise(spec[$0].turbulencePeriod, 3, 40 + UInt32($0), on: noiseGrid) }
+        let frameNoise = noise(300, 4, 60, on: noiseGrid)
+        let bloomNoise = noise(260, 4, 50, on: fieldGrid)
 
         // 3. Layer fields: each wash is flat, its colour the hue of its simplification at the
         //    layer's own strength; its shape where that simplification is darker than the
         //    layer's threshold, cleaned of shapes and holes smaller than the smallest mark
         //    (a majority filter: blur the coverage, threshold it again at one half).
         //    Layers 0 and 1 at field resolution from the coarse and middle simplifications;
-        //    layer 2 at working resolution from the detail (on the subject) or the middle one.
-        // Distance to the frame in reference pixels, for washes that stop short of it.
+        //    layer 2 at working resolution from the detail.
         let frame = (x: Float(w) / s, y: Float(h) / s)
-        @inline(__always) func inset(_ rx: Float, _ ry: Float) -> Float {
-            min(min(rx, frame.x - rx), min(ry, frame.y - ry))
-        }
-        func layer(_ k: Int, source: (Int, Int) -> (Float, Float, Float), width lw: Int, height lh: Int, perReference: Float, grid: (x: Float, y: Float)) -> PlanarImage {
-            let out = PlanarImage(width: lw, height: lh, channels: 5)
-            let coverage = Plane(width: lw, height: lh)
+        func layer(_ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil) -> PlanarImage {
+            let lw = grid.width, lh = grid.height
+            var out = PlanarImage(width: lw, height: lh, channels: 7)
             let value = Plane(width: lw, height: lh)
-            let band: Float = 0.06
+            let layer = spec[k]
             Parallel.rows(lh) { rows in
                 for y in rows {
-                    let o = out.planes.map { $0.row(y) }, vr = value.row(y)
+                    let c0 = source.planes[0].row(y), c1 = source.planes[1].row(y), c2 = source.planes[2].row(y)
+                    let o0 = out.planes[0].row(y), o1 = out.planes[1].row(y), o2 = out.planes[2].row(y), vr = value.row(y)
+                    let d = depth.map { ($0.planes[0].row(y), $0.planes[1].row(y), $0.planes[2].row(y)) }
                     for x in 0..<lw {
-                        let c = source(x, y)
-                        let v = WatercolorWash.luminanceDensity(c.0, c.1, c.2)
+                        let v = WatercolorWash.luminanceDensity(c0[x], c1[x], c2[x])
                         vr[x] = v
-                        let gain = max(spec[k].step, k == 2 ? v - spec[0].step - spec[1].step - 0.4 : 0) / max(v, 0.5 * spec[k].threshold)
-                        // The light washes keep much of their colour even where they carry
-                        // less density than the photo (watercolour is luminous, not greyed).
-                        let hue = k == 2 ? gain : max(gain, spec[k].colourKept)
-                        o[0][x] = max(0, gain * v + (c.0 - v) * hue)
-                        o[1][x] = max(0, gain * v + (c.1 - v) * hue)
-                        o[2][x] = max(0, gain * v + (c.2 - v) * hue)
+                        let gain = layer.step / max(v, 0.5 * layer.threshold)
+                        // The washes keep much of their colour even where they carry less
+                        // density than the photo (watercolour is luminous, not greyed).
+                        let hue = max(gain, layer.colourKept)
+                        var r = gain * v + (c0[x] - v) * hue, g = gain * v + (c1[x] - v) * hue, b = gain * v + (c2[x] - v) * hue
+                        // The darkest passages: more of the same pigment, following the smooth
+                        // simplification rather than the detail.
+                        if let d {
+                            let dv = WatercolorWash.luminanceDensity(d.0[x], d.1[x], d.2[x])
+                            let extra = max(0, dv - spec[0].step - spec[1].step - layer.step - 0.1) / max(dv, 0.1)
+                            r += extra * d.0[x]
+                            g += extra * d.1[x]
+                            b += extra * d.2[x]
+                        }
+                        o0[x] = max(0, r)
+                        o1[x] = max(0, g)
+                        o2[x] = max(0, b)
                     }
                 }
             }
-            // The picture's own key moves the thresholds halfway: a light photo keeps some
+            // The picture's own key moves the threshold halfway: a light photo keeps some
             // paper, a dark or mid-toned one still gets its tones split into washes.
-            let nominal = 0.5 * spec[k].threshold + 0.5 * WatercolorWash.quantile(value, spec[k].quantile)
-            let base = WatercolorWash.valley(value, near: nominal, within: 0.1, weight: subject, grid: grid)
+            let nominal = (0.5 * layer.threshold + 0.5 * WatercolorWash.quantile(value, layer.quantile))
+            let base = WatercolorWash.valley(value, near: nominal, within: 0.1, weight: subject, grid: (1, 1))
+            let coverage = Plane(width: lw, height: lh)
+            let band: Float = 0.06
+            let thresholdNoise = WatercolorWash.Sampler(thresholds[k]), ragged = WatercolorWash.Sampler(frameNoise)
             Parallel.rows(lh) { rows in
                 for y in rows {
-                    let cv = coverage.row(y), vr = value.row(y)
-                    let ry = (Float(y) + 0.5) / perReference
-                    let qy = (Float(y) + 0.5) * grid.y - 0.5
+                    let cv = coverage.row(y), vr = value.row(y), sr = subject.row(y)
+                    let ry = (Float(y) + 0.5) / grid.scale
                     for x in 0..<lw {
-                        let qx = (Float(x) + 0.5) * grid.x - 0.5
-                        let noise = thresholds[k].bilinear(qx, qy) - 0.5
-                        let rx = (Float(x) + 0.5) / perReference
-                        let ragged = 2.4 * (frameNoise.bilinear(qx, qy) - 0.5) + 0.6 * noise
-                        let fade = WatercolorWash.smoothstep(spec[k].margin * 0.3, spec[k].margin * 1.2, inset(rx, ry) + spec[k].margin * ragged)
-                        let calm = 1 - 0.7 * subject.bilinear(qx, qy)
-                        let threshold = base + spec[k].thresholdNoise * 2 * noise * calm
+                        let q = noiseGrid.map(x, y, from: grid)
+                        let n = thresholdNoise(q.0, q.1) - 0.5
+                        let rx = (Float(x) + 0.5) / grid.scale
+                        // Washes stop short of the frame, raggedly.
+                        let inset = min(min(rx, frame.x - rx), min(ry, frame.y - ry))
+                        let edge = inset + layer.margin * (2.4 * (ragged(q.0, q.1) - 0.5) + 0.6 * n)
+                        let fade = WatercolorWash.smoothstep(layer.margin * 0.3, layer.margin * 1.2, edge)
+                        let threshold = base + layer.thresholdNoise * 2 * n * (1 - 0.7 * sr[x])
                         cv[x] = WatercolorWash.smoothstep(threshold - band / 2, threshold + band / 2, vr[x]) * fade
                     }
                 }
             }
             // Majority filter, finer on the subject.
-            let loose = Blur.gaussian(coverage, sigma: Double(max(1.5, spec[k].smallest * wash * perReference * 0.5)))
-            let tight = Blur.gaussian(coverage, sigma: Double(max(1, spec[k].smallest * wash * perReference * 0.2)))
+            let smallest = layer.smallest * wash * grid.scale
+            let loose = Blur.gaussian(coverage, sigma: Double(max(1.5, smallest * 0.5)))
+            let tight = Blur.gaussian(coverage, sigma: Double(max(1, smallest * 0.2)))
+            let gapRows: Plane? = gaps.map { gaps in
+                let gapNoise = WatercolorWash.Sampler(thresholds[(k + 1) % 3])
+                let out = Plane(width: lw, height: lh)
+                Parallel.rows(lh) { rows in
+                    for y in rows {
+                        let g = gaps.row(y), o = out.row(y)
+                        for x in 0..<lw {
+                            let q = noiseGrid.map(x, y, from: grid)
+                            o[x] = 0.6 * g[x] * WatercolorWash.smoothstep(0.4, 0.55, gapNoise(q.0, q.1))
+                        }
+                    }
+                }
+                return out
+            }
             // Hard edges where the picture changes abruptly, soft (wet-in-wet) where it is
             // shaded gradually: the slope of the value field in density per reference pixel.
-            let slope = Blur.gaussian(Gradient.sobelMagnitude(value), sigma: Double(spec[k].smallest * wash * perReference * 0.4))
-            let shape = out.planes[3], hardness = out.planes[4]
+            let slope = Blur.gaussian(Gradient.sobelMagnitude(value), sigma: Double(max(1, smallest * 0.4)))
             Parallel.rows(lh) { rows in
                 for y in rows {
-                    let a = loose.row(y), b = tight.row(y), o = shape.row(y), g = slope.row(y), hr = hardness.row(y)
-                    let qy = (Float(y) + 0.5) * grid.y - 0.5
+                    let a = loose.row(y), b = tight.row(y), g = slope.row(y), t = subject.row(y)
+                    let shape = out.planes[3].row(y), hardness = out.planes[4].row(y)
                     for x in 0..<lw {
-                        let t = subject.bilinear((Float(x) + 0.5) * grid.x - 0.5, qy)
-                        o[x] = a[x] + (b[x] - a[x]) * t
-                        hr[x] = WatercolorWash.smoothstep(0.003, 0.012, g[x] * perReference)
+                        shape[x] = a[x] + (b[x] - a[x]) * t[x] - (gapRows?.row(y)[x] ?? 0)
+                        hardness[x] = WatercolorWash.smoothstep(0.0012, 0.005, g[x] * grid.scale)
+                    }
+                }
+            }
+            // The shape's slope turns it into a distance to the wash's border.
+            out.planes[5] = Gradient.sobelMagnitude(out.planes[3])
+            // Turbulence on this layer's grid, as a density factor.
+            let turbulenceSampler = WatercolorWash.Sampler(turbulence[k])
+            Parallel.rows(lh) { rows in
+                for y in rows {
+                    let o = out.planes[6].row(y)
+                    for x in 0..<lw {
+                        let q = noiseGrid.map(x, y, from: grid)
+                        o[x] = 1 + 2 * layer.turbulence * (turbulenceSampler(q.0, q.1) - 0.5)
                     }
                 }
             }
             return out
         }
-        let l0 = layer(0, source: { x, y in (coarse.planes[0][x, y], coarse.planes[1][x, y], coarse.planes[2][x, y]) },
-                       width: fw, height: fh, perReference: sField, grid: (1, 1))
-        let l1 = layer(1, source: { x, y in (middle.planes[0][x, y], middle.planes[1][x, y], middle.planes[2][x, y]) },
-                       width: fw, height: fh, perReference: sField, grid: (1, 1))
-        let l2 = layer(2, source: { x, y in
-            let qx = (Float(x) + 0.5) / fieldStep.x - 0.5, qy = (Float(y) + 0.5) / fieldStep.y - 0.5
-            let t = subject.bilinear(qx, qy)
-            return (fine.planes[0][x, y] * t + middle.planes[0].bilinear(qx, qy) * (1 - t),
-                    fine.planes[1][x, y] * t + middle.planes[1].bilinear(qx, qy) * (1 - t),
-                    fine.planes[2][x, y] * t + middle.planes[2].bilinear(qx, qy) * (1 - t))
-        }, width: w, height: h, perReference: s, grid: (1 / fieldStep.x, 1 / fieldStep.y))
+        let layerFields = [
+            layer(0, coarse, grid: fieldGrid, subject: subjectField, gaps: gaps),
+            layer(1, middle, grid: fieldGrid, subject: subjectField, gaps: gaps),
+            layer(2, detail, grid: working, subject: subjectWorking, depth: middleWorking),
+        ]
+        let layerGrids = [fieldGrid, fieldGrid, working]
 
-        // 4. Wash shapes at composite resolution: threshold the displaced shape fields.
-        let toField = (x: Float(fw) / Float(ow), y: Float(fh) / Float(oh))
-        let toWorking = (x: Float(w) / Float(ow), y: Float(h) / Float(oh))
-        let masks = PlanarImage(width: ow, height: oh, channels: 4)
-        // Where layer k samples its field for composite pixel (x, y), in the field's pixels.
-        @inline(__always) func position(_ k: Int, _ x: Int, _ y: Int) -> (Float, Float, Float, Float) {
-            let qx = (Float(x) + 0.5) * toField.x - 0.5, qy = (Float(y) + 0.5) * toField.y - 0.5
-            let amplitude = 2 * spec[k].wobble * wash
-            let dx = (wobbleX[k].bilinear(qx, qy) - 0.5) * amplitude, dy = (wobbleY[k].bilinear(qx, qy) - 0.5) * amplitude
-            if k < 2 { return (qx + dx * sField, qy + dy * sField, qx, qy) }
-            return ((Float(x) + 0.5) * toWorking.x - 0.5 + dx * s, (Float(y) + 0.5) * toWorking.y - 0.5 + dy * s, qx, qy)
-        }
-        let layerFields = [l0, l1, l2]
-        Parallel.rows(oh) { rows in
+        // 4. The composite reads every layer's fields (colour, shape, slope, hardness,
+        //    turbulence) in one lookup, where its wobble moves them.
+        let packedLayers = layerFields.map { WatercolorWash.Packed($0.planes) }
+        let packedWobble = WatercolorWash.Packed(wobbleX.indices.flatMap { [wobbleX[$0], wobbleY[$0]] })
+        // Back-runs: blobs of a fractal field, kept off the subject.
+        // Back-runs happen in broad, quiet washes: not on the subject, not amid detail.
+        let busy = Blur.gaussian(Gradient.sobelMagnitude(labField.planes[0]), sigma: Double(max(1, 25 * fieldGrid.scale)))
+        let busyMean = max(Float(busy.mean), 1e-3)
+        let bloomField = PlaneMath.map(bloomNoise) { $0 }
+        Parallel.rows(fieldGrid.height) { rows in
             for y in rows {
-                let out = masks.planes.map { $0.row(y) }
-                for x in 0..<ow {
-                    var qx: Float = 0, qy: Float = 0
-                    for k in 0..<3 {
-                        let p = position(k, x, y)
-                        qx = p.2
-                        qy = p.3
-                        let planes = layerFields[k].planes
-                        let softness = min(0.5, 0.06 + 0.44 * (1 - planes[4].bilinear(p.0, p.1)) + 0.2 * subject.bilinear(p.2, p.3))
-                        out[k][x] = WatercolorWash.smoothstep(0.5 - softness, 0.5 + softness, planes[3].bilinear(p.0, p.1))
-                    }
-                    // Back-runs: blobs of a fractal field, kept off the subject.
-                    let bloom = bloomNoise.bilinear(qx, qy) - 0.3 * subject.bilinear(qx, qy)
-                    out[3][x] = WatercolorWash.smoothstep(0.7, 0.715, bloom)
-                }
+                let o = bloomField.row(y), t = subjectField.row(y), d = busy.row(y)
+                for x in 0..<fieldGrid.width { o[x] -= 0.69 + 0.5 * t[x] + 0.4 * WatercolorWash.smoothstep(0.7, 1.6, d[x] / busyMean) }
             }
         }
-        let rimSigma = Double(max(1, 5 * sOut))
-        let pooled = masks.planes.map { Blur.gaussian($0, sigma: rimSigma) }
+        let packedField = WatercolorWash.Packed([subjectField, bloomField, Gradient.sobelMagnitude(bloomField), skinField])
+        let bloomAntialias = 0.6 * fieldGrid.scale / composite.scale, bloomRing = 16 * fieldGrid.scale, bloomFade = 16 * fieldGrid.scale
 
         // 5. Pencil underdrawing: the strongest edges of the detail simplification.
-        let pencilWorking = Self.underdrawing(lightness: fineLab.planes[0], subject: subject, fieldStep: fieldStep, scale: s)
+        let ow = composite.width, oh = composite.height
+        let pencilWorking = Self.underdrawing(lightness: fineLab.planes[0], subject: subjectWorking, scale: s)
         let pencil = ow == w && oh == h ? pencilWorking : Resample.enlarge(pencilWorking, width: ow, height: oh)
 
-        // 6. Composite: the densities of the layers add (glazes multiply transmittances).
+        // 6. Composite at composite resolution: each layer's shape is thresholded through its
+        //    distance to the border (the shape minus one half, over its slope), so the border is
+        //    anti-aliased at this resolution and the pooled rim has a fixed width on paper. The
+        //    densities of the layers add (glazes multiply transmittances).
         let result = PlanarImage(width: ow, height: oh, channels: 4)
         let rimStrength = 1.8 * edgeDarkness
+        let layerSamplers = packedLayers.map(\.sampler), wobble = packedWobble.sampler, fields = packedField.sampler
+        let amplitude = (0..<3).map { 2 * spec[$0].wobble * wash * layerGrids[$0].scale }
+        let antialias = (0..<3).map { 0.6 * layerGrids[$0].scale / composite.scale }
+        let rimWidth = (0..<3).map { 10 * layerGrids[$0].scale }
         Parallel.rows(oh) { rows in
             for y in rows {
-                let m = masks.planes.map { $0.row(y) }, b = pooled.map { $0.row(y) }
-                let out = result.planes.map { $0.row(y) }
+                let out0 = result.planes[0].row(y), out1 = result.planes[1].row(y), out2 = result.planes[2].row(y), out3 = result.planes[3].row(y)
                 let pr = pencil.row(y)
                 for x in 0..<ow {
-                    var density: (Float, Float, Float) = (0, 0, 0)
-                    let bloom = m[3][x]
-                    let bloomRing = min(1, 3 * max(0, b[3][x] - bloom))
+                    let q = noiseGrid.map(x, y, from: composite)
+                    let f = fieldGrid.map(x, y, from: composite)
+                    let displacement = wobble(q.0, q.1) - 0.5
+                    let local = fields(f.0, f.1)
+                    // Inside a back-run the wash is paler; the pigment it pushed out dries in a
+                    // dark, ragged ring around it.
+                    let bloomDistance = local[1] / max(local[2], 1e-4)
+                    let bloom = WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, bloomDistance)
+                        * (0.4 + 0.6 * WatercolorWash.smoothstep(0, bloomFade, bloomDistance))
+                    let outside = -bloomDistance
+                    let ring = WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, outside)
+                        * (1 - WatercolorWash.smoothstep(0, bloomRing, outside)) * (1 - WatercolorWash.smoothstep(0, bloomRing * 0.3, outside) * 0.5)
+                    var density = SIMD8<Float>.zero
                     for k in 0..<3 {
-                        let coverage = m[k][x]
-                        if coverage <= 0 { continue }
-                        let p = position(k, x, y)
-                        let f = layerFields[k].planes
-                        let rim = min(1, 2 * max(0, coverage - b[k][x]))
-                        var amount = coverage * (1 + rimStrength * rim)
-                        amount *= 1 + spec[k].turbulence * (turbulence[k].bilinear(p.2, p.3) - 0.5) * 2
-                        if k < 2 { amount *= 1 - 0.45 * bloom + 0.9 * bloomRing }
-                        density.0 += amount * f[0].bilinear(p.0, p.1)
-                        density.1 += amount * f[1].bilinear(p.0, p.1)
-                        density.2 += amount * f[2].bilinear(p.0, p.1)
+                        let p0 = layerGrids[k].map(x, y, from: composite)
+                        let a = amplitude[k]
+                        let v = layerSamplers[k](p0.0 + displacement[2 * k] * a, p0.1 + displacement[2 * k + 1] * a)
+                        // v: density r, g, b; shape; its slope; hardness; turbulence.
+                        let slope = max(v[4], 1e-4)
+                        let distance = (v[3] - 0.5) / slope
+                        let softness = min(0.5, 0.06 + 0.44 * (1 - v[5]) + 0.3 * local[3])
+                        let width = max(antialias[k], softness / slope)
+                        let coverage = WatercolorWash.smoothstep(-width, width, distance)
+                        guard coverage > 0 else { continue }
+                        // Pigment pools along hard borders, inside the wash.
+                        let rim = (1 - WatercolorWash.smoothstep(0, rimWidth[k], distance)) * (1 - WatercolorWash.smoothstep(0.1, 0.35, softness))
+                        var amount = coverage * (1 + rimStrength * rim) * v[6]
+                        if k < 2 { amount *= 1 + (0.5 * ring - 0.5 * bloom) * (1 - v[5]) }
+                        density += amount * v
                     }
-                    out[0][x] = Colour.encode(exp(-density.0))
-                    out[1][x] = Colour.encode(exp(-density.1))
-                    out[2][x] = Colour.encode(exp(-density.2))
-                    out[3][x] = pr[x]
+                    out0[x] = WatercolorWash.encode(exp(-density[0]))
+                    out1[x] = WatercolorWash.encode(exp(-density[1]))
+                    out2[x] = WatercolorWash.encode(exp(-density[2]))
+                    out3[x] = pr[x]
                 }
             }
         }
+        // The samplers above read these planes through bare pointers.
+        withExtendedLifetime((packedLayers, packedWobble, packedField)) {}
         return StyledImage(
             planes: result,
             finish: WatercolorPaper(
@@ -287,7 +374,7 @@ public struct WatercolorStyle: RenderStyle {
 
     /// Graphite lines (0 = none, 1 = a full line) on the dark side of strong edges, stronger
     /// on the subject: a difference of Gaussians of the lightness, thresholded.
-    static func underdrawing(lightness: Plane, subject: Plane, fieldStep: (x: Float, y: Float), scale s: Float) -> Plane {
+    static func underdrawing(lightness: Plane, subject: Plane, scale s: Float) -> Plane {
         let sigma = Double(max(0.7, 1.6 * s))
         let narrow = Blur.gaussian(lightness, sigma: sigma)
         let wide = Blur.gaussian(lightness, sigma: sigma * 1.6)
@@ -295,13 +382,9 @@ public struct WatercolorStyle: RenderStyle {
         let w = lightness.width
         Parallel.rows(lightness.height) { rows in
             for y in rows {
-                let n = narrow.row(y), v = wide.row(y), o = out.row(y)
-                let qy = (Float(y) + 0.5) / fieldStep.y - 0.5
+                let n = narrow.row(y), v = wide.row(y), t = subject.row(y), o = out.row(y)
                 for x in 0..<w {
-                    let qx = (Float(x) + 0.5) / fieldStep.x - 0.5
-                    let edge = v[x] - n[x]
-                    let gate = 0.5 + 0.5 * subject.bilinear(qx, qy)
-                    o[x] = WatercolorWash.smoothstep(2.5, 6, edge) * gate
+                    o[x] = WatercolorWash.smoothstep(1.5 + 2 * (1 - t[x]), 4.5 + 3 * (1 - t[x]), v[x] - n[x]) * (0.3 + 0.7 * t[x])
                 }
             }
         }
@@ -338,9 +421,12 @@ struct WatercolorPaper: PrintFinish {
             let slope = Noise.value((u + 2) / 11, (v + 2) / 11, seed) - Noise.value((u - 2) / 11, (v - 2) / 11, seed)
             let shade = 1 + texture * (0.045 * slope - 0.02 * (0.5 - tooth))
             // Pigment settles in the hollows (granulation), more in some passages than others.
-            let settling = 0.5 + Noise.value(u / 150, v / 150, seed &+ 3)
-            let density = 1 + texture * 0.7 * settling * (0.5 - tooth)
+            let settling = 0.2 + WatercolorWash.smoothstep(0.4, 0.8, Noise.value(u / 150, v / 150, seed &+ 3))
+            let grain = texture * 0.75 * settling * (0.5 - tooth)
             let p = input + i * bands
+            // Granulation shows in the mid-tones; in dark passages it would read as noise.
+            let lightness = 0.3 * p[0] + 0.55 * p[1] + 0.15 * p[2]
+            let density = 1 + grain * min(1, 2 * lightness)
             // Graphite catches on the ridges.
             let graphite = 1 - min(1, p[3]) * 0.42 * (0.55 + 0.9 * tooth)
             let r = WatercolorStyle.transfer(p[0], density) * Self.paper.0 * shade * graphite
@@ -358,3 +444,4 @@ struct WatercolorPaper: PrintFinish {
     guard v > 0 else { return 0 }
     return v >= 1 ? 255 : UInt8(v * 255 + 0.5)
 }
+
