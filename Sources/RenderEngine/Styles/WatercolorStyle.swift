@@ -69,13 +69,13 @@ public struct WatercolorStyle: RenderStyle {
 
     static let layers = [
         Layer(
-            threshold: 0.10, quantile: 0.08, step: 0.22, colourKept: 0.6, smallest: 60, wobble: 12, wobblePeriod: 130,
+            threshold: 0.10, quantile: 0.08, step: 0.22, colourKept: 0.45, smallest: 60, wobble: 12, wobblePeriod: 130,
             thresholdNoise: 0.06, turbulence: 0.35, turbulencePeriod: 220, margin: 35),
         Layer(
-            threshold: 0.38, quantile: 0.40, step: 0.32, colourKept: 0.35, smallest: 44, wobble: 9, wobblePeriod: 90,
+            threshold: 0.38, quantile: 0.40, step: 0.32, colourKept: 0.25, smallest: 44, wobble: 9, wobblePeriod: 90,
             thresholdNoise: 0.06, turbulence: 0.25, turbulencePeriod: 140, margin: 50),
         Layer(
-            threshold: 0.75, quantile: 0.72, step: 0.45, colourKept: 0.6, smallest: 28, wobble: 6, wobblePeriod: 60,
+            threshold: 0.75, quantile: 0.72, step: 0.45, colourKept: 0.3, smallest: 28, wobble: 6, wobblePeriod: 60,
             thresholdNoise: 0.05, turbulence: 0.15, turbulencePeriod: 90, margin: 65),
     ]
 
@@ -176,7 +176,7 @@ public struct WatercolorStyle: RenderStyle {
         //    Layers 0 and 1 at field resolution from the coarse and middle simplifications;
         //    layer 2 at working resolution from the detail.
         let frame = (x: Float(w) / s, y: Float(h) / s)
-        func layer(_ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil) -> PlanarImage {
+        func layer(_ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil) -> PlanarImage {
             let lw = grid.width, lh = grid.height
             var out = PlanarImage(width: lw, height: lh, channels: 7)
             let value = Plane(width: lw, height: lh)
@@ -218,7 +218,7 @@ public struct WatercolorStyle: RenderStyle {
             let thresholdNoise = WatercolorWash.Sampler(thresholds[k]), ragged = WatercolorWash.Sampler(frameNoise)
             Parallel.rows(lh) { rows in
                 for y in rows {
-                    let cv = coverage.row(y), vr = value.row(y), sr = subject.row(y)
+                    let cv = coverage.row(y), vr = value.row(y), sr = subject.row(y), kr = skin.row(y)
                     let ry = (Float(y) + 0.5) / grid.scale
                     for x in 0..<lw {
                         let q = noiseGrid.map(x, y, from: grid)
@@ -229,7 +229,9 @@ public struct WatercolorStyle: RenderStyle {
                         let edge = inset + layer.margin * (2.4 * (ragged(q.0, q.1) - 0.5) + 0.6 * n)
                         let fade = WatercolorWash.smoothstep(layer.margin * 0.3, layer.margin * 1.2, edge)
                         let threshold = base + layer.thresholdNoise * 2 * n * (1 - 0.7 * sr[x])
-                        cv[x] = WatercolorWash.smoothstep(threshold - band / 2, threshold + band / 2, vr[x]) * fade
+                        // On skin and fur the washes fade in with the tone (graded, no blotches).
+                        let width = band + 0.3 * kr[x]
+                        cv[x] = WatercolorWash.smoothstep(threshold - width / 2, threshold + width / 2, vr[x]) * fade
                     }
                 }
             }
@@ -280,9 +282,9 @@ public struct WatercolorStyle: RenderStyle {
             return out
         }
         let layerFields = [
-            layer(0, coarse, grid: fieldGrid, subject: subjectField, gaps: gaps),
-            layer(1, middle, grid: fieldGrid, subject: subjectField, gaps: gaps),
-            layer(2, detail, grid: working, subject: subjectWorking, depth: middleWorking),
+            layer(0, coarse, grid: fieldGrid, subject: subjectField, skin: skinField, gaps: gaps),
+            layer(1, middle, grid: fieldGrid, subject: subjectField, skin: skinField, gaps: gaps),
+            layer(2, detail, grid: working, subject: subjectWorking, skin: Resample.enlarge(skinField, width: w, height: h), depth: middleWorking),
         ]
         let layerGrids = [fieldGrid, fieldGrid, working]
 
