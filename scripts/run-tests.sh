@@ -18,6 +18,7 @@ swift test --skip-build --filter RenderServiceTests --skip ProductionStackTests
 # Alone, because it stops and restarts the shared PostgreSQL and Redis.
 swift test --skip-build --filter ProductionStackTests
 scripts/fuzz-api.sh
+scripts/fuzz-api.sh --api-keys
 # Hostile input, overload, shutdown, crashes, access control, retention, secrets (docs/reliability.md).
 scripts/reliability.py --servers-env "${ASO_TEST_SERVERS:-/tmp/aso-test-servers}/servers.env"
 scripts/walkthrough.sh

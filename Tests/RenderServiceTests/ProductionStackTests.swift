@@ -54,7 +54,7 @@ struct ProductionStackTests {
             await redis.close()
             let directory = temporaryDirectory(name)
             var environment = [
-                "ASO_MODE": "production", "LOG_LEVEL": "INFO",
+                "ASO_MODE": "production", "LOG_LEVEL": "INFO", "ALLOW_ANONYMOUS": "true",
                 "DB_HOST": TestServers.environment["TEST_PG_HOST"]!, "DB_PORT": TestServers.environment["TEST_PG_PORT"]!,
                 "DB_NAME": database, "DB_USER": TestServers.environment["TEST_PG_USER"]!, "DB_PASSWORD": TestServers.environment["TEST_PG_PASSWORD"]!,
                 "REDIS_HOST": TestServers.environment["TEST_REDIS_HOST"]!, "REDIS_PORT": TestServers.environment["TEST_REDIS_PORT"]!,
