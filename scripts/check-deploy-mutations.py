@@ -135,11 +135,14 @@ def copy_tree(destination):
 
 def run_check(destination, with_postgres):
     environment = dict(os.environ, ASO_DEPLOY_ROOT=str(destination), CHECK_DEPLOY_PG="1" if with_postgres else "0")
-    return subprocess.run([sys.executable, str(destination / "scripts/check-deploy.py"), binary], capture_output=True, text=True, env=environment)
+    return subprocess.run([sys.executable, str(destination / "scripts/check-deploy.py"), frozen_binary], capture_output=True, text=True, env=environment)
 
 
 failures = 0
 with tempfile.TemporaryDirectory(prefix="check-deploy-mutations-") as scratch:
+    # A copy of the binary, so a rebuild during the run cannot change or lock it.
+    frozen_binary = str(pathlib.Path(scratch) / "aso-render")
+    shutil.copy2(binary, frozen_binary)
     pristine = pathlib.Path(scratch) / "pristine"
     copy_tree(pristine)
     baseline = run_check(pristine, True)

@@ -275,7 +275,7 @@ def matches(selector, labels):
     return all(labels.get(key) == value for key, value in (selector.get("matchLabels") or {}).items())
 
 
-def container_environment(container, pod_configs):
+def container_environment(container):
     """Name → (literal value or None, secretKeyRef or None), config maps first, env over them."""
     environment = {}
     for source in container.get("envFrom", []):
@@ -368,7 +368,7 @@ for file, document in workloads:
             problem(f"{where}: securityContext.capabilities adds {capabilities['add']}")
         if (security.get("seccompProfile") or pod_security.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
             problem(f"{where}: seccompProfile is not RuntimeDefault")
-        values = container_environment(container, config_maps)
+        values = container_environment(container)
         container_data_dir = (values.get("DATA_DIR") or (None, None))[0] or data_dir
         mounts = {mount["mountPath"].rstrip("/"): mount for mount in container.get("volumeMounts") or []}
         for path in [container_data_dir, "/tmp"]:
@@ -517,7 +517,6 @@ for file, document in workloads:
             problem(f"{file} {name}: no NetworkPolicy restricts its {direction.lower()}")
     container_roles = {role(c) for c in pod_template(document)["spec"]["containers"]}
     listen = {"serve": int(API_PORT), "worker": 9091}
-    allowed_sources = {"serve": None, "worker": {MONITORING_NAMESPACE}}
     for policy in selecting:
         where = f"NetworkPolicy {policy['metadata']['name']}"
         for rule in policy["spec"].get("ingress") or []:
@@ -533,8 +532,8 @@ for file, document in workloads:
                     problem(f"{where}: lets namespace {namespace} reach the API (only the ingress controller and {MONITORING_NAMESPACE})")
                 elif "serve" in container_roles and "ingress" in namespace and not peer.get("podSelector"):
                     problem(f"{where}: lets all of namespace {namespace} reach the API, not only the controller's pods")
-                elif "serve" not in container_roles and namespace not in (allowed_sources.get("worker") if "worker" in container_roles else set()):
-                    problem(f"{where}: lets namespace {namespace} reach {name}")
+                elif "serve" not in container_roles and ("worker" not in container_roles or namespace != MONITORING_NAMESPACE):
+                    problem(f"{where}: lets namespace {namespace} reach {name} (only {MONITORING_NAMESPACE} may, and only a worker's metrics)")
             wanted = [listen[r] for r in container_roles if r in listen]
             for port in ports:
                 if port.get("port") not in wanted:
