@@ -26,9 +26,9 @@ struct SecurityTests {
     }
 
     /// `curl --path-as-is`: status code of one request.
-    static func status(_ method: String, _ base: String, _ path: String, headers: [String] = []) throws -> Int {
+    static func status(_ method: String, _ base: String, _ path: String, headers: [String] = []) async throws -> Int {
         let extra = headers.map { "-H '\($0)'" }.joined(separator: " ")
-        let output = try Shell.run("curl -s --path-as-is -o /dev/null -w '%{http_code}' -X \(method) \(extra) '\(base)\(path)'")
+        let output = try await Shell.run("curl -s --path-as-is -o /dev/null -w '%{http_code}' -X \(method) \(extra) '\(base)\(path)'")
         return Int(output) ?? -1
     }
 
@@ -53,21 +53,21 @@ struct SecurityTests {
             var reached = 0
             for (method, path) in protected {
                 for variant in Self.variants(of: path) {
-                    #expect(try Self.status(method, base, variant) == 401, "\(method) \(variant) without a key")
+                    #expect(try await Self.status(method, base, variant) == 401, "\(method) \(variant) without a key")
                     // With the key the same spelling reaches the route (or is unknown): the
                     // variant is a real path to the handler, not a typo the router refuses.
-                    let authorized = try Self.status(method, base, variant, headers: ["Authorization: Bearer \(Self.key)"])
+                    let authorized = try await Self.status(method, base, variant, headers: ["Authorization: Bearer \(Self.key)"])
                     if authorized != 404 { reached += 1 }
                 }
             }
             #expect(reached >= protected.count * 3, "empty segments and trailing slashes reach the handlers (\(reached))")
             for variant in Self.variants(of: "/metrics") {
-                #expect(try Self.status("GET", base, variant) == 401, "GET \(variant) without the metrics token")
+                #expect(try await Self.status("GET", base, variant) == 401, "GET \(variant) without the metrics token")
             }
-            #expect(try Self.status("GET", base, "//metrics", headers: ["Authorization: Bearer \(Self.metricsToken)"]) == 200)
+            #expect(try await Self.status("GET", base, "//metrics", headers: ["Authorization: Bearer \(Self.metricsToken)"]) == 200)
             // Open routes stay open in every spelling that reaches them.
             for path in ["/health", "//health/liveness", "/v1/openapi.json/"] {
-                #expect(try Self.status("GET", base, path) == 200, "\(path)")
+                #expect(try await Self.status("GET", base, path) == 200, "\(path)")
             }
         }
     }
@@ -85,13 +85,13 @@ struct SecurityTests {
             // spelling that reaches the metrics (200 with the token) is 401 without it.
             var reached = 0
             for variant in Self.variants(of: "/metrics") {
-                let withToken = try Self.status("GET", base, variant, headers: ["Authorization: Bearer \(Self.metricsToken)"])
-                let without = try Self.status("GET", base, variant)
+                let withToken = try await Self.status("GET", base, variant, headers: ["Authorization: Bearer \(Self.metricsToken)"])
+                let without = try await Self.status("GET", base, variant)
                 #expect(without == (withToken == 200 ? 401 : 404), "worker GET \(variant): \(without) without the token, \(withToken) with it")
                 if withToken == 200 { reached += 1 }
             }
             #expect(reached >= 4)
-            #expect(try Self.status("GET", base, "//health/liveness") == 200)
+            #expect(try await Self.status("GET", base, "//health/liveness") == 200)
         }
     }
 
@@ -116,7 +116,7 @@ struct SecurityTests {
             // curl -T - streams stdin as it is produced (chunked), and stops when answered.
             let generator = #"import sys; w = sys.stdout.buffer.write; f = b"a" * 61440"# + "\n"
                 + #"for i in range(10000): w((b"\#(header)" % i if b"%d" in b"\#(header)" else b"\#(header)") + f + b"\r\n")"#
-            let output = try Shell.run("""
+            let output = try await Shell.run("""
                 python3 -c '\(generator)' 2>/dev/null | curl -s -o /dev/stdout -w ' %{http_code} %{size_upload}' -X POST -T - \
                   -H 'Content-Type: multipart/form-data; boundary=b' \(base)/v1/renders
                 """)
