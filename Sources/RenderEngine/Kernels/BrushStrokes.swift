@@ -56,7 +56,17 @@ struct PaintSurface {
 
     func paint(_ strokes: [BrushStroke], texture: BrushTexture) {
         let w = colour.width, h = colour.height
-        let ordered = strokes.sorted { $0.key < $1.key }.map { PreparedStroke($0, texture: texture) }
+        let sorted = strokes.sorted { $0.key < $1.key }
+        let prepared = UnsafeMutableBufferPointer<PreparedStroke>.allocate(capacity: sorted.count)
+        defer {
+            _ = prepared.deinitialize()
+            prepared.deallocate()
+        }
+        let target = UncheckedSendable(prepared)
+        Parallel.rows(sorted.count, minimumChunk: 512) { range in
+            for i in range { (target.value.baseAddress! + i).initialize(to: PreparedStroke(sorted[i], texture: texture)) }
+        }
+        let ordered = UnsafeBufferPointer(prepared)
         let bandCount = (h + Self.bandHeight - 1) / Self.bandHeight
         var bands = [[Int32]](repeating: [], count: bandCount)
         for (index, stroke) in ordered.enumerated() {
@@ -158,6 +168,19 @@ struct PaintSurface {
         return table[i] + (table[i + 1] - table[i]) * f
     }
 
+    /// Narrows [xMin, xMax] (offsets from the segment start) to where lo ≤ X·cx + Y·cy ≤ hi.
+    /// - Returns: false if no x qualifies.
+    @inline(__always) private static func clip(_ xMin: inout Float, _ xMax: inout Float, cx: Float, cy: Float, Y: Float, lo: Float, hi: Float) -> Bool {
+        let fixed = Y * cy
+        if abs(cx) > 1e-6 {
+            let p = (lo - fixed) / cx, q = (hi - fixed) / cx
+            xMin = max(xMin, min(p, q))
+            xMax = min(xMax, max(p, q))
+            return xMin <= xMax
+        }
+        return fixed >= lo && fixed <= hi
+    }
+
     @inline(__always) private static func smoothstep(_ t: Float) -> Float {
         let c = min(max(t, 0), 1)
         return c * c * (3 - 2 * c)
@@ -166,7 +189,7 @@ struct PaintSurface {
     private static func draw(_ stroke: PreparedStroke, texture: BrushTexture, planes: [Plane], width: Int, rows: Range<Int>) {
         let r = stroke.radius
         let soft = max(texture.softness, 0.5)
-        let reach = r * (1 + texture.wobble) + soft
+        let reach = r * (1 + texture.wobble) + 0.5 * soft
         let tailReach = r * texture.tail + soft
         let last = stroke.segments.count - 1
         let total = stroke.total
@@ -192,30 +215,28 @@ struct PaintSurface {
                 let seg = segments[k]
                 let length = lengths[k]
                 let ax = seg.x, ay = seg.y, ux = seg.z, uy = seg.w
-                // The rectangle around the segment that holds every pixel it may own.
-                let lo = -reach, hi = length + (k == last ? tailReach + reach : reach)
+                let segmentStart = stroke.starts[k]
+                // Pixels a segment may own: its body (with the head before the first segment and
+                // the tail after the last), and the wedge outside the bend at its end.
+                for piece in 0..<(k < last ? 2 : 1) {
+                let lo: Float = piece == 1 ? length : (k == 0 ? -(0.6 * r + soft) : 0)
+                let hi: Float = piece == 1 ? length + reach : (k == last ? length + tailReach : length)
+                let next = piece == 1 ? segments[k + 1] : seg
                 let minY = max(rows.lowerBound, Int((min(ay + uy * lo, ay + uy * hi) - reach).rounded(.down)))
                 let maxY = min(rows.upperBound - 1, Int((max(ay + uy * lo, ay + uy * hi) + reach).rounded(.up)))
                 guard minY <= maxY else { continue }
-                let segmentStart = stroke.starts[k]
                 for y in minY...maxY {
                     let py = Float(y) + 0.5
                     let Y = py - ay
-                    // X range where lo ≤ X·ux + Y·uy ≤ hi and |Y·ux − X·uy| ≤ reach.
+                    // X range where lo ≤ X·ux + Y·uy ≤ hi and |Y·ux − X·uy| ≤ reach (X = px − ax),
+                    // and for the wedge, before the start of the next segment.
                     var xMin = -Float.infinity, xMax = Float.infinity
-                    if abs(ux) > 1e-6 {
-                        let p = (lo - Y * uy) / ux, q = (hi - Y * uy) / ux
-                        xMin = max(xMin, min(p, q))
-                        xMax = min(xMax, max(p, q))
-                    } else if Y * uy < lo || Y * uy > hi {
-                        continue
-                    }
-                    if abs(uy) > 1e-6 {
-                        let p = (Y * ux - reach) / uy, q = (Y * ux + reach) / uy
-                        xMin = max(xMin, min(p, q))
-                        xMax = min(xMax, max(p, q))
-                    } else if abs(Y * ux) > reach {
-                        continue
+                    guard clip(&xMin, &xMax, cx: ux, cy: uy, Y: Y, lo: lo, hi: hi),
+                        clip(&xMin, &xMax, cx: -uy, cy: ux, Y: Y, lo: -reach, hi: reach)
+                    else { continue }
+                    if piece == 1 {
+                        let shift = (next.x - ax) * next.z + (next.y - ay) * next.w
+                        guard clip(&xMin, &xMax, cx: next.z, cy: next.w, Y: Y, lo: -reach + shift, hi: shift) else { continue }
                     }
                     let x0 = max(0, Int((ax + xMin - 0.5).rounded(.up))), x1 = min(width - 1, Int((ax + xMax - 0.5).rounded(.down)))
                     guard x0 <= x1 else { continue }
@@ -248,10 +269,11 @@ struct PaintSurface {
                         let inside = edge - abs(across)
                         let lateral = min(max(inside / soft + 0.5, 0), 1)
                         if lateral <= 0 { continue }
-                        let u = min(abs(across) / edge, 1)
+                        let inverseEdge = 1 / edge
+                        let u = min(abs(across) * inverseEdge, 1)
                         let profile = (1 - u * u).squareRoot()
                         // Bristles: streaks across the stroke, each with its own load and length.
-                        let lane = (across / edge + 1) * 0.5 * lanes
+                        let lane = (across * inverseEdge + 1) * 0.5 * lanes
                         let laneIndex = min(max(Int(lane), 0), Int(lanes) - 1)
                         let fraction = min(max(lane - Float(laneIndex), 0), 1)
                         let b0 = bristles[laneIndex], b1 = bristles[laneIndex + 1]
@@ -283,6 +305,7 @@ struct PaintSurface {
                         rowH[x] += heightAlpha * (deposit - texture.flatten * min(rowH[x], deposit))
                     }
                 }
+                }
             }
         }
         }
@@ -294,16 +317,31 @@ struct PaintSurface {
 /// The direction strokes follow: tangents of the smoothed structure tensor of an image,
 /// pulled towards a gently varying default direction where the image has no structure.
 struct StrokeFlow {
+    /// Unit tangents, possibly at a coarser resolution than the canvas (`scale`).
     let tangentX: Plane
     let tangentY: Plane
-    /// Coherence of the local structure in 0...1 (0: the default direction rules).
-    let coherence: Plane
+    /// Flow pixels per canvas pixel.
+    let scale: Float
 
-    /// - Parameters:
-    ///   - sigma: smoothing of the tensor in pixels.
-    ///   - priorAngle: default tangent angle (radians) where the image is flat.
-    ///   - priorWeight: strength of the default, relative to the image's mean structure.
-    static func compute(_ image: PlanarImage, sigma: Double, priorAngle: (_ x: Int, _ y: Int) -> Float, priorWeight: Float) -> StrokeFlow {
+    /// The default direction where the photo is flat: broad, slowly turning diagonals (unit
+    /// tangent planes), a pure function of the photo position.
+    static func prior(width w: Int, height h: Int, anchor: (x: Float, y: Float), scale: Float, angle: Float, swing: Float, seed: UInt32) -> (Plane, Plane) {
+        let cx = Plane(width: w, height: h), cy = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let ox = cx.row(y), oy = cy.row(y)
+                for x in 0..<w {
+                    let theta = angle + swing * (Noise.value((Float(x) + anchor.x) / scale, (Float(y) + anchor.y) / scale, seed) - 0.5)
+                    ox[x] = cos(theta)
+                    oy[x] = sin(theta)
+                }
+            }
+        }
+        return (cx, cy)
+    }
+
+    /// The unsmoothed structure tensor (Sobel gradients summed over the planes): E, F, G.
+    static func tensor(_ image: PlanarImage) -> PlanarImage {
         let w = image.width, h = image.height
         let e = Plane(width: w, height: h), f = Plane(width: w, height: h), g = Plane(width: w, height: h)
         let planes = image.planes
@@ -312,64 +350,75 @@ struct StrokeFlow {
                 let ym = max(y - 1, 0), yp = min(y + 1, h - 1)
                 let re = e.row(y), rf = f.row(y), rg = g.row(y)
                 for x in 0..<w {
-                    let xm = max(x - 1, 0), xp = min(x + 1, w - 1)
-                    var exx: Float = 0, exy: Float = 0, eyy: Float = 0
-                    for p in planes {
-                        let up = p.row(ym), mid = p.row(y), down = p.row(yp)
+                    re[x] = 0
+                    rf[x] = 0
+                    rg[x] = 0
+                }
+                for p in planes {
+                    let up = p.row(ym), mid = p.row(y), down = p.row(yp)
+                    for x in 0..<w {
+                        let xm = max(x - 1, 0), xp = min(x + 1, w - 1)
                         let gx = (up[xp] + 2 * mid[xp] + down[xp] - up[xm] - 2 * mid[xm] - down[xm]) * 0.125
                         let gy = (down[xm] + 2 * down[x] + down[xp] - up[xm] - 2 * up[x] - up[xp]) * 0.125
-                        exx += gx * gx
-                        exy += gx * gy
-                        eyy += gy * gy
+                        re[x] += gx * gx
+                        rf[x] += gx * gy
+                        rg[x] += gy * gy
                     }
-                    re[x] = exx
-                    rf[x] = exy
-                    rg[x] = eyy
                 }
             }
         }
-        let se = Blur.gaussian(e, sigma: sigma), sf = Blur.gaussian(f, sigma: sigma), sg = Blur.gaussian(g, sigma: sigma)
+        return PlanarImage(planes: [e, f, g])
+    }
+
+    /// - Parameters:
+    ///   - tensor: from `tensor(_:)`.
+    ///   - sigma: smoothing of the tensor in pixels.
+    ///   - prior: default unit tangent where the image is flat (see `prior(...)`).
+    ///   - priorWeight: strength of the default, relative to the image's mean structure.
+    static func compute(tensor: PlanarImage, sigma: Double, prior: (Plane, Plane), priorWeight: Float) -> StrokeFlow {
+        // A flow smoothed over σ needs no more than a sample every σ/3 pixels.
+        let factor = max(1, Int(sigma / 3))
+        let w = max(1, tensor.width / factor), h = max(1, tensor.height / factor)
+        func coarse(_ plane: Plane) -> Plane { factor == 1 ? plane : Resample.reduce(plane, width: w, height: h) }
+        let (e, f, g) = (coarse(tensor.planes[0]), coarse(tensor.planes[1]), coarse(tensor.planes[2]))
+        let coarseSigma = sigma / Double(factor)
+        let se = Blur.gaussian(e, sigma: coarseSigma), sf = Blur.gaussian(f, sigma: coarseSigma), sg = Blur.gaussian(g, sigma: coarseSigma)
         let meanTrace = Float(se.mean + sg.mean)
-        let prior = max(priorWeight * meanTrace, 1e-9)
-        let tx = Plane(width: w, height: h), ty = Plane(width: w, height: h), coherence = Plane(width: w, height: h)
-        withoutActuallyEscaping(priorAngle) { priorAngle in
-            let angle = UncheckedSendable(priorAngle)
-            Parallel.rows(h) { rows in
-                for y in rows {
-                    let re = se.row(y), rf = sf.row(y), rg = sg.row(y)
-                    let otx = tx.row(y), oty = ty.row(y), oc = coherence.row(y)
-                    for x in 0..<w {
-                        // The default tangent (cos θ, sin θ) as a tensor of its normal.
-                        let theta = angle.value(x, y)
-                        let nx = -sin(theta), ny = cos(theta)
-                        let E = re[x] + prior * nx * nx, F = rf[x] + prior * nx * ny, G = rg[x] + prior * ny * ny
-                        let root = ((E - G) * (E - G) + 4 * F * F).squareRoot()
-                        let l1 = (E + G + root) * 0.5, l2 = (E + G - root) * 0.5
-                        var vx = F, vy = l2 - E
-                        // Eigenvector of the smaller eigenvalue (the tangent); pick the stabler form.
-                        if abs(E - l2) < abs(G - l2) {
-                            vx = l2 - G
-                            vy = F
-                        }
-                        let length = (vx * vx + vy * vy).squareRoot()
-                        if length > 1e-20 {
-                            otx[x] = vx / length
-                            oty[x] = vy / length
-                        } else {
-                            otx[x] = cos(theta)
-                            oty[x] = sin(theta)
-                        }
-                        let local = re[x] + rg[x]
-                        oc[x] = l1 + l2 > 0 ? (l1 - l2) / (l1 + l2) * local / (local + prior) : 0
+        let weight = max(priorWeight * meanTrace, 1e-9)
+        let (priorX, priorY) = (coarse(prior.0), coarse(prior.1))
+        let tx = Plane(width: w, height: h), ty = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let re = se.row(y), rf = sf.row(y), rg = sg.row(y), px = priorX.row(y), py = priorY.row(y)
+                let otx = tx.row(y), oty = ty.row(y)
+                for x in 0..<w {
+                    // The default tangent (c, s) as the tensor of its normal (−s, c).
+                    let nx = -py[x], ny = px[x]
+                    let E = re[x] + weight * nx * nx, F = rf[x] + weight * nx * ny, G = rg[x] + weight * ny * ny
+                    let root = ((E - G) * (E - G) + 4 * F * F).squareRoot()
+                    let l2 = (E + G - root) * 0.5
+                    // Eigenvector of the smaller eigenvalue (the tangent), in its stabler form.
+                    var vx = F, vy = l2 - E
+                    if abs(E - l2) < abs(G - l2) {
+                        vx = l2 - G
+                        vy = F
+                    }
+                    let length = (vx * vx + vy * vy).squareRoot()
+                    if length > 1e-20 {
+                        otx[x] = vx / length
+                        oty[x] = vy / length
+                    } else {
+                        otx[x] = px[x]
+                        oty[x] = py[x]
                     }
                 }
             }
         }
-        return StrokeFlow(tangentX: tx, tangentY: ty, coherence: coherence)
+        return StrokeFlow(tangentX: tx, tangentY: ty, scale: Float(w) / Float(tensor.width))
     }
 
     @inline(__always) func tangent(_ x: Float, _ y: Float) -> SIMD2<Float> {
-        let ix = min(max(Int(x), 0), tangentX.width - 1), iy = min(max(Int(y), 0), tangentX.height - 1)
+        let ix = min(max(Int(x * scale), 0), tangentX.width - 1), iy = min(max(Int(y * scale), 0), tangentX.height - 1)
         return SIMD2(tangentX[ix, iy], tangentY[ix, iy])
     }
 }
@@ -401,9 +450,11 @@ enum StrokePlacer {
     /// - Parameters:
     ///   - reference: the photo blurred to this layer's scale (RGB 0...1).
     ///   - anchor: canvas position of the photo's corner, so cells stay on the same photo points.
+    ///   - importance: optional, 0...1 at any resolution: the error threshold is divided by it, so
+    ///     fine strokes gather on the subject and the background stays broad.
     static func place(
         _ layer: StrokeLayer, index: Int, reference: PlanarImage, flow: StrokeFlow, canvas: PlanarImage,
-        anchor: (x: Float, y: Float), seed: UInt64
+        anchor: (x: Float, y: Float), seed: UInt64, importance: Plane? = nil
     ) -> [BrushStroke] {
         let w = reference.width, h = reference.height
         let error = Plane(width: w, height: h)
@@ -459,7 +510,12 @@ enum StrokePlacer {
                                 }
                             }
                         }
-                        guard sum / Float((x1 - x0) * (y1 - y0)) > layer.threshold else { continue }
+                        var threshold = layer.threshold
+                        if let importance {
+                            let ix = (x0 + x1) / 2 * importance.width / w, iy = (y0 + y1) / 2 * importance.height / h
+                            threshold /= max(importance[min(ix, importance.width - 1), min(iy, importance.height - 1)], 0.2)
+                        }
+                        guard sum / Float((x1 - x0) * (y1 - y0)) > threshold else { continue }
                         start = SIMD2(Float(at.0) + 0.5, Float(at.1) + 0.5)
                     }
                     storage.value[row * columns + column] = stroke(from: start, layer: layer, reference: reference, flow: flow, canvas: canvas, key: key)

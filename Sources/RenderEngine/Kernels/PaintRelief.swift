@@ -1,0 +1,189 @@
+import Foundation
+
+/// Shared preparation of the photo for the painted styles.
+enum PaintPreparation {
+    /// The photo at `shortSide` pixels on its short side (enlarged if smaller; a larger working
+    /// image is left alone), and the canvas pixels per working pixel.
+    static func canvas(_ image: PlanarImage, shortSide: Int) -> (PlanarImage, Float) {
+        let short = min(image.width, image.height)
+        guard short < shortSide else { return (image, 1) }
+        let factor = Double(shortSide) / Double(short)
+        let w = Int((Double(image.width) * factor).rounded()), h = Int((Double(image.height) * factor).rounded())
+        let enlarged = PlanarImage(planes: image.planes.map { Resample.enlarge($0, width: w, height: h) })
+        return (enlarged, Float(w) / Float(image.width))
+    }
+
+    /// Richer colour: saturation raised around the luma and a gentle S-curve on every channel.
+    static func enrich(_ image: PlanarImage, saturation: Float, contrast: Float) -> PlanarImage {
+        let out = PlanarImage(width: image.width, height: image.height, channels: 3)
+        let w = image.width
+        Parallel.rows(image.height) { rows in
+            for y in rows {
+                let r = image.planes[0].row(y), g = image.planes[1].row(y), b = image.planes[2].row(y)
+                let or = out.planes[0].row(y), og = out.planes[1].row(y), ob = out.planes[2].row(y)
+                for x in 0..<w {
+                    let luma = 0.2126 * r[x] + 0.7152 * g[x] + 0.0722 * b[x]
+                    @inline(__always) func curve(_ v: Float) -> Float {
+                        let t = min(max(luma + (v - luma) * saturation, 0), 1)
+                        return t + contrast * t * (1 - t) * (2 * t - 1) * 2
+                    }
+                    or[x] = curve(r[x])
+                    og[x] = curve(g[x])
+                    ob[x] = curve(b[x])
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension PaintPreparation {
+    /// Where a painter would spend fine strokes, 0...1 on a grid of about `cell` pixels: a
+    /// centre-weighted focus, raised on skin and fur tones (faces of people and pets).
+    static func importance(_ image: PlanarImage, cell: Int) -> Plane {
+        let step = max(1, cell)
+        let w = max(1, image.width / step), h = max(1, image.height / step)
+        let skin = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let o = skin.row(y)
+                for x in 0..<w {
+                    var count: Float = 0
+                    let y0 = y * step, x0 = x * step
+                    for yy in stride(from: y0, to: min(y0 + step, image.height), by: 2) {
+                        let r = image.planes[0].row(yy), g = image.planes[1].row(yy), b = image.planes[2].row(yy)
+                        for xx in stride(from: x0, to: min(x0 + step, image.width), by: 2) {
+                            let (red, green, blue) = (r[xx], g[xx], b[xx])
+                            // Kovač et al.'s skin rule, with the saturation of skin and fur.
+                            let purity = (red - blue) / max(red, 1e-3)
+                            if red > 0.35, green > 0.15, blue > 0.08, red - green > 0.05, red > blue, purity > 0.08, purity < 0.62 {
+                                count += 1
+                            }
+                        }
+                    }
+                    let samples = Float(((min(y0 + step, image.height) - y0 + 1) / 2) * ((min(x0 + step, image.width) - x0 + 1) / 2))
+                    o[x] = count / max(samples, 1)
+                }
+            }
+        }
+        let smoothSkin = Blur.gaussian(skin, sigma: 1.5)
+        let out = Plane(width: w, height: h)
+        for y in 0..<h {
+            let o = out.row(y), s = smoothSkin.row(y)
+            let dy = (Float(y) + 0.5) / Float(h) - 0.45
+            for x in 0..<w {
+                let dx = (Float(x) + 0.5) / Float(w) - 0.5
+                let centre = exp(-(dx * dx / (2 * 0.3 * 0.3) + dy * dy / (2 * 0.33 * 0.33)))
+                o[x] = min(1, 0.3 + 0.55 * centre + 0.6 * s[x])
+            }
+        }
+        return out
+    }
+
+    /// Brighter light and purer colour: luma raised by a gamma below 1 (hue kept), then
+    /// saturation raised around it.
+    static func brighten(_ image: PlanarImage, saturation: Float, gamma: Float) -> PlanarImage {
+        let out = PlanarImage(width: image.width, height: image.height, channels: 3)
+        let w = image.width
+        Parallel.rows(image.height) { rows in
+            for y in rows {
+                let r = image.planes[0].row(y), g = image.planes[1].row(y), b = image.planes[2].row(y)
+                let or = out.planes[0].row(y), og = out.planes[1].row(y), ob = out.planes[2].row(y)
+                for x in 0..<w {
+                    let luma = max(0.2126 * r[x] + 0.7152 * g[x] + 0.0722 * b[x], 1e-4)
+                    let lifted = pow(luma, gamma)
+                    let gain = lifted / luma
+                    or[x] = min(max(lifted + (r[x] * gain - lifted) * saturation, 0), 1)
+                    og[x] = min(max(lifted + (g[x] * gain - lifted) * saturation, 0), 1)
+                    ob[x] = min(max(lifted + (b[x] * gain - lifted) * saturation, 0), 1)
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Print-resolution paint surface: the strokes' height field (slopes in planes 3 and 4, height
+/// in plane 5) lit from the upper left, with a glossy highlight on the ridges, over a canvas
+/// weave that shows where the paint is thin.
+struct ImpastoLight: PrintFinish {
+    /// Scale of the paint's relief (0 = flat).
+    let relief: Float
+    let printScale: Float
+    let origin: (x: Float, y: Float)
+    /// Strength of the specular highlight.
+    let gloss: Float
+    /// Strength of the canvas weave.
+    let weave: Float
+
+    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
+        CanvasWeave.slopes.withUnsafeBufferPointer { tile in
+            let size = CanvasWeave.size
+            let inverse = Float(size) / (printScale * CanvasWeave.period)
+            let ty = (Float(y) + origin.y) * inverse
+            let ty0 = Int(ty.rounded(.down)), fy = ty - ty.rounded(.down)
+            let row0 = (ty0 & (size - 1)) * size, row1 = ((ty0 + 1) & (size - 1)) * size
+            // Light from the upper left, 40° above the canvas; half vector for the highlight.
+            let lx: Float = -0.54, ly: Float = -0.54, lz: Float = 0.645
+            let hx: Float = -0.29, hy: Float = -0.29, hz: Float = 0.912
+            let strength = 4.5 * relief
+            let weaveSlope = 0.5 * relief * weave
+            let flatSpecular = pow(hz, 40)
+            for i in 0..<count {
+                let p = input + i * bands
+                let tx = (Float(x + i) + origin.x) * inverse
+                let tx0 = Int(tx.rounded(.down)), fx = tx - tx.rounded(.down)
+                let c0 = tx0 & (size - 1), c1 = (tx0 + 1) & (size - 1)
+                let top = tile[row0 + c0] + (tile[row0 + c1] - tile[row0 + c0]) * fx
+                let bottom = tile[row1 + c0] + (tile[row1 + c1] - tile[row1 + c0]) * fx
+                let weaveSlopes = top + (bottom - top) * fy
+                // The weave shows through thin paint and is buried under thick strokes.
+                let thin = weaveSlope * (0.15 + 0.85 * max(0, 1 - max(p[5], 0) * 2))
+                let nx = -(p[3] * strength + weaveSlopes.x * thin), ny = -(p[4] * strength + weaveSlopes.y * thin)
+                let inverseLength = 1 / (nx * nx + ny * ny + 1).squareRoot()
+                let diffuse = max(0, (nx * lx + ny * ly + lz) * inverseLength)
+                let shade = 0.35 + 0.65 * diffuse / lz
+                var specular = max(0, (nx * hx + ny * hy + hz) * inverseLength)
+                specular *= specular  // ^2
+                specular *= specular  // ^4
+                specular *= specular  // ^8
+                let s8 = specular
+                specular *= specular  // ^16
+                specular *= specular * s8  // ^40
+                let highlight = max(0, specular - flatSpecular) * gloss * relief * 2
+                output[3 * i] = byte(p[0] * shade + highlight)
+                output[3 * i + 1] = byte(p[1] * shade + highlight)
+                output[3 * i + 2] = byte(p[2] * shade + highlight)
+            }
+        }
+    }
+}
+
+/// A plain-weave canvas: warp and weft threads passing over and under each other, as a tile of
+/// surface slopes two threads square, repeated.
+enum CanvasWeave {
+    /// Tile side in samples (a power of two).
+    static let size = 64
+    /// Tile side in reference pixels: two threads of about 0.75 mm at 300 DPI.
+    static let period: Float = 18
+
+    /// Slopes (∂h/∂x, ∂h/∂y) of the thread surface, per tile sample, about unit amplitude.
+    static let slopes: [SIMD2<Float>] = {
+        let n = size
+        func height(_ i: Int, _ j: Int) -> Float {
+            let s = Float((i % n + n) % n) / Float(n) * 2, t = Float((j % n + n) % n) / Float(n) * 2
+            let warpProfile = sin(.pi * s) * sin(.pi * s), weftProfile = sin(.pi * t) * sin(.pi * t)
+            let warpOver = 0.5 + 0.5 * cos(.pi * (t - 0.5 - s.rounded(.down)))
+            let weftOver = 0.5 - 0.5 * cos(.pi * (s - 0.5 - t.rounded(.down)))
+            return max(warpProfile * (0.35 + 0.65 * warpOver), weftProfile * (0.35 + 0.65 * weftOver))
+        }
+        var out = [SIMD2<Float>](repeating: .zero, count: n * n)
+        let gain = Float(n) / 8
+        for j in 0..<n {
+            for i in 0..<n {
+                out[j * n + i] = SIMD2(height(i + 1, j) - height(i - 1, j), height(i, j + 1) - height(i, j - 1)) * gain
+            }
+        }
+        return out
+    }()
+}
