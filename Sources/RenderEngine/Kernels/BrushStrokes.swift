@@ -33,6 +33,8 @@ struct BrushTexture: Sendable {
     var softness: Float
     /// Irregularity of the stroke's edges, as a fraction of the radius.
     var wobble: Float
+    /// How much the stroke narrows from its head to its end (0: parallel edges).
+    var taper: Float = 0
     /// How much a stroke levels the paint it covers, down to its own thickness (0: paint
     /// piles up; 1: a stroke over thicker paint only adds what exceeds its own deposit).
     var flatten: Float
@@ -264,8 +266,10 @@ struct PaintSurface {
                             along = segmentStart + tc
                             across = n < 0 ? -d2.squareRoot() : d2.squareRoot()
                         }
-                        // Ragged edges: the half-width wanders a little along the stroke.
-                        let edge = r * lookup(wobble, max(along, 0) * inverseWobble)
+                        // Ragged edges: the half-width wanders a little along the stroke, and
+                        // narrows towards the end as the brush lifts.
+                        let progress = min(max(along * inverseSpan, 0), 1)
+                        let edge = r * lookup(wobble, max(along, 0) * inverseWobble) * (1 - texture.taper * progress * progress)
                         let inside = edge - abs(across)
                         let lateral = min(max(inside / soft + 0.5, 0), 1)
                         if lateral <= 0 { continue }
@@ -442,6 +446,8 @@ struct StrokeLayer: Sendable {
     /// Colour distance from the stroke's colour at which a stroke stops (an edge).
     var edgeStop: Float
     var thickness: Float
+    /// Largest angle (radians) by which a stroke leans off the flow.
+    var angleJitter: Float = 0
 }
 
 enum StrokePlacer {
@@ -543,16 +549,25 @@ enum StrokePlacer {
         var halves: [[SIMD2<Float>]] = [[], []]
         // Split the length budget between the two directions, at random.
         let forwardShare = 0.3 + 0.4 * keyUnit(key, 6)
-        let budget = [Int((Float(layer.maxSteps) * forwardShare).rounded()), 0]
-        var steps = [budget[0], layer.maxSteps - budget[0]]
+        // Lengths vary from stroke to stroke (a wall of equal strokes reads as brickwork).
+        let maxSteps = max(layer.minSteps, Int((Float(layer.maxSteps) * (0.55 + 0.6 * keyUnit(key, 5))).rounded()))
+        let forward = Int((Float(maxSteps) * forwardShare).rounded())
+        var steps = [forward, maxSteps - forward]
         let minimum = [Int((Float(layer.minSteps) * forwardShare).rounded(.up)), layer.minSteps - Int((Float(layer.minSteps) * forwardShare).rounded(.up))]
         steps[1] = max(steps[1], 0)
+        // Each stroke leans a little off the flow, so neighbours cross rather than stack.
+        let lean = (keyUnit(key, 4) - 0.5) * 2 * layer.angleJitter
+        let (cosLean, sinLean) = (cos(lean), sin(lean))
+        @inline(__always) func heading(at p: SIMD2<Float>) -> SIMD2<Float> {
+            let t = flow.tangent(p.x, p.y)
+            return SIMD2(t.x * cosLean - t.y * sinLean, t.x * sinLean + t.y * cosLean)
+        }
         for direction in 0..<2 {
             var p = start
-            var last = flow.tangent(p.x, p.y)
+            var last = heading(at: p)
             if direction == 1 { last = -last }
             for step in 0..<steps[direction] {
-                var d = flow.tangent(p.x, p.y)
+                var d = heading(at: p)
                 if (d * last).sum() < 0 { d = -d }
                 d = d * (1 - layer.inertia) + last * layer.inertia
                 let length = (d * d).sum().squareRoot()

@@ -40,7 +40,8 @@ enum PaintPreparation {
 extension PaintPreparation {
     /// Where a painter would spend fine strokes, 0...1 on a grid of about `cell` pixels: a
     /// centre-weighted focus, raised on skin and fur tones (faces of people and pets).
-    static func importance(_ image: PlanarImage, cell: Int) -> Plane {
+    /// - Returns: the importance, and the share of skin and fur tones.
+    static func importance(_ image: PlanarImage, cell: Int) -> (importance: Plane, skin: Plane) {
         let step = max(1, cell)
         let w = max(1, image.width / step), h = max(1, image.height / step)
         let skin = Plane(width: w, height: h)
@@ -77,7 +78,7 @@ extension PaintPreparation {
                 o[x] = min(1, 0.3 + 0.55 * centre + 0.6 * s[x])
             }
         }
-        return out
+        return (out, smoothSkin)
     }
 
     /// Brighter light and purer colour: luma raised by a gamma below 1 (hue kept), then
@@ -175,7 +176,7 @@ enum CanvasWeave {
             let warpProfile = sin(.pi * s) * sin(.pi * s), weftProfile = sin(.pi * t) * sin(.pi * t)
             let warpOver = 0.5 + 0.5 * cos(.pi * (t - 0.5 - s.rounded(.down)))
             let weftOver = 0.5 - 0.5 * cos(.pi * (s - 0.5 - t.rounded(.down)))
-            return max(warpProfile * (0.35 + 0.65 * warpOver), weftProfile * (0.35 + 0.65 * weftOver))
+            return warpProfile * (0.3 + 0.7 * warpOver) + weftProfile * (0.3 + 0.7 * weftOver)
         }
         var out = [SIMD2<Float>](repeating: .zero, count: n * n)
         let gain = Float(n) / 8

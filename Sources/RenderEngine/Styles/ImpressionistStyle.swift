@@ -33,7 +33,7 @@ public struct ImpressionistStyle: RenderStyle {
         let unit = Float(min(w, h)) / 100
         let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)
         // Brighter light and purer colour than the photo.
-        let bright = PaintPreparation.brighten(photo, saturation: 1.35, gamma: 0.85)
+        let bright = PaintPreparation.brighten(photo, saturation: 1.25, gamma: 0.85)
 
         // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
         let ground = PlanarImage(planes: bright.planes.enumerated().map { channel, plane in
@@ -41,14 +41,14 @@ public struct ImpressionistStyle: RenderStyle {
             return PlaneMath.map(Blur.gaussian(plane, sigma: Double(3 * unit))) { $0 * 0.55 + tone[channel] * 0.45 }
         })
         let surface = PaintSurface(ground: ground)
-        let importance = PaintPreparation.importance(photo, cell: max(4, Int(unit)))
+        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)))
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 30 * unit, angle: 0.2, swing: 1.2, seed: Noise.stream(context.seed, 41))
         let steps = max(1, Int((2 * lengthFactor).rounded()))
         let layers: [StrokeLayer] = [
-            StrokeLayer(radius: 1.1 * unit * brush, spacing: 1.9 * unit * brush, threshold: 0, cover: true, minSteps: 1, maxSteps: steps, step: 1.3 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6),
-            StrokeLayer(radius: 0.7 * unit * brush, spacing: 1.15 * unit * brush, threshold: 0.09, cover: false, minSteps: 1, maxSteps: steps, step: 0.85 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5),
-            StrokeLayer(radius: 0.42 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps, step: 0.5 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4),
-            StrokeLayer(radius: 0.25 * unit * brush, spacing: 0.4 * unit * brush, threshold: 0.16, cover: false, minSteps: 1, maxSteps: steps, step: 0.3 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3),
+            StrokeLayer(radius: 1.1 * unit * brush, spacing: 1.9 * unit * brush, threshold: 0, cover: true, minSteps: 1, maxSteps: steps, step: 1.5 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6),
+            StrokeLayer(radius: 0.7 * unit * brush, spacing: 1.2 * unit * brush, threshold: 0.09, cover: false, minSteps: 1, maxSteps: steps, step: 1.0 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5),
+            StrokeLayer(radius: 0.42 * unit * brush, spacing: 0.75 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps, step: 0.6 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4),
+            StrokeLayer(radius: 0.25 * unit * brush, spacing: 0.45 * unit * brush, threshold: 0.15, cover: false, minSteps: 1, maxSteps: steps, step: 0.35 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3),
         ]
         var tensor = PlanarImage(width: 1, height: 1, channels: 3)
         for (index, layer) in layers.enumerated() {
@@ -56,23 +56,28 @@ public struct ImpressionistStyle: RenderStyle {
             if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
             let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 2, prior: prior, priorWeight: 0.06)
             var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
+            // Detail dabs stay closer to the local colour: eyes and mouths must read.
+            let jitter: Float = [1, 0.8, 0.55, 0.35][index]
             for i in strokes.indices {
-                strokes[i] = Self.broken(strokes[i])
+                // Skin is modelled with softer, closer colour (Renoir's faces, not his foliage).
+                let centre = strokes[i].points[strokes[i].points.count / 2]
+                let sx = min(max(Int(centre.x) * skin.width / w, 0), skin.width - 1), sy = min(max(Int(centre.y) * skin.height / h, 0), skin.height - 1)
+                strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin[sx, sy]))
             }
             surface.paint(strokes, texture: BrushTexture(
                 bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.1, bristleRelief: 0.25, ridge: 0.25, tail: 0.45,
-                pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.12, flatten: 0.5))
+                pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.12, taper: 0.4, flatten: 0.5))
         }
         let (gx, gy) = surface.heightGradient()
         return StyledImage(
             planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.height]),
             finish: ImpastoLight(
-                relief: 0.28, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 1.6))
+                relief: 0.28, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.8))
     }
 
     /// A dab of broken colour: its angle jittered about the flow, its value, hue and purity
     /// nudged, cool complementary accents in the shadows and warm ones in the light.
-    static func broken(_ stroke: BrushStroke) -> BrushStroke {
+    static func broken(_ stroke: BrushStroke, jitter: Float) -> BrushStroke {
         var stroke = stroke
         let key = stroke.key
         // Angle jitter (±14°) about the dab's centre.
@@ -95,18 +100,20 @@ public struct ImpressionistStyle: RenderStyle {
         }
         var colour = stroke.colour
         let luma = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
-        // Value and saturation jitter.
-        colour *= 1 + (keyUnit(key, 11) - 0.5) * 0.24
-        let purity = 1.1 + 0.4 * keyUnit(key, 12)
+        // Broken colour: each dab is the local colour, or a warmer or cooler neighbour of it
+        // (a painter's two or three mixtures per passage, not random noise).
+        let pick = keyUnit(key, 13)
+        let variant: Float = pick < 0.4 ? 0 : (pick < 0.7 ? 1 : -1)
+        colour = rotateHue(colour, by: variant * jitter * (0.18 + 0.1 * keyUnit(key, 16)))
+        colour *= 1 + ((keyUnit(key, 11) - 0.5) * 0.1 + variant * 0.03) * jitter
+        let purity = 1.05 + 0.25 * keyUnit(key, 12) * jitter
         let grey = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
         colour = SIMD3(repeating: grey) + (colour - SIMD3(repeating: grey)) * purity
-        // Hue jitter: a small rotation about the grey axis.
-        colour = rotateHue(colour, by: (keyUnit(key, 13) - 0.5) * 0.6)
         let accent = keyUnit(key, 14)
-        if luma < 0.4 && accent < 0.3 {
+        if luma < 0.4 && accent < 0.3 * jitter {
             // Shadows hold blues and violets.
             colour += SIMD3(-0.02, -0.035, 0.09) * (1 - luma / 0.4 * 0.5)
-        } else if luma > 0.55 && accent < 0.3 {
+        } else if luma > 0.55 && accent < 0.3 * jitter {
             // Light is warm: touches of cream and yellow.
             colour += SIMD3(0.06, 0.04, -0.04)
         }

@@ -43,13 +43,13 @@ public struct OilPaintingStyle: RenderStyle {
             return PlaneMath.map(Blur.gaussian(plane, sigma: Double(4 * unit))) { $0 * 0.9 + warm[channel] }
         })
         let surface = PaintSurface(ground: ground)
-        let importance = PaintPreparation.importance(photo, cell: max(4, Int(unit)))
+        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)))
         probe.lap("prepare")
         // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
         let layers: [StrokeLayer] = [
-            StrokeLayer(radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 6, step: 0.9 * unit * brush, inertia: 0.35, edgeStop: 0.22, thickness: 1),
-            StrokeLayer(radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush, inertia: 0.35, edgeStop: 0.16, thickness: 0.6),
+            StrokeLayer(radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush, inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.25),
+            StrokeLayer(radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush, inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12),
             StrokeLayer(radius: 0.3 * unit * brush, spacing: 0.36 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.3 * unit * brush, inertia: 0.3, edgeStop: 0.12, thickness: 0.35),
             StrokeLayer(radius: 0.17 * unit * brush, spacing: 0.2 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: 5, step: 0.18 * unit * brush, inertia: 0.3, edgeStop: 0.1, thickness: 0.22),
         ]
@@ -66,18 +66,22 @@ public struct OilPaintingStyle: RenderStyle {
             for i in strokes.indices {
                 let key = strokes[i].key
                 // A loaded brush never carries quite the mixed colour: small value and warmth shifts.
-                let value = 1 + (keyUnit(key, 7) - 0.5) * 0.07
-                let warmth = (keyUnit(key, 8) - 0.5) * 0.03
+                let value = 1 + (keyUnit(key, 7) - 0.5) * 0.1
+                let warmth = (keyUnit(key, 8) - 0.5) * 0.05
                 strokes[i].colour = strokes[i].colour * value + SIMD3(warmth, 0, -warmth)
-                strokes[i].radius *= 0.9 + 0.2 * keyUnit(key, 9)
+                strokes[i].radius *= 0.8 + 0.4 * keyUnit(key, 9)
+                // Skin is painted smoother and thinner than cloth or sky.
+                let centre = strokes[i].points[strokes[i].points.count / 2]
+                let sx = min(max(Int(centre.x) * skin.width / w, 0), skin.width - 1), sy = min(max(Int(centre.y) * skin.height / h, 0), skin.height - 1)
+                strokes[i].thickness *= 1 - 0.4 * skin[sx, sy]
             }
             if ProcessInfo.processInfo.environment["BRUSH_DEBUG"] != nil {
                 let area = strokes.reduce(Float(0)) { $0 + 2 * $1.radius * (2 * $1.radius + Float($1.points.count - 1) * layer.step) }
                 FileHandle.standardError.write("layer \(index): \(strokes.count) strokes, area \(area / Float(w * h))\n".data(using: .utf8)!)
             }
             surface.paint(strokes, texture: BrushTexture(
-                bristleWidth: max(1.2, 0.14 * unit), bristleShade: 0.06, bristleRelief: 0.22, ridge: 0.4, tail: 0.9,
-                pickup: 0.35, softness: 1, wobble: 0.06, flatten: 0.75))
+                bristleWidth: max(1.2, 0.14 * unit), bristleShade: 0.06, bristleRelief: 0.16, ridge: 0.3, tail: 0.9,
+                pickup: 0.35, softness: 1, wobble: 0.06, taper: 0.15, flatten: 0.75))
             probe.lap("paint")
         }
         let (gx, gy) = surface.heightGradient()
