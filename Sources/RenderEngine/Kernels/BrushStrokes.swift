@@ -321,11 +321,34 @@ struct PaintSurface {
 /// The direction strokes follow: tangents of the smoothed structure tensor of an image,
 /// pulled towards a gently varying default direction where the image has no structure.
 struct StrokeFlow {
-    /// Unit tangents, possibly at a coarser resolution than the canvas (`scale`).
+    /// Unit tangents, possibly on a coarser grid than the canvas: one sample per `factor`
+    /// pixels, the first block starting `offset` pixels before the canvas.
     let tangentX: Plane
     let tangentY: Plane
-    /// Flow pixels per canvas pixel.
-    let scale: Float
+    let factor: Int
+    let offset: (x: Int, y: Int)
+
+    /// Block means of `plane`: block (i, j) covers canvas pixels from (i·factor − offset.x,
+    /// j·factor − offset.y), clipped to the plane.
+    static func reduce(_ plane: Plane, factor: Int, offset: (x: Int, y: Int), width: Int, height: Int) -> Plane {
+        let out = Plane(width: width, height: height)
+        Parallel.rows(height) { rows in
+            for j in rows {
+                let y0 = max(0, j * factor - offset.y), y1 = min(plane.height, (j + 1) * factor - offset.y)
+                let o = out.row(j)
+                for i in 0..<width {
+                    let x0 = max(0, i * factor - offset.x), x1 = min(plane.width, (i + 1) * factor - offset.x)
+                    var sum: Float = 0
+                    for y in y0..<max(y0, y1) {
+                        let r = plane.row(y)
+                        for x in x0..<max(x0, x1) { sum += r[x] }
+                    }
+                    o[i] = sum / Float(max(1, (y1 - y0) * (x1 - x0)))
+                }
+            }
+        }
+        return out
+    }
 
     /// The default direction where the photo is flat: broad, slowly turning diagonals (unit
     /// tangent planes), a pure function of the photo position.
@@ -379,16 +402,21 @@ struct StrokeFlow {
     ///   - sigma: smoothing of the tensor in pixels.
     ///   - prior: default unit tangent where the image is flat (see `prior(...)`).
     ///   - priorWeight: strength of the default, relative to the image's mean structure.
-    static func compute(tensor: PlanarImage, sigma: Double, prior: (Plane, Plane), priorWeight: Float) -> StrokeFlow {
+    ///   - anchor: canvas position of the photo's corner: the coarse grid is laid on the photo,
+    ///     so two crops of one photo get the same flow where they overlap.
+    static func compute(tensor: PlanarImage, sigma: Double, prior: (Plane, Plane), priorWeight: Float, anchor: (x: Float, y: Float)) -> StrokeFlow {
         // A flow smoothed over σ needs no more than a sample every σ/3 pixels.
         let factor = max(1, Int(sigma / 3))
-        let w = max(1, tensor.width / factor), h = max(1, tensor.height / factor)
-        func coarse(_ plane: Plane) -> Plane { factor == 1 ? plane : Resample.reduce(plane, width: w, height: h) }
+        let offsetX = ((Int(anchor.x.rounded()) % factor) + factor) % factor, offsetY = ((Int(anchor.y.rounded()) % factor) + factor) % factor
+        let w = (tensor.width + offsetX + factor - 1) / factor, h = (tensor.height + offsetY + factor - 1) / factor
+        func coarse(_ plane: Plane) -> Plane {
+            factor == 1 ? plane : reduce(plane, factor: factor, offset: (offsetX, offsetY), width: w, height: h)
+        }
         let (e, f, g) = (coarse(tensor.planes[0]), coarse(tensor.planes[1]), coarse(tensor.planes[2]))
         let coarseSigma = sigma / Double(factor)
         let se = Blur.gaussian(e, sigma: coarseSigma), sf = Blur.gaussian(f, sigma: coarseSigma), sg = Blur.gaussian(g, sigma: coarseSigma)
-        let meanTrace = Float(se.mean + sg.mean)
-        let weight = max(priorWeight * meanTrace, 1e-9)
+        // The default direction's weight, relative to a typical photo's structure.
+        let weight = priorWeight * 0.004
         let (priorX, priorY) = (coarse(prior.0), coarse(prior.1))
         let tx = Plane(width: w, height: h), ty = Plane(width: w, height: h)
         Parallel.rows(h) { rows in
@@ -418,11 +446,12 @@ struct StrokeFlow {
                 }
             }
         }
-        return StrokeFlow(tangentX: tx, tangentY: ty, scale: Float(w) / Float(tensor.width))
+        return StrokeFlow(tangentX: tx, tangentY: ty, factor: factor, offset: (offsetX, offsetY))
     }
 
     @inline(__always) func tangent(_ x: Float, _ y: Float) -> SIMD2<Float> {
-        let ix = min(max(Int(x * scale), 0), tangentX.width - 1), iy = min(max(Int(y * scale), 0), tangentX.height - 1)
+        let ix = min(max((Int(x.rounded(.down)) + offset.x) / factor, 0), tangentX.width - 1)
+        let iy = min(max((Int(y.rounded(.down)) + offset.y) / factor, 0), tangentX.height - 1)
         return SIMD2(tangentX[ix, iy], tangentY[ix, iy])
     }
 }
@@ -460,7 +489,7 @@ enum StrokePlacer {
     ///     fine strokes gather on the subject and the background stays broad.
     static func place(
         _ layer: StrokeLayer, index: Int, reference: PlanarImage, flow: StrokeFlow, canvas: PlanarImage,
-        anchor: (x: Float, y: Float), seed: UInt64, importance: Plane? = nil
+        anchor: (x: Float, y: Float), seed: UInt64, importance: CellMap? = nil
     ) -> [BrushStroke] {
         let w = reference.width, h = reference.height
         let error = Plane(width: w, height: h)
@@ -518,8 +547,7 @@ enum StrokePlacer {
                         }
                         var threshold = layer.threshold
                         if let importance {
-                            let ix = (x0 + x1) / 2 * importance.width / w, iy = (y0 + y1) / 2 * importance.height / h
-                            threshold /= max(importance[min(ix, importance.width - 1), min(iy, importance.height - 1)], 0.2)
+                            threshold /= max(importance.value(at: SIMD2(Float(x0 + x1) / 2, Float(y0 + y1) / 2)), 0.2)
                         }
                         guard sum / Float((x1 - x0) * (y1 - y0)) > threshold else { continue }
                         start = SIMD2(Float(at.0) + 0.5, Float(at.1) + 0.5)

@@ -38,47 +38,51 @@ enum PaintPreparation {
 }
 
 extension PaintPreparation {
-    /// Where a painter would spend fine strokes, 0...1 on a grid of about `cell` pixels: a
-    /// centre-weighted focus, raised on skin and fur tones (faces of people and pets).
+    /// Where a painter would spend fine strokes, 0...1 on a grid of `cell` pixels laid on the
+    /// photo: a centre-weighted focus, raised on skin and fur tones (faces of people and pets).
     /// - Returns: the importance, and the share of skin and fur tones.
-    static func importance(_ image: PlanarImage, cell: Int) -> (importance: Plane, skin: Plane) {
+    static func importance(_ image: PlanarImage, cell: Int, anchor: (x: Float, y: Float)) -> (importance: CellMap, skin: CellMap) {
         let step = max(1, cell)
-        let w = max(1, image.width / step), h = max(1, image.height / step)
+        let offset = (((Int(anchor.x.rounded()) % step) + step) % step, ((Int(anchor.y.rounded()) % step) + step) % step)
+        let w = (image.width + offset.0 + step - 1) / step, h = (image.height + offset.1 + step - 1) / step
         let skin = Plane(width: w, height: h)
         Parallel.rows(h) { rows in
             for y in rows {
                 let o = skin.row(y)
+                let y0 = max(0, y * step - offset.1), y1 = min(image.height, (y + 1) * step - offset.1)
                 for x in 0..<w {
-                    var count: Float = 0
-                    let y0 = y * step, x0 = x * step
-                    for yy in stride(from: y0, to: min(y0 + step, image.height), by: 2) {
+                    let x0 = max(0, x * step - offset.0), x1 = min(image.width, (x + 1) * step - offset.0)
+                    var count: Float = 0, samples: Float = 0
+                    for yy in y0..<max(y0, y1) {
                         let r = image.planes[0].row(yy), g = image.planes[1].row(yy), b = image.planes[2].row(yy)
-                        for xx in stride(from: x0, to: min(x0 + step, image.width), by: 2) {
+                        for xx in x0..<max(x0, x1) {
                             let (red, green, blue) = (r[xx], g[xx], b[xx])
                             // Kovač et al.'s skin rule, with the saturation of skin and fur.
                             let purity = (red - blue) / max(red, 1e-3)
                             if red > 0.35, green > 0.15, blue > 0.08, red - green > 0.05, red > blue, purity > 0.08, purity < 0.62 {
                                 count += 1
                             }
+                            samples += 1
                         }
                     }
-                    let samples = Float(((min(y0 + step, image.height) - y0 + 1) / 2) * ((min(x0 + step, image.width) - x0 + 1) / 2))
                     o[x] = count / max(samples, 1)
                 }
             }
         }
         let smoothSkin = Blur.gaussian(skin, sigma: 1.5)
         let out = Plane(width: w, height: h)
+        let short = Float(min(image.width, image.height))
         for y in 0..<h {
             let o = out.row(y), s = smoothSkin.row(y)
-            let dy = (Float(y) + 0.5) / Float(h) - 0.45
+            // A focus a little above the middle of the picture.
+            let dy = (Float(y * step - offset.1) + Float(step) / 2 - Float(image.height) / 2) / short + 0.05
             for x in 0..<w {
-                let dx = (Float(x) + 0.5) / Float(w) - 0.5
-                let centre = exp(-(dx * dx / (2 * 0.3 * 0.3) + dy * dy / (2 * 0.33 * 0.33)))
+                let dx = (Float(x * step - offset.0) + Float(step) / 2 - Float(image.width) / 2) / short
+                let centre = exp(-(dx * dx + dy * dy) / (2 * 0.4 * 0.4))
                 o[x] = min(1, 0.3 + 0.55 * centre + 0.6 * s[x])
             }
         }
-        return (out, smoothSkin)
+        return (CellMap(plane: out, cell: step, offset: offset), CellMap(plane: smoothSkin, cell: step, offset: offset))
     }
 
     /// Brighter light and purer colour: luma raised by a gamma below 1 (hue kept), then
@@ -101,6 +105,20 @@ extension PaintPreparation {
             }
         }
         return out
+    }
+}
+
+/// Values on a grid of square cells laid on the photo (the first cell starts `offset` pixels
+/// before the canvas), looked up by canvas position.
+struct CellMap: Sendable {
+    let plane: Plane
+    let cell: Int
+    let offset: (x: Int, y: Int)
+
+    @inline(__always) func value(at p: SIMD2<Float>) -> Float {
+        let i = min(max((Int(p.x.rounded(.down)) + offset.x) / cell, 0), plane.width - 1)
+        let j = min(max((Int(p.y.rounded(.down)) + offset.y) / cell, 0), plane.height - 1)
+        return plane[i, j]
     }
 }
 

@@ -41,7 +41,7 @@ public struct ImpressionistStyle: RenderStyle {
             return PlaneMath.map(Blur.gaussian(plane, sigma: Double(3 * unit))) { $0 * 0.55 + tone[channel] * 0.45 }
         })
         let surface = PaintSurface(ground: ground)
-        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)))
+        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 30 * unit, angle: 0.2, swing: 1.2, seed: Noise.stream(context.seed, 41))
         let steps = max(1, Int((2 * lengthFactor).rounded()))
         let layers: [StrokeLayer] = [
@@ -54,15 +54,14 @@ public struct ImpressionistStyle: RenderStyle {
         for (index, layer) in layers.enumerated() {
             let reference = PlanarImage(planes: bright.planes.map { Blur.gaussian($0, sigma: Double(layer.radius) * 0.6) })
             if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
-            let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 2, prior: prior, priorWeight: 0.06)
+            let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 2, prior: prior, priorWeight: 0.06, anchor: anchor)
             var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
             // Detail dabs stay closer to the local colour: eyes and mouths must read.
             let jitter: Float = [1, 0.8, 0.55, 0.35][index]
             for i in strokes.indices {
                 // Skin is modelled with softer, closer colour (Renoir's faces, not his foliage).
                 let centre = strokes[i].points[strokes[i].points.count / 2]
-                let sx = min(max(Int(centre.x) * skin.width / w, 0), skin.width - 1), sy = min(max(Int(centre.y) * skin.height / h, 0), skin.height - 1)
-                strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin[sx, sy]))
+                strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin.value(at: centre)))
             }
             surface.paint(strokes, texture: BrushTexture(
                 bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.1, bristleRelief: 0.25, ridge: 0.25, tail: 0.45,

@@ -43,7 +43,7 @@ public struct OilPaintingStyle: RenderStyle {
             return PlaneMath.map(Blur.gaussian(plane, sigma: Double(4 * unit))) { $0 * 0.9 + warm[channel] }
         })
         let surface = PaintSurface(ground: ground)
-        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)))
+        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         probe.lap("prepare")
         // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
@@ -59,7 +59,7 @@ public struct OilPaintingStyle: RenderStyle {
             probe.lap("blur")
             // Coarse layers follow the large forms, fine ones the detail.
             if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
-            let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 1.5, prior: prior, priorWeight: 0.04)
+            let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 1.5, prior: prior, priorWeight: 0.04, anchor: anchor)
             probe.lap("flow")
             var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
             probe.lap("place")
@@ -72,8 +72,7 @@ public struct OilPaintingStyle: RenderStyle {
                 strokes[i].radius *= 0.8 + 0.4 * keyUnit(key, 9)
                 // Skin is painted smoother and thinner than cloth or sky.
                 let centre = strokes[i].points[strokes[i].points.count / 2]
-                let sx = min(max(Int(centre.x) * skin.width / w, 0), skin.width - 1), sy = min(max(Int(centre.y) * skin.height / h, 0), skin.height - 1)
-                strokes[i].thickness *= 1 - 0.4 * skin[sx, sy]
+                strokes[i].thickness *= 1 - 0.4 * skin.value(at: centre)
             }
             if ProcessInfo.processInfo.environment["BRUSH_DEBUG"] != nil {
                 let area = strokes.reduce(Float(0)) { $0 + 2 * $1.radius * (2 * $1.radius + Float($1.points.count - 1) * layer.step) }
