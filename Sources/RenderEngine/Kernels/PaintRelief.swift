@@ -147,7 +147,7 @@ struct ImpastoLight: PrintFinish {
             let hx: Float = -0.29, hy: Float = -0.29, hz: Float = 0.912
             let strength = 4.5 * relief
             let weaveSlope = 0.5 * relief * weave
-            let flatSpecular = pow(hz, 40)
+            let flatSpecular = pow(hz, 20)
             for i in 0..<count {
                 let p = input + i * bands
                 let tx = (Float(x + i) + origin.x) * inverse
@@ -157,19 +157,22 @@ struct ImpastoLight: PrintFinish {
                 let bottom = tile[row1 + c0] + (tile[row1 + c1] - tile[row1 + c0]) * fx
                 let weaveSlopes = top + (bottom - top) * fy
                 // The weave shows through thin paint and is buried under thick strokes.
-                let thin = weaveSlope * (0.15 + 0.85 * max(0, 1 - max(p[5], 0) * 2))
+                let thin = weaveSlope * (0.04 + 0.96 * max(0, 1 - max(p[5], 0) * 2))
                 let nx = -(p[3] * strength + weaveSlopes.x * thin), ny = -(p[4] * strength + weaveSlopes.y * thin)
                 let inverseLength = 1 / (nx * nx + ny * ny + 1).squareRoot()
                 let diffuse = max(0, (nx * lx + ny * ly + lz) * inverseLength)
                 let shade = 0.35 + 0.65 * diffuse / lz
+                // A broad glossy lobe: ridges facing the light shine even in dark paint.
                 var specular = max(0, (nx * hx + ny * hy + hz) * inverseLength)
                 specular *= specular  // ^2
                 specular *= specular  // ^4
+                let s4 = specular
                 specular *= specular  // ^8
-                let s8 = specular
-                specular *= specular  // ^16
-                specular *= specular * s8  // ^40
-                let highlight = max(0, specular - flatSpecular) * gloss * relief * 2
+                specular *= specular * s4  // ^20
+                // Sheen: slopes turned to the light brighten by an amount, not a factor, so
+                // the relief reads in dark paint too.
+                let sheen = max(0, diffuse / lz - 1) * gloss * 0.5
+                let highlight = max(0, specular - flatSpecular) * gloss * relief * 2 + sheen
                 output[3 * i] = byte(p[0] * shade + highlight)
                 output[3 * i + 1] = byte(p[1] * shade + highlight)
                 output[3 * i + 2] = byte(p[2] * shade + highlight)

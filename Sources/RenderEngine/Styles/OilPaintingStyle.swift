@@ -90,7 +90,7 @@ public struct OilPaintingStyle: RenderStyle {
             planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.height]),
             finish: ImpastoLight(
                 relief: Float(context.parameters["relief"]), printScale: Float(context.printScale), origin: context.printAnchor,
-                gloss: 0.22, weave: 1))
+                gloss: 0.3, weave: 1))
     }
 }
 
