@@ -33,7 +33,7 @@ public struct ImpressionistStyle: RenderStyle {
         let unit = Float(min(w, h)) / 100
         let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)
         // Brighter light and purer colour than the photo.
-        let bright = PaintPreparation.brighten(photo, saturation: 1.25, gamma: 0.85)
+        let bright = PaintPreparation.brighten(photo, saturation: 1.15, gamma: 0.85)
 
         // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
         let ground = PlanarImage(planes: bright.planes.enumerated().map { channel, plane in
@@ -43,12 +43,12 @@ public struct ImpressionistStyle: RenderStyle {
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 30 * unit, angle: 0.2, swing: 1.2, seed: Noise.stream(context.seed, 41))
-        let steps = max(1, Int((2 * lengthFactor).rounded()))
+        let steps = max(1, Int((3 * lengthFactor).rounded()))
         let layers: [StrokeLayer] = [
-            StrokeLayer(radius: 1.1 * unit * brush, spacing: 1.9 * unit * brush, threshold: 0, cover: true, minSteps: 1, maxSteps: steps, step: 1.5 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6),
-            StrokeLayer(radius: 0.7 * unit * brush, spacing: 1.2 * unit * brush, threshold: 0.09, cover: false, minSteps: 1, maxSteps: steps, step: 1.0 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5),
-            StrokeLayer(radius: 0.42 * unit * brush, spacing: 0.75 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps, step: 0.6 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4),
-            StrokeLayer(radius: 0.25 * unit * brush, spacing: 0.45 * unit * brush, threshold: 0.15, cover: false, minSteps: 1, maxSteps: steps, step: 0.35 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3),
+            StrokeLayer(radius: 0.95 * unit * brush, spacing: 1.8 * unit * brush, threshold: 0, cover: true, minSteps: min(2, steps), maxSteps: steps, step: 1.25 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6, angleJitter: 0.25),
+            StrokeLayer(radius: 0.6 * unit * brush, spacing: 1.1 * unit * brush, threshold: 0.09, cover: false, minSteps: min(2, steps), maxSteps: steps, step: 0.8 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5, angleJitter: 0.2),
+            StrokeLayer(radius: 0.42 * unit * brush, spacing: 0.75 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps, step: 0.45 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4, angleJitter: 0.15),
+            StrokeLayer(radius: 0.25 * unit * brush, spacing: 0.45 * unit * brush, threshold: 0.15, cover: false, minSteps: 1, maxSteps: steps, step: 0.27 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3, angleJitter: 0.1),
         ]
         var tensor = PlanarImage(width: 1, height: 1, channels: 3)
         for (index, layer) in layers.enumerated() {
@@ -64,30 +64,23 @@ public struct ImpressionistStyle: RenderStyle {
                 strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin.value(at: centre)))
             }
             surface.paint(strokes, texture: BrushTexture(
-                bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.1, bristleRelief: 0.25, ridge: 0.25, tail: 0.45,
-                pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.12, taper: 0.4, flatten: 0.5))
+                bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.14, bristleRelief: 0.5, ridge: 0.05, tail: 0.45,
+                pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.1, taper: 0.2, flatten: 0.5))
         }
         let (gx, gy) = surface.heightGradient()
         return StyledImage(
             planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.height]),
             finish: ImpastoLight(
-                relief: 0.28, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.8))
+                relief: 0.1, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.4))
     }
 
-    /// A dab of broken colour: its angle jittered about the flow, its value, hue and purity
+    /// A dab of broken colour: its value, hue and purity
     /// nudged, cool complementary accents in the shadows and warm ones in the light.
     static func broken(_ stroke: BrushStroke, jitter: Float) -> BrushStroke {
         var stroke = stroke
         let key = stroke.key
-        // Angle jitter (±14°) about the dab's centre.
         let points = stroke.points
         let centre = points.reduce(SIMD2<Float>.zero, +) / Float(points.count)
-        let angle = (keyUnit(key, 10) - 0.5) * 0.5
-        let (c, s) = (cos(angle), sin(angle))
-        stroke.points = points.map { p in
-            let d = p - centre
-            return centre + SIMD2(d.x * c - d.y * s, d.x * s + d.y * c)
-        }
         if stroke.points.count == 2 {
             // A lone dab is still a short stroke, not a round spot.
             let d = stroke.points[1] - stroke.points[0]
@@ -105,7 +98,7 @@ public struct ImpressionistStyle: RenderStyle {
         let variant: Float = pick < 0.4 ? 0 : (pick < 0.7 ? 1 : -1)
         colour = rotateHue(colour, by: variant * jitter * (0.18 + 0.1 * keyUnit(key, 16)))
         colour *= 1 + ((keyUnit(key, 11) - 0.5) * 0.1 + variant * 0.03) * jitter
-        let purity = 1.05 + 0.25 * keyUnit(key, 12) * jitter
+        let purity = 1 + 0.2 * keyUnit(key, 12) * jitter
         let grey = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
         colour = SIMD3(repeating: grey) + (colour - SIMD3(repeating: grey)) * purity
         let accent = keyUnit(key, 14)
