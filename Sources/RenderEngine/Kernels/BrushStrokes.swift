@@ -48,12 +48,15 @@ struct BrushTexture: Sendable {
 struct PaintSurface {
     let colour: PlanarImage
     let height: Plane
+    /// How much of each pixel paint covers (0: bare ground), for the canvas weave.
+    let coverage: Plane
     static let bandHeight = 24
 
     /// A surface primed with `ground` (copied) and no relief.
     init(ground: PlanarImage) {
         colour = PlanarImage(planes: ground.planes.prefix(3).map { $0.copy() })
         height = Plane(width: ground.width, height: ground.height)
+        coverage = Plane(width: ground.width, height: ground.height)
     }
 
     func paint(_ strokes: [BrushStroke], texture: BrushTexture) {
@@ -79,7 +82,7 @@ struct PaintSurface {
             guard first <= last else { continue }
             for band in first...last { bands[band].append(Int32(index)) }
         }
-        let planes = colour.planes + [height]
+        let planes = colour.planes + [height, coverage]
         Parallel.rows(bandCount, minimumChunk: 1) { range in
             for band in range {
                 let y0 = band * Self.bandHeight, y1 = min(h, y0 + Self.bandHeight)
@@ -200,7 +203,7 @@ struct PaintSurface {
         let lanes = Float(stroke.bristles.count - 1)
         // Paint rises over this width at the stroke's edges (a rounded bead, not a cliff).
         let inverseRamp = 1 / max(0.5 * r, 1.5)
-        let pr = planes[0], pg = planes[1], pb = planes[2], ph = planes[3]
+        let pr = planes[0], pg = planes[1], pb = planes[2], ph = planes[3], pc = planes[4]
         let colour = stroke.colour
         stroke.segments.withUnsafeBufferPointer { segments in
         stroke.lengths.withUnsafeBufferPointer { lengths in
@@ -242,7 +245,7 @@ struct PaintSurface {
                     }
                     let x0 = max(0, Int((ax + xMin - 0.5).rounded(.up))), x1 = min(width - 1, Int((ax + xMax - 0.5).rounded(.down)))
                     guard x0 <= x1 else { continue }
-                    let rowR = pr.row(y), rowG = pg.row(y), rowB = pb.row(y), rowH = ph.row(y)
+                    let rowR = pr.row(y), rowG = pg.row(y), rowB = pb.row(y), rowH = ph.row(y), rowC = pc.row(y)
                     for x in x0...x1 {
                         let px = Float(x) + 0.5
                         let vx = px - ax
@@ -307,6 +310,7 @@ struct PaintSurface {
                         let ridge = texture.ridge * max(0, 1 - ridgeOffset * ridgeOffset)
                         let deposit = stroke.thickness * (1 - 0.35 * v) * (0.75 + ridge + texture.bristleRelief * (2 * bristle - 1))
                         rowH[x] += heightAlpha * (deposit - texture.flatten * min(rowH[x], deposit))
+                        rowC[x] += alpha * (1 - rowC[x])
                     }
                 }
                 }

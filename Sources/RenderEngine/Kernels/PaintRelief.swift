@@ -122,8 +122,8 @@ struct CellMap: Sendable {
     }
 }
 
-/// Print-resolution paint surface: the strokes' height field (slopes in planes 3 and 4, height
-/// in plane 5) lit from the upper left, with a glossy highlight on the ridges, over a canvas
+/// Print-resolution paint surface: the strokes' height field (slopes in planes 3 and 4; paint
+/// coverage in plane 5) lit from the upper left, with a glossy highlight on the ridges, over a canvas
 /// weave that shows where the paint is thin.
 struct ImpastoLight: PrintFinish {
     /// Scale of the paint's relief (0 = flat).
@@ -146,7 +146,7 @@ struct ImpastoLight: PrintFinish {
             let lx: Float = -0.54, ly: Float = -0.54, lz: Float = 0.645
             let hx: Float = -0.29, hy: Float = -0.29, hz: Float = 0.912
             let strength = 4.5 * relief
-            let weaveSlope = 0.5 * relief * weave
+            let weaveSlope = 0.4 * relief * weave
             let flatSpecular = pow(hz, 20)
             for i in 0..<count {
                 let p = input + i * bands
@@ -157,7 +157,7 @@ struct ImpastoLight: PrintFinish {
                 let bottom = tile[row1 + c0] + (tile[row1 + c1] - tile[row1 + c0]) * fx
                 let weaveSlopes = top + (bottom - top) * fy
                 // The weave shows through thin paint and is buried under thick strokes.
-                let thin = weaveSlope * (0.04 + 0.96 * max(0, 1 - max(p[5], 0) * 2))
+                let thin = weaveSlope * (0.03 + 0.97 * min(max(1 - p[5], 0), 1))
                 let nx = -(p[3] * strength + weaveSlopes.x * thin), ny = -(p[4] * strength + weaveSlopes.y * thin)
                 let inverseLength = 1 / (nx * nx + ny * ny + 1).squareRoot()
                 let diffuse = max(0, (nx * lx + ny * ly + lz) * inverseLength)

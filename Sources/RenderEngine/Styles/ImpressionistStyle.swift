@@ -69,7 +69,7 @@ public struct ImpressionistStyle: RenderStyle {
         }
         let (gx, gy) = surface.heightGradient()
         return StyledImage(
-            planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.height]),
+            planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.coverage]),
             finish: ImpastoLight(
                 relief: 0.1, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.4))
     }

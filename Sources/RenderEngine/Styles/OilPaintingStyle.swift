@@ -72,7 +72,7 @@ public struct OilPaintingStyle: RenderStyle {
                 strokes[i].radius *= 0.8 + 0.4 * keyUnit(key, 9)
                 // Skin is painted smoother and thinner than cloth or sky.
                 let centre = strokes[i].points[strokes[i].points.count / 2]
-                strokes[i].thickness *= 1 - 0.4 * skin.value(at: centre)
+                strokes[i].thickness *= 1 - 0.6 * skin.value(at: centre)
             }
             if ProcessInfo.processInfo.environment["BRUSH_DEBUG"] != nil {
                 let area = strokes.reduce(Float(0)) { $0 + 2 * $1.radius * (2 * $1.radius + Float($1.points.count - 1) * layer.step) }
@@ -87,7 +87,7 @@ public struct OilPaintingStyle: RenderStyle {
         probe.lap("gradient")
         probe.report()
         return StyledImage(
-            planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.height]),
+            planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.coverage]),
             finish: ImpastoLight(
                 relief: Float(context.parameters["relief"]), printScale: Float(context.printScale), origin: context.printAnchor,
                 gloss: 0.3, weave: 1))
