@@ -28,7 +28,6 @@ public struct OilPaintingStyle: RenderStyle {
     static let canvasShortSide = 1200
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        var probe = DebugClock()
         let brush = Float(context.parameters["brush_size"])
         let (photo, factor) = PaintPreparation.canvas(image, shortSide: Self.canvasShortSide)
         let w = photo.width, h = photo.height
@@ -44,11 +43,10 @@ public struct OilPaintingStyle: RenderStyle {
         })
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
-        probe.lap("prepare")
         // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
         let layers: [StrokeLayer] = [
-            StrokeLayer(radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush, inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.25),
+            StrokeLayer(radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush, inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15),
             StrokeLayer(radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush, inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12),
             StrokeLayer(radius: 0.3 * unit * brush, spacing: 0.36 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.3 * unit * brush, inertia: 0.3, edgeStop: 0.12, thickness: 0.35),
             StrokeLayer(radius: 0.17 * unit * brush, spacing: 0.2 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: 5, step: 0.18 * unit * brush, inertia: 0.3, edgeStop: 0.1, thickness: 0.22),
@@ -56,13 +54,10 @@ public struct OilPaintingStyle: RenderStyle {
         var tensor = PlanarImage(width: 1, height: 1, channels: 3)
         for (index, layer) in layers.enumerated() {
             let reference = PlanarImage(planes: rich.planes.map { Blur.gaussian($0, sigma: Double(layer.radius) * 0.5) })
-            probe.lap("blur")
             // Coarse layers follow the large forms, fine ones the detail.
             if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
             let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 1.5, prior: prior, priorWeight: 0.04, anchor: anchor)
-            probe.lap("flow")
             var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
-            probe.lap("place")
             for i in strokes.indices {
                 let key = strokes[i].key
                 // A loaded brush never carries quite the mixed colour: small value and warmth shifts.
@@ -73,43 +68,18 @@ public struct OilPaintingStyle: RenderStyle {
                 // Skin is painted smoother and thinner than cloth or sky.
                 let centre = strokes[i].points[strokes[i].points.count / 2]
                 strokes[i].thickness *= 1 - 0.6 * skin.value(at: centre)
-            }
-            if ProcessInfo.processInfo.environment["BRUSH_DEBUG"] != nil {
-                let area = strokes.reduce(Float(0)) { $0 + 2 * $1.radius * (2 * $1.radius + Float($1.points.count - 1) * layer.step) }
-                FileHandle.standardError.write("layer \(index): \(strokes.count) strokes, area \(area / Float(w * h))\n".data(using: .utf8)!)
+                // The impasto is heaviest where the eye goes; the background is laid in flatter.
+                strokes[i].thickness *= 0.5 + 0.5 * importance.value(at: centre)
             }
             surface.paint(strokes, texture: BrushTexture(
                 bristleWidth: max(1.2, 0.14 * unit), bristleShade: 0.06, bristleRelief: 0.16, ridge: 0.3, tail: 0.9,
                 pickup: 0.35, softness: 1, wobble: 0.06, taper: 0.15, flatten: 0.75))
-            probe.lap("paint")
         }
         let (gx, gy) = surface.heightGradient()
-        probe.lap("gradient")
-        probe.report()
         return StyledImage(
             planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.coverage]),
             finish: ImpastoLight(
                 relief: Float(context.parameters["relief"]), printScale: Float(context.printScale), origin: context.printAnchor,
                 gloss: 0.3, weave: 1))
-    }
-}
-
-/// Temporary: CPU time per stage when BRUSH_DEBUG is set.
-struct DebugClock {
-    var last = DebugClock.now()
-    var totals: [(String, Double)] = []
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-    }
-    mutating func lap(_ name: String) {
-        let t = Self.now()
-        if let i = totals.firstIndex(where: { $0.0 == name }) { totals[i].1 += t - last } else { totals.append((name, t - last)) }
-        last = t
-    }
-    func report() {
-        guard ProcessInfo.processInfo.environment["BRUSH_DEBUG"] != nil else { return }
-        FileHandle.standardError.write((totals.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ") + "\n").data(using: .utf8)!)
     }
 }
