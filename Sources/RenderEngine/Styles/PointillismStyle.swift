@@ -1,8 +1,17 @@
 import Foundation
 
-/// Pointillism (Seurat, Signac): layers of round dabs of nearly pure colour on a seeded
-/// jittered grid, their hue and value jittered so that colours mix in the eye; paper shows
-/// between the dabs. Stroke-based rendering in the manner of Hertzmann (SIGGRAPH 1998).
+/// Pointillism (Seurat, Signac): divisionism. Round dabs of pure, unmixed pigment from a small
+/// palette of saturated hues and their tints, on a light ground that shows between them; the
+/// eye mixes neighbouring dabs into the local colour.
+///
+/// Working resolution: the dabs are laid on a jittered brick lattice (about 1.1 % of the short
+/// side, 0.7 % where the photo has detail, such as a face), and each dab's pigment is chosen by
+/// error diffusion over the lattice in Lab: the pigment whose dab, seen with the ground around
+/// it, comes nearest to the local colour plus the error left by its neighbours. A small hue
+/// offset per dab before the choice makes neighbours split a colour into contrasting hues
+/// (Luong, Seo, Ferwerda 2005 pair complementary pigments of equal lightness; the diffused
+/// error does the pairing here). Print resolution: every dab is drawn per print pixel (round,
+/// slightly irregular, anti-aliased, a hint of relief), so dabs stay crisp at every size.
 public struct PointillismStyle: RenderStyle {
     public init() {}
 
@@ -10,60 +19,238 @@ public struct PointillismStyle: RenderStyle {
         id: uuid("550e8400-e29b-41d4-a716-446655440006"),
         slug: "pointillism",
         name: "Pointillism",
-        description: "Thousands of small dabs of pure colour that blend in the eye, in the manner of Seurat.",
+        description: "Round dots of pure colour on a light ground that blend in the eye, in the manner of Seurat and Signac.",
         parameters: [
-            StyleParameter(name: "dot_size", description: "Size of the dabs, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
-            StyleParameter(name: "colour_jitter", description: "How far each dab's colour strays from the photo (0 = faithful).", defaultValue: 0.5, minimum: 0, maximum: 1),
+            StyleParameter(name: "dot_size", description: "Size of the dots, relative to the default (about 1 % of the picture's short side).", defaultValue: 1, minimum: 0.6, maximum: 2),
+            StyleParameter(name: "colour_split", description: "How strongly neighbouring dots split a colour into contrasting hues (0 = dots of the nearest pigment).", defaultValue: 0.5, minimum: 0, maximum: 1),
         ]
     )
 
+    /// The dabs are drawn at print resolution; the working image only feeds their colours and
+    /// the ground, so a modest size is enough.
+    public var workingShortSide: Int? { 1200 }
+
+    /// Dab pitch in reference pixels: 30 (1.1 % of the short side) in the broad areas, 19
+    /// (0.7 %) where the photo has detail.
+    static let coarsePitch = 32.0
+    static let finePitch = 21.0
+
+    /// The palette: pigments of a dozen hues, each at the most saturated chroma sRGB holds for
+    /// a ladder of lightness levels (the deep pigments, the pure ones and their tints with
+    /// white), plus white. No greys and no black: a neutral is always split into hues.
+    static let pigments: [(Float, Float, Float)] = {
+        var lab: [(Float, Float, Float)] = [LabColour.fromSrgb((0.97, 0.96, 0.93))]
+        let hues: [Float] = [25, 45, 65, 88, 110, 140, 175, 215, 255, 290, 315, 345]
+        for hue in hues {
+            for lightness in stride(from: Float(14), through: 92, by: 11) {
+                let chroma = LabColour.maximumChroma(lightness: lightness, hue: hue) * 0.88
+                if chroma < 14 { continue }
+                let angle = hue * .pi / 180
+                lab.append((lightness, chroma * cos(angle), chroma * sin(angle)))
+                // The same pigment let down (Seurat's tempered hues), for quieter passages.
+                if chroma > 28 && lightness > 60 { lab.append((lightness, chroma * 0.55 * cos(angle), chroma * 0.55 * sin(angle))) }
+            }
+        }
+        return lab
+    }()
+
+    /// The primed canvas.
+    static let ground: (Float, Float, Float) = (0.95, 0.93, 0.87)
+
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let s = context.workingScale
-        let dot = context.parameters["dot_size"]
-        let jitter = Float(context.parameters["colour_jitter"])
+        let s = Float(context.workingScale)
+        let size = Float(context.parameters["dot_size"])
+        let split = Float(context.parameters["colour_split"])
         let w = image.width, h = image.height
-        // An underpainting, pale and blurred, shows between the dabs (Seurat's canvases were
-        // covered; bare white paper between dots reads as snow).
-        let paper: [Float] = [0.97, 0.955, 0.92]
-        let under = PlanarImage(planes: image.planes.enumerated().map { channel, plane in
-            PlaneMath.map(Blur.gaussian(plane, sigma: 10 * s)) { $0 * 0.85 + paper[channel] * 0.15 }
-        })
-        let canvas = StrokeCanvas(underpainting: under)
-        let detail = Gradient.sobelMagnitude(Colour.luma(image))
-        // Coarse to fine: a ground of larger dabs, then smaller ones everywhere, then the
-        // smallest where the photo has detail.
-        let layers: [(radius: Double, spacing: Double, detailOnly: Bool)] = [(10, 1.5, false), (7, 1.6, false), (4.5, 1.5, true)]
-        for (index, layer) in layers.enumerated() {
-            let radius = Float(max(1.2, layer.radius * s * dot))
-            let reference = Colour.srgbToLab(PlanarImage(planes: image.planes.map { Blur.gaussian($0, sigma: Double(radius) * 0.6) }))
-            let spacing = radius * Float(layer.spacing)
-            // The grid is laid over the whole photo (anchor), so dabs sit on the same photo
-            // points whatever the crop.
-            let anchor = context.workingAnchor
-            let firstColumn = Int((anchor.x / spacing).rounded(.down)) - 1, lastColumn = Int(((anchor.x + Float(w)) / spacing).rounded(.up))
-            let firstRow = Int((anchor.y / spacing).rounded(.down)) - 1, lastRow = Int(((anchor.y + Float(h)) / spacing).rounded(.up))
-            var marks: [PaintMark] = []
-            marks.reserveCapacity((lastColumn - firstColumn + 1) * (lastRow - firstRow + 1))
-            for row in firstRow...lastRow {
-                for column in firstColumn...lastColumn {
-                    let key = markKey(index, column, row, seed: context.seed)
-                    let x = (Float(column) + keyUnit(key, 1)) * spacing - anchor.x, y = (Float(row) + keyUnit(key, 2)) * spacing - anchor.y
-                    guard x > -spacing, y > -spacing, x < Float(w) + spacing, y < Float(h) + spacing else { continue }
-                    let sx = min(max(Int(x), 0), w - 1), sy = min(max(Int(y), 0), h - 1)
-                    if layer.detailOnly && detail[sx, sy] < 0.04 { continue }
-                    var l = reference.planes[0][sx, sy], a = reference.planes[1][sx, sy], b = reference.planes[2][sx, sy]
-                    // Divisionist colour: more chroma, and each dab's hue and value nudged.
-                    let angle = (keyUnit(key, 3) - 0.5) * 2 * .pi * 0.3 * jitter
-                    let (ca, sa) = (cos(angle), sin(angle))
-                    (a, b) = ((a * ca - b * sa) * 1.5, (a * sa + b * ca) * 1.5)
-                    l += (keyUnit(key, 4) - 0.5) * 24 * jitter
-                    let colour = Colour.labToSrgb(lightness: min(max(l, 0), 100), a: a, b: b)
-                    let size = radius * (0.85 + 0.3 * keyUnit(key, 5))
-                    marks.append(PaintMark(points: [(x, y)], radius: size, colour: colour, key: key, opacity: 0.95))
+        let coarse = Float(Self.coarsePitch) * s * size, fine = Float(Self.finePitch) * s * size
+
+        // The ground: primed canvas under a wash of the local colour (an underpainting), light
+        // in the light passages and toned down in the shadows, where it only glints between dabs.
+        let tone = Tone(image)
+        let wash = Colour.srgbToLab(PlanarImage(planes: image.planes.map { Blur.gaussian($0, sigma: Double(coarse) * 1.5) }))
+        let canvas = LabColour.fromSrgb(Self.ground)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let l = wash.planes[0].row(y), a = wash.planes[1].row(y), b = wash.planes[2].row(y)
+                for x in 0..<w {
+                    l[x] = tone(l[x])
+                    let tint = 0.3 + 0.45 * min(max((70 - l[x]) / 50, 0), 1)
+                    l[x] = canvas.0 + (l[x] * 0.6 + 38 - canvas.0) * tint
+                    a[x] = canvas.1 + (a[x] * 0.5 - canvas.1) * tint
+                    b[x] = canvas.2 + (b[x] * 0.5 - canvas.2) * tint
                 }
             }
-            canvas.paint(marks)
         }
-        return StyledImage(planes: canvas.image, finish: PaperGrain(printScale: Float(context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 21), strength: 0.05))
+        let groundPlanes = Colour.labToSrgb(wash).planes
+
+        // Detail: local contrast at the scale of a coarse dab.
+        let detail = Blur.gaussian(Gradient.sobelMagnitude(Colour.luma(image)), sigma: Double(coarse) * 0.8)
+        let threshold = max(0.012, Self.quantile(detail, 0.72))
+
+        let anchor = context.workingAnchor
+        let palette = Self.pigments
+        var lattices: [DotLattice] = []
+        for (layer, pitch) in [coarse, fine].enumerated() {
+            let reference = image.planes.map { Blur.gaussian($0, sigma: Double(pitch) * 0.45) }
+            var lattice = DotLattice(pitch: pitch, width: w, height: h, anchor: anchor)
+            Self.place(
+                &lattice, layer: layer, reference: reference, ground: groundPlanes, detail: detail,
+                threshold: threshold, tone: tone, anchor: anchor, palette: palette, split: split, seed: context.seed)
+            lattices.append(lattice)
+        }
+        let finish = DotPrint(
+            lattices: lattices,
+            scale: (Float(w) / Float(context.layout.content.width), Float(h) / Float(context.layout.content.height)),
+            contentOrigin: context.layout.contentOrigin, anchor: anchor, seed: Noise.stream(context.seed, 31),
+            wobble: 0.1, relief: 0.07, grain: 0.06, printScale: Float(context.printScale))
+        return StyledImage(planes: PlanarImage(planes: groundPlanes), finish: finish)
+    }
+
+    /// Places the dabs of one lattice and chooses their pigments by serpentine Floyd–Steinberg
+    /// error diffusion in Lab. Layer 0 (coarse) takes the cells whose detail is below the
+    /// threshold, layer 1 (fine) the others.
+    static func place(
+        _ lattice: inout DotLattice, layer: Int, reference: [Plane], ground: [Plane], detail: Plane, threshold: Float, tone: Tone,
+        anchor: (x: Float, y: Float), palette: [(Float, Float, Float)], split: Float, seed: UInt64
+    ) {
+        let columns = lattice.columns, rows = lattice.rows
+        var error = [(Float, Float, Float)](repeating: (0, 0, 0), count: 2 * (columns + 2))
+        let pitch = lattice.pitch
+        for r in 0..<rows {
+            let row = lattice.firstRow + r
+            let leftToRight = row & 1 == 0
+            let current = (r & 1) * (columns + 2), next = (1 - (r & 1)) * (columns + 2)
+            for k in 0..<(columns + 2) { error[next + k] = (0, 0, 0) }
+            for step in 0..<columns {
+                let c = leftToRight ? step : columns - 1 - step
+                let column = lattice.firstColumn + c
+                let key = markKey(layer, column, row, seed: seed)
+                let nominal = lattice.centre(column: column, row: row)
+                let x = nominal.x + (keyUnit(key, 1) - 0.5) * 0.55 * pitch - anchor.x
+                let y = nominal.y + (keyUnit(key, 2) - 0.5) * 0.55 * pitch - anchor.y
+                let sx = min(max(x, 0), Float(reference[0].width - 1)), sy = min(max(y, 0), Float(reference[0].height - 1))
+                // Coarse dabs where the photo is calm, fine ones where it has detail; the
+                // boundary is dithered so the two lattices interlock.
+                let busy = detail.bilinear(sx, sy) / threshold + (keyUnit(key, 3) - 0.5) * 0.5 > 1
+                if busy != (layer == 1) { continue }
+
+                let target = LabColour.fromSrgb((reference[0].bilinear(sx, sy), reference[1].bilinear(sx, sy), reference[2].bilinear(sx, sy)))
+                let groundLab = LabColour.fromSrgb((ground[0].bilinear(sx, sy), ground[1].bilinear(sx, sy), ground[2].bilinear(sx, sy)))
+                // Divisionist light: colours a little more saturated than the photo.
+                var want = (tone(target.0), target.1 * 1.5, target.2 * 1.5)
+                // Darker passages are painted denser, so less ground shows.
+                // (cover: the share of the cell the dab hides, for dabs of this size on the lattice)
+                let darkness = min(max((88 - want.0) / 45, 0), 1)
+                let cover = 0.55 + 0.27 * darkness
+                let radius = pitch * (-log(1 - cover) / (1.25 * Float.pi)).squareRoot() * (0.92 + 0.16 * keyUnit(key, 4))
+
+                let e = error[current + c + 1]
+                want = (want.0 + e.0, want.1 + e.1, want.2 + e.2)
+                // A hue offset of equal lightness, whose error makes the neighbours take the
+                // other side: along the hue circle (adjacent hues) in coloured passages, along
+                // the warm–cool axis (orange against blue) in near-neutral ones.
+                let chroma = (target.1 * target.1 + target.2 * target.2).squareRoot()
+                let hueWeight = min(chroma / 25, 1)
+                let tangent = chroma > 1e-3 ? (-target.2 / chroma, target.1 / chroma) : (0, 0)
+                let warmCool: (Float, Float) = (0.42, 0.91)
+                var axis = (tangent.0 * hueWeight + warmCool.0 * (1 - hueWeight), tangent.1 * hueWeight + warmCool.1 * (1 - hueWeight))
+                let norm = max((axis.0 * axis.0 + axis.1 * axis.1).squareRoot(), 1e-3)
+                axis = (axis.0 / norm, axis.1 / norm)
+                let push = split * 34 * (keyUnit(key, 5) * 2 - 1)
+                let probe = (want.0, want.1 + push * axis.0, want.2 + push * axis.1)
+                var best = 0
+                var bestDistance = Float.infinity
+                for (i, pigment) in palette.enumerated() {
+                    let seen = (
+                        cover * pigment.0 + (1 - cover) * groundLab.0, cover * pigment.1 + (1 - cover) * groundLab.1,
+                        cover * pigment.2 + (1 - cover) * groundLab.2
+                    )
+                    let dl = seen.0 - probe.0, da = seen.1 - probe.1, db = seen.2 - probe.2
+                    let distance = 5 * dl * dl + da * da + db * db
+                    if distance < bestDistance {
+                        bestDistance = distance
+                        best = i
+                    }
+                }
+                let pigment = palette[best]
+                let seen = (
+                    cover * pigment.0 + (1 - cover) * groundLab.0, cover * pigment.1 + (1 - cover) * groundLab.1,
+                    cover * pigment.2 + (1 - cover) * groundLab.2
+                )
+                let residual = (
+                    clampError(want.0 - seen.0, 30), clampError(want.1 - seen.1, 45), clampError(want.2 - seen.2, 45)
+                )
+                let ahead = leftToRight ? 1 : -1
+                func spread(_ slot: Int, _ weight: Float) {
+                    error[slot].0 += residual.0 * weight
+                    error[slot].1 += residual.1 * weight
+                    error[slot].2 += residual.2 * weight
+                }
+                spread(current + c + 1 + ahead, 7 / 16)
+                spread(next + c + 1 - ahead, 3 / 16)
+                spread(next + c + 1, 5 / 16)
+                spread(next + c + 1 + ahead, 1 / 16)
+
+                // A slightly irregular round dab: an ellipse of random axis and small eccentricity.
+                let stretch = 1 + 0.22 * keyUnit(key, 7)
+                let theta = keyUnit(key, 8) * Float.pi
+                let (ct, st) = (cos(theta), sin(theta))
+                let major = 1 / (stretch * stretch), minor = stretch * stretch
+                let shade = 0.97 + 0.06 * keyUnit(key, 9)
+                let colour = LabColour.toSrgb(palette[best])
+                lattice.dots[r * columns + c] = PaintDot(
+                    x: x + anchor.x, y: y + anchor.y, radius: radius,
+                    xx: major * ct * ct + minor * st * st, xy: (major - minor) * ct * st, yy: major * st * st + minor * ct * ct,
+                    colour: (colour.0 * shade, colour.1 * shade, colour.2 * shade),
+                    order: UInt32(truncatingIfNeeded: key >> 32))
+            }
+        }
+    }
+
+    @inline(__always) private static func clampError(_ v: Float, _ limit: Float) -> Float {
+        min(max(v, -limit), limit)
+    }
+
+    /// The painter's value scale: the photo's own lightness range (2nd to 98th percentile)
+    /// stretched over 10…96, and a dark photo's middle tones lifted so that the median sits at
+    /// 45 or above. Divisionist pictures are luminous; a dusky photo must not become a sheet of
+    /// dark dabs.
+    struct Tone: Sendable {
+        let low: Float
+        let high: Float
+        let gamma: Float
+
+        init(_ image: PlanarImage) {
+            var lightness: [Float] = []
+            let step = max(1, Int((Double(image.width * image.height) / 20_000).squareRoot()))
+            for y in stride(from: step / 2, to: image.height, by: step) {
+                for x in stride(from: step / 2, to: image.width, by: step) {
+                    lightness.append(LabColour.fromSrgb((image.planes[0][x, y], image.planes[1][x, y], image.planes[2][x, y])).0)
+                }
+            }
+            lightness.sort()
+            func at(_ q: Float) -> Float { lightness[min(lightness.count - 1, Int(Float(lightness.count) * q))] }
+            low = min(at(0.02), 30)
+            high = max(at(0.98), low + 30)
+            let median = min(max((at(0.5) - low) / (high - low), 0.05), 0.95)
+            let lifted = (45 - 10) / Float(96 - 10)
+            gamma = median < lifted ? log(lifted) / log(median) : 1
+        }
+
+        func callAsFunction(_ l: Float) -> Float {
+            let t = min(max((l - low) / (high - low), 0), 1)
+            return 10 + 86 * pow(t, gamma)
+        }
+    }
+
+    /// The `q`-quantile of a plane's samples, from a fixed subsample.
+    static func quantile(_ plane: Plane, _ q: Float) -> Float {
+        var samples: [Float] = []
+        let step = max(1, Int((Double(plane.count) / 20_000).squareRoot()))
+        for y in stride(from: step / 2, to: plane.height, by: step) {
+            for x in stride(from: step / 2, to: plane.width, by: step) { samples.append(plane[x, y]) }
+        }
+        samples.sort()
+        return samples[min(samples.count - 1, Int(Float(samples.count) * q))]
     }
 }
