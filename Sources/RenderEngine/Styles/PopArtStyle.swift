@@ -178,6 +178,8 @@ struct HalftonePrint: PrintFinish {
     /// Lightness thresholds between the four tone bands.
     let thresholds: [Float]
     let neutralChroma: Float
+    /// Chroma above which a dark colour is printed as its ink rather than as black.
+    let vividChroma: Float
 
     /// Ink where the line field falls below `lineEdge`, smooth over `lineSoftness`.
     let lineEdge: Float
@@ -190,6 +192,7 @@ struct HalftonePrint: PrintFinish {
         self.origin = origin
         self.thresholds = thresholds
         self.neutralChroma = neutralChroma
+        vividChroma = max(2 * neutralChroma, 22)
     }
 
     typealias Ink = (Float, Float, Float)
@@ -221,6 +224,9 @@ struct HalftonePrint: PrintFinish {
         // grey
         [Treatment(base: black), Treatment(base: blue), Treatment(base: paper, dot: blue, coverage: 0.38), Treatment(base: paper)],
     ]
+
+    /// Darkest band of a vivid colour: its ink under black dots.
+    static let shaded: [Treatment] = [red, yellow, green, blue].map { Treatment(base: $0, dot: black, coverage: 0.5) }
 
     /// Hue family from Lab a, b: 0 red (incl. skin and magenta), 1 yellow, 2 green, 3 blue, 4 grey.
     @inline(__always) func family(_ a: Float, _ b: Float) -> Int {
@@ -256,7 +262,13 @@ struct HalftonePrint: PrintFinish {
             let px = Float(x + i) + origin.x
             let l = p[0]
             let band = l < t0 ? 0 : l < t1 ? 1 : l < t2 ? 2 : 3
-            let treatment = Self.ladders[family(p[1], p[2])][band]
+            let hueFamily = family(p[1], p[2])
+            var treatment = Self.ladders[hueFamily][band]
+            // A strongly coloured subject in the darkest band (a red flower, a brown dog) keeps
+            // its ink, shaded with black dots, instead of sinking into a black shape.
+            if band == 0 && hueFamily < 4 && l > 10 && p[1] * p[1] + p[2] * p[2] > vividChroma * vividChroma {
+                treatment = Self.shaded[hueFamily]
+            }
             let u = (px + py) * c45 * inverse, v = (py - px) * c45 * inverse
             let d = dot(u, v, coverage: treatment.coverage)
             let t = min(max((lineEdge - p[3]) / lineSoftness + 0.5, 0), 1)
