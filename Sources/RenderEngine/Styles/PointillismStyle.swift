@@ -4,14 +4,14 @@ import Foundation
 /// palette of saturated hues and their tints, on a light ground that shows between them; the
 /// eye mixes neighbouring dabs into the local colour.
 ///
-/// Working resolution: the dabs are laid on a jittered brick lattice (about 1.1 % of the short
-/// side, 0.7 % where the photo has detail, such as a face), and each dab's pigment is chosen by
-/// error diffusion over the lattice in Lab: the pigment whose dab, seen with the ground around
-/// it, comes nearest to the local colour plus the error left by its neighbours. A small hue
-/// offset per dab before the choice makes neighbours split a colour into contrasting hues
-/// (Luong, Seo, Ferwerda 2005 pair complementary pigments of equal lightness; the diffused
-/// error does the pairing here). Print resolution: every dab is drawn per print pixel (round,
-/// slightly irregular, anti-aliased, a hint of relief), so dabs stay crisp at every size.
+/// Working resolution: the dabs are laid on jittered brick lattices anchored to the photo
+/// (1.2 % of the short side where the photo is calm, 0.8 % and 0.5 % where it has detail, such
+/// as a face), and each dab's pigment comes from an ordered mixing plan: pigments whose average,
+/// seen with the ground, is the local colour, paired across a hue axis (Luong, Seo, Ferwerda
+/// 2005 pair complementary pigments of equal lightness), the entry picked by a low-discrepancy
+/// mask so neighbours differ. The photo's value range is stretched and a dark photo lifted, as
+/// divisionist pictures are luminous. Print resolution: every dab is drawn per print pixel
+/// (round, slightly irregular, anti-aliased, a hint of relief), so dabs stay crisp at every size.
 public struct PointillismStyle: RenderStyle {
     public init() {}
 
@@ -109,108 +109,120 @@ public struct PointillismStyle: RenderStyle {
         return StyledImage(planes: PlanarImage(planes: groundPlanes), finish: finish)
     }
 
-    /// Places the dabs of one lattice and chooses their pigments by serpentine Floyd–Steinberg
-    /// error diffusion in Lab. Layer 0 (coarse) takes the cells whose detail is below the
-    /// first threshold, layer 1 those between the thresholds, layer 2 the busiest.
+    /// Places the dabs of one lattice and chooses their pigments. Layer 0 (coarse) takes the
+    /// cells whose detail is below the first threshold, layer 1 those between the thresholds,
+    /// layer 2 the busiest.
+    ///
+    /// Each dab's pigment is a pure function of its cell, so a 9x12 and a 24x36 print (different
+    /// crops of one photo) paint the same dab at the same place: a mixing plan of `planSize`
+    /// pigments whose average, seen with the ground around the dab, is the local colour (built
+    /// greedily in Lab, Yliluoma's ordered dithering), each pick nudged alternately to either
+    /// side of a hue axis so the plan pairs contrasting hues; the plan is sorted by lightness
+    /// and the dab takes the entry its cell's rank in an R2 low-discrepancy mask (Roberts 2018)
+    /// points at, so neighbouring dabs take different entries and mix in the eye.
     static func place(
         _ lattice: inout DotLattice, layer: Int, reference: [Plane], ground: [Plane], detail: Plane, thresholds: [Float], tone: Tone,
         anchor: (x: Float, y: Float), palette: [(Float, Float, Float)], split: Float, seed: UInt64
     ) {
-        let columns = lattice.columns, rows = lattice.rows
-        var error = [(Float, Float, Float)](repeating: (0, 0, 0), count: 2 * (columns + 2))
+        let columns = lattice.columns, firstColumn = lattice.firstColumn, firstRow = lattice.firstRow
         let pitch = lattice.pitch
-        for r in 0..<rows {
-            let row = lattice.firstRow + r
-            let leftToRight = row & 1 == 0
-            let current = (r & 1) * (columns + 2), next = (1 - (r & 1)) * (columns + 2)
-            for k in 0..<(columns + 2) { error[next + k] = (0, 0, 0) }
-            for step in 0..<columns {
-                let c = leftToRight ? step : columns - 1 - step
-                let column = lattice.firstColumn + c
-                let key = markKey(layer, column, row, seed: seed)
-                let nominal = lattice.centre(column: column, row: row)
-                let x = nominal.x + (keyUnit(key, 1) - 0.5) * 0.55 * pitch - anchor.x
-                let y = nominal.y + (keyUnit(key, 2) - 0.5) * 0.55 * pitch - anchor.y
-                let sx = min(max(x, 0), Float(reference[0].width - 1)), sy = min(max(y, 0), Float(reference[0].height - 1))
-                // Coarse dabs where the photo is calm, finer ones where it has detail; the
-                // boundaries are dithered so that the lattices interlock.
-                let local = detail.bilinear(sx, sy), dither = (keyUnit(key, 3) - 0.5) * 0.5
-                if thresholds.reduce(0, { $0 + (local / $1 + dither > 1 ? 1 : 0) }) != layer { continue }
-                let target = LabColour.fromSrgb((reference[0].bilinear(sx, sy), reference[1].bilinear(sx, sy), reference[2].bilinear(sx, sy)))
-                let groundLab = LabColour.fromSrgb((ground[0].bilinear(sx, sy), ground[1].bilinear(sx, sy), ground[2].bilinear(sx, sy)))
-                // Divisionist light: colours a little more saturated than the photo.
-                var want = (tone(target.0), target.1 * 1.5, target.2 * 1.5)
-                // Darker passages are painted denser, so less ground shows.
-                // (cover: the share of the cell the dab hides, for dabs of this size on the lattice)
-                let darkness = min(max((88 - want.0) / 45, 0), 1)
-                let cover = 0.55 + 0.27 * darkness + 0.06 * Float(layer)
-                let radius = pitch * (-log(1 - cover) / (1.25 * Float.pi)).squareRoot() * (0.92 + 0.16 * keyUnit(key, 4))
+        let frame = lattice
+        let planSize = 8
+        lattice.dots.withUnsafeMutableBufferPointer { buffer in
+            let dots = UncheckedSendable(buffer)
+            Parallel.rows(frame.rows, minimumChunk: 4) { range in
+                var plan = [(Float, Float, Float)](repeating: (0, 0, 0), count: planSize)
+                var picks = [Int](repeating: 0, count: planSize)
+                for r in range {
+                    let row = firstRow + r
+                    for c in 0..<columns {
+                        let column = firstColumn + c
+                        let key = markKey(layer, column, row, seed: seed)
+                        let nominal = frame.centre(column: column, row: row)
+                        let x = nominal.x + (keyUnit(key, 1) - 0.5) * 0.55 * pitch - anchor.x
+                        let y = nominal.y + (keyUnit(key, 2) - 0.5) * 0.55 * pitch - anchor.y
+                        let sx = min(max(x, 0), Float(reference[0].width - 1)), sy = min(max(y, 0), Float(reference[0].height - 1))
+                        // Coarse dabs where the photo is calm, finer ones where it has detail; the
+                        // boundaries are dithered so that the lattices interlock.
+                        let local = detail.bilinear(sx, sy), dither = (keyUnit(key, 3) - 0.5) * 0.5
+                        if thresholds.reduce(0, { $0 + (local / $1 + dither > 1 ? 1 : 0) }) != layer { continue }
+                        let target = LabColour.fromSrgb((reference[0].bilinear(sx, sy), reference[1].bilinear(sx, sy), reference[2].bilinear(sx, sy)))
+                        let groundLab = LabColour.fromSrgb((ground[0].bilinear(sx, sy), ground[1].bilinear(sx, sy), ground[2].bilinear(sx, sy)))
+                        // Divisionist light: colours more saturated than the photo.
+                        let want = (tone(target.0), target.1 * 1.5, target.2 * 1.5)
+                        // Darker passages are painted denser, so less ground shows (cover: the
+                        // share of the cell the dab hides, for dabs of this size on the lattice).
+                        let darkness = min(max((88 - want.0) / 45, 0), 1)
+                        let cover = 0.55 + 0.27 * darkness + 0.06 * Float(layer)
+                        let radius = pitch * (-log(1 - cover) / (1.25 * Float.pi)).squareRoot() * (0.92 + 0.16 * keyUnit(key, 4))
 
-                let e = error[current + c + 1]
-                want = (want.0 + e.0, want.1 + e.1, want.2 + e.2)
-                // A hue offset of equal lightness, whose error makes the neighbours take the
-                // other side: along the hue circle (adjacent hues) in coloured passages, along
-                // the warm–cool axis (orange against blue) in near-neutral ones.
-                let chroma = (target.1 * target.1 + target.2 * target.2).squareRoot()
-                let hueWeight = min(chroma / 25, 1)
-                let tangent = chroma > 1e-3 ? (-target.2 / chroma, target.1 / chroma) : (0, 0)
-                let warmCool: (Float, Float) = (0.42, 0.91)
-                var axis = (tangent.0 * hueWeight + warmCool.0 * (1 - hueWeight), tangent.1 * hueWeight + warmCool.1 * (1 - hueWeight))
-                let norm = max((axis.0 * axis.0 + axis.1 * axis.1).squareRoot(), 1e-3)
-                axis = (axis.0 / norm, axis.1 / norm)
-                let push = split * 34 * (1 - 0.3 * Float(layer)) * (keyUnit(key, 5) * 2 - 1)
-                let probe = (want.0, want.1 + push * axis.0, want.2 + push * axis.1)
-                var best = 0
-                var bestDistance = Float.infinity
-                for (i, pigment) in palette.enumerated() {
-                    let seen = (
-                        cover * pigment.0 + (1 - cover) * groundLab.0, cover * pigment.1 + (1 - cover) * groundLab.1,
-                        cover * pigment.2 + (1 - cover) * groundLab.2
-                    )
-                    let dl = seen.0 - probe.0, da = seen.1 - probe.1, db = seen.2 - probe.2
-                    let distance = 5 * dl * dl + da * da + db * db
-                    if distance < bestDistance {
-                        bestDistance = distance
-                        best = i
+                        // The hue axis the plan splits along: the hue circle (adjacent hues) in
+                        // coloured passages, the warm–cool axis (orange against blue) in grey ones.
+                        let chroma = (target.1 * target.1 + target.2 * target.2).squareRoot()
+                        let hueWeight = min(chroma / 25, 1)
+                        let tangent = chroma > 1e-3 ? (-target.2 / chroma, target.1 / chroma) : (0, 0)
+                        let warmCool: (Float, Float) = (0.42, 0.91)
+                        var axis = (tangent.0 * hueWeight + warmCool.0 * (1 - hueWeight), tangent.1 * hueWeight + warmCool.1 * (1 - hueWeight))
+                        let norm = max((axis.0 * axis.0 + axis.1 * axis.1).squareRoot(), 1e-3)
+                        axis = (axis.0 / norm, axis.1 / norm)
+                        let push = split * 16 * (1 - 0.3 * Float(layer))
+
+                        var sum: (Float, Float, Float) = (0, 0, 0)
+                        for step in 0..<planSize {
+                            let n = Float(step + 1)
+                            let side: Float = step & 1 == 0 ? 1 : -1
+                            let probe = (
+                                want.0 * n - sum.0, want.1 * n - sum.1 + side * push * axis.0, want.2 * n - sum.2 + side * push * axis.1
+                            )
+                            var best = 0
+                            var bestDistance = Float.infinity
+                            for (i, pigment) in palette.enumerated() {
+                                let dl = cover * pigment.0 + (1 - cover) * groundLab.0 - probe.0
+                                let da = cover * pigment.1 + (1 - cover) * groundLab.1 - probe.1
+                                let db = cover * pigment.2 + (1 - cover) * groundLab.2 - probe.2
+                                let distance = 5 * dl * dl + da * da + db * db
+                                if distance < bestDistance {
+                                    bestDistance = distance
+                                    best = i
+                                }
+                            }
+                            let pigment = palette[best]
+                            sum = (
+                                sum.0 + cover * pigment.0 + (1 - cover) * groundLab.0, sum.1 + cover * pigment.1 + (1 - cover) * groundLab.1,
+                                sum.2 + cover * pigment.2 + (1 - cover) * groundLab.2
+                            )
+                            plan[step] = pigment
+                            picks[step] = best
+                        }
+                        // Lightest first; ties by palette order.
+                        let order = (0..<planSize).sorted { (plan[$0].0, picks[$0]) < (plan[$1].0, picks[$1]) }
+                        let rank = Self.mask(column: column, row: row, layer: layer, key: key)
+                        let chosen = plan[order[min(planSize - 1, Int(rank * Float(planSize)))]]
+
+                        // A slightly irregular round dab: an ellipse of random axis and small eccentricity.
+                        let stretch = 1 + 0.22 * keyUnit(key, 7)
+                        let theta = keyUnit(key, 8) * Float.pi
+                        let (ct, st) = (cos(theta), sin(theta))
+                        let major = 1 / (stretch * stretch), minor = stretch * stretch
+                        let shade = 0.97 + 0.06 * keyUnit(key, 9)
+                        let colour = LabColour.toSrgb(chosen)
+                        dots.value[r * columns + c] = PaintDot(
+                            x: x + anchor.x, y: y + anchor.y, radius: radius,
+                            xx: major * ct * ct + minor * st * st, xy: (major - minor) * ct * st, yy: major * st * st + minor * ct * ct,
+                            colour: (colour.0 * shade, colour.1 * shade, colour.2 * shade),
+                            order: UInt32(truncatingIfNeeded: key >> 32))
                     }
                 }
-                let pigment = palette[best]
-                let seen = (
-                    cover * pigment.0 + (1 - cover) * groundLab.0, cover * pigment.1 + (1 - cover) * groundLab.1,
-                    cover * pigment.2 + (1 - cover) * groundLab.2
-                )
-                let residual = (
-                    clampError(want.0 - seen.0, 30), clampError(want.1 - seen.1, 45), clampError(want.2 - seen.2, 45)
-                )
-                let ahead = leftToRight ? 1 : -1
-                func spread(_ slot: Int, _ weight: Float) {
-                    error[slot].0 += residual.0 * weight
-                    error[slot].1 += residual.1 * weight
-                    error[slot].2 += residual.2 * weight
-                }
-                spread(current + c + 1 + ahead, 7 / 16)
-                spread(next + c + 1 - ahead, 3 / 16)
-                spread(next + c + 1, 5 / 16)
-                spread(next + c + 1 + ahead, 1 / 16)
-
-                // A slightly irregular round dab: an ellipse of random axis and small eccentricity.
-                let stretch = 1 + 0.22 * keyUnit(key, 7)
-                let theta = keyUnit(key, 8) * Float.pi
-                let (ct, st) = (cos(theta), sin(theta))
-                let major = 1 / (stretch * stretch), minor = stretch * stretch
-                let shade = 0.97 + 0.06 * keyUnit(key, 9)
-                let colour = LabColour.toSrgb(palette[best])
-                lattice.dots[r * columns + c] = PaintDot(
-                    x: x + anchor.x, y: y + anchor.y, radius: radius,
-                    xx: major * ct * ct + minor * st * st, xy: (major - minor) * ct * st, yy: major * st * st + minor * ct * ct,
-                    colour: (colour.0 * shade, colour.1 * shade, colour.2 * shade),
-                    order: UInt32(truncatingIfNeeded: key >> 32))
             }
         }
     }
 
-    @inline(__always) private static func clampError(_ v: Float, _ limit: Float) -> Float {
-        min(max(v, -limit), limit)
+    /// The R2 dither mask (Roberts 2018): a low-discrepancy rank in 0..<1 per cell, so equal
+    /// ranks sit far apart and any run of neighbours samples the whole plan; a little jitter
+    /// hides its lattice.
+    @inline(__always) static func mask(column: Int, row: Int, layer: Int, key: UInt64) -> Float {
+        let value = Double(column) * 0.754_877_666_2 + Double(row) * 0.569_840_291_0 + Double(layer) * 0.31 + Double(keyUnit(key, 10)) * 0.2
+        return Float(value - value.rounded(.down))
     }
 
     /// The painter's value scale: the photo's own lightness range (2nd to 98th percentile)
