@@ -44,10 +44,16 @@ public struct PointillismStyle: RenderStyle {
             for lightness in stride(from: Float(14), through: 92, by: 11) {
                 let chroma = LabColour.maximumChroma(lightness: lightness, hue: hue) * 0.88
                 if chroma < 14 { continue }
-                // No dark yellows (olive, khaki) and no dark oranges (browns): a painter darkens
-                // a warm colour with a cooler, deeper hue, not with mud.
-                if (hue > 75 && hue < 125 && lightness < 62) || (hue > 55 && hue <= 75 && lightness < 42) { continue }
                 let angle = hue * .pi / 180
+                // No dark yellows (olive, khaki) and no dark oranges: a painter darkens a warm
+                // colour with a deeper hue, not with mud. Two earths stand in for them, yellow
+                // ochre and raw sienna, at a moderate chroma (hair, wood, fur).
+                if (hue > 75 && hue < 125 && lightness < 62) || (hue > 55 && hue <= 75 && lightness < 42) {
+                    if hue == 88 && lightness > 40 || hue == 65 && lightness > 30 {
+                        lab.append((lightness, 0.6 * chroma * cos(angle), 0.6 * chroma * sin(angle)))
+                    }
+                    continue
+                }
                 lab.append((lightness, chroma * cos(angle), chroma * sin(angle)))
                 // The same pigment let down (Seurat's tempered hues), for quieter passages.
                 if chroma > 28 && lightness > 60 { lab.append((lightness, chroma * 0.55 * cos(angle), chroma * 0.55 * sin(angle))) }
@@ -88,13 +94,27 @@ public struct PointillismStyle: RenderStyle {
 
         // Detail: local contrast at the scale of a coarse dab.
         let detail = Blur.gaussian(Gradient.sobelMagnitude(Colour.luma(image)), sigma: Double(coarse) * 0.8)
-        let thresholds = [max(0.012, Self.quantile(detail, 0.7)), max(0.03, Self.quantile(detail, 0.94))]
+        let thresholds = [max(0.012, Self.quantile(detail, 0.7)), max(0.03, Self.quantile(detail, 0.9))]
 
         let anchor = context.workingAnchor
         let palette = Self.pigments
         var lattices: [DotLattice] = []
         for (layer, pitch) in pitches.enumerated() {
-            let reference = image.planes.map { Blur.gaussian($0, sigma: Double(pitch) * 0.45) }
+            // The colour under each dab, its local contrast raised beforehand (as a halftone
+            // is pre-sharpened) because mixing dabs softens what is smaller than a few of them:
+            // eyes and mouths keep their shape.
+            let gain = [Float(0.3), 0.8, 1.0][layer]
+            let reference = image.planes.map { plane in
+                let sharp = Blur.gaussian(plane, sigma: Double(pitch) * (layer == 0 ? 0.45 : 0.35))
+                let broad = Blur.gaussian(plane, sigma: Double(pitch) * 2.5)
+                Parallel.rows(h) { rows in
+                    for y in rows {
+                        let o = sharp.row(y), b = broad.row(y)
+                        for x in 0..<w { o[x] += gain * (o[x] - b[x]) }
+                    }
+                }
+                return sharp
+            }
             var lattice = DotLattice(pitch: pitch, width: w, height: h, anchor: anchor)
             Self.place(
                 &lattice, layer: layer, reference: reference, ground: groundPlanes, detail: detail,
@@ -165,7 +185,7 @@ public struct PointillismStyle: RenderStyle {
                         var axis = (tangent.0 * hueWeight + warmCool.0 * (1 - hueWeight), tangent.1 * hueWeight + warmCool.1 * (1 - hueWeight))
                         let norm = max((axis.0 * axis.0 + axis.1 * axis.1).squareRoot(), 1e-3)
                         axis = (axis.0 / norm, axis.1 / norm)
-                        let push = split * 16 * (1 - 0.3 * Float(layer))
+                        let push = split * 16 * [1, 0.5, 0.2][layer]
 
                         var sum: (Float, Float, Float) = (0, 0, 0)
                         for step in 0..<planSize {
