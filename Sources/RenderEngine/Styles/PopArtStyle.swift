@@ -180,6 +180,8 @@ struct HalftonePrint: PrintFinish {
     let neutralChroma: Float
     /// Chroma above which a dark colour is printed as its ink rather than as black.
     let vividChroma: Float
+    /// Chroma above which the lightest warm band is dotted rather than paper.
+    let tintChroma: Float
 
     /// Ink where the line field falls below `lineEdge`, smooth over `lineSoftness`.
     let lineEdge: Float
@@ -193,6 +195,7 @@ struct HalftonePrint: PrintFinish {
         self.thresholds = thresholds
         self.neutralChroma = neutralChroma
         vividChroma = max(2 * neutralChroma, 22)
+        tintChroma = max(1.6 * neutralChroma, 16)
     }
 
     typealias Ink = (Float, Float, Float)
@@ -214,7 +217,7 @@ struct HalftonePrint: PrintFinish {
     /// yellows stay yellow however light; greys are blue dots, the comic-book grey.
     static let ladders: [[Treatment]] = [
         // red, orange, brown, skin, pink
-        [Treatment(base: black), Treatment(base: red), Treatment(base: paper, dot: red, coverage: 0.42), Treatment(base: paper)],
+        [Treatment(base: black), Treatment(base: red), Treatment(base: paper, dot: red, coverage: 0.42), Treatment(base: paper, dot: red, coverage: 0.2)],
         // yellow
         [Treatment(base: black), Treatment(base: yellow, dot: red, coverage: 0.42), Treatment(base: yellow), Treatment(base: paper, dot: yellow, coverage: 0.5)],
         // green
@@ -234,7 +237,7 @@ struct HalftonePrint: PrintFinish {
         var hue = atan2(b, a) * (180 / .pi)
         if hue < 0 { hue += 360 }
         switch hue {
-        case ..<77: return 0
+        case ..<80: return 0
         case ..<112: return 1
         case ..<200: return 2
         case ..<305: return 3
@@ -268,6 +271,11 @@ struct HalftonePrint: PrintFinish {
             // its ink, shaded with black dots, instead of sinking into a black shape.
             if band == 0 && hueFamily < 4 && l > 10 && p[1] * p[1] + p[2] * p[2] > vividChroma * vividChroma {
                 treatment = Self.shaded[hueFamily]
+            }
+            // The lightest warm band is paper, except where it is clearly tinted: light skin is
+            // sparse red dots on white (Lichtenstein), a white cat's chest stays white.
+            if band == 3 && hueFamily == 0 && p[1] * p[1] + p[2] * p[2] < tintChroma * tintChroma {
+                treatment = Treatment(base: Self.paper)
             }
             let u = (px + py) * c45 * inverse, v = (py - px) * c45 * inverse
             let d = dot(u, v, coverage: treatment.coverage)
