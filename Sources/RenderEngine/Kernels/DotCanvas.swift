@@ -99,7 +99,7 @@ struct DotPrint: PrintFinish {
         for i in 0..<count {
             let p = input + i * bands
             let gu = Float(x + i - contentOrigin.x) / printScale
-            let tooth = Noise.value(gu * 0.45, grainV * 0.45, seed &+ 7) * 0.65 + Noise.value(gu * 1.4, grainV * 1.4, seed &+ 8) * 0.35 - 0.5
+            let tooth = Noise.value(gu * 0.7, grainV * 0.7, seed &+ 7) - 0.5
             let shade = 1 + grain * tooth
             colour[3 * i] = p[0] * shade
             colour[3 * i + 1] = p[1] * shade

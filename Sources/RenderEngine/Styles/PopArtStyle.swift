@@ -231,19 +231,21 @@ struct HalftonePrint: PrintFinish {
     /// Darkest band of a vivid colour: its ink under black dots.
     static let shaded: [Treatment] = [red, yellow, green, blue].map { Treatment(base: $0, dot: black, coverage: 0.5) }
 
-    /// Hue family from Lab a, b: 0 red (incl. skin and magenta), 1 yellow, 2 green, 3 blue, 4 grey.
+    /// Hue family from Lab a, b: 0 red (incl. skin, orange and magenta, hue 305°…80°), 1 yellow
+    /// (80°…112°), 2 green (112°…200°), 3 blue and violet (200°…305°), 4 grey. Sector tests by
+    /// the sign of cross products with the borders (each sector is under 180°), no atan2.
     @inline(__always) func family(_ a: Float, _ b: Float) -> Int {
         if a * a + b * b < neutralChroma * neutralChroma { return 4 }
-        var hue = atan2(b, a) * (180 / .pi)
-        if hue < 0 { hue += 360 }
-        switch hue {
-        case ..<80: return 0
-        case ..<112: return 1
-        case ..<200: return 2
-        case ..<305: return 3
-        default: return 0
-        }
+        @inline(__always) func leftOf(_ border: (Float, Float)) -> Bool { border.0 * b - border.1 * a >= 0 }
+        let yellow = leftOf(Self.borders[0]), green = leftOf(Self.borders[1]), blue = leftOf(Self.borders[2]), red = leftOf(Self.borders[3])
+        if yellow && !green { return 1 }
+        if green && !blue { return 2 }
+        if blue && !red { return 3 }
+        return 0
     }
+
+    /// Unit vectors of the hue borders at 80°, 112°, 200° and 305°.
+    static let borders: [(Float, Float)] = [80, 112, 200, 305].map { (cos(Float($0) * .pi / 180), sin(Float($0) * .pi / 180)) }
 
     /// Share of a print pixel covered by a round dot of area `coverage` per cell, with about
     /// one print pixel of anti-aliasing at its edge.
