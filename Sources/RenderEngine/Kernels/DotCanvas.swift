@@ -214,3 +214,53 @@ extension LabColour {
         return r >= -tolerance && r <= 1 + tolerance && g >= -tolerance && g <= 1 + tolerance && b >= -tolerance && b <= 1 + tolerance
     }
 }
+
+/// A plane kept at 1/`factor` of the working size (blurred fields need no more), sampled in
+/// working coordinates.
+struct ReducedPlane: Sendable {
+    let plane: Plane
+    let factor: Int
+
+    /// `source` averaged over `factor`×`factor` blocks (partial blocks at the edges).
+    init(_ source: Plane, factor: Int) {
+        self.factor = factor
+        guard factor > 1 else {
+            plane = source
+            return
+        }
+        let w = (source.width + factor - 1) / factor, h = (source.height + factor - 1) / factor
+        let out = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let o = out.row(y)
+                let y0 = y * factor, y1 = min(y0 + factor, source.height)
+                for x in 0..<w {
+                    let x0 = x * factor, x1 = min(x0 + factor, source.width)
+                    var sum: Float = 0
+                    for sy in y0..<y1 {
+                        let r = source.row(sy)
+                        for sx in x0..<x1 { sum += r[sx] }
+                    }
+                    o[x] = sum / Float((y1 - y0) * (x1 - x0))
+                }
+            }
+        }
+        plane = out
+    }
+
+    init(reduced: Plane, factor: Int) {
+        plane = reduced
+        self.factor = factor
+    }
+
+    /// The value at working position (x, y), bilinear.
+    @inline(__always) func sample(_ x: Float, _ y: Float) -> Float {
+        let f = Float(factor)
+        return plane.bilinear((x + 0.5) / f - 0.5, (y + 0.5) / f - 0.5)
+    }
+
+    /// The same plane Gaussian-blurred by `sigma` working pixels.
+    func blurred(_ sigma: Double) -> ReducedPlane {
+        ReducedPlane(reduced: Blur.gaussian(plane, sigma: sigma / Double(factor)), factor: factor)
+    }
+}

@@ -73,15 +73,20 @@ public struct PointillismStyle: RenderStyle {
         let pitches = Self.pitches.map { Float($0) * s * size }
         let coarse = pitches[0]
 
+        // Blurred fields live at a half or a quarter of the working size: cheaper, and the
+        // ground is handed to the print stage at that size too.
+        let half = image.planes.map { ReducedPlane($0, factor: 2) }
+        let quarter = image.planes.map { ReducedPlane($0, factor: 4) }
+
         // The ground: primed canvas under a wash of the local colour (an underpainting), light
         // in the light passages and toned down in the shadows, where it only glints between dabs.
         let tone = Tone(image)
-        let wash = Colour.srgbToLab(PlanarImage(planes: image.planes.map { Blur.gaussian($0, sigma: Double(coarse) * 1.5) }))
+        let wash = Colour.srgbToLab(PlanarImage(planes: quarter.map { $0.blurred(Double(coarse) * 1.5).plane }))
         let canvas = LabColour.fromSrgb(Self.ground)
-        Parallel.rows(h) { rows in
+        Parallel.rows(wash.height) { rows in
             for y in rows {
                 let l = wash.planes[0].row(y), a = wash.planes[1].row(y), b = wash.planes[2].row(y)
-                for x in 0..<w {
+                for x in 0..<wash.width {
                     l[x] = tone(l[x])
                     let tint = 0.3 + 0.45 * min(max((70 - l[x]) / 50, 0), 1)
                     l[x] = canvas.0 + (l[x] * 0.6 + 38 - canvas.0) * tint
@@ -91,33 +96,27 @@ public struct PointillismStyle: RenderStyle {
             }
         }
         let groundPlanes = Colour.labToSrgb(wash).planes
+        let ground = groundPlanes.map { ReducedPlane(reduced: $0, factor: 4) }
 
         // Detail: local contrast at the scale of a coarse dab.
-        let detail = Blur.gaussian(Gradient.sobelMagnitude(Colour.luma(image)), sigma: Double(coarse) * 0.8)
-        let thresholds = [max(0.012, Self.quantile(detail, 0.7)), max(0.03, Self.quantile(detail, 0.9))]
+        let detail = ReducedPlane(Gradient.sobelMagnitude(Colour.luma(image)), factor: 2).blurred(Double(coarse) * 0.8)
+        let thresholds = [max(0.012, Self.quantile(detail.plane, 0.7)), max(0.03, Self.quantile(detail.plane, 0.9))]
 
         let anchor = context.workingAnchor
         let palette = Self.pigments
         var lattices: [DotLattice] = []
         for (layer, pitch) in pitches.enumerated() {
-            // The colour under each dab, its local contrast raised beforehand (as a halftone
-            // is pre-sharpened) because mixing dabs softens what is smaller than a few of them:
-            // eyes and mouths keep their shape.
+            // The colour under each dab (the coarse layer's from the half-size image), and a
+            // broad blur to raise its local contrast against: mixing dabs softens what is
+            // smaller than a few of them, so the colours are pre-sharpened (as a halftone is)
+            // and eyes and mouths keep their shape.
+            let sharpSigma = Double(pitch) * (layer == 0 ? 0.45 : 0.35)
+            let sharp = layer == 0 ? half.map { $0.blurred(sharpSigma) } : image.planes.map { ReducedPlane(reduced: Blur.gaussian($0, sigma: sharpSigma), factor: 1) }
+            let broad = quarter.map { $0.blurred(Double(pitch) * 2.5) }
             let gain = [Float(0.3), 0.8, 1.0][layer]
-            let reference = image.planes.map { plane in
-                let sharp = Blur.gaussian(plane, sigma: Double(pitch) * (layer == 0 ? 0.45 : 0.35))
-                let broad = Blur.gaussian(plane, sigma: Double(pitch) * 2.5)
-                Parallel.rows(h) { rows in
-                    for y in rows {
-                        let o = sharp.row(y), b = broad.row(y)
-                        for x in 0..<w { o[x] += gain * (o[x] - b[x]) }
-                    }
-                }
-                return sharp
-            }
             var lattice = DotLattice(pitch: pitch, width: w, height: h, anchor: anchor)
             Self.place(
-                &lattice, layer: layer, reference: reference, ground: groundPlanes, detail: detail,
+                &lattice, layer: layer, size: (w, h), sharp: sharp, broad: broad, gain: gain, ground: ground, detail: detail,
                 thresholds: thresholds, tone: tone, anchor: anchor, palette: palette, split: split, seed: context.seed)
             lattices.append(lattice)
         }
@@ -141,10 +140,12 @@ public struct PointillismStyle: RenderStyle {
     /// and the dab takes the entry its cell's rank in an R2 low-discrepancy mask (Roberts 2018)
     /// points at, so neighbouring dabs take different entries and mix in the eye.
     static func place(
-        _ lattice: inout DotLattice, layer: Int, reference: [Plane], ground: [Plane], detail: Plane, thresholds: [Float], tone: Tone,
+        _ lattice: inout DotLattice, layer: Int, size: (width: Int, height: Int), sharp: [ReducedPlane], broad: [ReducedPlane], gain: Float, ground: [ReducedPlane],
+        detail: ReducedPlane, thresholds: [Float], tone: Tone,
         anchor: (x: Float, y: Float), palette: [(Float, Float, Float)], split: Float, seed: UInt64
     ) {
         let columns = lattice.columns, firstColumn = lattice.firstColumn, firstRow = lattice.firstRow
+        let w = size.width, h = size.height
         let pitch = lattice.pitch
         let frame = lattice
         let planSize = 8
@@ -161,13 +162,17 @@ public struct PointillismStyle: RenderStyle {
                         let nominal = frame.centre(column: column, row: row)
                         let x = nominal.x + (keyUnit(key, 1) - 0.5) * 0.55 * pitch - anchor.x
                         let y = nominal.y + (keyUnit(key, 2) - 0.5) * 0.55 * pitch - anchor.y
-                        let sx = min(max(x, 0), Float(reference[0].width - 1)), sy = min(max(y, 0), Float(reference[0].height - 1))
+                        let sx = min(max(x, 0), Float(w - 1)), sy = min(max(y, 0), Float(h - 1))
                         // Coarse dabs where the photo is calm, finer ones where it has detail; the
                         // boundaries are dithered so that the lattices interlock.
-                        let local = detail.bilinear(sx, sy), dither = (keyUnit(key, 3) - 0.5) * 0.5
+                        let local = detail.sample(sx, sy), dither = (keyUnit(key, 3) - 0.5) * 0.5
                         if thresholds.reduce(0, { $0 + (local / $1 + dither > 1 ? 1 : 0) }) != layer { continue }
-                        let target = LabColour.fromSrgb((reference[0].bilinear(sx, sy), reference[1].bilinear(sx, sy), reference[2].bilinear(sx, sy)))
-                        let groundLab = LabColour.fromSrgb((ground[0].bilinear(sx, sy), ground[1].bilinear(sx, sy), ground[2].bilinear(sx, sy)))
+                        func colour(_ c: Int) -> Float {
+                            let s = sharp[c].sample(sx, sy)
+                            return s + gain * (s - broad[c].sample(sx, sy))
+                        }
+                        let target = LabColour.fromSrgb((colour(0), colour(1), colour(2)))
+                        let groundLab = LabColour.fromSrgb((ground[0].sample(sx, sy), ground[1].sample(sx, sy), ground[2].sample(sx, sy)))
                         // Divisionist light: colours more saturated than the photo.
                         let want = (tone(target.0), target.1 * 1.5, target.2 * 1.5)
                         // Darker passages are painted denser, so less ground shows (cover: the
