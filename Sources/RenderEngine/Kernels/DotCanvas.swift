@@ -11,6 +11,9 @@ struct PaintDot: Sendable {
     var xy: Float = 0
     var yy: Float = 1
     var colour: (Float, Float, Float) = (0, 0, 0)
+    /// Direction of the brush's bristle marks across the dab (unit vector) and their phase.
+    var bristle: (Float, Float) = (1, 0)
+    var phase: Float = 0
     /// Paint order within the lattice (a hash, so overlaps do not follow the grid).
     var order: UInt32 = 0
 }
@@ -70,6 +73,10 @@ struct DotPrint: PrintFinish {
     let wobble: Float
     /// Brightness difference between the lit and the shaded side of a dab.
     let relief: Float
+    /// Brightness swing of the bristle marks inside a dab.
+    let bristles: Float
+    /// Darkening at a dab's rim.
+    let rimShade: Float
     /// Strength of the canvas grain on the ground.
     let grain: Float
     /// Print pixels per reference pixel (grain scale).
@@ -154,8 +161,13 @@ struct DotPrint: PrintFinish {
                 }
                 let coverage = min(max((edge - q) * inversePixel + 0.5, 0), 1)
                 if coverage <= 0 { continue }
-                // A dab is a low dome of paint lit from the upper left.
-                let light = 1 - relief * (dx + dy) * 0.7071 * inverseRadius
+                // A dab is a low dome of paint lit from the upper left, combed by the bristles,
+                // a little thicker (darker) at its rim, which keeps touching dabs of one
+                // colour apart.
+                let across = (dx * dot.bristle.1 - dy * dot.bristle.0) * inverseRadius
+                let streak = Self.wave(across * 4.6 + dot.phase)
+                let rim = min(max((q - edge * 0.82) / (edge * 0.18), 0), 1)
+                let light = 1 - relief * (dx + dy) * 0.7071 * inverseRadius + bristles * streak - rimShade * rim * rim
                 let o = colour + 3 * i
                 o[0] += (dot.colour.0 * light - o[0]) * coverage
                 o[1] += (dot.colour.1 * light - o[1]) * coverage
@@ -167,6 +179,14 @@ struct DotPrint: PrintFinish {
 
     @inline(__always) private static func byte(_ v: Float) -> UInt8 {
         UInt8(min(max(v * 255 + 0.5, 0), 255))
+    }
+
+    /// A cheap periodic ridge in -1...1 with period 2π (a parabolic approximation of sine).
+    @inline(__always) static func wave(_ t: Float) -> Float {
+        let u = t * (1 / (2 * .pi))
+        let f = u - u.rounded(.down)  // 0..<1
+        let s = f < 0.5 ? f * 4 - 1 : 3 - f * 4  // triangle -1...1
+        return s * (2 - abs(s)) * 0.999
     }
 }
 

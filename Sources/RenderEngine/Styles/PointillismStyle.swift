@@ -124,7 +124,7 @@ public struct PointillismStyle: RenderStyle {
             lattices: lattices,
             scale: (Float(w) / Float(context.layout.content.width), Float(h) / Float(context.layout.content.height)),
             contentOrigin: context.layout.contentOrigin, anchor: anchor, seed: Noise.stream(context.seed, 31),
-            wobble: 0.1, relief: 0.07, grain: 0.06, printScale: Float(context.printScale))
+            wobble: 0.1, relief: 0.08, bristles: 0.06, rimShade: 0.1, grain: 0.06, printScale: Float(context.printScale))
         return StyledImage(planes: PlanarImage(planes: groundPlanes), finish: finish)
     }
 
@@ -235,6 +235,8 @@ public struct PointillismStyle: RenderStyle {
                             x: x + anchor.x, y: y + anchor.y, radius: radius,
                             xx: major * ct * ct + minor * st * st, xy: (major - minor) * ct * st, yy: major * st * st + minor * ct * ct,
                             colour: (colour.0 * shade, colour.1 * shade, colour.2 * shade),
+                            bristle: (cos(theta + 0.3 * (keyUnit(key, 11) - 0.5)), sin(theta + 0.3 * (keyUnit(key, 11) - 0.5))),
+                            phase: keyUnit(key, 12) * 2 * .pi,
                             order: UInt32(truncatingIfNeeded: key >> 32))
                     }
                 }
