@@ -113,7 +113,7 @@ public struct PointillismStyle: RenderStyle {
             let sharpSigma = Double(pitch) * (layer == 0 ? 0.45 : 0.35)
             let sharp = layer == 0 ? half.map { $0.blurred(sharpSigma) } : image.planes.map { ReducedPlane(reduced: Blur.gaussian($0, sigma: sharpSigma), factor: 1) }
             let broad = quarter.map { $0.blurred(Double(pitch) * 2.5) }
-            let gain = [Float(0.3), 0.8, 1.0][layer]
+            let gain = [Float(0.7), 0.9, 1.0][layer]
             var lattice = DotLattice(pitch: pitch, width: w, height: h, anchor: anchor)
             Self.place(
                 &lattice, layer: layer, size: (w, h), sharp: sharp, broad: broad, gain: gain, ground: ground, detail: detail,
