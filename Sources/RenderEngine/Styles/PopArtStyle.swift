@@ -39,7 +39,7 @@ public struct PopArtStyle: RenderStyle {
         lab = DomainTransform.smooth(lab, sigmaSpatial: 24 * s, sigmaRange: 10)
         // Rounded, simple shapes: no patch of ink smaller than a few dots (texture such as fur,
         // gravel or leaves would otherwise print as speckle).
-        lab = PlanarImage(planes: lab.planes.map { Self.gaussian($0, sigma: 6 * s) })
+        lab = PlanarImage(planes: lab.planes.map { Self.gaussian($0, sigma: 4.5 * s) })
         // Outlines of the shapes that survive the abstraction, not of texture: at most the
         // strongest 10 % of the picture is line.
         let lines = Self.lineField(lab.planes[0], sigma: 3 * s * context.parameters["line_weight"])
@@ -47,6 +47,10 @@ public struct PopArtStyle: RenderStyle {
 
         let bands = Self.toneThresholds(lab.planes[0])
         let neutral = Self.neutralChroma(lab)
+        // No islands of a tone band smaller than about half a dot cell: gravel, leaves and fur
+        // print as calm shapes, not speckle.
+        let cell = Self.pitch * context.parameters["dot_size"] * s
+        lab.planes[0] = Self.majorityBands(lab.planes[0], thresholds: bands, radius: max(1, Int((0.25 * cell).rounded())))
         let pitch = Float(Self.pitch * context.parameters["dot_size"] * context.printScale)
         let finish = HalftonePrint(pitch: pitch, origin: context.printAnchor, thresholds: bands, neutralChroma: neutral, lineEdge: lineEdge)
         return StyledImage(planes: PlanarImage(planes: lab.planes + [lines]), finish: finish)
@@ -126,6 +130,32 @@ public struct PopArtStyle: RenderStyle {
         return out
     }
 
+    /// Replaces each pixel's tone band by the most common band in the (2r+1)² window around it
+    /// (ties keep the pixel's own); a pixel that changes band gets the middle lightness of its
+    /// new band, so the print stage's thresholds draw the cleaned shapes.
+    static func majorityBands(_ lightness: Plane, thresholds: [Float], radius: Int) -> Plane {
+        let w = lightness.width, h = lightness.height
+        @inline(__always) func band(_ l: Float) -> Int { l < thresholds[0] ? 0 : l < thresholds[1] ? 1 : l < thresholds[2] ? 2 : 3 }
+        let counts = (0..<4).map { k in
+            Blur.box(PlaneMath.map(lightness) { band($0) == k ? 1 : 0 }, radius: radius)
+        }
+        let middle: [Float] = [thresholds[0] - 6, (thresholds[0] + thresholds[1]) / 2, (thresholds[1] + thresholds[2]) / 2, thresholds[2] + 6]
+        let out = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let l = lightness.row(y), o = out.row(y)
+                let c = counts.map { $0.row(y) }
+                for x in 0..<w {
+                    let own = band(l[x])
+                    var best = own
+                    for k in 0..<4 where c[k][x] > c[best][x] + 1e-4 { best = k }
+                    o[x] = best == own ? l[x] : middle[best]
+                }
+            }
+        }
+        return out
+    }
+
     /// The `q`-quantile of a plane's samples, from a fixed subsample.
     static func quantile(_ plane: Plane, _ q: Float) -> Float {
         var samples: [Float] = []
@@ -190,7 +220,7 @@ struct HalftonePrint: PrintFinish {
     init(pitch: Float, origin: (x: Float, y: Float), thresholds: [Float], neutralChroma: Float, lineEdge: Float) {
         self.pitch = max(pitch, 3)
         self.lineEdge = lineEdge
-        self.lineSoftness = -lineEdge * 0.6
+        self.lineSoftness = -lineEdge * 0.3
         self.origin = origin
         self.thresholds = thresholds
         self.neutralChroma = neutralChroma
