@@ -169,7 +169,10 @@ public struct PointillismStyle: RenderStyle {
                         if thresholds.reduce(0, { $0 + (local / $1 + dither > 1 ? 1 : 0) }) != layer { continue }
                         func colour(_ c: Int) -> Float {
                             let s = sharp[c].sample(sx, sy)
-                            return s + gain * (s - broad[c].sample(sx, sy))
+                            // Soft-limited: small features gain contrast, strong edges
+                            // (which need none) get no halo.
+                            let d = s - broad[c].sample(sx, sy)
+                            return s + gain * d / (1 + abs(d) * 6)
                         }
                         let target = LabColour.fromSrgb((colour(0), colour(1), colour(2)))
                         let groundLab = LabColour.fromSrgb((ground[0].sample(sx, sy), ground[1].sample(sx, sy), ground[2].sample(sx, sy)))
