@@ -5,13 +5,14 @@ import Foundation
 /// eye mixes neighbouring dabs into the local colour.
 ///
 /// Working resolution: the dabs are laid on jittered brick lattices anchored to the photo
-/// (1.2 % of the short side where the photo is calm, 0.8 % and 0.5 % where it has detail, such
-/// as a face), and each dab's pigment comes from an ordered mixing plan: pigments whose average,
+/// (1.26 % of the short side where the photo is calm, 0.8 % and 0.55 % where it has detail,
+/// such as a face), and each dab's pigment comes from an ordered mixing plan: pigments whose average,
 /// seen with the ground, is the local colour, paired across a hue axis (Luong, Seo, Ferwerda
 /// 2005 pair complementary pigments of equal lightness), the entry picked by a low-discrepancy
 /// mask so neighbours differ. The photo's value range is stretched and a dark photo lifted, as
 /// divisionist pictures are luminous. Print resolution: every dab is drawn per print pixel
-/// (round, slightly irregular, anti-aliased, a hint of relief), so dabs stay crisp at every size.
+/// (round, slightly irregular, anti-aliased, lit as a low dome and combed by bristles), so dabs
+/// stay crisp at every size.
 public struct PointillismStyle: RenderStyle {
     public init() {}
 
@@ -132,13 +133,9 @@ public struct PointillismStyle: RenderStyle {
     /// cells whose detail is below the first threshold, layer 1 those between the thresholds,
     /// layer 2 the busiest.
     ///
-    /// Each dab's pigment is a pure function of its cell, so a 9x12 and a 24x36 print (different
-    /// crops of one photo) paint the same dab at the same place: a mixing plan of `planSize`
-    /// pigments whose average, seen with the ground around the dab, is the local colour (built
-    /// greedily in Lab, Yliluoma's ordered dithering), each pick nudged alternately to either
-    /// side of a hue axis so the plan pairs contrasting hues; the plan is sorted by lightness
-    /// and the dab takes the entry its cell's rank in an R2 low-discrepancy mask (Roberts 2018)
-    /// points at, so neighbouring dabs take different entries and mix in the eye.
+    /// Each dab's pigment is a pure function of its cell (`pigment(for:…)` with a rank from the
+    /// R2 mask), so a 9x12 and a 24x36 print — different crops of one photo — paint the same
+    /// dab at the same place, and neighbouring dabs take different entries of the mixing plan.
     static func place(
         _ lattice: inout DotLattice, layer: Int, size: (width: Int, height: Int), sharp: [ReducedPlane], broad: [ReducedPlane], gain: Float, ground: [ReducedPlane],
         detail: ReducedPlane, thresholds: [Float], tone: Tone,
@@ -148,12 +145,10 @@ public struct PointillismStyle: RenderStyle {
         let w = size.width, h = size.height
         let pitch = lattice.pitch
         let frame = lattice
-        let planSize = 8
+        let push = split * 30 * [Float(1), 0.5, 0.2][layer]
         lattice.dots.withUnsafeMutableBufferPointer { buffer in
             let dots = UncheckedSendable(buffer)
             Parallel.rows(frame.rows, minimumChunk: 4) { range in
-                var plan = [(Float, Float, Float)](repeating: (0, 0, 0), count: planSize)
-                var picks = [Int](repeating: 0, count: planSize)
                 for r in range {
                     let row = firstRow + r
                     for c in 0..<columns {
@@ -184,48 +179,9 @@ public struct PointillismStyle: RenderStyle {
                         let cover = 0.55 + 0.27 * darkness + 0.06 * Float(layer)
                         let radius = pitch * (-log(1 - cover) / (1.25 * Float.pi)).squareRoot() * (0.92 + 0.16 * keyUnit(key, 4))
 
-                        // The hue axis the plan splits along: the hue circle (adjacent hues) in
-                        // coloured passages, the warm–cool axis (orange against blue) in grey ones.
-                        let chroma = (target.1 * target.1 + target.2 * target.2).squareRoot()
-                        let hueWeight = min(chroma / 25, 1)
-                        let tangent = chroma > 1e-3 ? (-target.2 / chroma, target.1 / chroma) : (0, 0)
-                        let warmCool: (Float, Float) = (0.42, 0.91)
-                        var axis = (tangent.0 * hueWeight + warmCool.0 * (1 - hueWeight), tangent.1 * hueWeight + warmCool.1 * (1 - hueWeight))
-                        let norm = max((axis.0 * axis.0 + axis.1 * axis.1).squareRoot(), 1e-3)
-                        axis = (axis.0 / norm, axis.1 / norm)
-                        let push = split * 30 * [1, 0.5, 0.2][layer]
-
-                        var sum: (Float, Float, Float) = (0, 0, 0)
-                        for step in 0..<planSize {
-                            let n = Float(step + 1)
-                            let side: Float = step & 1 == 0 ? 1 : -1
-                            let probe = (
-                                want.0 * n - sum.0, want.1 * n - sum.1 + side * push * axis.0, want.2 * n - sum.2 + side * push * axis.1
-                            )
-                            var best = 0
-                            var bestDistance = Float.infinity
-                            for (i, pigment) in palette.enumerated() {
-                                let dl = cover * pigment.0 + (1 - cover) * groundLab.0 - probe.0
-                                let da = cover * pigment.1 + (1 - cover) * groundLab.1 - probe.1
-                                let db = cover * pigment.2 + (1 - cover) * groundLab.2 - probe.2
-                                let distance = 5 * dl * dl + da * da + db * db
-                                if distance < bestDistance {
-                                    bestDistance = distance
-                                    best = i
-                                }
-                            }
-                            let pigment = palette[best]
-                            sum = (
-                                sum.0 + cover * pigment.0 + (1 - cover) * groundLab.0, sum.1 + cover * pigment.1 + (1 - cover) * groundLab.1,
-                                sum.2 + cover * pigment.2 + (1 - cover) * groundLab.2
-                            )
-                            plan[step] = pigment
-                            picks[step] = best
-                        }
-                        // Lightest first; ties by palette order.
-                        let order = (0..<planSize).sorted { (plan[$0].0, picks[$0]) < (plan[$1].0, picks[$1]) }
-                        let rank = Self.mask(column: column, row: row, layer: layer, key: key)
-                        let chosen = plan[order[min(planSize - 1, Int(rank * Float(planSize)))]]
+                        let chosen = Self.pigment(
+                            for: want, hue: (target.1, target.2), ground: groundLab, cover: cover, push: push,
+                            rank: Self.mask(column: column, row: row, layer: layer, key: key), palette: palette)
 
                         // A slightly irregular round dab: an ellipse of random axis and small eccentricity.
                         let stretch = 1 + 0.22 * keyUnit(key, 7)
@@ -245,6 +201,56 @@ public struct PointillismStyle: RenderStyle {
                 }
             }
         }
+    }
+
+    /// The pigment of one dab: a mixing plan of eight pigments whose average, each seen with
+    /// the ground around the dab (`cover` of the cell is paint), is `want` — built greedily in
+    /// Lab with lightness weighted 5:1, Yliluoma's ordered dithering — with each pick pushed
+    /// alternately to either side of a hue axis, so the plan pairs contrasting hues: the hue
+    /// circle (adjacent hues) in coloured passages, the warm–cool axis (orange against blue) in
+    /// grey ones. The plan is sorted by lightness and `rank` (0..<1) picks the entry.
+    static func pigment(
+        for want: (Float, Float, Float), hue: (a: Float, b: Float), ground: (Float, Float, Float), cover: Float, push: Float,
+        rank: Float, palette: [(Float, Float, Float)]
+    ) -> (Float, Float, Float) {
+        let chroma = (hue.a * hue.a + hue.b * hue.b).squareRoot()
+        let hueWeight = min(chroma / 25, 1)
+        let tangent = chroma > 1e-3 ? (-hue.b / chroma, hue.a / chroma) : (0, 0)
+        let warmCool: (Float, Float) = (0.42, 0.91)
+        var axis = (tangent.0 * hueWeight + warmCool.0 * (1 - hueWeight), tangent.1 * hueWeight + warmCool.1 * (1 - hueWeight))
+        let norm = max((axis.0 * axis.0 + axis.1 * axis.1).squareRoot(), 1e-3)
+        axis = (axis.0 / norm, axis.1 / norm)
+
+        let planSize = 8
+        var plan: [(lightness: Float, index: Int)] = []
+        plan.reserveCapacity(planSize)
+        var sum: (Float, Float, Float) = (0, 0, 0)
+        for step in 0..<planSize {
+            let n = Float(step + 1)
+            let side: Float = step & 1 == 0 ? 1 : -1
+            let probe = (want.0 * n - sum.0, want.1 * n - sum.1 + side * push * axis.0, want.2 * n - sum.2 + side * push * axis.1)
+            var best = 0
+            var bestDistance = Float.infinity
+            for (i, pigment) in palette.enumerated() {
+                let dl = cover * pigment.0 + (1 - cover) * ground.0 - probe.0
+                let da = cover * pigment.1 + (1 - cover) * ground.1 - probe.1
+                let db = cover * pigment.2 + (1 - cover) * ground.2 - probe.2
+                let distance = 5 * dl * dl + da * da + db * db
+                if distance < bestDistance {
+                    bestDistance = distance
+                    best = i
+                }
+            }
+            let pigment = palette[best]
+            sum = (
+                sum.0 + cover * pigment.0 + (1 - cover) * ground.0, sum.1 + cover * pigment.1 + (1 - cover) * ground.1,
+                sum.2 + cover * pigment.2 + (1 - cover) * ground.2
+            )
+            plan.append((pigment.0, best))
+        }
+        // Lightest last; ties by palette order.
+        plan.sort { ($0.lightness, $0.index) < ($1.lightness, $1.index) }
+        return palette[plan[min(planSize - 1, Int(rank * Float(planSize)))].index]
     }
 
     /// The R2 dither mask (Roberts 2018): a low-discrepancy rank in 0..<1 per cell, so equal
