@@ -41,9 +41,10 @@ public struct PopArtStyle: RenderStyle {
         // gravel or leaves would otherwise print as speckle).
         lab = PlanarImage(planes: lab.planes.map { Self.gaussian($0, sigma: 4.5 * s) })
         // Outlines of the shapes that survive the abstraction, not of texture: at most the
-        // strongest 10 % of the picture is line.
-        let lines = Self.lineField(lab.planes[0], sigma: 3 * s * context.parameters["line_weight"])
-        let lineEdge = min(-0.004, Self.quantile(lines, 0.1))
+        // strongest 13 % of the picture is line (at the default weight).
+        let weight = context.parameters["line_weight"]
+        let lines = Self.lineField(lab.planes[0], sigma: 3.9 * s * weight)
+        let lineEdge = min(-0.004, Self.quantile(lines, Float(min(0.25, 0.13 * weight))))
 
         let bands = Self.toneThresholds(lab.planes[0])
         let neutral = Self.neutralChroma(lab)
