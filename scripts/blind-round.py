@@ -859,7 +859,7 @@ def cmd_score(args):
                            key=lambda t: float(t.split()[-1]), default="—")
            if not weak else "below: " + ", ".join(f"{s} {num(style_stats[s]['quality'])}" for s in weak))
     if peers:
-        beaten, lost, unmatched = [], [], []
+        lost, unmatched, unjudged = [], [], set()
         for s in styles:
             rivals = [p for p, fam in peers.items() if s in fam]
             if not rivals:
@@ -868,13 +868,13 @@ def cmd_score(args):
             for p in rivals:
                 ours_q, theirs_q = style_stats[s]["quality"], peer_stats[p]["quality"]
                 if theirs_q is None:
+                    unjudged.add(p)
                     continue
                 if ours_q is None or ours_q <= theirs_q:
                     lost.append(f"{s} {num(ours_q)} ≤ {p} {num(theirs_q)}")
-                else:
-                    beaten.append(p)
         target("every style above every peer of its family", not lost,
-               ("all beaten" if not lost else "; ".join(lost)) + (f" (no peer: {', '.join(unmatched)})" if unmatched else ""))
+               ("all beaten" if not lost else "; ".join(lost)) + (f" (no peer: {', '.join(unmatched)})" if unmatched else "")
+               + (f" (peers without scores: {', '.join(sorted(unjudged))})" if unjudged else ""))
     else:
         target("every style above every peer of its family", False, "no peers in this round (make --peers)")
     out.append("")
