@@ -556,7 +556,7 @@ def cmd_make(args):
                 thumb.save(staging / f"{key}.png")
                 kind = "photo" if slug == "photo" else "style"
                 items.append({"photo": pid, "subject": subjects[pid], "method": slug, "kind": kind,
-                              "families": [slug], "staged": key})
+                              "family": slug, "families": [slug], "staged": key})
                 timings.append({"photo": pid, "method": slug, "seconds": round(seconds, 2)})
                 log(f"  {pid:<22} {slug:<16} {seconds:6.1f} s")
             if peers and canvas is None:
@@ -575,7 +575,7 @@ def cmd_make(args):
                 key = f"{pid}--{name}"
                 thumb.save(staging / f"{key}.png")
                 items.append({"photo": pid, "subject": subjects[pid], "method": name, "kind": "peer",
-                              "families": PEERS[name][0], "staged": key})
+                              "family": PEERS[name][0][0], "families": PEERS[name][0], "staged": key})
                 timings.append({"photo": pid, "method": name, "seconds": round(seconds, 2)})
                 log(f"  {pid:<22} {name:<22} {seconds:6.1f} s")
             shutil.rmtree(photo_work, ignore_errors=True)
