@@ -565,13 +565,24 @@ def cmd_make(args):
             else:
                 peers_here = peers
             for name in peers_here:
-                try:
-                    result, seconds = render_peer(name, path, canvas, photo_work, args.peer_timeout)
-                except Exception as error:
-                    problems.append(f"{pid} {name}: {error}")
-                    log(f"  FAILED {pid} {name}: {error}")
-                    continue
-                thumb = thumbnail(preview_like_engine(result, preview_size))
+                # Peers do not change between our rounds: their judged image is kept, keyed by
+                # the photo's bytes, the peer and the print size (ImageMagick's -sketch alone
+                # takes minutes a photo).
+                cached = Path(args.peer_cache) / f"{sha256(path)[:16]}-{name}-{canvas[0]}x{canvas[1]}.png"
+                if cached.is_file():
+                    from PIL import Image
+                    with Image.open(cached) as image:
+                        thumb, seconds = image.convert("RGB"), 0.0
+                else:
+                    try:
+                        result, seconds = render_peer(name, path, canvas, photo_work, args.peer_timeout)
+                    except Exception as error:
+                        problems.append(f"{pid} {name}: {error}")
+                        log(f"  FAILED {pid} {name}: {error}")
+                        continue
+                    thumb = thumbnail(preview_like_engine(result, preview_size))
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    thumb.save(cached)
                 key = f"{pid}--{name}"
                 thumb.save(staging / f"{key}.png")
                 items.append({"photo": pid, "subject": subjects[pid], "method": name, "kind": "peer",
@@ -984,6 +995,8 @@ def main():
     make.add_argument("--render-seed", type=int, help="--seed passed to aso-render (default: the photo's own hash)")
     make.add_argument("--timeout", type=int, default=600, help="seconds allowed for one of our renders")
     make.add_argument("--peer-timeout", type=int, default=600, help="seconds allowed for one peer filter")
+    make.add_argument("--peer-cache", default=str(DEFAULT_CACHE.parent / "blind-peers"),
+                      help="where peers' judged images are kept between rounds (they do not change with our code)")
     make.add_argument("--key", help="write the key here instead of DIR/key.json")
     make.add_argument("--prompt", help="judge prompt template (default ../shared/guides/judge-prompt.md, else bench/blind/judge-prompt.md)")
     make.add_argument("--workdir", help="scratch folder for renders (default the system temp)")
