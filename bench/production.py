@@ -93,7 +93,7 @@ try:
             subprocess.run(["psql", "-h", servers["TEST_PG_HOST"], "-p", servers["TEST_PG_PORT"], "-U", servers["TEST_PG_USER"],
                             "-d", servers["TEST_PG_DATABASE"], "-q", "-c", f"CREATE DATABASE {database}"],
                            env=dict(os.environ, PGPASSWORD=servers["TEST_PG_PASSWORD"]), check=True)
-            env = dict(os.environ, ASO_MODE="production", LOG_LEVEL="WARNING", API_PORT="18090",
+            env = dict(os.environ, ASO_MODE="production", ALLOW_ANONYMOUS="true", LOG_LEVEL="WARNING", API_PORT="18090",
                        DB_HOST=servers["TEST_PG_HOST"], DB_PORT=servers["TEST_PG_PORT"], DB_NAME=database,
                        DB_USER=servers["TEST_PG_USER"], DB_PASSWORD=servers["TEST_PG_PASSWORD"],
                        REDIS_HOST=servers["TEST_REDIS_HOST"], REDIS_PORT=servers["TEST_REDIS_PORT"], REDIS_DB=str(run % 16),

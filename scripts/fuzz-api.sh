@@ -2,10 +2,19 @@
 # API fuzzing (part of `make test`): schemathesis generates requests from /v1/openapi.json
 # against a real server over a socket and runs every check — no 5xx, every status, header,
 # content type and body as documented, invalid data refused, valid data accepted.
-#   scripts/fuzz-api.sh [BINARY]   FUZZ_EXAMPLES (per operation, default 60), FUZZ_SEED
+#   scripts/fuzz-api.sh [BINARY] [--api-keys]   FUZZ_EXAMPLES (per operation, default 60), FUZZ_SEED
+# With --api-keys the server requires API_KEYS and METRICS_TOKEN, and schemathesis sends the
+# key (its auth checks also try requests without it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-binary=${1:-$root/.build/debug/aso-render}
+binary=$root/.build/debug/aso-render
+keys=""
+for argument in "$@"; do
+    case $argument in
+        --api-keys) keys=yes ;;
+        *) binary=$argument ;;
+    esac
+done
 work=$(mktemp -d)
 server=""
 cleanup() {
@@ -15,6 +24,12 @@ cleanup() {
 trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+auth=()
+if [[ -n $keys ]]; then
+    key="fuzz-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    export API_KEYS=$key METRICS_TOKEN="metrics-$key"
+    auth=(--header "Authorization: Bearer $key")
+fi
 API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=1 LOG_LEVEL=WARNING \
     PUBLIC_BASE_URL="http://127.0.0.1:$port" "$binary" serve >"$work/server.log" 2>&1 &
 server=$!
@@ -27,7 +42,7 @@ cd "$work"
 status=0
 st --config-file "$root/tests/fuzz/schemathesis.toml" run "http://127.0.0.1:$port/v1/openapi.json" \
     --max-examples "${FUZZ_EXAMPLES:-60}" --seed "${FUZZ_SEED:-20261125}" --workers 2 \
-    --no-color --output-sanitize false --report json --report-dir "$work/report" >"$work/fuzz.log" 2>&1 || status=$?
+    --no-color --output-sanitize false --report json --report-dir "$work/report" "${auth[@]}" >"$work/fuzz.log" 2>&1 || status=$?
 cases=$(grep -oE '[0-9]+ generated' "$work/fuzz.log" | grep -oE '[0-9]+' | tail -1)
 if ((status != 0)) || [[ -z $cases ]] || ((cases < 500)); then
     cat "$work/fuzz.log"
@@ -41,4 +56,4 @@ if grep -q '"level":"ERROR"' "$work/server.log"; then
     exit 1
 fi
 grep -E "passed|failed|generated" "$work/fuzz.log" | tail -4
-echo "fuzz-api: ok — $cases generated cases, every check passed"
+echo "fuzz-api: ok — $cases generated cases${keys:+ with API keys on}, every check passed"

@@ -38,6 +38,7 @@ def main():
         ("signed URLs and ids", checks.check_signed_urls),
         ("idempotency", checks.check_idempotency),
         ("access control", checks.check_access_control),
+        ("form floods", checks.check_form_floods),
         ("overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
         ("graceful shutdown", checks.check_graceful_shutdown),
         ("crash", checks.check_crash),

@@ -13,7 +13,7 @@ public enum RenderServiceApplication {
         router.middlewares.add(MetricsMiddleware(metrics: services.metrics))
         router.middlewares.add(CORSMiddleware(allowedOrigins: Set(services.configuration.corsAllowedOrigins)))
         router.middlewares.add(ErrorMiddleware(routes: routes))
-        router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken))
+        router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
         RenderController(services: services).register(on: router, routes: routes)
         CatalogController<RenderRequestContext>().register(on: router, routes: routes)
         OperationsController<RenderRequestContext>(services: services).register(on: router, routes: routes)
@@ -34,7 +34,7 @@ public enum RenderServiceApplication {
             router: router(services),
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxUploadBytes + 1024 * 1024)],
+                    additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxRequestBytes)],
                     // Connections with nothing to say for this long are closed (slow clients).
                     idleTimeout: .seconds(75))),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "aso-render"),
@@ -58,7 +58,7 @@ public enum RenderServiceApplication {
         let router = Router(context: RenderRequestContext.self)
         let routes = RouteTable()
         router.middlewares.add(ErrorMiddleware(routes: routes))
-        router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken))
+        router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken, routes: routes))
         OperationsController<RenderRequestContext>(services: services).registerProbes(on: router, routes: routes)
         var app = Application(
             router: router,

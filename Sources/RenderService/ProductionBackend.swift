@@ -14,6 +14,10 @@ public struct ProductionBackend: Sendable {
     public let migrator: PostgresMigrator
 
     public static func open(configuration: ServiceConfiguration, logger: Logger) throws -> ProductionBackend {
+        var configuration = configuration
+        if let secret = configuration.urlSigningSecret {
+            configuration.apiKeys = configuration.apiKeys.keyed(with: Data(secret.utf8))
+        }
         guard let password = configuration.database.password else { throw ConfigurationError("DB_PASSWORD is required") }
         var pg = PostgresClient.Configuration(
             host: configuration.database.host, port: configuration.database.port, username: configuration.database.user,

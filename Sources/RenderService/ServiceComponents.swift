@@ -34,7 +34,7 @@ public enum EmbeddedBackend {
     public static func open(configuration: ServiceConfiguration, logger: Logger) async throws -> (ServiceComponents, DataDirectoryLock) {
         let root = configuration.dataDirectory
         for directory in [root, "\(root)/objects", "\(root)/tmp", "\(root)/work"] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
         let lock = try DataDirectoryLock(directory: root)
         // Leftovers from a process that died mid-upload or mid-render.
@@ -46,6 +46,8 @@ public enum EmbeddedBackend {
         let database = try SQLiteDatabase(path: "\(root)/aso-render.sqlite")
         let secret = try URLSigner.loadOrCreateSecret(configured: configuration.urlSigningSecret, directory: root)
         let signer = URLSigner(secret: secret)
+        var configuration = configuration
+        configuration.apiKeys = configuration.apiKeys.keyed(with: secret)
         let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
         let queue = TableJobQueue(database: database)
         let recovered = try await queue.recoverAbandoned()

@@ -18,6 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     var port: Int?
 
     func run() async throws {
+        ProcessFiles.restrict()
         var environment = ProcessInfo.processInfo.environment
         if let port { environment["API_PORT"] = String(port) }
         let configuration = try ServiceConfiguration(environment: environment)
@@ -33,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try await app.runService()
                 withExtendedLifetime(lock) {}
             case .production:
+                try configuration.checkProductionAPI()
                 let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
                 let workers = configuration.renderInAPI ? RenderServiceApplication.workers(backend.components, logger: logger) : nil
                 let app = RenderServiceApplication.build(
@@ -60,18 +62,22 @@ struct WorkerCommand: AsyncParsableCommand {
     @Argument(help: "Queue name (the spec's spelling; only render-queue exists).")
     var queue: String = "render-queue"
 
-    @Option(help: "Redis URL, e.g. redis://localhost:6379/0 (overrides REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_PASSWORD).")
+    @Option(help: "Redis URL, e.g. redis://localhost:6379/0 (overrides REDIS_HOST, REDIS_PORT, REDIS_DB). The password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, never the command line.")
     var url: String?
 
     func run() async throws {
+        ProcessFiles.restrict()
         var environment = ProcessInfo.processInfo.environment
         environment["ASO_MODE"] = environment["ASO_MODE"] ?? "production"
         if let url {
-            guard let redis = RedisURL(url) else { throw ValidationError("--url must look like redis://[:password@]host[:port][/db]") }
+            guard let redis = RedisURL(url) else { throw ValidationError("--url must look like redis://host[:port][/db]") }
+            // Any user of the machine can read a command line (ps, /proc).
+            guard !redis.hasPassword else {
+                throw ValidationError("Keep the Redis password off the command line: set REDIS_PASSWORD or REDIS_PASSWORD_FILE and leave it out of --url")
+            }
             environment["REDIS_HOST"] = redis.host
             environment["REDIS_PORT"] = String(redis.port)
             environment["REDIS_DB"] = String(redis.database)
-            if let password = redis.password { environment["REDIS_PASSWORD"] = password }
         }
         guard queue == "render-queue" else { throw ValidationError("Unknown queue '\(queue)': workers serve render-queue") }
         let configuration = try ServiceConfiguration(environment: environment)
@@ -136,8 +142,10 @@ struct ConfigCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try ServiceConfiguration()
-        for (name, value) in configuration.describe() {
-            print("\(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(value)")
+        let settings = configuration.describe()
+        let width = settings.map(\.0.count).max() ?? 0
+        for (name, value) in settings {
+            print("\(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(value)")
         }
     }
 }
@@ -151,16 +159,15 @@ struct APIKeyCommand: ParsableCommand {
         let made = APIKeys.generate()
         print("key:      \(made.key)")
         print("API_KEYS: \(made.entry)")
-        print("owner id: \(made.owner)  (how logs and the database name this key)")
     }
 }
 
-/// `redis://[:password@]host[:port][/db]`
+/// `redis://host[:port][/db]` (a password in it is noticed, to be refused).
 struct RedisURL {
     let host: String
     let port: Int
     let database: Int
-    let password: String?
+    let hasPassword: Bool
 
     init?(_ text: String) {
         guard let components = URLComponents(string: text), components.scheme == "redis", let host = components.host, !host.isEmpty else { return nil }
@@ -169,8 +176,14 @@ struct RedisURL {
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         guard path.isEmpty || Int(path) != nil else { return nil }
         database = Int(path) ?? 0
-        password = components.password ?? components.user.flatMap { $0.isEmpty ? nil : $0 }
+        hasPassword = components.password != nil || components.user.map { !$0.isEmpty } ?? false
     }
+}
+
+enum ProcessFiles {
+    /// Customers' photos and prints, the database and the signing key are this user's alone:
+    /// everything the service creates is 0600 (files) or 0700 (directories).
+    static func restrict() { umask(0o077) }
 }
 
 enum Logging {

@@ -9,7 +9,7 @@ import RenderEngine
 import Testing
 
 /// Over a real socket, with the workers running as in `aso-render serve`.
-@Suite("Live server", .serialized)
+@Suite("Live server", .serialized, .timeLimit(.minutes(10)))
 struct LiveServerTests {
     /// Runs the service (API + workers) on an ephemeral port and hands `body` its base URL.
     private func withLiveService(_ overrides: [String: String] = [:], name: String = #function, _ body: @escaping @Sendable (String, EmbeddedTestService) async throws -> Void) async throws {
@@ -35,7 +35,7 @@ struct LiveServerTests {
                   -H 'Content-Type: multipart/form-data; boundary=b' --data-binary @- \(base)/v1/renders
                 """
             let clock = ContinuousClock(), started = clock.now
-            let output = try Shell.run(script)
+            let output = try await Shell.run(script)
             let parts = output.split(separator: " ")
             #expect(output.contains("File too large (maximum 50MB)"), "\(output)")
             #expect(parts.dropLast().last == "413")
@@ -133,17 +133,30 @@ final class PortBox: Sendable {
 }
 
 enum Shell {
-    static func run(_ script: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+    /// Runs `script` with bash and returns its standard output. The waiting happens on a
+    /// Dispatch thread, never on one of Swift's cooperative threads: the servers under test run
+    /// in this process on those (two on a two-core machine), and a test blocking one while its
+    /// client waits for such a server can deadlock the suite.
+    static func run(_ script: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = ["-c", script]
+                let pipe = Pipe()
+                process.standardOutput = pipe
+                process.standardError = FileHandle.nullDevice
+                do {
+                    try process.run()
+                } catch {
+                    continuation.resume(throwing: error)
+                    return
+                }
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
     }
 }
 

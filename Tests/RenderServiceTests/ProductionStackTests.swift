@@ -9,7 +9,7 @@ import Testing
 
 /// The spec's deployment for real: one API process and two worker processes on PostgreSQL,
 /// Redis and S3 (moto), with faults injected. Needs `scripts/test-servers.sh` (run by make test).
-@Suite("Production stack (separate processes)", .serialized, .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
+@Suite("Production stack (separate processes)", .serialized, .timeLimit(.minutes(15)), .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
 struct ProductionStackTests {
     /// Environment for API and worker processes against a fresh database and bucket.
     struct Deployment {
@@ -54,7 +54,7 @@ struct ProductionStackTests {
             await redis.close()
             let directory = temporaryDirectory(name)
             var environment = [
-                "ASO_MODE": "production", "LOG_LEVEL": "INFO",
+                "ASO_MODE": "production", "LOG_LEVEL": "INFO", "ALLOW_ANONYMOUS": "true",
                 "DB_HOST": TestServers.environment["TEST_PG_HOST"]!, "DB_PORT": TestServers.environment["TEST_PG_PORT"]!,
                 "DB_NAME": database, "DB_USER": TestServers.environment["TEST_PG_USER"]!, "DB_PASSWORD": TestServers.environment["TEST_PG_PASSWORD"]!,
                 "REDIS_HOST": TestServers.environment["TEST_REDIS_HOST"]!, "REDIS_PORT": TestServers.environment["TEST_REDIS_PORT"]!,

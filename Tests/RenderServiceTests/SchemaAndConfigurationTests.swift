@@ -113,7 +113,7 @@ import Logging
 @Suite("Secrets in descriptions")
 struct SecretDescriptionTests {
     @Test func configurationsPrintNoSecret() throws {
-        let secrets = ["pw-db-31f9", "pw-redis-8a2c", "s3-secret-77d0", "metrics-token-0b1e", "signing-secret-5c4d", "api-key-0123456789abcdefghij"]
+        let secrets = ["pw-db-31f9", "pw-redis-8a2c", "s3-secret-77d0", "metrics-token-0b1e", "signing-secret-5c4d-0123456789abcdefghijk", "api-key-0123456789abcdefghij"]
         let configuration = try ServiceConfiguration(environment: [
             "DB_PASSWORD": secrets[0], "REDIS_PASSWORD": secrets[1], "MINIO_ENDPOINT": "localhost:9000", "MINIO_ACCESS_KEY": "access",
             "MINIO_SECRET_KEY": secrets[2], "METRICS_TOKEN": secrets[3], "URL_SIGNING_SECRET": secrets[4], "API_KEYS": secrets[5],

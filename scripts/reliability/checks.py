@@ -21,7 +21,7 @@ from PIL import Image
 import corpus
 from harness import BINARY, OIL, P24X36, PHOTO, P9X12, ROOT, WATERCOLOR, Server, free_port, multipart
 
-SIGNING_SECRET = "reliability-signing-secret-5b1e"
+SIGNING_SECRET = "reliability-signing-secret-5b1e-0123456789"
 ELEPHANTS = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
 
 
@@ -288,9 +288,20 @@ def check_idempotency(work):
         other = server.upload(photo, headers={"Idempotency-Key": "order-7731"}, style=WATERCOLOR)
         expect(other.status == 422, f"reuse with another style: {other.status}")
         expect(sum(server.statuses().values()) == 1, "a second render was recorded")
+        # Harvesting: with API keys off every client shares the key namespace; guessing keys
+        # (order numbers) must not reveal anyone's render id.
+        (victim,) = ids
+        guesses = 0
+        for number in range(7700, 7760):
+            answer = server.upload(b"GIF89a" + bytes(64), headers={"Idempotency-Key": f"order-{number}"}, filename="probe.gif")
+            guesses += 1
+            expect(victim.encode() not in answer.body, f"order-{number}: the answer names the earlier render")
+        expect(victim.encode() not in other.body, "the 422 names the earlier render")
         return [Row("the same upload retried 10 times at once with one Idempotency-Key", 10,
                     "ten 201s with one render_id, one render recorded"),
-                Row("Idempotency-Key reused with a different request", 1, "422, nothing recorded")]
+                Row("Idempotency-Key reused with a different request", 1, "422, nothing recorded"),
+                Row("id harvesting: guessed Idempotency-Keys (order-7700…7759) with another file, API keys off", guesses,
+                    "no answer contains another client's render id (the 422 says only that the key was used)")]
     finally:
         server.stop()
 
@@ -318,9 +329,164 @@ def check_access_control(work):
         expect(server.request("GET", "/metrics").status == 401, "metrics without token")
         expect(server.request("GET", "/metrics", {"Authorization": "Bearer metrics-reliability-token"}).status == 200, "metrics with token")
         expect(server.request("GET", "/v1/openapi.json").status == 200, "OpenAPI document needs a key")
+        variants = path_variant_attack(server, render_id, alice, "metrics-reliability-token")
         return [Row("/v1 requests without a key, with a wrong key, with Basic auth", refusals, "401 with WWW-Authenticate: Bearer"),
+                Row("path variants (//v1/…, /v1//…, /./v1/…, %2F, trailing slashes) × every protected route and /metrics, embedded",
+                    variants, "401 for every spelling without the credential; with it the same spellings reach the route"),
                 Row("another API key asks for, downloads or cancels a render", hidden + 1, "404 Render not found; the render is untouched"),
                 Row("/metrics without METRICS_TOKEN", 1, "401; with the token 200")]
+    finally:
+        server.stop()
+
+
+PROTECTED = ("GET /v1/size-presets", "GET /v1/styles", "POST /v1/renders", "GET /v1/renders/{id}", "GET /v1/renders/{id}/download",
+             "GET /v1/renders/{id}/preview", "POST /v1/renders/{id}/cancel")
+
+
+def path_variants(path):
+    rest = path.lstrip("/")
+    head, _, tail = rest.partition("/")
+    spellings = [f"/{rest}", f"//{rest}", f"/./{rest}", f"/{rest}/", f"/{rest}//", f"///{rest}", f"/%2F{rest}", f"/{rest}%2F"]
+    if tail:
+        spellings += [f"/{head}//{tail}", f"/{head}%2F{tail}", f"/{head}/./{tail}", f"/{head}/%2e/{tail}"]
+    return spellings
+
+
+def raw_status(port, method, path, headers=()):
+    """One request sent byte for byte (no client normalises the path), its status code."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close", "Content-Length: 0", *headers]
+    return status_of(raw_exchange(port, ("\r\n".join(lines) + "\r\n\r\n").encode()))
+
+
+def path_variant_attack(api, render_id, key, metrics_token, worker_port=None):
+    """Every spelling of every protected route without its credential must be refused; with
+    it, most spellings must reach the route (proof that they are real paths to the handler)."""
+    tries, reached = 0, 0
+    for route in PROTECTED:
+        method, path = route.split(" ")
+        for variant in path_variants(path.replace("{id}", render_id)):
+            status = raw_status(api.port, method, variant)
+            tries += 1
+            expect(status == 401, f"{method} {variant} without a key: {status}")
+            if raw_status(api.port, method, variant, [f"Authorization: Bearer {key}"]) not in (401, 404):
+                reached += 1
+    expect(reached >= 4 * len(PROTECTED), f"only {reached} spellings reached a route with the key")
+    for port in [api.port] + ([worker_port] if worker_port else []):
+        metrics = 0
+        for variant in path_variants("/metrics"):
+            # The worker port has no API keys: a spelling that matches no route is a plain 404
+            # there. Every spelling that reaches the metrics with the token is 401 without it.
+            with_token = raw_status(port, "GET", variant, [f"Authorization: Bearer {metrics_token}"])
+            status = raw_status(port, "GET", variant)
+            tries += 1
+            expect(status == 401 if with_token == 200 else status in (401, 404), f"GET {variant} on port {port}: {status} without the token")
+            metrics += with_token == 200
+        expect(metrics >= 4, f"only {metrics} spellings of /metrics reached it on port {port}")
+    return tries
+
+
+# MARK: form floods
+
+
+def flood(port, chunks, limit=600 * corpus.MB):
+    """Streams a chunked multipart body until the server answers or hangs up, or `limit`
+    bytes are sent. Returns (status, error, bytes sent)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"POST /v1/renders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+        sent, answer = 0, b""
+        s.setblocking(False)
+        try:
+            for chunk in chunks:
+                if sent >= limit:
+                    break
+                frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+                view = memoryview(frame)
+                while view:
+                    try:
+                        answer += s.recv(65536)
+                    except BlockingIOError:
+                        pass
+                    if b"\r\n\r\n" in answer:
+                        break
+                    try:
+                        n = s.send(view)
+                        view = view[n:]
+                    except BlockingIOError:
+                        time.sleep(0.001)
+                sent += len(chunk)
+                if b"\r\n\r\n" in answer:
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        s.setblocking(True)
+        s.settimeout(10)
+        try:
+            while b'"status"' not in answer and (more := s.recv(65536)):
+                answer += more
+        except OSError:
+            pass
+    body = answer.split(b"\r\n\r\n", 1)[-1]
+    try:
+        error = json.loads(body[body.index(b"{"):body.rindex(b"}") + 1]).get("error")
+    except ValueError:
+        error = None
+    return status_of(answer), error, sent
+
+
+def check_form_floods(work):
+    """The review's memory attack: 600 MB of form data in a chunked body (no Content-Length).
+    Each flood is refused at its first offending part; the server's memory stays flat."""
+    server = Server(work, "floods").start()
+    try:
+        filler = b"a" * 60 * 1024
+
+        def parts(header_of):
+            number = 0
+            while True:
+                number += 1
+                yield header_of(number) + filler + b"\r\n"
+
+        floods = [
+            ("distinct unknown fields of 60 KB", lambda: parts(lambda n: b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n' % n),
+             "Unknown form field"),
+            ("one known field repeated", lambda: parts(lambda n: b'--b\r\nContent-Disposition: form-data; name="seed"\r\n\r\n'),
+             "Duplicate form field"),
+            ("parts without a name", lambda: parts(lambda n: b"--b\r\nContent-Disposition: form-data\r\n\r\n"), "Unnamed form part"),
+            ("a preamble that never reaches a boundary", lambda: iter(lambda: filler, None), "Form fields too large"),
+            ("one field of 600 MB", lambda: iter([b'--b\r\nContent-Disposition: form-data; name="style_params"\r\n\r\n'] + [filler] * 10_000),
+             "Form field too large"),
+            ("part headers that never end", lambda: iter([b"--b\r\nX-Filler: "] + [filler] * 10_000), "Malformed multipart body"),
+        ]
+        time.sleep(1)
+        idle = server.rss_mb()
+        peak, rows = idle, []
+        stop = threading.Event()
+
+        def sample():
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, server.rss_mb())
+                time.sleep(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            for name, chunks, error in floods:
+                for _ in range(3):
+                    status, got, sent = flood(server.port, chunks())
+                    expect(status == 400 and got == error, f"{name}: {status} {got}")
+                    expect(sent < 100 * corpus.MB, f"{name}: the server read {sent >> 20} MB before refusing")
+                rows.append(name)
+        finally:
+            stop.set()
+            sampler.join()
+        expect(peak - idle <= 50, f"RSS grew from {idle:.0f} MB to {peak:.0f} MB")
+        expect(server.request("GET", "/health").status == 200, "health after the floods")
+        expect(not server.temporary_files(), f"temporary files left: {server.temporary_files()}")
+        return [Row(f"form flood in a chunked body (up to 600 MB): {name}", 3, f"400 {error} at the first offending part")
+                for (name, _, error) in floods] + \
+               [Row("server memory during all the floods above", len(floods) * 3, f"RSS {idle:.0f} MB idle, {peak:.0f} MB at most (limit idle + 50 MB)")]
     finally:
         server.stop()
 
@@ -379,8 +545,9 @@ def check_overload(work, seconds=60, uploaders=100, poll_rate=1000):
         # each paced with --rate, so slow answers under load do not lower the offered rate much.
         connections = 100
         per_poller = poll_rate // connections
+        # Line-buffered, so a poller stopped behind the pace still reports what it did.
         pollers = [subprocess.Popen(
-            ["curl", "-s", "--rate", f"{per_poller}/s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n",
+            ["stdbuf", "-oL", "curl", "-s", "--rate", f"{per_poller}/s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n",
              f"http://127.0.0.1:{server.port}/v1/renders/{polled[index % len(polled)]}?poll=[1-{per_poller * seconds}]"],
             stdout=subprocess.PIPE, text=True) for index in range(connections)]
         threads = [threading.Thread(target=uploader, args=(i,)) for i in range(uploaders)]
@@ -576,7 +743,7 @@ def check_secrets(work, servers_env):
     secrets = {
         "DB_PASSWORD": test["TEST_PG_PASSWORD"], "REDIS_PASSWORD": test["TEST_REDIS_PASSWORD"],
         "MINIO_SECRET_KEY": "minio-secret-Zq81xReliab", "API_KEYS": api_key, "other API key": other_key,
-        "METRICS_TOKEN": "metrics-secret-71c0d2", "URL_SIGNING_SECRET": "signing-secret-3e9b5a",
+        "METRICS_TOKEN": "metrics-secret-71c0d2", "URL_SIGNING_SECRET": "signing-secret-3e9b5a-0123456789abcdefghij",
     }
     worker_port = free_port()
     env = {
@@ -645,6 +812,7 @@ def check_secrets(work, servers_env):
         call("GET", "/metrics", {"Authorization": f"Bearer {secrets['METRICS_TOKEN']}"}, server=worker)
         call("GET", "/health", server=worker)
         call("GET", "/health")
+        variants = path_variant_attack(api, render_id, api_key, secrets["METRICS_TOKEN"], worker_port=worker_port)
         expect(run("config").returncode == 0, "config failed")
         # A start that fails: the wrong password must not be echoed either.
         wrong = "wrong-db-secret-a41f99"
@@ -660,6 +828,8 @@ def check_secrets(work, servers_env):
     lines = text.count("\n")
     leaks = [label for label, secret in secrets.items() if secret in text]
     expect(not leaks, f"secrets found in the output: {leaks}")
-    return [Row("production walkthrough with distinctive DB, Redis, S3, API-key, metrics and signing secrets", 1,
+    return [Row("path variants × every protected route, /metrics on the API and the worker port, production mode", variants,
+                "401 for every spelling without the credential"),
+            Row("production walkthrough with distinctive DB, Redis, S3, API-key, metrics and signing secrets", 1,
                 f"{exchanges} responses, {lines} lines of logs and command output (DEBUG), `aso-render config`, a failed migrate "
                 f"with a wrong password: no secret in any of them")]

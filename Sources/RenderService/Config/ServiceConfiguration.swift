@@ -35,6 +35,11 @@ public struct ServiceConfiguration: Sendable {
     /// Secret for embedded download URLs (generated and kept in the data directory if unset).
     public var urlSigningSecret: String?
     public var maxUploadBytes: Int
+    /// Everything of an upload that is not the file (form fields, part headers, boundaries).
+    /// Small and fixed: the fields are a few ids and a JSON object of style parameters.
+    public var maxFormBytes = 256 * 1024
+    /// The most a `POST /v1/renders` body may hold, declared or chunked.
+    public var maxRequestBytes: Int { maxUploadBytes + maxFormBytes }
     public var maxInputPixels: Int
     /// Lifetime of download URLs (the spec's 7 days; S3's maximum).
     public var downloadURLExpiry: Int
@@ -48,6 +53,8 @@ public struct ServiceConfiguration: Sendable {
     public var apiKeys: APIKeys
     /// `METRICS_TOKEN`: when set, `/metrics` requires it as a bearer token.
     public var metricsToken: String?
+    /// `ALLOW_ANONYMOUS=true`: production mode without `API_KEYS`, chosen deliberately.
+    public var allowAnonymous: Bool
     /// Renders waiting in the queue beyond which uploads are refused with 503 + Retry-After.
     public var maxQueuedRenders: Int
     /// The Retry-After of those 503s.
@@ -67,6 +74,17 @@ public struct ServiceConfiguration: Sendable {
             guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
             return value
         }
+        /// A secret from `NAME`, or from the file `NAME_FILE` names (container secrets), so it
+        /// need not sit in the environment or on a command line.
+        func secret(_ name: String) throws(ConfigurationError) -> String? {
+            guard let path = string("\(name)_FILE") else { return string(name) }
+            guard string(name) == nil else { throw ConfigurationError("Set \(name) or \(name)_FILE, not both") }
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("\(name)_FILE: cannot read \(path)")
+            }
+            let value = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            return value.isEmpty ? nil : value
+        }
         func integer(_ name: String, default value: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let text = string(name) else { return value }
             guard let number = Int(text), range.contains(number) else {
@@ -80,15 +98,15 @@ public struct ServiceConfiguration: Sendable {
         self.mode = mode
         database = DatabaseSettings(
             host: string("DB_HOST") ?? "localhost", port: try integer("DB_PORT", default: 5432, range: 1...65535),
-            name: string("DB_NAME") ?? "aso_render", user: string("DB_USER") ?? "postgres", password: string("DB_PASSWORD"),
+            name: string("DB_NAME") ?? "aso_render", user: string("DB_USER") ?? "postgres", password: try secret("DB_PASSWORD"),
             poolMinimum: try integer("DB_POOL_MIN", default: 2, range: 0...100), poolMaximum: try integer("DB_POOL_MAX", default: 10, range: 1...200))
         redis = RedisConfiguration(
             host: string("REDIS_HOST") ?? "localhost", port: try integer("REDIS_PORT", default: 6379, range: 1...65535),
-            database: try integer("REDIS_DB", default: 0, range: 0...15), password: string("REDIS_PASSWORD"))
+            database: try integer("REDIS_DB", default: 0, range: 0...15), password: try secret("REDIS_PASSWORD"))
         let useSSL = ["1", "true", "yes"].contains(string("MINIO_USE_SSL")?.lowercased() ?? "false")
         storage = StorageSettings(
             endpoint: string("MINIO_ENDPOINT"), publicEndpoint: string("MINIO_PUBLIC_ENDPOINT"), accessKey: string("MINIO_ACCESS_KEY"),
-            secretKey: string("MINIO_SECRET_KEY"), bucket: string("MINIO_BUCKET") ?? "render-assets", region: string("MINIO_REGION") ?? "us-east-1",
+            secretKey: try secret("MINIO_SECRET_KEY"), bucket: string("MINIO_BUCKET") ?? "render-assets", region: string("MINIO_REGION") ?? "us-east-1",
             useSSL: useSSL)
         workerCount = try integer("WORKER_COUNT", default: 2, range: 1...256)
         workerMetricsPort = try integer("WORKER_METRICS_PORT", default: 9091, range: 0...65535)
@@ -100,7 +118,9 @@ public struct ServiceConfiguration: Sendable {
                 throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required")
             }
         }
-        host = string("API_HOST") ?? "0.0.0.0"
+        // Embedded mode is open by default (no API keys, for the walkthrough), so it listens on
+        // loopback unless told otherwise; production runs in containers behind API keys.
+        host = string("API_HOST") ?? (mode == .embedded ? "127.0.0.1" : "0.0.0.0")
         port = try integer("API_PORT", default: Self.defaultPort, range: 0...65535)
         dataDirectory = string("DATA_DIR") ?? "./data"
         let base = string("PUBLIC_BASE_URL") ?? "http://localhost:\(port == 0 ? Self.defaultPort : port)"
@@ -117,15 +137,20 @@ public struct ServiceConfiguration: Sendable {
         }
         logLevel = parsed
         corsAllowedOrigins = (string("CORS_ALLOWED_ORIGINS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        urlSigningSecret = string("URL_SIGNING_SECRET")
+        urlSigningSecret = try secret("URL_SIGNING_SECRET")
+        if let urlSigningSecret, urlSigningSecret.utf8.count < 32 {
+            throw ConfigurationError("URL_SIGNING_SECRET must be at least 32 bytes (e.g. `openssl rand -base64 48`)")
+        }
         maxUploadBytes = 50 * 1024 * 1024
         maxInputPixels = try integer("MAX_INPUT_PIXELS", default: 100_000_000, range: 1...1_000_000_000)
         downloadURLExpiry = 604_800
         maxAttempts = try integer("RENDER_MAX_ATTEMPTS", default: 3, range: 1...20)
         leaseDuration = .seconds(try integer("RENDER_LEASE_SECONDS", default: 60, range: 5...3600))
         shutdownGracePeriod = .seconds(try integer("SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...3600))
-        apiKeys = try APIKeys(string("API_KEYS") ?? "")
-        metricsToken = string("METRICS_TOKEN")
+        apiKeys = try APIKeys(try secret("API_KEYS") ?? "")
+        metricsToken = try secret("METRICS_TOKEN")
+        allowAnonymous = ["1", "true", "yes"].contains(string("ALLOW_ANONYMOUS")?.lowercased() ?? "false")
+
         maxQueuedRenders = try integer("MAX_QUEUED_RENDERS", default: 1000, range: 1...10_000_000)
         overloadRetryAfterSeconds = try integer("OVERLOAD_RETRY_AFTER_SECONDS", default: 30, range: 1...86_400)
         func period(_ name: String, default value: String) throws(ConfigurationError) -> Duration? {
@@ -140,6 +165,20 @@ public struct ServiceConfiguration: Sendable {
         retentionSweepInterval = try period("RETENTION_SWEEP_INTERVAL", default: "1h") ?? .seconds(3600)
     }
 
+    /// What serving the API in production mode needs beyond what workers need: it is closed
+    /// by default, so API keys are required unless anonymous access is chosen deliberately.
+    public func checkProductionAPI() throws(ConfigurationError) {
+        guard mode == .production else { return }
+        guard apiKeys.isEnabled || allowAnonymous else {
+            throw ConfigurationError(
+                "API_KEYS is required in production mode (aso-render api-key makes one); set ALLOW_ANONYMOUS=true to serve without authentication on purpose")
+        }
+        guard !apiKeys.isEnabled || urlSigningSecret != nil else {
+            throw ConfigurationError(
+                "URL_SIGNING_SECRET is required with API_KEYS in production mode: it keys the owner ids logged and stored for each API key (32+ bytes, the same on every replica)")
+        }
+    }
+
     /// Every setting with its effective value, secrets masked (`aso-render config`).
     public func describe() -> [(String, String)] {
         func mask(_ value: String?) -> String { value == nil ? "(not set)" : "********" }
@@ -151,6 +190,7 @@ public struct ServiceConfiguration: Sendable {
             ("RENDER_LEASE_SECONDS", String(Int(leaseDuration.seconds))), ("SHUTDOWN_GRACE_SECONDS", String(Int(shutdownGracePeriod.seconds))),
             ("CORS_ALLOWED_ORIGINS", corsAllowedOrigins.joined(separator: ",")), ("URL_SIGNING_SECRET", mask(urlSigningSecret)),
             ("API_KEYS", apiKeys.isEnabled ? "(\(apiKeys.count) keys, hidden)" : "(not set: no authentication)"), ("METRICS_TOKEN", mask(metricsToken)),
+            ("ALLOW_ANONYMOUS", String(allowAnonymous)),
             ("MAX_QUEUED_RENDERS", String(maxQueuedRenders)), ("OVERLOAD_RETRY_AFTER_SECONDS", String(overloadRetryAfterSeconds)),
             ("ORIGINAL_RETENTION", RetentionPeriod.format(originalRetention)), ("OUTPUT_RETENTION", RetentionPeriod.format(outputRetention)),
             ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),

@@ -9,12 +9,16 @@ public struct APIError: Error, Sendable {
     public let error: String
     public let message: String?
     public var headers: HTTPFields
+    /// Refused while the client may still be sending: answer, then hang up instead of
+    /// reading the rest of the body.
+    public var closesConnection: Bool
 
-    public init(_ status: HTTPResponse.Status, _ error: String, message: String? = nil, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, _ error: String, message: String? = nil, headers: HTTPFields = [:], closesConnection: Bool = false) {
         self.status = status
         self.error = error
         self.message = message
         self.headers = headers
+        self.closesConnection = closesConnection || status == .contentTooLarge
     }
 
     static func invalidUUID(_ field: String) -> APIError {
@@ -71,7 +75,7 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            if error.status == .contentTooLarge {
+            if error.closesConnection {
                 // The body may still be arriving: answer at once, let the client stop sending,
                 // and hang up shortly after (an immediate close would reset the connection
                 // before some clients read the answer).
@@ -98,18 +102,29 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// The routes the service registers, for 405 answers. Filled while the router is built
-/// (after the middleware that reads it was added, as Hummingbird applies middleware only to
-/// routes registered after it), read-only afterwards.
+/// The routes the service registers, for 405 answers and access control. Filled while the
+/// router is built (after the middleware that reads it was added, as Hummingbird applies
+/// middleware only to routes registered after it), read-only afterwards.
 final class RouteTable: Sendable {
     struct Route: Sendable {
         let method: String
+        let template: String
         let segments: [String]
+        let access: RouteAccess
     }
     private let routes = Mutex<[Route]>([])
 
-    func add(_ method: HTTPRequest.Method, _ path: String) {
-        routes.withLock { $0.append(Route(method: method.rawValue, segments: path.split(separator: "/").map(String.init))) }
+    func add(_ method: HTTPRequest.Method, _ path: String, access: RouteAccess = .apiKey) {
+        let route = Route(method: method.rawValue, template: path, segments: path.split(separator: "/").map(String.init), access: access)
+        routes.withLock { $0.append(route) }
+    }
+
+    /// The access rule of the route Hummingbird matched (its `endpointPath`, the template as
+    /// registered). Deny by default: an unmatched request, or a route registered without a
+    /// rule, needs an API key.
+    func access(endpoint: String?) -> RouteAccess {
+        guard let endpoint else { return .apiKey }
+        return routes.withLock { $0.first { $0.template == endpoint }?.access } ?? .apiKey
     }
 
     /// Methods registered for a path that matches one of the templates.

@@ -12,8 +12,9 @@ struct FilesController<Context: RequestContext>: Sendable {
     func register(on router: Router<Context>, routes: RouteTable) {
         router.get("/v1/files/**") { request, context in try await self.serve(request, context, headOnly: false) }
         router.head("/v1/files/**") { request, context in try await self.serve(request, context, headOnly: true) }
-        routes.add(.get, "/v1/files/**")
-        routes.add(.head, "/v1/files/**")
+        // The signature is the credential: these URLs are handed to print labs and browsers.
+        routes.add(.get, "/v1/files/**", access: .open)
+        routes.add(.head, "/v1/files/**", access: .open)
     }
 
     func serve(_ request: Request, _ context: Context, headOnly: Bool) async throws -> Response {

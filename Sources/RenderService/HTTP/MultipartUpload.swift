@@ -36,18 +36,32 @@ struct MultipartUpload {
 
     /// Reads the whole body. On error the temporary file is removed before throwing; on
     /// success it belongs to the caller.
+    ///
+    /// Memory stays bounded whatever the client sends, chunked or not: only the `file` part
+    /// and the named `fields` are accepted, each once, and a part with another name is refused
+    /// as soon as its headers arrive (so at most `fields.count + 1` parts); everything that is
+    /// not file content — field values, part headers, boundaries, preamble — counts towards
+    /// `maxFormBytes`, so the whole body never exceeds `maxFileBytes + maxFormBytes`.
     static func receive(
-        body: RequestBody, boundary: String, temporaryPath: String, maxFileBytes: Int, maxFieldBytes: Int = 64 * 1024
+        body: RequestBody, boundary: String, temporaryPath: String, fields: Set<String>, maxFileBytes: Int, maxFormBytes: Int,
+        maxFieldBytes: Int = 64 * 1024
     ) async throws -> MultipartUpload {
         var parser = MultipartStreamParser(boundary: boundary)
-        let receiver = PartReceiver(temporaryPath: temporaryPath, maxFileBytes: maxFileBytes, maxFieldBytes: maxFieldBytes)
+        let receiver = PartReceiver(temporaryPath: temporaryPath, fieldNames: fields, maxFileBytes: maxFileBytes, maxFieldBytes: maxFieldBytes)
         defer { receiver.close() }
+        var received = 0
         do {
             for try await buffer in body {
+                received += buffer.readableBytes
                 do {
                     try parser.feed(buffer) { event in try receiver.handle(event) }
                 } catch let failure as MultipartStreamParser.Failure {
                     throw APIError(.badRequest, "Malformed multipart body", message: "The request body is not valid multipart/form-data: \(failure.reason)")
+                }
+                if received - receiver.fileBytes > maxFormBytes {
+                    throw APIError(
+                        .badRequest, "Form fields too large", message: "Everything beside the file may take at most \(maxFormBytes / 1024) KB",
+                        closesConnection: true)
                 }
                 if parser.isFinished { break }
             }
@@ -59,6 +73,12 @@ struct MultipartUpload {
             receiver.close()
             unlink(temporaryPath)
             throw APIError(.badRequest, "Incomplete upload", message: "The connection closed before the whole request body arrived")
+        } catch var error as APIError {
+            receiver.close()
+            unlink(temporaryPath)
+            // Refused mid-body: answer at once and hang up rather than read the rest.
+            error.closesConnection = true
+            throw error
         } catch {
             receiver.close()
             unlink(temporaryPath)
@@ -76,6 +96,7 @@ struct MultipartUpload {
     /// text fields. Used by one task at a time.
     private final class PartReceiver {
         let temporaryPath: String
+        let fieldNames: Set<String>
         let maxFileBytes: Int
         let maxFieldBytes: Int
         var fields: [String: String] = [:]
@@ -92,8 +113,9 @@ struct MultipartUpload {
         private let writeback = DispatchGroup()
         private var unsyncedBytes = 0
 
-        init(temporaryPath: String, maxFileBytes: Int, maxFieldBytes: Int) {
+        init(temporaryPath: String, fieldNames: Set<String>, maxFileBytes: Int, maxFieldBytes: Int) {
             self.temporaryPath = temporaryPath
+            self.fieldNames = fieldNames
             self.maxFileBytes = maxFileBytes
             self.maxFieldBytes = maxFieldBytes
         }
@@ -102,8 +124,11 @@ struct MultipartUpload {
             switch event {
             case .partBegin(let headers):
                 let disposition = ContentDisposition(headers["content-disposition"] ?? "")
-                partName = disposition.parameters["name"]
-                partIsFile = partName == "file"
+                guard let name = disposition.parameters["name"], !name.isEmpty else {
+                    throw APIError(.badRequest, "Unnamed form part", message: "Every part needs a Content-Disposition with a name")
+                }
+                partName = name
+                partIsFile = name == "file"
                 fieldData = Data()
                 if partIsFile {
                     guard !fileSeen else { throw APIError(.badRequest, "Multiple files provided", message: "Send exactly one 'file' part") }
@@ -113,6 +138,17 @@ struct MultipartUpload {
                           let handle = FileHandle(forWritingAtPath: temporaryPath)
                     else { throw APIError(.internalServerError, "Internal server error") }
                     self.handle = handle
+                } else {
+                    // Unknown fields are refused, not ignored: a misspelt `style_parms` would
+                    // otherwise silently render with defaults.
+                    guard fieldNames.contains(name) else {
+                        throw APIError(
+                            .badRequest, "Unknown form field",
+                            message: "'\(name.prefix(64))' is not a field of this request; the fields are file, \(fieldNames.sorted().joined(separator: ", "))")
+                    }
+                    guard fields[name] == nil else {
+                        throw APIError(.badRequest, "Duplicate form field", message: "Field '\(name.prefix(64))' was sent more than once")
+                    }
                 }
             case .body(var buffer):
                 if partIsFile {
@@ -135,9 +171,6 @@ struct MultipartUpload {
                     try flush()
                     close()
                 } else if let name = partName {
-                    guard fields[name] == nil else {
-                        throw APIError(.badRequest, "Duplicate form field", message: "Field '\(name.prefix(64))' was sent more than once")
-                    }
                     guard let text = String(data: fieldData, encoding: .utf8) else {
                         throw APIError(.badRequest, "Invalid form field", message: "Field '\(name)' is not valid UTF-8")
                     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import RenderEngine
 
 /// Health checks, Prometheus metrics and the OpenAPI document.
@@ -8,33 +9,36 @@ struct OperationsController<Context: RequestContext>: Sendable {
 
     func register(on router: Router<Context>, routes: RouteTable) {
         registerProbes(on: router, routes: routes)
-        router.get("/health/readiness") { _, _ in await self.readiness() }
+        router.get("/health/readiness") { _, context in await self.readiness(logger: context.logger) }
         router.get("/v1/openapi.json") { _, _ in self.openAPI() }
         router.get("/") { _, _ in
             JSONBody.response(.object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
         }
+        // Clients read the OpenAPI document before they have a key.
         for path in ["/health/readiness", "/v1/openapi.json", "/"] {
-            routes.add(.get, path)
+            routes.add(.get, path, access: .open)
         }
     }
 
     /// Health, liveness and metrics: what an API process and a worker process both serve.
     func registerProbes(on router: Router<Context>, routes: RouteTable) {
-        router.get("/health") { _, _ in await self.health() }
+        router.get("/health") { _, context in await self.health(logger: context.logger) }
         router.get("/health/liveness") { _, _ in
             JSONBody.response(.object([("status", .string("alive")), ("timestamp", .string(Timestamps.rfc3339(Date())))]))
         }
         router.get("/metrics") { _, _ in await self.metrics() }
-        for path in ["/health", "/health/liveness", "/metrics"] {
-            routes.add(.get, path)
-        }
+        routes.add(.get, "/health", access: .open)
+        routes.add(.get, "/health/liveness", access: .open)
+        routes.add(.get, "/metrics", access: .metrics)
     }
 
     /// Each dependency checked with a deadline; any failure makes the whole answer 503.
-    func health() async -> Response {
-        async let database = check { try await services.store.ping() }
-        async let queue = check { try await services.queue.ping() }
-        async let storage = check { try await services.objects.ping() }
+    /// The answer is public, so it names the failing check but not its cause (hosts, paths,
+    /// driver messages): that goes to the log.
+    func health(logger: Logger) async -> Response {
+        async let database = check("database", logger: logger) { try await services.store.ping() }
+        async let queue = check("queue", logger: logger) { try await services.queue.ping() }
+        async let storage = check("storage", logger: logger) { try await services.objects.ping() }
         let (d, q, s) = await (database, queue, storage)
         let healthy = d == "ok" && q == "ok" && s == "ok"
         // `redis` is the spec's name for the queue check; `queue` says what it is in any mode.
@@ -46,8 +50,8 @@ struct OperationsController<Context: RequestContext>: Sendable {
         return JSONBody.response(body, status: healthy ? .ok : .serviceUnavailable)
     }
 
-    func readiness() async -> Response {
-        let database = await check { try await services.store.ping() }
+    func readiness(logger: Logger) async -> Response {
+        let database = await check("database", logger: logger) { try await services.store.ping() }
         let migrated = (try? await services.isMigrated()) ?? false
         let ready = database == "ok" && migrated
         return JSONBody.response(
@@ -58,19 +62,20 @@ struct OperationsController<Context: RequestContext>: Sendable {
             status: ready ? .ok : .serviceUnavailable)
     }
 
-    private func check(_ probe: @escaping @Sendable () async throws -> Void) async -> String {
+    private func check(_ name: String, logger: Logger, _ probe: @escaping @Sendable () async throws -> Void) async -> String {
         await withTaskGroup(of: String.self) { group in
             group.addTask {
                 do {
                     try await probe()
                     return "ok"
                 } catch {
-                    return "error: \(HealthText.describe(error))"
+                    logger.warning("Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(500))"])
+                    return "error: unavailable"
                 }
             }
             group.addTask {
                 try? await Task.sleep(for: .seconds(3))
-                return "error: timed out after 3 s"
+                return "error: no answer within 3 s"
             }
             let first = await group.next() ?? "error"
             group.cancelAll()
@@ -90,14 +95,6 @@ struct OperationsController<Context: RequestContext>: Sendable {
         Response(
             status: .ok, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.data(serverURL: services.configuration.publicBaseURL))))
-    }
-}
-
-/// Error text for health answers: the kind of failure, never connection strings or secrets.
-enum HealthText {
-    static func describe(_ error: any Error) -> String {
-        let text = String(describing: error)
-        return String(text.prefix(200))
     }
 }
 

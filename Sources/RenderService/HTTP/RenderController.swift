@@ -31,7 +31,7 @@ struct RenderController: Sendable {
             throw APIError(.badRequest, "Expected multipart/form-data", message: "Send the photo as a multipart/form-data part named 'file', with style_id and size_preset_id fields")
         }
         // A declared length far over the limit is refused before a byte is read.
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxUploadBytes + 1024 * 1024 {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxRequestBytes {
             throw APIError.fileTooLarge
         }
         let idempotencyKey = try Self.idempotencyKey(request)
@@ -46,18 +46,12 @@ struct RenderController: Sendable {
 
         let temporary = "\(services.uploadDirectory)/upload-\(UUID().uuidString)"
         let upload = try await MultipartUpload.receive(
-            body: request.body, boundary: boundary, temporaryPath: temporary, maxFileBytes: configuration.maxUploadBytes)
+            body: request.body, boundary: boundary, temporaryPath: temporary, fields: Self.formFields,
+            maxFileBytes: configuration.maxUploadBytes, maxFormBytes: configuration.maxFormBytes)
         defer { unlink(temporary) }
         let received = clock.now
 
         guard let file = upload.file else { throw APIError(.badRequest, "No file provided") }
-        // Unknown fields are refused, not ignored: a misspelt `style_parms` would otherwise
-        // silently render with defaults.
-        if let unknown = upload.fields.keys.sorted().first(where: { !Self.formFields.contains($0) }) {
-            throw APIError(
-                .badRequest, "Unknown form field",
-                message: "'\(unknown.prefix(64))' is not a field of this request; the fields are file, \(Self.formFields.sorted().joined(separator: ", "))")
-        }
         let style = try lookupStyle(upload.fields["style_id"])
         let preset = try lookupPreset(upload.fields["size_preset_id"])
         let orientation = try option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
@@ -153,7 +147,9 @@ struct RenderController: Sendable {
         guard earlier.requestHash == requestHash else {
             throw APIError(
                 .unprocessableContent, "Idempotency-Key already used for a different request",
-                message: "The key '\(key)' created render \(earlier.renderID.lowercased) with another file or other fields; use a new key for a new render")
+                // Never the earlier render's id: without API keys every client shares one key
+                // namespace, and a guessable key must not lead to someone else's print.
+                message: "This Idempotency-Key was already used with another file or other fields; use a new key for a new render")
         }
         return Self.created(earlier.renderID, at: earlier.createdAt, replayed: true)
     }
@@ -170,7 +166,7 @@ struct RenderController: Sendable {
         var discarded = 0
         for try await chunk in request.body {
             discarded += chunk.readableBytes
-            if discarded > configuration.maxUploadBytes + 1024 * 1024 { break }
+            if discarded > configuration.maxRequestBytes { break }
         }
         throw APIError(
             .serviceUnavailable, "Service overloaded",

@@ -252,9 +252,17 @@ public struct PostgresMigrator: Sendable {
         return try await client.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Int64(0x4153_4F52)))", logger: logger)
             do {
-                try await connection.query(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-                    logger: logger)
+                // Only when missing: PostgreSQL checks the right to create in the schema even
+                // for IF NOT EXISTS, and the application's role (deploy/postgres/roles.sql)
+                // rightly has none. An up-to-date database then needs no DDL at start.
+                var exists = false
+                for try await found in try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
+                    .decode(Bool.self) { exists = found }
+                if !exists {
+                    try await connection.query(
+                        "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                        logger: logger)
+                }
                 var applied = Set<String>()
                 for try await name in try await connection.query("SELECT name FROM schema_migrations", logger: logger).decode(String.self) {
                     applied.insert(name)
@@ -276,6 +284,10 @@ public struct PostgresMigrator: Sendable {
             } catch {
                 _ = try? await connection.query("ROLLBACK", logger: logger)
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Int64(0x4153_4F52)))", logger: logger)
+                if let error = error as? PSQLError, let reason = error.serverInfo?[.message] {
+                    // postgres-nio's description hides the server's reason; it is what an operator needs.
+                    throw ConfigurationError("Migrations could not be applied: \(reason) (pending migrations need the database owner's role: run aso-render migrate as it)")
+                }
                 throw error
             }
         }

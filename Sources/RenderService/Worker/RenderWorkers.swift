@@ -252,8 +252,13 @@ public final class RenderWorkers: Service, Sendable {
                 try? await queue.retry(lease, after: delay)
                 try? await store.markQueued(id: id)
             } else {
-                let reason = (error as? RenderError)?.message ?? "\(error)"
-                await fail(lease, message: "Rendering failed after \(lease.attempt) attempts: \(reason)", log: log)
+                // The client sees what it can act on; the cause (a storage or database message,
+                // paths, hosts) goes to the log only.
+                log.error("Render failed on its last attempt", metadata: ["error": "\(error)", "attempt": "\(lease.attempt)"])
+                await fail(
+                    lease,
+                    message: "Rendering failed after \(lease.attempt) attempts because of a problem on our side, not with your photo. Create the render again; if it keeps failing, contact support with this render's id.",
+                    log: log)
             }
         }
     }
