@@ -89,3 +89,15 @@ struct StyleMediumTests {
         #expect(survival >= 0.85, "the forest's light and dark stay where they were (\(survival))")
     }
 }
+
+extension StyleMediumTests {
+    /// Transparent washes dry with a darker rim of pooled pigment just inside their border and
+    /// a flat interior; photos, blurs and posterised copies do not (see `Medium.rims`).
+    @Test("watercolor: flat washes with darker pigment rims at their borders", arguments: photos)
+    func watercolor(photo: String) throws {
+        try Self.expectMedium("watercolor", photo, rule: "rims ≥ 6 % of edges and rims/halos ≥ 0.3") { image, _ in
+            let m = Medium.rims(image)
+            return (m.rims >= 6 && m.purity >= 0.3, Self.format([("rims %", m.rims), ("purity", m.purity)]))
+        }
+    }
+}

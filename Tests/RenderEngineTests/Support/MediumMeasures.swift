@@ -227,3 +227,66 @@ enum Planes {
         return a.indices.map { a[$0] - b[$0] }
     }
 }
+
+extension Medium {
+    /// Pigment rims where a wash dried (watercolor). Edges are the local maxima of the L*
+    /// gradient (σ 1 px, Sobel, non-maximum suppression along the gradient, at least 1.5 L*
+    /// per px). From each edge point the profile is read along the gradient: on the dark side
+    /// a dried wash pools pigment at its border, so the darkest of 1–3 px inside is at least
+    /// 1.5 L* darker than the mean 6–9 px inside, the wash behind it is flat (L* spread over
+    /// 5–10 px inside below 1.5), and the light side has no overshoot (brightest of 1–3 px
+    /// outside at most 0.5 above the mean 6–9 px outside). `rims`: the share of edge points
+    /// with such a rim, in %. `purity`: `rims` over the share with a light-side overshoot
+    /// (a sharpening halo or texture, which photos and their fakes show on both sides).
+    /// A posterised photo has steps without rims; a blur or the photo has no flat washes.
+    static func rims(_ image: MeasuredImage) -> (rims: Double, purity: Double) {
+        let w = image.width, h = image.height
+        let l = image.lab.l
+        let smooth = Planes.gaussian(l, w, h, 1)
+        var gx = [Float](repeating: 0, count: w * h), gy = gx, magnitude = gx
+        for y in 1..<(h - 1) {
+            for x in 1..<(w - 1) {
+                func s(_ dx: Int, _ dy: Int) -> Float { smooth[(y + dy) * w + x + dx] }
+                let ax = (s(1, -1) + 2 * s(1, 0) + s(1, 1) - s(-1, -1) - 2 * s(-1, 0) - s(-1, 1)) / 8
+                let ay = (s(-1, 1) + 2 * s(0, 1) + s(1, 1) - s(-1, -1) - 2 * s(0, -1) - s(1, -1)) / 8
+                gx[y * w + x] = ax
+                gy[y * w + x] = ay
+                magnitude[y * w + x] = hypotf(ax, ay)
+            }
+        }
+        func sample(_ x: Float, _ y: Float) -> Float {
+            let cx = min(max(x, 0), Float(w - 1)), cy = min(max(y, 0), Float(h - 1))
+            let x0 = min(Int(cx), w - 2), y0 = min(Int(cy), h - 2)
+            let fx = cx - Float(x0), fy = cy - Float(y0)
+            let top = l[y0 * w + x0] * (1 - fx) + l[y0 * w + x0 + 1] * fx
+            let bottom = l[(y0 + 1) * w + x0] * (1 - fx) + l[(y0 + 1) * w + x0 + 1] * fx
+            return top * (1 - fy) + bottom * fy
+        }
+        let neighbours = [(1, 0), (1, 1), (0, 1), (-1, 1)]
+        var edges = 0, rims = 0, halos = 0
+        let border = 12
+        for y in border..<(h - border) {
+            for x in border..<(w - border) {
+                let i = y * w + x, m = magnitude[i]
+                guard m > 1.5 else { continue }
+                let octant = Int((atan2f(gy[i], gx[i]) / (Float.pi / 4)).rounded())
+                let (dx, dy) = neighbours[((octant % 4) + 4) % 4]
+                guard m >= magnitude[i + dy * w + dx], m >= magnitude[i - dy * w - dx] else { continue }
+                // Unit step towards the light side.
+                let nx = gx[i] / m, ny = gy[i] / m
+                func at(_ t: Float) -> Float { sample(Float(x) + nx * t, Float(y) + ny * t) }
+                let darkNear = min(at(-1), at(-2), at(-3)), lightNear = max(at(1), at(2), at(3))
+                let darkFar = (at(-6) + at(-7) + at(-8) + at(-9)) / 4, lightFar = (at(6) + at(7) + at(8) + at(9)) / 4
+                let inside = (5...10).map { at(-Float($0)) }
+                let mean = inside.reduce(0, +) / 6
+                let spread = (inside.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 6).squareRoot()
+                let dip = darkFar - darkNear, overshoot = lightNear - lightFar
+                edges += 1
+                if dip > 1.5 && overshoot < 0.5 && spread < 1.5 { rims += 1 }
+                if overshoot > 1.5 { halos += 1 }
+            }
+        }
+        let share = 100 * Double(rims) / Double(max(edges, 1)), haloShare = 100 * Double(halos) / Double(max(edges, 1))
+        return (share, share / max(haloShare, 1))
+    }
+}
