@@ -62,6 +62,8 @@ public struct CharcoalStyle: RenderStyle {
 
 /// What distinguishes pencil from charcoal; spatial values in reference pixels.
 struct SketchSettings {
+    enum Medium { case pencil, charcoal }
+    var medium: Medium
     /// σs of the edge-preserving simplification the tone is taken from.
     var simplify: Double
     /// σ of the contour DoG.
@@ -87,7 +89,7 @@ struct SketchSettings {
     static func pencil(strokeSize: Double, colour: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            simplify: 10, lineSigma: 2.2, lineEdge: 0.92, lineSoftness: 0.06, lineInk: 0.82,
+            medium: .pencil, simplify: 10, lineSigma: 2.2, lineEdge: 0.92, lineSoftness: 0.06, lineInk: 0.82,
             tone: .pencil, darkGamma: 1,
             pen: .init(spacing: 16 * size, length: 110 * size, width: 4.5 * size, feather: 0.5, bow: 0.25, overlapping: false),
             layers: [(0.16, 0, 0), (0.4, 0, 0.5), (0.65, 2, 0.25)], hatchInk: 0.78, smudge: 0.4,
@@ -97,11 +99,11 @@ struct SketchSettings {
     static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            simplify: 16, lineSigma: 3.5, lineEdge: 0.7, lineSoftness: 0.08, lineInk: 0.92,
+            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.85, lineSoftness: 0.08, lineInk: 0.92,
             tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
-            pen: .init(spacing: 22 * size, length: 110 * size, width: 20 * size, feather: 2.5, bow: 0.3, overlapping: true),
-            layers: [(0.08, 0, 0), (0.35, 0, 0.5), (0.6, 2, 0.25)], hatchInk: 0.85, smudge: 0.4 + 0.5 * smudge,
-            toothScale: 2.2, toothContrast: 0.55, colour: 0)
+            pen: .init(spacing: 22 * size, length: 160 * size, width: 9 * size, feather: 2.5, bow: 0.3, overlapping: true),
+            layers: [], hatchInk: 0.93, smudge: smudge,
+            toothScale: 2.5, toothContrast: 0.55, colour: 0)
     }
 }
 
@@ -132,7 +134,7 @@ enum Sketch {
         let toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
         let (importance, skin) = importanceMap(image, grey: lineSource, context: context)
 
-        let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s)
+        let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s)
         // Faces are drawn from the less simplified picture: the subject is more finished.
         let w = grey.width
         Parallel.rows(grey.height) { rows in
@@ -158,14 +160,37 @@ enum Sketch {
         }
         // Hatch along the tone's contours; a right hand's diagonal where the tone is flat.
         let direction = SketchFlow.hatchDirection(toneSource, sigma: max(1, 40 * s), preferred: 0.75 * .pi, bias: 0.4)
+        let seed = Noise.stream(context.seed, 7)
+        if settings.medium == .charcoal {
+            // Rubbed with a finger: the tone blends softly, the lines keep the shapes.
+            let smudged = Blur.gaussian(darkness, sigma: Double(settings.smudge) * 14 * s)
+            let planes = [lines.shape, lines.strength, smudged, direction.c2, direction.s2, eraserMarks(lineSource, scale: s)]
+            let finish = CharcoalPaper(printScale: Float(context.printScale), origin: context.printAnchor, seed: seed, settings: settings)
+            return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
+        }
         var planes = [lines.shape, lines.strength, darkness, direction.c2, direction.s2]
         if settings.colour > 0 {
             let (cb, cr) = chroma(image, sigma: 1.5 * s)
             planes += [cb, cr]
         }
-        let finish = SketchPaper(
-            printScale: Float(context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 7), settings: settings)
+        let finish = SketchPaper(printScale: Float(context.printScale), origin: context.printAnchor, seed: seed, settings: settings)
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
+    }
+
+    /// Highlights lifted with an eraser: small spots brighter than their surroundings among the
+    /// brightest in the picture, 0...1.
+    static func eraserMarks(_ grey: Plane, scale s: Double) -> Plane {
+        let surround = Blur.gaussian(grey, sigma: max(1, 14 * s))
+        let bright = percentile(grey, 0.96), brightest = max(percentile(grey, 0.995), bright + 0.01)
+        let out = Plane(width: grey.width, height: grey.height)
+        let w = grey.width
+        Parallel.rows(grey.height) { rows in
+            for y in rows {
+                let g = grey.row(y), m = surround.row(y), o = out.row(y)
+                for x in 0..<w { o[x] = smoothstep(0.04, 0.12, g[x] - m[x]) * smoothstep(bright, brightest, g[x]) }
+            }
+        }
+        return out
     }
 
     /// How finished each part of the drawing is, 0...1: high towards the centre, on skin
@@ -222,23 +247,60 @@ enum Sketch {
     /// Contour lines: the dark side of edges (DoG), smoothed along the flow, split into a
     /// line shape (1 on the ridge) and a pressure (1 on the picture's strong edges, less where
     /// the drawing is less finished or crowded with texture).
-    static func contourField(_ grey: Plane, importance: Plane, skin: Plane, sigma: Double) -> (shape: Plane, strength: Plane) {
+    ///
+    /// Texture (gravel, foliage, fur) is a dense field of similar lines; a contour stands alone
+    /// or dominates its neighbours. Where lines crowd, only the locally strongest are kept;
+    /// skin (faces) tolerates more crowding.
+    /// - Parameters:
+    ///   - sigma: DoG scale in working pixels.
+    ///   - scale: working pixels per reference pixel.
+    ///   - texture: how crowded each place is, 0...1; by default the share of the
+    ///     neighbourhood covered by lines (about 0.1 beside a lone contour, 0.3 in texture).
+    ///   - chroma: Lab a and b; where given, borders between colours of equal lightness are
+    ///     drawn too (from the chroma gradient, 1 Lab unit of chroma counting as `chromaWeight`
+    ///     units of lightness).
+    static func contourField(
+        _ grey: Plane, importance: Plane?, skin: Plane, sigma: Double, scale: Double, texture: Plane? = nil,
+        chroma: (a: Plane, b: Plane)? = nil, chromaWeight: Float = 0
+    ) -> (shape: Plane, strength: Plane) {
         let flow = OrientationField.compute(PlanarImage(planes: [grey]), sigma: max(1, 2 * sigma))
         var dog = SketchFlow.differenceOfGaussians(grey, sigma: max(0.6, sigma))
         dog = SketchFlow.alongFlow(dog, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(3, 10 * sigma))
         let ink = PlaneMath.map(dog) { max(0, -$0) }
+        if let chroma {
+            // Gradient magnitude of the chroma at the line scale: one ridge on each colour border,
+            // as high as a DoG of a lightness step of the same size.
+            let a = SketchFlow.gaussian(chroma.a, sigma: max(0.6, sigma)), b = SketchFlow.gaussian(chroma.b, sigma: max(0.6, sigma))
+            let ga = Gradient.sobelMagnitude(a), gb = Gradient.sobelMagnitude(b)
+            let gain = chromaWeight * Float(max(0.6, sigma)) * 0.2
+            let w = grey.width
+            Parallel.rows(grey.height) { rows in
+                for y in rows {
+                    let o = ink.row(y), ra = ga.row(y), rb = gb.row(y)
+                    for x in 0..<w { o[x] = max(o[x], gain * (ra[x] * ra[x] + rb[x] * rb[x]).squareRoot()) }
+                }
+            }
+        }
         let reference = max(percentile(ink, 0.99), 0.012)
         let (shape, strength) = SketchFlow.ridges(ink, radius: max(1, Int((2 * sigma).rounded())), reference: reference)
-        // Texture (gravel, foliage, fur) is a dense field of edges; a contour stands alone.
-        // Lines are drawn where their neighbourhood is not crowded with others, and on faces.
-        let crowd = Blur.gaussian(ink, sigma: 6 * sigma)
-        let w = grey.width
-        Parallel.rows(grey.height) { rows in
+        let w = grey.width, h = grey.height
+        let mask = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
             for y in rows {
-                let o = strength.row(y), m = importance.row(y), c = crowd.row(y), k = skin.row(y)
+                let sh = shape.row(y), st = strength.row(y), o = mask.row(y)
+                for x in 0..<w { o[x] = smoothstep(0.6, 0.8, sh[x]) * smoothstep(0.06, 0.15, st[x]) }
+            }
+        }
+        let crowding = texture ?? PlaneMath.map(Blur.gaussian(mask, sigma: max(4, 30 * scale))) { smoothstep(0.14, 0.32, $0) }
+        let radius = max(3, Int((45 * scale).rounded()))
+        let dominant = SketchFlow.gaussian(SketchFlow.maximum(strength, radius: radius), sigma: Double(radius) / 2)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let o = strength.row(y), m = importance?.row(y), c = crowding.row(y), k = skin.row(y), d = dominant.row(y)
                 for x in 0..<w {
-                    let alone = max(smoothstep(0.5, 0.2, c[x] / reference), min(1, 1.5 * k[x]))
-                    o[x] *= (0.35 + 0.65 * m[x]) * (0.1 + 0.9 * alone)
+                    let leading = smoothstep(0.8, 0.97, o[x] / max(d[x], 1e-6))
+                    let alone = max(max(1 - c[x], leading), min(1, 1.5 * k[x]) * (1 - 0.6 * smoothstep(0.4, 1, c[x])))
+                    o[x] *= (0.35 + 0.65 * (m?[x] ?? 1)) * (0.1 + 0.9 * alone)
                 }
             }
         }
@@ -387,5 +449,72 @@ struct SketchPaper: PrintFinish {
             output[3 * i + 1] = byte(g * 0.99)
             output[3 * i + 2] = byte(b * 0.965)
         }
+    }
+}
+
+/// Print-resolution charcoal: the stick deposits where the paper's tooth stands higher than the
+/// remaining white (grain in the lights and mid-tones), dragged in broad streaks along the
+/// hatching direction; rubbed areas fill the valleys; the darkest parts are velvet black; bold
+/// contours on top; eraser lifts back to paper.
+struct CharcoalPaper: PrintFinish {
+    let printScale: Float
+    let origin: (x: Float, y: Float)
+    let seed: UInt32
+    let settings: SketchSettings
+
+    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
+        let inverse = 1 / printScale
+        let v = (Float(y) + origin.y) * inverse
+        let binAngle = Float.pi / Float(HatchStrokes.bins)
+        let width = settings.pen.width, length = settings.pen.length
+        for i in 0..<count {
+            let p = input + i * bands
+            let u = (Float(x + i) + origin.x) * inverse
+            let darkness = min(max(p[2], 0), 1)
+            // Side-of-the-stick drags: noise stretched along the region's stroke direction.
+            var f = 0.5 * atan2(p[4], p[3]) / binAngle
+            if f < 0 { f += Float(HatchStrokes.bins) }
+            let k0 = Int(f)
+            let blend = smoothstep(0.35, 0.65, f - Float(k0))
+            var streak: Float = 0
+            for side in 0..<2 {
+                let weight = side == 0 ? 1 - blend : blend
+                guard weight > 0.01 else { continue }
+                let (c, s) = HatchStrokes.direction(k0 + side)
+                let along = u * c + v * s, across = v * c - u * s
+                let drag = Noise.value(along / length, across / width, seed &+ 20) * 0.65
+                    + Noise.value(along / (0.4 * length), across / (0.35 * width), seed &+ 21) * 0.35
+                streak += weight * drag
+            }
+            let midTone = 4 * darkness * (1 - darkness)
+            let deposit = darkness + 0.55 * (streak - 0.5) * (0.25 + midTone)
+            // Grain: charcoal sits on the tooth's peaks unless pressed or rubbed in.
+            let tooth = toothAt(u, v)
+            let grainy = smoothstep(tooth - 0.22, tooth + 0.12, deposit) * (0.8 + 0.2 * smoothstep(0.4, 0.9, deposit))
+            let rubbed = min(max(deposit, 0), 1)
+            let velvet = smoothstep(0.7, 0.95, darkness)
+            var ink = grainy + (rubbed - grainy) * min(1, 0.35 * settings.smudge + velvet)
+            // Bold contours, slightly broken by the grain.
+            let pressure = Noise.value(u * 0.012, v * 0.012, seed &+ 5)
+            let firmness = min(p[1], 1.5)
+            let edge = settings.lineEdge - 0.2 * firmness + 0.12 * (pressure - 0.5)
+            let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
+                * smoothstep(0.2, 0.55, p[1]) * (0.35 + 0.65 * smoothstep(tooth - 0.3, tooth + 0.1, 0.6 + 0.3 * pressure))
+            ink = 1 - (1 - ink * settings.hatchInk) * (1 - line * settings.lineInk)
+            // The eraser lifts charcoal back to the paper.
+            ink *= 1 - min(max(p[5], 0), 1) * 0.9
+            let paper: Float = 0.965 - 0.03 * tooth
+            let lum = paper * (1 - ink)
+            output[3 * i] = byte(lum)
+            output[3 * i + 1] = byte(lum * 0.99)
+            output[3 * i + 2] = byte(lum * 0.97)
+        }
+    }
+
+    /// Height of the paper's tooth, 0...1: a fibrous grain a few reference pixels across.
+    @inline(__always) func toothAt(_ u: Float, _ v: Float) -> Float {
+        let ts = 1 / settings.toothScale
+        let warp = Noise.value(u * ts * 0.3, v * ts * 0.3, seed &+ 9) * 2.5
+        return Noise.value((u + warp) * ts * 0.8, v * ts * 1.3, seed &+ 2) * 0.6 + Noise.value(u * ts * 2.1, (v + warp) * ts * 1.7, seed &+ 3) * 0.4
     }
 }
