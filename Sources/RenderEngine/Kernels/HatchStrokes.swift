@@ -31,10 +31,14 @@ enum HatchStrokes {
         var gate: Float
     }
 
+    private static let unitDirections: [(Float, Float)] = (0..<bins).map { k in
+        let angle = Float(k) * .pi / Float(bins)
+        return (cos(angle), sin(angle))
+    }
+
     /// Unit direction of bin `k` (any integer, taken modulo `bins`).
     @inline(__always) static func direction(_ k: Int) -> (Float, Float) {
-        let angle = Float(((k % bins) + bins) % bins) * .pi / Float(bins)
-        return (cos(angle), sin(angle))
+        unitDirections[((k % bins) + bins) % bins]
     }
 
     /// The stroke of bin direction `(c, s)` covering reference position (u, v), if any.

@@ -7,36 +7,49 @@ enum SketchFlow {
     /// the tangent field through each pixel (Cabral and Leedom 1993; the flow part of Kang's
     /// FDoG, 2007). Edge responses become long coherent lines; specks across the flow vanish.
     /// - Parameter halfLength: streamline length on each side, in pixels (σ of the weights is
-    ///   half of it).
+    ///   half of it), traced in at most 6 steps of at least a pixel.
     static func alongFlow(_ plane: Plane, tangentX: Plane, tangentY: Plane, halfLength: Double) -> Plane {
         let w = plane.width, h = plane.height
-        let steps = max(1, Int(halfLength.rounded()))
+        let stride = Float(max(1, halfLength / 6))
+        let steps = max(1, Int((halfLength / Double(stride)).rounded()))
         let sigma = Float(max(halfLength, 1)) / 2
-        let weights = (0...steps).map { k in exp(-Float(k * k) / (2 * sigma * sigma)) }
+        let weights = (0...steps).map { k in exp(-Float(k * k) * stride * stride / (2 * sigma * sigma)) }
         let out = Plane(width: w, height: h)
         let maxX = Float(w - 1), maxY = Float(h - 1)
+        let values = plane.pointer, tx0 = tangentX.pointer, ty0 = tangentY.pointer
         Parallel.rows(h) { rows in
             for y in rows {
                 let o = out.row(y)
                 for x in 0..<w {
-                    var sum = plane[x, y] * weights[0], total = weights[0]
-                    for direction: Float in [1, -1] {
+                    let centre = y * w + x
+                    var sum = values[centre] * weights[0], total = weights[0]
+                    for side in 0..<2 {
+                        let direction: Float = side == 0 ? 1 : -1
                         var px = Float(x), py = Float(y)
-                        var tx = tangentX[x, y] * direction, ty = tangentY[x, y] * direction
+                        var tx = tx0[centre] * direction, ty = ty0[centre] * direction
                         for k in 1...steps {
-                            px += tx
-                            py += ty
+                            px += tx * stride
+                            py += ty * stride
                             guard px >= 0, py >= 0, px <= maxX, py <= maxY else { break }
-                            let ix = Int(px + 0.5), iy = Int(py + 0.5)
-                            var nx = tangentX[ix, iy], ny = tangentY[ix, iy]
+                            // Bilinear sample; the tangent is taken at the nearest pixel.
+                            let fx = px.rounded(.down), fy = py.rounded(.down)
+                            let ix = Int(fx), iy = Int(fy)
+                            let ax = px - fx, ay = py - fy
+                            let i00 = iy * w + ix
+                            let i01 = ix < w - 1 ? i00 + 1 : i00, i10 = iy < h - 1 ? i00 + w : i00
+                            let i11 = ix < w - 1 ? i10 + 1 : i10
+                            let top = values[i00] + (values[i01] - values[i00]) * ax
+                            let bottom = values[i10] + (values[i11] - values[i10]) * ax
+                            sum += weights[k] * (top + (bottom - top) * ay)
+                            total += weights[k]
+                            let nearest = (ay < 0.5 ? (ax < 0.5 ? i00 : i01) : (ax < 0.5 ? i10 : i11))
+                            var nx = tx0[nearest], ny = ty0[nearest]
                             if nx * tx + ny * ty < 0 {
                                 nx = -nx
                                 ny = -ny
                             }
                             tx = nx
                             ty = ny
-                            sum += weights[k] * plane.bilinear(px, py)
-                            total += weights[k]
                         }
                     }
                     o[x] = sum / total

@@ -26,7 +26,7 @@ public struct ComicStyle: RenderStyle {
     )
 
     /// Tone borders and ink are cut at print resolution; shapes need no more than this.
-    public var workingShortSide: Int? { 1500 }
+    public var workingShortSide: Int? { 1000 }
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         let s = context.workingScale
@@ -55,9 +55,11 @@ public struct ComicStyle: RenderStyle {
                 for x in 0..<w { o[x] = abs(f[x] - c[x]) }
             }
         }
-        let texture = PlaneMath.map(Blur.gaussian(detail, sigma: max(2, 20 * s))) { smoothstep(1.5, 3.5, $0) }
+        let detailEnergy = Blur.gaussian(detail, sigma: max(2, 20 * s))
+        let texture = PlaneMath.map(detailEnergy) { smoothstep(1.5, 3.5, $0) }
         let lines = Sketch.contourField(
-            lineLightness, importance: nil, skin: skin, sigma: 2.2 * s, scale: s, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006)
+            lineLightness, importance: nil, skin: skin, sigma: 2.2 * s, scale: s,
+            texture: PlaneMath.map(detailEnergy) { smoothstep(3, 5.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 30)
         for c in 0..<3 {
             let plane = flat.planes[c]
             let averaged = Blur.gaussian(plane, sigma: max(1, 16 * s))
@@ -99,6 +101,10 @@ struct ComicPalette: Sendable {
         /// Lightness cuts between tones, and the lightness of each tone.
         var cuts: [Float]
         var tones: [Float]
+        /// Each tone's sRGB colour (0...1).
+        var rgb: [(Float, Float, Float)] {
+            tones.map { Colour.labToSrgb(lightness: $0, a: a, b: b) }
+        }
     }
 
     var hues: [Hue]
@@ -265,14 +271,17 @@ struct ComicPalette: Sendable {
         }
     }
 
-    /// The flat Lab colour of hue `k` for lightness `l`, tone borders `soft` L units wide.
-    @inline(__always) func colour(_ k: Int, lightness l: Float, soft: Float) -> (Float, Float, Float) {
-        let hue = hues[k]
-        var lq = hue.tones[0]
+    /// The flat sRGB colour of hue `k` for lightness `l`, tone borders `soft` L units wide.
+    @inline(__always) static func colour(_ hue: Hue, _ rgb: [(Float, Float, Float)], lightness l: Float, soft: Float) -> (Float, Float, Float) {
+        var c = rgb[0]
         for (i, cut) in hue.cuts.enumerated() {
-            lq += (hue.tones[i + 1] - hue.tones[i]) * smoothstep(cut - soft, cut + soft, l)
+            let t = smoothstep(cut - soft, cut + soft, l)
+            guard t > 0 else { break }
+            c.0 += (rgb[i + 1].0 - rgb[i].0) * t
+            c.1 += (rgb[i + 1].1 - rgb[i].1) * t
+            c.2 += (rgb[i + 1].2 - rgb[i].2) * t
         }
-        return (lq, hue.a, hue.b)
+        return c
     }
 }
 
@@ -282,11 +291,20 @@ struct CelInk: PrintFinish {
     let palette: ComicPalette
     let lineWeight: Float
     let workingScale: Float
+    private let rgb: [[(Float, Float, Float)]]
+
+    init(printScale: Float, palette: ComicPalette, lineWeight: Float, workingScale: Float) {
+        self.printScale = printScale
+        self.palette = palette
+        self.lineWeight = lineWeight
+        self.workingScale = workingScale
+        rgb = palette.hues.map(\.rgb)
+    }
 
     private static let ink: Float = 0.06
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
-        let centres = palette.centres
+        let centres = palette.centres, hues = palette.hues
         // The outline ridge is cut where the line is `lineWeight` × 9 reference px wide.
         let lineEdge = ComicOutline.edge(widthReference: 9 * lineWeight, workingScale: workingScale)
         for i in 0..<count {
@@ -295,15 +313,14 @@ struct CelInk: PrintFinish {
             // Half a print pixel of anti-aliasing across each border.
             let soft = max(0.15, 0.7 * p[5] / printScale)
             let (k1, d1, k2, d2) = ComicPalette.nearest((l * ComicPalette.lightWeight, p[1], p[2]), centres)
-            let c1 = palette.colour(k1, lightness: l, soft: soft)
-            var lab = c1
+            let c1 = ComicPalette.colour(hues[k1], rgb[k1], lightness: l, soft: soft)
+            var (r, g, b) = c1
             let gap = d2.squareRoot() - d1.squareRoot()
             if gap < 1.5 {
-                let c2 = palette.colour(k2, lightness: l, soft: soft)
+                let c2 = ComicPalette.colour(hues[k2], rgb[k2], lightness: l, soft: soft)
                 let t = 0.5 + 0.5 * smoothstep(0, 1.5, gap)
-                lab = (c2.0 + (c1.0 - c2.0) * t, c2.1 + (c1.1 - c2.1) * t, c2.2 + (c1.2 - c2.2) * t)
+                (r, g, b) = (c2.0 + (c1.0 - c2.0) * t, c2.1 + (c1.1 - c2.1) * t, c2.2 + (c1.2 - c2.2) * t)
             }
-            let (r, g, b) = Colour.labToSrgb(lightness: lab.0, a: lab.1, b: lab.2)
             var cover = smoothstep(palette.black + soft, palette.black - soft, l)
             let line = smoothstep(lineEdge - 0.06, lineEdge + 0.06, p[3]) * smoothstep(0.3, 0.45, p[4])
             cover = max(cover, line)

@@ -26,7 +26,7 @@ public struct PencilSketchStyle: RenderStyle {
     )
 
     /// Strokes and tooth are drawn at print resolution; the abstraction needs less.
-    public var workingShortSide: Int? { 1500 }
+    public var workingShortSide: Int? { 1100 }
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         Sketch.abstract(image, context: context, settings: .pencil(strokeSize: context.parameters["stroke_length"], colour: Float(context.parameters["colour"])))
@@ -50,7 +50,7 @@ public struct CharcoalStyle: RenderStyle {
         ]
     )
 
-    public var workingShortSide: Int? { 1500 }
+    public var workingShortSide: Int? { 1100 }
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         let settings = SketchSettings.charcoal(
@@ -72,6 +72,8 @@ struct SketchSettings {
     var lineEdge: Float
     var lineSoftness: Float
     var lineInk: Float
+    /// Lines shorter than about this fade out (reference pixels).
+    var minimumLineLength: Double
     var tone: ToneTarget
     /// Exponent on the darkness (< 1 darkens).
     var darkGamma: Float
@@ -89,17 +91,17 @@ struct SketchSettings {
     static func pencil(strokeSize: Double, colour: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            medium: .pencil, simplify: 10, lineSigma: 2.2, lineEdge: 0.92, lineSoftness: 0.06, lineInk: 0.82,
+            medium: .pencil, simplify: 10, lineSigma: 2.2, lineEdge: 0.92, lineSoftness: 0.06, lineInk: 0.9, minimumLineLength: 14,
             tone: .pencil, darkGamma: 1,
             pen: .init(spacing: 16 * size, length: 110 * size, width: 4.5 * size, feather: 0.5, bow: 0.25, overlapping: false),
-            layers: [(0.16, 0, 0), (0.4, 0, 0.5), (0.65, 2, 0.25)], hatchInk: 0.78, smudge: 0.4,
+            layers: [(0.16, 0, 0), (0.4, 0, 0.5), (0.65, 2, 0.25)], hatchInk: 0.85, smudge: 0.45,
             toothScale: 1, toothContrast: 0.45, colour: colour)
     }
 
     static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.85, lineSoftness: 0.08, lineInk: 0.92,
+            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.85, lineSoftness: 0.08, lineInk: 0.92, minimumLineLength: 20,
             tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
             pen: .init(spacing: 22 * size, length: 160 * size, width: 9 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
@@ -134,7 +136,7 @@ enum Sketch {
         let toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
         let (importance, skin) = importanceMap(image, grey: lineSource, context: context)
 
-        let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s)
+        let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s, minimumLength: settings.minimumLineLength)
         // Faces are drawn from the less simplified picture: the subject is more finished.
         let w = grey.width
         Parallel.rows(grey.height) { rows in
@@ -153,8 +155,8 @@ enum Sketch {
                 for x in 0..<w {
                     // The drawing's tone distribution, kept honest by the photo's own values.
                     let stretched = min(max((high - g[x]) / (high - low), 0), 1)
-                    let dark = 0.5 * (1 - t[x]) + 0.5 * stretched * stretched
-                    o[x] = pow(dark, settings.darkGamma) * (0.45 + 0.55 * m[x])
+                    let dark = 0.5 * (1 - t[x]) + 0.5 * pow(stretched, 1.4)
+                    o[x] = pow(dark, settings.darkGamma) * (0.55 + 0.45 * m[x])
                 }
             }
         }
@@ -254,18 +256,20 @@ enum Sketch {
     /// - Parameters:
     ///   - sigma: DoG scale in working pixels.
     ///   - scale: working pixels per reference pixel.
-    ///   - texture: how crowded each place is, 0...1; by default the share of the
-    ///     neighbourhood covered by lines (about 0.1 beside a lone contour, 0.3 in texture).
+    ///   - texture: how crowded each place is, 0...1, on top of the share of the neighbourhood
+    ///     covered by lines (about 0.1 beside a lone contour, 0.3 in texture).
     ///   - chroma: Lab a and b; where given, borders between colours of equal lightness are
     ///     drawn too (from the chroma gradient, 1 Lab unit of chroma counting as `chromaWeight`
     ///     units of lightness).
+    ///   - minimumLength: lines shorter than about this (reference pixels) fade out: fur and
+    ///     grass give dashes, contours long strokes.
     static func contourField(
         _ grey: Plane, importance: Plane?, skin: Plane, sigma: Double, scale: Double, texture: Plane? = nil,
-        chroma: (a: Plane, b: Plane)? = nil, chromaWeight: Float = 0
+        chroma: (a: Plane, b: Plane)? = nil, chromaWeight: Float = 0, minimumLength: Double = 0
     ) -> (shape: Plane, strength: Plane) {
         let flow = OrientationField.compute(PlanarImage(planes: [grey]), sigma: max(1, 2 * sigma))
         var dog = SketchFlow.differenceOfGaussians(grey, sigma: max(0.6, sigma))
-        dog = SketchFlow.alongFlow(dog, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(3, 10 * sigma))
+        dog = SketchFlow.alongFlow(dog, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(3, 7 * sigma))
         let ink = PlaneMath.map(dog) { max(0, -$0) }
         if let chroma {
             // Gradient magnitude of the chroma at the line scale: one ridge on each colour border,
@@ -291,7 +295,15 @@ enum Sketch {
                 for x in 0..<w { o[x] = smoothstep(0.6, 0.8, sh[x]) * smoothstep(0.06, 0.15, st[x]) }
             }
         }
-        let crowding = texture ?? PlaneMath.map(Blur.gaussian(mask, sigma: max(4, 30 * scale))) { smoothstep(0.14, 0.32, $0) }
+        let crowding = PlaneMath.map(Blur.gaussian(mask, sigma: max(4, 30 * scale))) { smoothstep(0.14, 0.32, $0) }
+        if let texture {
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let c = crowding.row(y), t = texture.row(y)
+                    for x in 0..<w { c[x] = max(c[x], t[x]) }
+                }
+            }
+        }
         let radius = max(3, Int((45 * scale).rounded()))
         let dominant = SketchFlow.gaussian(SketchFlow.maximum(strength, radius: radius), sigma: Double(radius) / 2)
         Parallel.rows(h) { rows in
@@ -301,6 +313,24 @@ enum Sketch {
                     let leading = smoothstep(0.8, 0.97, o[x] / max(d[x], 1e-6))
                     let alone = max(max(1 - c[x], leading), min(1, 1.5 * k[x]) * (1 - 0.6 * smoothstep(0.4, 1, c[x])))
                     o[x] *= (0.35 + 0.65 * (m?[x] ?? 1)) * (0.1 + 0.9 * alone)
+                }
+            }
+        }
+        if minimumLength > 0 {
+            // The share of the streamline through each pixel that is drawn: about 1 inside a
+            // long line, 0.5 at its ends, little on a short dash.
+            let drawn = Plane(width: w, height: h)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let sh = shape.row(y), st = strength.row(y), o = drawn.row(y)
+                    for x in 0..<w { o[x] = smoothstep(0.6, 0.8, sh[x]) * smoothstep(0.15, 0.35, st[x]) }
+                }
+            }
+            let extent = SketchFlow.alongFlow(drawn, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(2, minimumLength * scale))
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let o = strength.row(y), e = extent.row(y)
+                    for x in 0..<w { o[x] *= smoothstep(0.25, 0.5, e[x]) }
                 }
             }
         }
@@ -361,7 +391,7 @@ enum Sketch {
 
     static func percentile(_ plane: Plane, _ fraction: Double) -> Float {
         var sample: [Float] = []
-        let step = max(1, Int((Double(plane.count) / 250_000).squareRoot()))
+        let step = max(1, Int((Double(plane.count) / 100_000).squareRoot()))
         for y in stride(from: 0, to: plane.height, by: step) {
             for x in stride(from: 0, to: plane.width, by: step) { sample.append(plane[x, y]) }
         }
@@ -423,18 +453,23 @@ struct SketchPaper: PrintFinish {
                     }
                     paper *= 1 - settings.hatchInk * layerInk
                 }
-                // Soft graphite rubbed in under the strokes, heavier in the deepest shadows.
-                let base = settings.smudge * (0.45 * darkness + 0.55 * smoothstep(0.55, 1, darkness))
-                ink = 1 - paper * (1 - base * (0.45 + 1.1 * toothAt(u, v)))
+                ink = 1 - paper
+            }
+            // Soft graphite rubbed in under the strokes, heavier in the deepest shadows.
+            if darkness > 0.04 {
+                let base = settings.smudge * (0.45 * darkness * smoothstep(0.04, 0.3, darkness) + 0.55 * smoothstep(0.55, 1, darkness))
+                ink = 1 - (1 - ink) * (1 - base * (0.45 + 1.1 * toothAt(u, v)))
             }
             // Contours: pressure wanders along the line.
-            let pressure = Noise.value(u * 0.018, v * 0.018, seed &+ 5)
             // Firm lines on strong edges are wider: the field is cut lower on its ridge.
             let firmness = min(p[1], 1.5)
-            let edge = settings.lineEdge - 0.18 * firmness + 0.1 * (pressure - 0.5)
-            let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
-            let weight = smoothstep(0.25, 0.6, p[1]) * (0.8 + 0.2 * pressure)
-            ink = 1 - (1 - ink) * (1 - line * settings.lineInk * weight)
+            if p[1] > 0.15, p[0] > settings.lineEdge - 0.18 * firmness - 0.05 - settings.lineSoftness {
+                let pressure = Noise.value(u * 0.018, v * 0.018, seed &+ 5)
+                let edge = settings.lineEdge - 0.18 * firmness + 0.1 * (pressure - 0.5)
+                let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
+                let weight = smoothstep(0.15, 0.6, p[1]) * (0.75 + 0.25 * pressure)
+                ink = 1 - (1 - ink) * (1 - line * settings.lineInk * weight)
+            }
             // Graphite catches on the tooth of the paper.
             let tooth = toothAt(u, v)
             ink *= 1 - settings.toothContrast * tooth
@@ -495,12 +530,15 @@ struct CharcoalPaper: PrintFinish {
             let velvet = smoothstep(0.7, 0.95, darkness)
             var ink = grainy + (rubbed - grainy) * min(1, 0.35 * settings.smudge + velvet)
             // Bold contours, slightly broken by the grain.
-            let pressure = Noise.value(u * 0.012, v * 0.012, seed &+ 5)
             let firmness = min(p[1], 1.5)
-            let edge = settings.lineEdge - 0.2 * firmness + 0.12 * (pressure - 0.5)
-            let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
-                * smoothstep(0.2, 0.55, p[1]) * (0.35 + 0.65 * smoothstep(tooth - 0.3, tooth + 0.1, 0.6 + 0.3 * pressure))
-            ink = 1 - (1 - ink * settings.hatchInk) * (1 - line * settings.lineInk)
+            ink *= settings.hatchInk
+            if p[1] > 0.2, p[0] > settings.lineEdge - 0.2 * firmness - 0.06 - settings.lineSoftness {
+                let pressure = Noise.value(u * 0.012, v * 0.012, seed &+ 5)
+                let edge = settings.lineEdge - 0.2 * firmness + 0.12 * (pressure - 0.5)
+                let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
+                    * smoothstep(0.2, 0.55, p[1]) * (0.35 + 0.65 * smoothstep(tooth - 0.3, tooth + 0.1, 0.6 + 0.3 * pressure))
+                ink = 1 - (1 - ink) * (1 - line * settings.lineInk)
+            }
             // The eraser lifts charcoal back to the paper.
             ink *= 1 - min(max(p[5], 0), 1) * 0.9
             let paper: Float = 0.965 - 0.03 * tooth
@@ -511,10 +549,10 @@ struct CharcoalPaper: PrintFinish {
         }
     }
 
-    /// Height of the paper's tooth, 0...1: a fibrous grain a few reference pixels across.
+    /// Height of the paper's tooth, 0...1: a fibrous grain a few reference pixels across
+    /// (two octaves, each stretched a little along its own axis).
     @inline(__always) func toothAt(_ u: Float, _ v: Float) -> Float {
         let ts = 1 / settings.toothScale
-        let warp = Noise.value(u * ts * 0.3, v * ts * 0.3, seed &+ 9) * 2.5
-        return Noise.value((u + warp) * ts * 0.8, v * ts * 1.3, seed &+ 2) * 0.6 + Noise.value(u * ts * 2.1, (v + warp) * ts * 1.7, seed &+ 3) * 0.4
+        return Noise.value(u * ts * 0.8 + v * ts * 0.25, v * ts * 1.3, seed &+ 2) * 0.6 + Noise.value(u * ts * 2.1, v * ts * 1.7 - u * ts * 0.4, seed &+ 3) * 0.4
     }
 }
