@@ -101,7 +101,7 @@ struct SketchSettings {
     static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.85, lineSoftness: 0.08, lineInk: 0.92, minimumLineLength: 20,
+            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 35,
             tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
             pen: .init(spacing: 22 * size, length: 160 * size, width: 9 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
