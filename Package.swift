@@ -75,7 +75,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RenderEngineTests",
-            dependencies: ["RenderEngine"]
+            dependencies: ["RenderEngine"],
+            // The medium measures blur and convert whole previews, many times per test.
+            swiftSettings: optimisedKernels
         ),
         .testTarget(
             name: "RenderServiceTests",

@@ -35,10 +35,21 @@ start() {
     # The subshell's own descriptors are closed too, so a caller piping this script's output is not held open.
     (cd "$dir" && nohup moto_server -H 127.0.0.1 -p "$s3_port" </dev/null >"$dir/moto.log" 2>&1 & echo $! >"$dir/moto.pid") </dev/null >/dev/null 2>&1
 
-    for _ in $(seq 1 100); do
-        redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 \
-            && curl -fs "http://127.0.0.1:$s3_port/" >/dev/null 2>&1 && break
-        sleep 0.2
+    # Each server must answer, or the start fails: a test run without one would not be a test run.
+    up() {
+        case $1 in
+            postgres) PGPASSWORD=pg-test-secret-7d1c psql -h 127.0.0.1 -p "$pg_port" -U aso -d aso_test -qAtc "SELECT 1" >/dev/null 2>&1 ;;
+            redis) redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping 2>/dev/null | grep -q PONG ;;
+            s3) curl -fs "http://127.0.0.1:$s3_port/" >/dev/null 2>&1 ;;
+        esac
+    }
+    for server in postgres redis s3; do
+        for _ in $(seq 1 150); do up "$server" && break; sleep 0.2; done
+        if ! up "$server"; then
+            echo "test-servers: $server did not come up (logs in $dir)" >&2
+            stop >/dev/null 2>&1 || true
+            return 1
+        fi
     done
     cat >"$dir/servers.env" <<ENV
 TEST_PG_HOST=127.0.0.1

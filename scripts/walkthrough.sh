@@ -75,6 +75,7 @@ check_tiff rendered-output.tiff 3600 2700
 vipsheader preview.jpg | grep -q "1200x900" || { echo "walkthrough: preview is not 1200x900" >&2; exit 1; }
 
 echo "== the spec's Python example"
-python3 "$root/scripts/walkthrough/spec_example.py"
+# The spec's code polls without a deadline; the run gives it one.
+timeout 600 python3 "$root/scripts/walkthrough/spec_example.py"
 check_tiff output.tiff 3600 2700
 echo "walkthrough: ok"

@@ -3,7 +3,7 @@ import RenderEngine
 import Testing
 
 /// The artistic styles, each checked for a property of its medium measured on the pixels.
-@Suite("Style catalogue", .serialized)
+@Suite("Style catalogue", .serialized, .timeLimit(.minutes(30)))
 struct StyleCatalogueTests {
     static let artistic: [String] = ["watercolor", "oil-painting", "pencil-sketch", "charcoal", "comic", "pop-art", "pointillism", "impressionist"]
     /// Styles whose textures or stroke placement come from the seed.
@@ -65,10 +65,13 @@ struct StyleCatalogueTests {
         #expect(ssim >= 0.85, "\(slug): SSIM 24x36 vs 9x12 = \(ssim)")
     }
 
-    @Test("tiles and threads do not show: fewer libvips threads give the same bytes", arguments: ["watercolor", "pop-art", "oil-painting"])
+    /// libvips' thread count is process-wide: each side sets its own, and the default is put
+    /// back afterwards, so the "many" render really runs on many threads whatever ran before.
+    @Test("tiles and threads do not show: 1 and 6 libvips threads give the same bytes", arguments: artistic)
     func noSeams(slug: String) throws {
         let photo = try Photos.require(Photos.dune)
-        let many = try Rendered.make(photo, style: Self.style(slug), seed: 5, name: "\(slug)-many")
+        defer { _ = try? RenderEngine(threads: ProcessInfo.processInfo.activeProcessorCount) }
+        let many = try Rendered.make(photo, style: Self.style(slug), seed: 5, renderThreads: 6, name: "\(slug)-many")
         defer { many.cleanUp() }
         let one = try Rendered.make(photo, style: Self.style(slug), seed: 5, renderThreads: 1, name: "\(slug)-one")
         defer { one.cleanUp() }
@@ -102,50 +105,6 @@ struct StyleCatalogueTests {
         #expect(mean[0] - mean[2] > 15, "coloured pencil keeps the yellow flower yellow: \(mean)")
     }
 
-    @Test func popArtHasFewColoursAndAPeriodicDotScreen() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // A light warm flat colour: pop art prints it as Ben-Day dots on white.
-        try Tools.vips("black", "\(dir)/b.v", "900", "1200", "--bands", "3")
-        try Tools.vips("linear", "\(dir)/b.v", "\(dir)/pink.png", "1 1 1", "245 190 185", "--uchar")
-        let r = try Rendered.make("\(dir)/pink.png", style: Self.style("pop-art"), name: "pop-flat")
-        defer { r.cleanUp() }
-        let master = try RasterImage.load(path: r.master)
-        // Dot pitch on a 9x12 print: 30 reference pixels along the 45° screen, so the pattern
-        // repeats every 30·√2 ≈ 42.4 pixels along a row.
-        let row = (0..<1200).map { x in Double(master.sample(600 + x, 1500, 1)) }
-        let period = 30 * 2.0.squareRoot()
-        let atPeriod = Similarity.autocorrelation(row, lag: Int(period.rounded()))
-        let atHalf = Similarity.autocorrelation(row, lag: Int((period / 2).rounded()))
-        #expect(atPeriod > 0.6, "dots repeat at the pitch (r = \(atPeriod))")
-        #expect(atHalf < atPeriod - 0.4, "and not at half of it (r = \(atHalf))")
-        let strongest = Similarity.dominantPeriod(row, range: 10...120)
-        #expect(abs(Double(strongest) - period) <= 2, "spectral peak at \(strongest) px, expected \(period)")
-
-        let photo = try Rendered.make(try Photos.require(Photos.flower), style: Self.style("pop-art"), name: "pop-photo")
-        defer { photo.cleanUp() }
-        let coverage = Similarity.topColourCoverage(try RasterImage.load(path: photo.preview), colours: 6)
-        #expect(coverage > 0.6, "a few flat inks cover most of the picture (\(coverage))")
-    }
-
-    /// A low-key photo must not print as a black sheet: its palette is stretched in lightness.
-    @Test func popArtKeepsColourAndDotsInADarkPhoto() throws {
-        let r = try Rendered.make(try Photos.require(Photos.forest), style: Self.style("pop-art"), name: "pop-dark")
-        defer { r.cleanUp() }
-        let preview = try RasterImage.load(path: r.preview)
-        var black = 0, coloured = 0
-        for y in stride(from: 0, to: preview.height, by: 4) {
-            for x in stride(from: 0, to: preview.width, by: 4) {
-                let c = (0..<3).map { Int(preview.sample(x, y, $0)) }
-                if c.max()! < 50 { black += 1 }
-                if c.max()! - c.min()! > 60 { coloured += 1 }
-            }
-        }
-        let samples = Double(((preview.height + 3) / 4) * ((preview.width + 3) / 4))
-        #expect(Double(black) / samples < 0.7, "black covers \(Double(black) / samples) of the print")
-        #expect(Double(coloured) / samples > 0.2, "inks cover \(Double(coloured) / samples) of the print")
-    }
-
     @Test func comicHasInkAlongTheStrongestEdges() throws {
         let square = try Fixtures.square(in: temporaryDirectory())
         let r = try Rendered.make(square, style: Self.style("comic"), name: "comic-square")
@@ -175,34 +134,6 @@ struct StyleCatalogueTests {
         let outside = a.mean(x: 680, y: 1500, width: 40, height: 400)[2], within = a.mean(x: 790, y: 1500, width: 40, height: 400)[2]
         let photoOutside = b.mean(x: 680, y: 1500, width: 40, height: 400)[2], photoWithin = b.mean(x: 790, y: 1500, width: 40, height: 400)[2]
         #expect(abs(within - outside) > 0.8 * abs(photoWithin - photoOutside), "edge kept: \(within - outside) vs \(photoWithin - photoOutside)")
-    }
-
-    @Test func pointillismIsMadeOfDistinctDabs() throws {
-        let square = try Fixtures.square(in: temporaryDirectory())
-        let r = try Rendered.make(square, style: Self.style("pointillism"), name: "points")
-        defer { r.cleanUp() }
-        let master = try RasterImage.load(path: r.master)
-        // Inside the flat blue square: the colour varies dab to dab, around the square's colour.
-        let deviation = Similarity.localDeviation(master, x: 1100, y: 1500, size: 400)
-        let mean = master.mean(x: 1100, y: 1500, width: 400, height: 400)
-        #expect(deviation > 6, "dabs of jittered colour (deviation \(deviation))")
-        #expect(mean[2] > mean[0] + 40, "still the blue square on average: \(mean)")
-    }
-
-    @Test func impressionistStrokesFollowTheIsophotes() throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        // Brightness grows downwards: isophotes, and so strokes, run horizontally.
-        try Tools.vips("xyz", "\(dir)/xy.v", "900", "1200")
-        try Tools.vips("extract_band", "\(dir)/xy.v", "\(dir)/y.v", "1")
-        try Tools.vips("linear", "\(dir)/y.v", "\(dir)/ramp1.v", "0.18", "20", "--uchar")
-        try Tools.vips("bandjoin", "\(dir)/ramp1.v \(dir)/ramp1.v \(dir)/ramp1.v", "\(dir)/ramp.png")
-        let r = try Rendered.make("\(dir)/ramp.png", style: Self.style("impressionist"), name: "impression-ramp")
-        defer { r.cleanUp() }
-        let master = try RasterImage.load(path: r.master)
-        // Lag beyond a stroke's width (30 px on this print) but within its length.
-        let (along, across) = Similarity.directionalCorrelation(master, x: 800, y: 1200, size: 600, lag: 45)
-        #expect(along > across + 0.05, "texture correlates more along the isophotes (\(along)) than across (\(across))")
     }
 }
 
@@ -243,50 +174,6 @@ enum Similarity {
         return total / Double(count)
     }
 
-    /// Normalised autocorrelation of a signal at one lag.
-    static func autocorrelation(_ signal: [Double], lag: Int) -> Double {
-        let mean = signal.reduce(0, +) / Double(signal.count)
-        var numerator = 0.0, denominator = 0.0
-        for i in 0..<signal.count {
-            let d = signal[i] - mean
-            denominator += d * d
-            if i + lag < signal.count { numerator += d * (signal[i + lag] - mean) }
-        }
-        return denominator > 0 ? numerator / denominator * Double(signal.count) / Double(signal.count - lag) : 0
-    }
-
-    /// Period (in samples) of the strongest component of the DFT power spectrum within `range`.
-    static func dominantPeriod(_ signal: [Double], range: ClosedRange<Int>) -> Int {
-        let n = signal.count
-        let mean = signal.reduce(0, +) / Double(n)
-        var bestPower = -1.0, best = range.lowerBound
-        for k in 1..<(n / 2) {
-            let period = Double(n) / Double(k)
-            guard Double(range.lowerBound) <= period, period <= Double(range.upperBound) else { continue }
-            var re = 0.0, im = 0.0
-            for (i, value) in signal.enumerated() {
-                let angle = 2 * Double.pi * Double(k * i) / Double(n)
-                re += (value - mean) * cos(angle)
-                im -= (value - mean) * sin(angle)
-            }
-            let power = re * re + im * im
-            if power > bestPower { (bestPower, best) = (power, Int(period.rounded())) }
-        }
-        return best
-    }
-
-    /// Share of pixels whose colour (quantised to 32 levels per channel) is one of the
-    /// `colours` most common.
-    static func topColourCoverage(_ image: RasterImage, colours: Int) -> Double {
-        var counts: [Int: Int] = [:]
-        for i in stride(from: 0, to: image.pixels.count, by: image.bands) {
-            let key = Int(image.pixels[i] >> 3) << 10 | Int(image.pixels[i + 1] >> 3) << 5 | Int(image.pixels[i + 2] >> 3)
-            counts[key, default: 0] += 1
-        }
-        let top = counts.values.sorted(by: >).prefix(colours).reduce(0, +)
-        return Double(top) / Double(image.width * image.height)
-    }
-
     /// Standard deviation of the luminance in a square, after removing its mean.
     static func localDeviation(_ image: RasterImage, x: Int, y: Int, size: Int) -> Double {
         var values: [Double] = []
@@ -297,30 +184,5 @@ enum Similarity {
         }
         let mean = values.reduce(0, +) / Double(values.count)
         return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
-    }
-
-    /// Correlation of the high-passed luminance with itself shifted horizontally vs vertically.
-    static func directionalCorrelation(_ image: RasterImage, x: Int, y: Int, size: Int, lag: Int) -> (horizontal: Double, vertical: Double) {
-        func l(_ i: Int, _ j: Int) -> Double {
-            0.2126 * Double(image.sample(i, j, 0)) + 0.7152 * Double(image.sample(i, j, 1)) + 0.0722 * Double(image.sample(i, j, 2))
-        }
-        // The input varies only down the image: subtracting each row's mean leaves the strokes.
-        var detail = [[Double]](repeating: [Double](repeating: 0, count: size + lag), count: size + lag)
-        for j in 0..<(size + lag) {
-            let row = (0..<(size + lag)).map { l(x + $0, y + j) }
-            let mean = row.reduce(0, +) / Double(row.count)
-            for i in 0..<(size + lag) { detail[j][i] = row[i] - mean }
-        }
-        func correlation(_ dx: Int, _ dy: Int) -> Double {
-            var n = 0.0, da = 0.0, db = 0.0
-            for j in 0..<size {
-                for i in 0..<size {
-                    let a = detail[j][i], b = detail[j + dy][i + dx]
-                    n += a * b; da += a * a; db += b * b
-                }
-            }
-            return n / (da * db).squareRoot()
-        }
-        return (correlation(lag, 0), correlation(0, lag))
     }
 }

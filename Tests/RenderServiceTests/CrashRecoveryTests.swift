@@ -4,7 +4,7 @@ import NIOCore
 @testable import RenderService
 import Testing
 
-@Suite("Crash recovery (separate process)", .serialized)
+@Suite("Crash recovery (separate process)", .serialized, .timeLimit(.minutes(10)))
 struct CrashRecoveryTests {
     private func json(_ url: String) async throws -> [String: Any] {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))

@@ -9,7 +9,7 @@ import RenderEngine
 import Testing
 
 /// Over a real socket, with the workers running as in `aso-render serve`.
-@Suite("Live server", .serialized)
+@Suite("Live server", .serialized, .timeLimit(.minutes(10)))
 struct LiveServerTests {
     /// Runs the service (API + workers) on an ephemeral port and hands `body` its base URL.
     private func withLiveService(_ overrides: [String: String] = [:], name: String = #function, _ body: @escaping @Sendable (String, EmbeddedTestService) async throws -> Void) async throws {

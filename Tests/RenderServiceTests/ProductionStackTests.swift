@@ -9,7 +9,7 @@ import Testing
 
 /// The spec's deployment for real: one API process and two worker processes on PostgreSQL,
 /// Redis and S3 (moto), with faults injected. Needs `scripts/test-servers.sh` (run by make test).
-@Suite("Production stack (separate processes)", .serialized, .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
+@Suite("Production stack (separate processes)", .serialized, .timeLimit(.minutes(15)), .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
 struct ProductionStackTests {
     /// Environment for API and worker processes against a fresh database and bucket.
     struct Deployment {

@@ -7,7 +7,7 @@ import Testing
 /// Attacks from the security review, over a real socket with curl sending paths exactly as
 /// written (`--path-as-is`): the router ignores empty segments and a trailing slash, so
 /// access must be decided from the matched route, and refusals must not depend on spelling.
-@Suite("Security: path variants, form floods", .serialized)
+@Suite("Security: path variants, form floods", .serialized, .timeLimit(.minutes(10)))
 struct SecurityTests {
     static let key = "security-key-0123456789abcdef-KEY"
     static let metricsToken = "security-metrics-token-0123456789"

@@ -545,8 +545,9 @@ def check_overload(work, seconds=60, uploaders=100, poll_rate=1000):
         # each paced with --rate, so slow answers under load do not lower the offered rate much.
         connections = 100
         per_poller = poll_rate // connections
+        # Line-buffered, so a poller stopped behind the pace still reports what it did.
         pollers = [subprocess.Popen(
-            ["curl", "-s", "--rate", f"{per_poller}/s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n",
+            ["stdbuf", "-oL", "curl", "-s", "--rate", f"{per_poller}/s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n",
              f"http://127.0.0.1:{server.port}/v1/renders/{polled[index % len(polled)]}?poll=[1-{per_poller * seconds}]"],
             stdout=subprocess.PIPE, text=True) for index in range(connections)]
         threads = [threading.Thread(target=uploader, args=(i,)) for i in range(uploaders)]

@@ -1,8 +1,11 @@
 import Foundation
 
-/// Impressionism after Hertzmann, "Painterly Rendering with Curved Brush Strokes of Multiple
-/// Sizes" (SIGGRAPH 1998): layers of strokes from large to small brushes, each stroke placed
-/// where the canvas still differs from the blurred photo and bent along its isophotes.
+/// Impressionism (Monet, Renoir) after Litwinowicz (SIGGRAPH 1997) and Hertzmann (SIGGRAPH
+/// 1998): short, straight, thick dabs of broken colour laid side by side in coarse-to-fine
+/// layers, oriented across the photo's gradients with a little angle jitter, each dab's hue
+/// and value nudged so neighbouring dabs differ, light brightened and shadows given
+/// complementary cool accents. Soft edges, some toned ground left between the dabs, and a
+/// matte, low relief (the glossy impasto is the oil painting's signature, not this one's).
 public struct ImpressionistStyle: RenderStyle {
     public init() {}
 
@@ -10,122 +13,115 @@ public struct ImpressionistStyle: RenderStyle {
         id: uuid("550e8400-e29b-41d4-a716-446655440007"),
         slug: "impressionist",
         name: "Impressionist",
-        description: "Loose, curved brush strokes of several sizes that follow the light and shapes of the scene.",
+        description: "Short, thick dabs of broken, luminous colour laid side by side, in the manner of Monet.",
         parameters: [
-            StyleParameter(name: "brush_size", description: "Size of the largest brush, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
-            StyleParameter(name: "stroke_length", description: "How long strokes may curve along the forms, relative to the default.", defaultValue: 1, minimum: 0.3, maximum: 2),
+            StyleParameter(name: "brush_size", description: "Size of the dabs, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
+            StyleParameter(name: "stroke_length", description: "Length of the dabs, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
         ]
     )
 
-    /// Strokes are broad; painting them at half the usual working resolution costs a quarter
-    /// and the print-stage enlargement keeps their edges soft like wet paint.
-    public var workingShortSide: Int? { 1350 }
+    public var workingShortSide: Int? { Self.canvasShortSide }
+
+    /// Short side of the canvas the dabs are painted on.
+    static let canvasShortSide = 1200
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let s = context.workingScale
-        let brush = context.parameters["brush_size"]
-        let maxLength = max(2, Int((14 * context.parameters["stroke_length"]).rounded()))
-        let w = image.width, h = image.height
-        let canvas = StrokeCanvas(width: w, height: h, paper: (0.93, 0.9, 0.84))
-        var first = true
-        for (index, size) in [30.0, 15.0, 7.0].enumerated() {
-            let radius = Float(max(1, size * s * brush))
-            let reference = PlanarImage(planes: image.planes.map { Blur.gaussian($0, sigma: Double(radius) * 0.5) })
-            let luminance = Colour.luma(reference)
-            let spacing = max(1, Int(radius.rounded()))
-            let threshold: Float = 0.1
-            // Cells on a grid over the whole photo (anchor), clipped to this crop.
-            let offsetX = Int(context.workingAnchor.x.rounded()) % spacing, offsetY = Int(context.workingAnchor.y.rounded()) % spacing
-            let columns = (w + offsetX + spacing - 1) / spacing, rows = (h + offsetY + spacing - 1) / spacing
-            let cellBase = (Int(context.workingAnchor.x.rounded()) / spacing, Int(context.workingAnchor.y.rounded()) / spacing)
-            let current = canvas.image
-            // Strokes for each grid cell, decided in parallel (each cell reads only).
-            let cells = UnsafeMutableBufferPointer<PaintMark?>.allocate(capacity: columns * rows)
-            cells.initialize(repeating: nil)
-            defer { cells.deallocate() }
-            let cellStorage = UncheckedSendable(cells)
-            Parallel.rows(rows, minimumChunk: 1) { range in
-                for row in range {
-                    for column in 0..<columns {
-                        let x0 = max(0, column * spacing - offsetX), y0 = max(0, row * spacing - offsetY)
-                        let x1 = min(w, column * spacing - offsetX + spacing), y1 = min(h, row * spacing - offsetY + spacing)
-                        guard x0 < x1, y0 < y1 else { continue }
-                        var total: Float = 0
-                        if !first {
-                            for y in y0..<y1 {
-                                for x in x0..<x1 { total += Self.difference(current, reference, x, y) }
-                            }
-                        }
-                        guard first || total / Float((x1 - x0) * (y1 - y0)) > threshold else { continue }
-                        // The stroke starts at a seeded point of the cell (Hertzmann starts at the
-                        // worst pixel, which jumps between two renders that differ by a resampling
-                        // phase; a seeded point keeps prints of different sizes alike).
-                        let key = markKey(index, column + cellBase.0, row + cellBase.1, seed: context.seed)
-                        let jx = Float(x0) + keyUnit(key, 1) * Float(x1 - x0), jy = Float(y0) + keyUnit(key, 2) * Float(y1 - y0)
-                        cellStorage.value[row * columns + column] = Self.stroke(
-                            from: (jx, jy), radius: radius, reference: reference, luminance: luminance, canvas: current,
-                            maxLength: maxLength, key: key, fresh: first)
-                    }
-                }
+        let brush = Float(context.parameters["brush_size"])
+        let lengthFactor = Float(context.parameters["stroke_length"])
+        let (photo, factor) = PaintPreparation.canvas(image, shortSide: Self.canvasShortSide)
+        let w = photo.width, h = photo.height
+        let unit = Float(min(w, h)) / 100
+        let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)
+        // Brighter light and purer colour than the photo.
+        let bright = PaintPreparation.brighten(photo, saturation: 1.15, gamma: 0.85)
+
+        // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
+        let ground = PlanarImage(planes: bright.planes.enumerated().map { channel, plane in
+            let tone: [Float] = [0.93, 0.88, 0.78]
+            return PlaneMath.map(Blur.gaussian(plane, sigma: Double(3 * unit))) { $0 * 0.55 + tone[channel] * 0.45 }
+        })
+        let surface = PaintSurface(ground: ground)
+        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
+        let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 30 * unit, angle: 0.2, swing: 1.2, seed: Noise.stream(context.seed, 41))
+        let steps = max(1, Int((3 * lengthFactor).rounded()))
+        let layers: [StrokeLayer] = [
+            StrokeLayer(radius: 0.95 * unit * brush, spacing: 1.8 * unit * brush, threshold: 0, cover: true, minSteps: min(2, steps), maxSteps: steps, step: 1.25 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6, angleJitter: 0.25),
+            StrokeLayer(radius: 0.6 * unit * brush, spacing: 1.1 * unit * brush, threshold: 0.09, cover: false, minSteps: min(2, steps), maxSteps: steps, step: 0.8 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5, angleJitter: 0.2),
+            StrokeLayer(radius: 0.42 * unit * brush, spacing: 0.75 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps, step: 0.45 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4, angleJitter: 0.15),
+            StrokeLayer(radius: 0.25 * unit * brush, spacing: 0.45 * unit * brush, threshold: 0.15, cover: false, minSteps: 1, maxSteps: steps, step: 0.27 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3, angleJitter: 0.1),
+        ]
+        var tensor = PlanarImage(width: 1, height: 1, channels: 3)
+        for (index, layer) in layers.enumerated() {
+            let reference = PlanarImage(planes: bright.planes.map { Blur.gaussian($0, sigma: Double(layer.radius) * 0.6) })
+            if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
+            let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 2, prior: prior, priorWeight: 0.06, anchor: anchor)
+            var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
+            // Detail dabs stay closer to the local colour: eyes and mouths must read.
+            let jitter: Float = [1, 0.8, 0.55, 0.35][index]
+            for i in strokes.indices {
+                // Skin is modelled with softer, closer colour (Renoir's faces, not his foliage).
+                let centre = strokes[i].points[strokes[i].points.count / 2]
+                strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin.value(at: centre)))
             }
-            canvas.paint(cells.compactMap { $0 })
-            first = false
+            surface.paint(strokes, texture: BrushTexture(
+                bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.14, bristleRelief: 0.5, ridge: 0.05, tail: 0.45,
+                pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.1, taper: 0.2, flatten: 0.5))
         }
-        return StyledImage(planes: canvas.image, finish: PaperGrain(printScale: Float(context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 22), strength: 0.07))
+        let (gx, gy) = surface.heightGradient()
+        return StyledImage(
+            planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.coverage]),
+            finish: ImpastoLight(
+                relief: 0.1, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.4))
     }
 
-    @inline(__always) static func difference(_ a: PlanarImage, _ b: PlanarImage, _ x: Int, _ y: Int) -> Float {
-        let dr = a.planes[0][x, y] - b.planes[0][x, y], dg = a.planes[1][x, y] - b.planes[1][x, y], db = a.planes[2][x, y] - b.planes[2][x, y]
-        return (dr * dr + dg * dg + db * db).squareRoot()
+    /// A dab of broken colour: its value, hue and purity
+    /// nudged, cool complementary accents in the shadows and warm ones in the light.
+    static func broken(_ stroke: BrushStroke, jitter: Float) -> BrushStroke {
+        var stroke = stroke
+        let key = stroke.key
+        let points = stroke.points
+        let centre = points.reduce(SIMD2<Float>.zero, +) / Float(points.count)
+        if stroke.points.count == 2 {
+            // A lone dab is still a short stroke, not a round spot.
+            let d = stroke.points[1] - stroke.points[0]
+            let length = (d * d).sum().squareRoot()
+            if length < stroke.radius {
+                let direction = length > 1e-4 ? d / length : SIMD2(1, 0)
+                stroke.points = [centre - direction * stroke.radius * 0.6, centre + direction * stroke.radius * 0.6]
+            }
+        }
+        var colour = stroke.colour
+        let luma = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
+        // Broken colour: each dab is the local colour, or a warmer or cooler neighbour of it
+        // (a painter's two or three mixtures per passage, not random noise).
+        let pick = keyUnit(key, 13)
+        let variant: Float = pick < 0.4 ? 0 : (pick < 0.7 ? 1 : -1)
+        colour = rotateHue(colour, by: variant * jitter * (0.18 + 0.1 * keyUnit(key, 16)))
+        colour *= 1 + ((keyUnit(key, 11) - 0.5) * 0.1 + variant * 0.03) * jitter
+        let purity = 1 + 0.2 * keyUnit(key, 12) * jitter
+        let grey = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
+        colour = SIMD3(repeating: grey) + (colour - SIMD3(repeating: grey)) * purity
+        let accent = keyUnit(key, 14)
+        if luma < 0.4 && accent < 0.3 * jitter {
+            // Shadows hold blues and violets.
+            colour += SIMD3(-0.02, -0.035, 0.09) * (1 - luma / 0.4 * 0.5)
+        } else if luma > 0.55 && accent < 0.3 * jitter {
+            // Light is warm: touches of cream and yellow.
+            colour += SIMD3(0.06, 0.04, -0.04)
+        }
+        stroke.colour = colour.clamped(lowerBound: SIMD3(repeating: 0), upperBound: SIMD3(repeating: 1))
+        stroke.radius *= 0.85 + 0.3 * keyUnit(key, 15)
+        stroke.opacity = 0.93
+        return stroke
     }
 
-    /// Hertzmann's curved stroke: start colour fixed, each step moves one radius along the
-    /// normal of the luminance gradient, until the canvas already matches the photo better
-    /// than the stroke colour would.
-    static func stroke(
-        from start: (Float, Float), radius: Float, reference: PlanarImage, luminance: Plane, canvas: PlanarImage, maxLength: Int,
-        key: UInt64, fresh: Bool
-    ) -> PaintMark {
-        let w = reference.width, h = reference.height
-        func sample(_ image: PlanarImage, _ x: Float, _ y: Float) -> (Float, Float, Float) {
-            let sx = min(max(Int(x), 0), w - 1), sy = min(max(Int(y), 0), h - 1)
-            return (image.planes[0][sx, sy], image.planes[1][sx, sy], image.planes[2][sx, sy])
-        }
-        var colour = sample(reference, start.0, start.1)
-        // A little variation between strokes, as with a loaded brush.
-        let shift = (keyUnit(key, 3) - 0.5) * 0.06
-        colour = (colour.0 + shift, colour.1 + shift * 0.8, colour.2 + shift * 0.6)
-        var points = [start]
-        var (x, y) = start
-        var (lastDx, lastDy): (Float, Float) = (0, 0)
-        let minLength = 3
-        for step in 1..<maxLength {
-            let sx = min(max(Int(x), 1), w - 2), sy = min(max(Int(y), 1), h - 2)
-            if step > minLength {
-                let r = sample(reference, x, y), c = sample(canvas, x, y)
-                let toCanvas = abs(r.0 - c.0) + abs(r.1 - c.1) + abs(r.2 - c.2)
-                let toStroke = abs(r.0 - colour.0) + abs(r.1 - colour.1) + abs(r.2 - colour.2)
-                if !fresh && toCanvas < toStroke { break }
-                if fresh && toStroke > 0.25 { break }
-            }
-            let gx = luminance[sx + 1, sy] - luminance[sx - 1, sy], gy = luminance[sx, sy + 1] - luminance[sx, sy - 1]
-            let magnitude = (gx * gx + gy * gy).squareRoot()
-            if magnitude * radius < 0.004 { break }
-            var dx = -gy / magnitude, dy = gx / magnitude
-            if lastDx * dx + lastDy * dy < 0 { (dx, dy) = (-dx, -dy) }
-            // Curvature filter: blend with the previous direction.
-            if step > 1 {
-                dx = 0.6 * dx + 0.4 * lastDx
-                dy = 0.6 * dy + 0.4 * lastDy
-                let n = (dx * dx + dy * dy).squareRoot()
-                if n > 0 { (dx, dy) = (dx / n, dy / n) }
-            }
-            x += radius * dx
-            y += radius * dy
-            if x < 0 || y < 0 || x >= Float(w) || y >= Float(h) { break }
-            points.append((x, y))
-            (lastDx, lastDy) = (dx, dy)
-        }
-        return PaintMark(points: points, radius: radius, colour: colour, key: key, opacity: 0.92)
+    /// Rotates an RGB colour about the grey axis by `angle` radians.
+    static func rotateHue(_ c: SIMD3<Float>, by angle: Float) -> SIMD3<Float> {
+        let cosA = cos(angle), sinA = sin(angle)
+        let k: Float = 0.57735  // 1/√3, the grey axis
+        let dot = (c.x + c.y + c.z) * k
+        let cross = SIMD3(k * (c.z - c.y), k * (c.x - c.z), k * (c.y - c.x))
+        let axis = SIMD3<Float>(repeating: k)
+        return c * cosA + cross * sinA + axis * dot * (1 - cosA)
     }
 }

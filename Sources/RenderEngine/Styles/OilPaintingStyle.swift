@@ -1,12 +1,13 @@
 import Foundation
 
-/// Oil painting: anisotropic Kuwahara filtering (Kyprianidis et al. 2009/2010) for the paint
-/// patches, then brush and canvas relief lit from the upper left (after Semmo et al. 2016).
+/// Oil painting, alla prima: curved brush strokes in coarse-to-fine layers (Hertzmann,
+/// SIGGRAPH 1998) that follow the flow of the photo's structure tensor, each stroke carrying
+/// bristle streaks and depositing paint height; the height field is lit from the upper left
+/// with a glossy highlight at print resolution, over a canvas weave where the paint is thin
+/// (the relief of Semmo et al. 2016, but from real strokes).
 ///
-/// The Kuwahara filter is the expensive part (dozens of samples and eight sectors per pixel),
-/// so it runs at a coarse scale (about 720 px on the short side) and a guided filter brings it
-/// back to the working resolution along the photo's own edges. Brush streaks are noise smeared
-/// along the flow field; at print resolution a canvas weave is added and everything is lit.
+/// Strokes are painted on a canvas of `canvasShortSide` pixels whatever the photo's size (a
+/// small photo is enlarged first), so brush marks keep crisp edges and the same proportions.
 public struct OilPaintingStyle: RenderStyle {
     public init() {}
 
@@ -17,133 +18,68 @@ public struct OilPaintingStyle: RenderStyle {
         description: "Thick, directional brush strokes that follow the forms of the photo, on lit canvas.",
         parameters: [
             StyleParameter(name: "brush_size", description: "Size of the brush strokes, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
-            StyleParameter(name: "relief", description: "How strongly brush ridges and the canvas weave catch the light (0 = flat).", defaultValue: 0.5, minimum: 0, maximum: 1),
+            StyleParameter(name: "relief", description: "How strongly the impasto and the canvas weave catch the light (0 = flat).", defaultValue: 0.5, minimum: 0, maximum: 1),
         ]
     )
 
-    /// Short side of the coarse scale the Kuwahara filter runs at.
-    static let coarseShortSide = 720.0
+    public var workingShortSide: Int? { Self.canvasShortSide }
+
+    /// Short side of the canvas the strokes are painted on.
+    static let canvasShortSide = 1200
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let s = context.workingScale
-        let brush = context.parameters["brush_size"]
-        let w = image.width, h = image.height
-        let factor = min(1, Self.coarseShortSide / Double(min(w, h)))
-        let cw = max(1, Int((Double(w) * factor).rounded())), ch = max(1, Int((Double(h) * factor).rounded()))
+        let brush = Float(context.parameters["brush_size"])
+        let (photo, factor) = PaintPreparation.canvas(image, shortSide: Self.canvasShortSide)
+        let w = photo.width, h = photo.height
+        // One percent of the short side, in canvas pixels: every length below is a multiple.
+        let unit = Float(min(w, h)) / 100
+        let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)
+        let rich = PaintPreparation.enrich(photo, saturation: 1.2, contrast: 0.12)
 
-        // Paint patches at the coarse scale.
-        let coarse = PlanarImage(planes: image.planes.map { Resample.reduce($0, width: cw, height: ch) })
-        let coarseScale = s * factor * Double(w) / Double(cw) * Double(cw) / Double(w)
-        let flow = OrientationField.compute(coarse, sigma: max(1, 2.5 * coarseScale * 2.7))
-        let radius = Float(max(1.5, 11 * brush * coarseScale))
-        let painted = AnisotropicKuwahara.filter(coarse, orientation: flow, radius: radius)
-
-        // Back to working resolution along the photo's edges.
-        let guide = Colour.luma(image)
-        let guideRadius = max(1, Int((1 / factor).rounded()))
-        let colour = painted.planes.map { plane in
-            GuidedFilter.apply(Resample.enlarge(plane, width: w, height: h), guide: guide, radius: guideRadius, epsilon: 0.002)
+        // A toned ground (imprimatura): the photo's colours, very blurred and a little warm.
+        let ground = PlanarImage(planes: rich.planes.enumerated().map { channel, plane in
+            let warm: [Float] = [0.04, 0.01, -0.03]
+            return PlaneMath.map(Blur.gaussian(plane, sigma: Double(4 * unit))) { $0 * 0.9 + warm[channel] }
+        })
+        let surface = PaintSurface(ground: ground)
+        let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
+        // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
+        let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
+        let layers: [StrokeLayer] = [
+            StrokeLayer(radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush, inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15),
+            StrokeLayer(radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush, inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12),
+            StrokeLayer(radius: 0.3 * unit * brush, spacing: 0.36 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.3 * unit * brush, inertia: 0.3, edgeStop: 0.12, thickness: 0.35),
+            StrokeLayer(radius: 0.17 * unit * brush, spacing: 0.2 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: 5, step: 0.18 * unit * brush, inertia: 0.3, edgeStop: 0.1, thickness: 0.22),
+        ]
+        var tensor = PlanarImage(width: 1, height: 1, channels: 3)
+        for (index, layer) in layers.enumerated() {
+            let reference = PlanarImage(planes: rich.planes.map { Blur.gaussian($0, sigma: Double(layer.radius) * 0.5) })
+            // Coarse layers follow the large forms, fine ones the detail.
+            if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
+            let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 1.5, prior: prior, priorWeight: 0.04, anchor: anchor)
+            var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
+            for i in strokes.indices {
+                let key = strokes[i].key
+                // A loaded brush never carries quite the mixed colour: small value and warmth shifts.
+                let value = 1 + (keyUnit(key, 7) - 0.5) * 0.1
+                let warmth = (keyUnit(key, 8) - 0.5) * 0.05
+                strokes[i].colour = strokes[i].colour * value + SIMD3(warmth, 0, -warmth)
+                strokes[i].radius *= 0.8 + 0.4 * keyUnit(key, 9)
+                // Skin is painted smoother and thinner than cloth or sky.
+                let centre = strokes[i].points[strokes[i].points.count / 2]
+                strokes[i].thickness *= 1 - 0.6 * skin.value(at: centre)
+                // The impasto is heaviest where the eye goes; the background is laid in flatter.
+                strokes[i].thickness *= 0.5 + 0.5 * importance.value(at: centre)
+            }
+            surface.paint(strokes, texture: BrushTexture(
+                bristleWidth: max(1.2, 0.14 * unit), bristleShade: 0.06, bristleRelief: 0.16, ridge: 0.3, tail: 0.9,
+                pickup: 0.35, softness: 1, wobble: 0.06, taper: 0.15, flatten: 0.75))
         }
-
-        // Brush streaks: noise smeared along the flow, at a finer scale than the patches.
-        let relief = Float(context.parameters["relief"])
-        // Streaks at half the working resolution: they are soft, and this is the costly part.
-        let hw = max(1, w / 2), hh = max(1, h / 2)
-        let anchor = context.workingAnchor
-        let height = BrushRelief.heightField(
-            flow: flow, width: hw, height: hh, scale: s / 2, brush: brush, anchor: (anchor.x / 2, anchor.y / 2), seed: Noise.stream(context.seed, 11))
-        let (halfX, halfY) = BrushRelief.gradient(height)
-        // Enlarged back, a gradient per half-resolution pixel is half as steep per working pixel.
-        let hx = PlaneMath.map(Resample.enlarge(halfX, width: w, height: h)) { $0 * 0.5 }
-        let hy = PlaneMath.map(Resample.enlarge(halfY, width: w, height: h)) { $0 * 0.5 }
+        let (gx, gy) = surface.heightGradient()
         return StyledImage(
-            planes: PlanarImage(planes: colour + [hx, hy]),
-            finish: CanvasLight(relief: relief, printScale: Float(context.printScale), workingPerPrint: Float(context.workingScale / context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 12)))
-    }
-}
-
-enum BrushRelief {
-    /// Line integral convolution of value noise along the (enlarged) flow field: streaks about
-    /// one brush width apart and a few widths long, like bristle marks.
-    static func heightField(flow: OrientationField, width: Int, height: Int, scale: Double, brush: Double, anchor: (x: Float, y: Float), seed: UInt32) -> Plane {
-        let out = Plane(width: width, height: height)
-        let fx = Float(flow.tangentX.width) / Float(width), fy = Float(flow.tangentX.height) / Float(height)
-        let bristle = Float(1.6 * scale * brush)      // noise feature across the stroke, in working px
-        let step = Float(max(0.75, 1.5 * scale * brush))
-        let steps = 7
-        Parallel.rows(height) { rows in
-            for y in rows {
-                let o = out.row(y)
-                for x in 0..<width {
-                    var sum: Float = 0
-                    for direction in [Float(1), -1] {
-                        var px = Float(x), py = Float(y)
-                        for _ in 0..<steps {
-                            let tx = flow.tangentX.bilinear(px * fx, py * fy), ty = flow.tangentY.bilinear(px * fx, py * fy)
-                            px += direction * tx * step
-                            py += direction * ty * step
-                            sum += Noise.value((px + anchor.x) / bristle, (py + anchor.y) / bristle, seed)
-                        }
-                    }
-                    o[x] = sum / Float(2 * steps)
-                }
-            }
-        }
-        return out
-    }
-
-    /// Central differences, in height units per working pixel.
-    static func gradient(_ plane: Plane) -> (Plane, Plane) {
-        let w = plane.width, h = plane.height
-        let gx = Plane(width: w, height: h), gy = Plane(width: w, height: h)
-        Parallel.rows(h) { rows in
-            for y in rows {
-                let up = plane.row(max(y - 1, 0)), mid = plane.row(y), down = plane.row(min(y + 1, h - 1))
-                let ox = gx.row(y), oy = gy.row(y)
-                for x in 0..<w {
-                    ox[x] = (mid[min(x + 1, w - 1)] - mid[max(x - 1, 0)]) * 0.5
-                    oy[x] = (down[x] - up[x]) * 0.5
-                }
-            }
-        }
-        return (gx, gy)
-    }
-}
-
-/// Print-resolution paint surface: brush ridges (from the working-resolution height field)
-/// and a canvas weave, lit by a light from the upper left.
-struct CanvasLight: PrintFinish {
-    let relief: Float
-    let printScale: Float
-    let workingPerPrint: Float
-    let origin: (x: Float, y: Float)
-    let seed: UInt32
-
-    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
-        let inverse = 1 / printScale
-        let v = (Float(y) + origin.y) * inverse
-        // Light direction (normalised) from the upper left, fairly low for visible relief.
-        let lx: Float = -0.55, ly: Float = -0.55, lz: Float = 0.63
-        let brushStrength = 9 * relief
-        let weaveStrength = 0.10 * relief
-        let period: Float = 3.2  // canvas threads, in reference pixels
-        for i in 0..<count {
-            let p = input + i * bands
-            let u = (Float(x + i) + origin.x) * inverse
-            // Canvas weave: two sets of threads, slightly irregular.
-            let wobble = Noise.value(u * 0.15, v * 0.15, seed) * 0.6
-            let cx = cos((u + wobble) * 2 * .pi / period), cy = cos((v - wobble) * 2 * .pi / period)
-            let weaveX = -sin((u + wobble) * 2 * .pi / period) * cy * weaveStrength
-            let weaveY = -sin((v - wobble) * 2 * .pi / period) * cx * weaveStrength
-            // Surface normal from the brush height gradient (per working pixel) and the weave.
-            let nx = -(p[3] * brushStrength + weaveX), ny = -(p[4] * brushStrength + weaveY)
-            let length = (nx * nx + ny * ny + 1).squareRoot()
-            let lambert = (nx * lx + ny * ly + lz) / length
-            let shade = 0.9 + 0.35 * (lambert - lz)
-            let specular = pow(max(0, lambert), 24) * 0.06 * relief
-            output[3 * i] = byte(p[0] * shade + specular)
-            output[3 * i + 1] = byte(p[1] * shade + specular)
-            output[3 * i + 2] = byte(p[2] * shade + specular)
-        }
+            planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.coverage]),
+            finish: ImpastoLight(
+                relief: Float(context.parameters["relief"]), printScale: Float(context.printScale), origin: context.printAnchor,
+                gloss: 0.3, weave: 1))
     }
 }

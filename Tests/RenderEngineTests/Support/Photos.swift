@@ -10,6 +10,10 @@ enum Photos {
     static let storm = "/usr/share/backgrounds/mate/nature/Storm.jpg"
     /// A dark, low-key forest.
     static let forest = "/usr/share/wallpapers/Path/contents/images/2560x1600.jpg"
+    /// Rowing boats at a lake shore at sunset: many shapes, water, sky, gravel.
+    static let boats = "/usr/share/wallpapers/BytheWater/contents/images/2560x1440.jpg"
+    /// A ladybird on a grass blade among small blue flowers.
+    static let ladybird = "/usr/share/backgrounds/mate/nature/LadyBird.jpg"
     /// A portrait photo (1622x2880).
     static let portrait = "/usr/share/wallpapers/SafeLanding/contents/images/1622x2880.jpg"
 

@@ -1,0 +1,229 @@
+import Foundation
+import RenderEngine
+
+/// An image as float planes for measuring: RGB in 0...1, rows contiguous.
+struct MeasuredImage {
+    let width: Int
+    let height: Int
+    var red: [Float], green: [Float], blue: [Float]
+
+    init(_ image: RasterImage) {
+        width = image.width
+        height = image.height
+        let count = width * height
+        red = [Float](repeating: 0, count: count)
+        green = red
+        blue = red
+        for i in 0..<count {
+            red[i] = Float(image.pixels[3 * i]) / 255
+            green[i] = Float(image.pixels[3 * i + 1]) / 255
+            blue[i] = Float(image.pixels[3 * i + 2]) / 255
+        }
+    }
+
+    init(width: Int, height: Int, red: [Float], green: [Float], blue: [Float]) {
+        self.width = width
+        self.height = height
+        self.red = red
+        self.green = green
+        self.blue = blue
+    }
+
+    func mapped(_ transform: (Float, Float, Float) -> (Float, Float, Float)) -> MeasuredImage {
+        var out = self
+        for i in red.indices {
+            let (r, g, b) = transform(red[i], green[i], blue[i])
+            out.red[i] = min(max(r, 0), 1)
+            out.green[i] = min(max(g, 0), 1)
+            out.blue[i] = min(max(b, 0), 1)
+        }
+        return out
+    }
+
+    /// Luma in 0...255 (Rec. 709 weights on the sRGB values).
+    var luma: [Float] { red.indices.map { 255 * (0.2126 * red[$0] + 0.7152 * green[$0] + 0.0722 * blue[$0]) } }
+
+    /// CIELAB planes (D65).
+    var lab: (l: [Float], a: [Float], b: [Float]) {
+        var l = red, a = red, b = red
+        func linear(_ c: Float) -> Float { c <= 0.04045 ? c / 12.92 : powf((c + 0.055) / 1.055, 2.4) }
+        func f(_ t: Float) -> Float { t > 0.008856 ? cbrtf(t) : 7.787 * t + 16 / 116 }
+        for i in red.indices {
+            let (r, g, bl) = (linear(red[i]), linear(green[i]), linear(blue[i]))
+            let x = (0.4124 * r + 0.3576 * g + 0.1805 * bl) / 0.95047
+            let y = 0.2126 * r + 0.7152 * g + 0.0722 * bl
+            let z = (0.0193 * r + 0.1192 * g + 0.9505 * bl) / 1.08883
+            let (fx, fy, fz) = (f(x), f(y), f(z))
+            l[i] = 116 * fy - 16
+            a[i] = 500 * (fx - fy)
+            b[i] = 200 * (fy - fz)
+        }
+        return (l, a, b)
+    }
+
+    func blurred(_ sigma: Float) -> MeasuredImage {
+        MeasuredImage(
+            width: width, height: height, red: Planes.gaussian(red, width, height, sigma), green: Planes.gaussian(green, width, height, sigma),
+            blue: Planes.gaussian(blue, width, height, sigma))
+    }
+}
+
+/// The cheap imitations a style must beat on its medium's measure: what a lazy filter would
+/// print instead of art. Made from the photo style's preview of the same photo and crop.
+enum Fakes {
+    static func all(of photo: MeasuredImage) -> [(String, MeasuredImage)] {
+        [
+            ("the photo", photo),
+            ("greyscale", photo.mapped { r, g, b in let y = 0.2126 * r + 0.7152 * g + 0.0722 * b; return (y, y, y) }),
+            ("a Gaussian blur", photo.blurred(2)),
+            ("photo + noise", noisy(photo)),
+            ("posterised, 4 levels", photo.mapped { r, g, b in (posterise(r, 4), posterise(g, 4), posterise(b, 4)) }),
+            ("posterised, 8 levels", photo.mapped { r, g, b in (posterise(r, 8), posterise(g, 8), posterise(b, 8)) }),
+            ("brighter", photo.mapped { r, g, b in (r + 30 / 255, g + 30 / 255, b + 30 / 255) }),
+        ]
+    }
+
+    static func posterise(_ value: Float, _ levels: Float) -> Float { (value * (levels - 1)).rounded() / (levels - 1) }
+
+    /// Per-pixel noise of σ ≈ 10/255 per channel (a hash, so the fake is the same every run).
+    static func noisy(_ image: MeasuredImage) -> MeasuredImage {
+        var out = image
+        for i in image.red.indices {
+            func n(_ lane: UInt64) -> Float {
+                var h = UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ lane
+                h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
+                h ^= h >> 31
+                return (Float(h >> 40) / Float(1 << 24) - 0.5) * 0.12
+            }
+            out.red[i] = min(max(image.red[i] + n(1), 0), 1)
+            out.green[i] = min(max(image.green[i] + n(2), 0), 1)
+            out.blue[i] = min(max(image.blue[i] + n(3), 0), 1)
+        }
+        return out
+    }
+}
+
+/// Measures of a medium on a 1200 px preview.
+enum Medium {
+    /// Brush marks (oil, impressionist): what the picture has at the scale of a brush stroke
+    /// (difference of Gaussians σ 1.5 → 4.5 px) that the photo does not, with the photo's own
+    /// band removed by least squares, so a faithful or tone-shifted copy scores zero.
+    /// `texture`: rms of that new luma texture (0–255). `brokenColour`: rms of the new a*b*
+    /// texture over `texture` — dabs of different hue side by side score high, lit impasto of
+    /// one mixed colour low, noise very high.
+    static func marks(_ image: MeasuredImage, photo: MeasuredImage) -> (texture: Double, brokenColour: Double) {
+        let w = image.width, h = image.height
+        func newTexture(_ a: [Float], _ b: [Float]) -> [Float] {
+            let bi = Planes.differenceOfGaussians(a, w, h, 1.5, 4.5), bp = Planes.differenceOfGaussians(b, w, h, 1.5, 4.5)
+            var dot = 0.0, norm = 0.0
+            for i in bi.indices {
+                dot += Double(bi[i] * bp[i])
+                norm += Double(bp[i] * bp[i])
+            }
+            let beta = Float(dot / max(norm, 1e-12))
+            return bi.indices.map { bi[$0] - beta * bp[$0] }
+        }
+        let luma = newTexture(image.luma, photo.luma)
+        let texture = (luma.reduce(0.0) { $0 + Double($1 * $1) } / Double(luma.count)).squareRoot()
+        let labImage = image.lab, labPhoto = photo.lab
+        let a = newTexture(labImage.a, labPhoto.a), b = newTexture(labImage.b, labPhoto.b)
+        var colour = 0.0
+        for i in a.indices { colour += Double(a[i] * a[i] + b[i] * b[i]) }
+        return (texture, (colour / Double(a.count)).squareRoot() / max(texture, 1e-6))
+    }
+
+    /// Broken colour at the dot scale (pointillism): mean Lab distance between the picture
+    /// blurred at σ 1.5 px (dots kept, pixel noise gone) and at σ 8 px (the colour the eye
+    /// mixes), in chroma and in lightness.
+    static func dotContrast(_ image: MeasuredImage) -> (chroma: Double, lightness: Double) {
+        let fine = image.blurred(1.5).lab, mixed = image.blurred(8).lab
+        var chroma = 0.0, lightness = 0.0
+        for i in fine.l.indices {
+            chroma += Double(hypotf(fine.a[i] - mixed.a[i], fine.b[i] - mixed.b[i]))
+            lightness += Double(abs(fine.l[i] - mixed.l[i]))
+        }
+        let n = Double(fine.l.count)
+        return (chroma / n, lightness / n)
+    }
+
+    /// A halftone screen (pop art): correlation of the picture's fine detail with itself one
+    /// screen period along a row (a 45° screen of pitch P repeats every P·√2 px along a row),
+    /// minus the correlation half a period away. A screen scores high; anything else near 0.
+    static func screen(_ image: MeasuredImage, period: Double) -> Double {
+        let w = image.width, h = image.height
+        let luma = image.luma
+        let detail = Planes.differenceOfGaussians(luma, w, h, 0.8, Float(period))
+        func correlation(_ lag: Int) -> Double {
+            var sxy = 0.0, sxx = 0.0, syy = 0.0
+            for y in stride(from: 0, to: h, by: 2) {
+                for x in 0..<(w - lag) {
+                    let a = Double(detail[y * w + x]), b = Double(detail[y * w + x + lag])
+                    sxy += a * b
+                    sxx += a * a
+                    syy += b * b
+                }
+            }
+            return sxy / max((sxx * syy).squareRoot(), 1e-12)
+        }
+        return correlation(Int(period.rounded())) - correlation(Int((period / 2).rounded()))
+    }
+
+    /// Whether the subject survives a flat-ink style: rank correlation of the picture's
+    /// lightness with the photo's once both are blurred past the dots (σ 10 px).
+    static func subjectSurvival(_ image: MeasuredImage, photo: MeasuredImage) -> Double {
+        let w = image.width, h = image.height
+        let a = Planes.gaussian(image.lab.l, w, h, 10), b = Planes.gaussian(photo.lab.l, w, h, 10)
+        func ranks(_ values: [Float]) -> [Double] {
+            var r = [Double](repeating: 0, count: values.count)
+            for (rank, index) in values.indices.sorted(by: { values[$0] < values[$1] }).enumerated() { r[index] = Double(rank) }
+            return r
+        }
+        let ra = ranks(a), rb = ranks(b)
+        let mean = Double(ra.count - 1) / 2
+        var sab = 0.0, saa = 0.0
+        for i in ra.indices {
+            sab += (ra[i] - mean) * (rb[i] - mean)
+            saa += (ra[i] - mean) * (ra[i] - mean)
+        }
+        return sab / saa
+    }
+
+    /// Share of the picture whose dot-averaged lightness is below L* 20: a black sheet.
+    static func blackShare(_ image: MeasuredImage) -> Double {
+        let l = Planes.gaussian(image.lab.l, image.width, image.height, 10)
+        return Double(l.filter { $0 < 20 }.count) / Double(l.count)
+    }
+}
+
+/// Separable Gaussian blurs on planes (clamped edges), enough for measuring.
+enum Planes {
+    static func gaussian(_ plane: [Float], _ w: Int, _ h: Int, _ sigma: Float) -> [Float] {
+        let radius = max(1, Int((3 * sigma).rounded(.up)))
+        var kernel = (-radius...radius).map { expf(-Float($0 * $0) / (2 * sigma * sigma)) }
+        let total = kernel.reduce(0, +)
+        kernel = kernel.map { $0 / total }
+        var rows = [Float](repeating: 0, count: plane.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                var sum: Float = 0
+                for k in -radius...radius { sum += kernel[k + radius] * plane[y * w + min(max(x + k, 0), w - 1)] }
+                rows[y * w + x] = sum
+            }
+        }
+        var out = rows
+        for y in 0..<h {
+            for x in 0..<w {
+                var sum: Float = 0
+                for k in -radius...radius { sum += kernel[k + radius] * rows[min(max(y + k, 0), h - 1) * w + x] }
+                out[y * w + x] = sum
+            }
+        }
+        return out
+    }
+
+    static func differenceOfGaussians(_ plane: [Float], _ w: Int, _ h: Int, _ s1: Float, _ s2: Float) -> [Float] {
+        let a = gaussian(plane, w, h, s1), b = gaussian(plane, w, h, s2)
+        return a.indices.map { a[$0] - b[$0] }
+    }
+}
