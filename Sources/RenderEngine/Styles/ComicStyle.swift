@@ -84,7 +84,10 @@ public struct ComicStyle: RenderStyle {
                 for x in 0..<w { g[x] *= perReference }
             }
         }
-        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient]
+        // Outlines round every colour shape: a ridge on the borders between hues (not between
+        // the cel tones of one hue), cut at one level at print resolution so it has one weight.
+        let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s))), scale: s)
+        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders]
         let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s))
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
     }
@@ -271,6 +274,65 @@ struct ComicPalette: Sendable {
         }
     }
 
+    /// A ridge (1 at its crest) on the borders between colour shapes of clearly different hue
+    /// (ΔE of the hue colours ≥ 22) or between a hue and spot black, blurred by `sigma` working px.
+    /// None inside faces (a lit cheek is not a shape) nor where borders crowd (foliage, gravel).
+    func hueBorders(_ lab: PlanarImage, skin: Plane, sigma: Double, scale: Double) -> Plane {
+        let w = lab.width, h = lab.height
+        // Labels of the colours softened over ~12 reference px: slivers and flecks (sky seen
+        // through leaves) merge into their surroundings and get no outline.
+        let soft = max(1.5, 4.5 * scale)
+        let (pl, pa, pb) = (SketchFlow.gaussian(lab.planes[0], sigma: soft), SketchFlow.gaussian(lab.planes[1], sigma: soft), SketchFlow.gaussian(lab.planes[2], sigma: soft))
+        let centres = self.centres
+        var labels = [Int32](repeating: 0, count: w * h)
+        labels.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let l = pl.row(y), a = pa.row(y), b = pb.row(y)
+                    for x in 0..<w { out.value[y * w + x] = label(l[x], a[x], b[x], centres: centres) }
+                }
+            }
+        }
+        func colour(_ label: Int32) -> (Float, Float, Float) {
+            guard label >= 0 else { return (3, 0, 0) }
+            let hue = hues[Int(label) / 8]
+            return (hue.tones[min(Int(label) % 8, hue.tones.count - 1)], hue.a, hue.b)
+        }
+        func differ(_ p: Int32, _ q: Int32) -> Bool {
+            guard p != q, p < 0 || q < 0 || p / 8 != q / 8 else { return false }
+            let c = colour(p), d = colour(q)
+            return (c.0 - d.0) * (c.0 - d.0) + (c.1 - d.1) * (c.1 - d.1) + (c.2 - d.2) * (c.2 - d.2) >= 22 * 22
+        }
+        let border = Plane(width: w, height: h)
+        for y in 0..<h {
+            let o = border.row(y)
+            let below = y + 1 < h ? border.row(y + 1) : nil
+            for x in 0..<w {
+                let p = labels[y * w + x]
+                if x + 1 < w, differ(p, labels[y * w + x + 1]) {
+                    o[x] = 1
+                    o[x + 1] = 1
+                }
+                if let below, differ(p, labels[(y + 1) * w + x]) {
+                    o[x] = 1
+                    below[x] = 1
+                }
+            }
+        }
+        let crowding = Blur.gaussian(border, sigma: max(4, 30 * scale))
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let o = border.row(y), c = crowding.row(y), k = skin.row(y)
+                for x in 0..<w { o[x] *= (1 - smoothstep(0.12, 0.26, c[x])) * (1 - smoothstep(0.25, 0.6, k[x])) }
+            }
+        }
+        let ridge = SketchFlow.gaussian(border, sigma: sigma)
+        // A straight two-pixel border blurred by σ peaks at about erf(1 / (σ√2)).
+        let crest = Float(erf(1 / (sigma * 2.0.squareRoot())))
+        return PlaneMath.map(ridge) { min(1, $0 / crest) }
+    }
+
     /// The flat sRGB colour of hue `k` for lightness `l`, tone borders `soft` L units wide.
     @inline(__always) static func colour(_ hue: Hue, _ rgb: [(Float, Float, Float)], lightness l: Float, soft: Float) -> (Float, Float, Float) {
         var c = rgb[0]
@@ -307,6 +369,7 @@ struct CelInk: PrintFinish {
         let centres = palette.centres, hues = palette.hues
         // The outline ridge is cut where the line is `lineWeight` × 9 reference px wide.
         let lineEdge = ComicOutline.edge(widthReference: 9 * lineWeight, workingScale: workingScale)
+        let borderEdge = ComicOutline.borderEdge(widthReference: 9 * lineWeight, workingScale: workingScale)
         for i in 0..<count {
             let p = input + i * bands
             let l = p[0]
@@ -323,7 +386,8 @@ struct CelInk: PrintFinish {
             }
             var cover = smoothstep(palette.black + soft, palette.black - soft, l)
             let line = smoothstep(lineEdge - 0.06, lineEdge + 0.06, p[3]) * smoothstep(0.3, 0.45, p[4])
-            cover = max(cover, line)
+            let outline = smoothstep(borderEdge - 0.08, borderEdge + 0.08, p[6])
+            cover = max(cover, max(line, outline))
             output[3 * i] = byte(r + (Self.ink - r) * cover)
             output[3 * i + 1] = byte(g + (Self.ink - g) * cover)
             output[3 * i + 2] = byte(b + (Self.ink - b) * cover)
@@ -333,6 +397,16 @@ struct CelInk: PrintFinish {
 
 /// Line width from a ridge-normalised DoG field.
 enum ComicOutline {
+    /// The σ (working px) of the hue-border ridge, and the level at which to cut it so the
+    /// outline is `widthReference` reference px wide (the ridge is about Gaussian, 1 at its crest).
+    static func borderSigma(workingScale: Float) -> Float { max(0.8, 2.6 * workingScale) }
+
+    static func borderEdge(widthReference: Float, workingScale: Float) -> Float {
+        let sigmaReference = borderSigma(workingScale: workingScale) / workingScale
+        let half = widthReference / (2 * sigmaReference)
+        return min(0.9, max(0.1, exp(-half * half / 2)))
+    }
+
     /// The level at which to cut a ridge (1 at its crest) so the line is `widthReference`
     /// reference px wide: the ridge is about Gaussian, σ set by the DoG scale and never below
     /// what the working resolution can hold.
