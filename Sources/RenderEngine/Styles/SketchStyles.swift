@@ -115,7 +115,7 @@ struct ToneTarget {
     var darkMean: Double, darkSigma: Double
     var middleRange: ClosedRange<Double>
 
-    static let pencil = ToneTarget(bright: 60, middle: 32, dark: 8, darkMean: 90, darkSigma: 11, middleRange: 105...225)
+    static let pencil = ToneTarget(bright: 50, middle: 38, dark: 12, darkMean: 85, darkSigma: 12, middleRange: 100...225)
     static let charcoal = ToneTarget(bright: 42, middle: 33, dark: 25, darkMean: 55, darkSigma: 18, middleRange: 70...210)
 
     /// Probability of grey level v (0...255).
