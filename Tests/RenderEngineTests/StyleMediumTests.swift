@@ -88,6 +88,50 @@ struct StyleMediumTests {
         #expect(black <= 0.3, "black covers \(black) of the print")
         #expect(survival >= 0.85, "the forest's light and dark stay where they were (\(survival))")
     }
+
+    /// A drawing rule must also reject greyscale stretched to full contrast (1 % clipped).
+    static func expectDrawing(
+        _ slug: String, _ photo: String, rule: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ passes: ((lines: Double, paper: Double, black: Double)) -> Bool
+    ) throws {
+        func text(_ m: (lines: Double, paper: Double, black: Double)) -> String {
+            format([("lines", m.lines), ("paper", m.paper), ("black", m.black)])
+        }
+        try expectMedium(slug, photo, rule: rule, sourceLocation: sourceLocation) { image, plain in
+            let m = Medium.drawing(image)
+            if image.red == plain.red {
+                // Once per photo, alongside the plain photo: the stretched greyscale fake.
+                let stretched = Medium.drawing(Fakes.greyscaleStretched(plain))
+                #expect(!passes(stretched), "stretched greyscale passes as \(slug) on \(photo): \(text(stretched)) (\(rule))", sourceLocation: sourceLocation)
+                print("medium — \(slug), stretched greyscale: \(text(stretched))")
+            }
+            return (passes(m), text(m))
+        }
+    }
+
+    /// Graphite lines and hatching on white paper: nearly all the drawn pixels are marks
+    /// (a photo's dark is broad shadow), and much of the sheet is left white.
+    @Test("pencil sketch: dark made of lines and hatching, paper white left", arguments: photos)
+    func pencilSketch(photo: String) throws {
+        try Self.expectDrawing("pencil-sketch", photo, rule: "lines ≥ 0.75 and paper ≥ 0.4") { $0.lines >= 0.75 && $0.paper >= 0.4 }
+    }
+
+    /// Charcoal: stroke-built darks down to velvet black, with paper showing between.
+    @Test("charcoal: deep blacks, stroke-built darks and paper", arguments: photos)
+    func charcoal(photo: String) throws {
+        try Self.expectDrawing("charcoal", photo, rule: "lines ≥ 0.45, paper ≥ 0.28 and black ≥ 0.04") {
+            $0.lines >= 0.45 && $0.paper >= 0.28 && $0.black >= 0.04
+        }
+    }
+
+    /// Comic: thin black ink lines with flat colour on both sides, over mostly flat colour.
+    @Test("comic: ink outlines between flat colour areas", arguments: photos)
+    func comic(photo: String) throws {
+        try Self.expectMedium("comic", photo, rule: "ink on flat colour ≥ 0.0035 and flat ≥ 0.5") { image, _ in
+            let m = Medium.inkOnFlatColour(image)
+            return (m.ink >= 0.0035 && m.flat >= 0.5, Self.format([("ink on flat colour", m.ink), ("flat", m.flat)]))
+        }
+    }
 }
 
 extension StyleMediumTests {

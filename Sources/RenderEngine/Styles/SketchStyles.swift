@@ -1,12 +1,16 @@
 import Foundation
 
-/// Pencil sketch after Lu, Xu and Jia, "Combining Sketch and Tone for Pencil Drawing
-/// Production" (NPAR 2012).
+/// Pencil sketch: contour lines that follow the forms, hatching in the shadows only, white
+/// paper in the lights, the subject finished and the sheet's edges left unfinished.
 ///
-/// Working resolution: stroke map from gradient directions (eight line kernels, about 1/30 of
-/// the image long, O(1) per pixel) and a tone map histogram-matched to a pencil drawing's
-/// tone distribution. Print resolution: pencil hatching and paper grain, a function of the
-/// print position, modulate the tone (Lu's T = P^β), so the texture is sharp at every size.
+/// Working resolution: the photo simplified with an edge-preserving filter (the artist's view
+/// of the shapes); contours from a difference of Gaussians smoothed along the edge flow (Kang's
+/// FDoG, 2007), so they are long and coherent instead of photo edge noise; the tone
+/// histogram-matched to a pencil drawing's (Lu, Xu and Jia, NPAR 2012: mostly paper, a mid-tone
+/// band, few darks); a hatching direction from the tone's structure at a broad scale; and an
+/// importance map (detail and distance from the sheet's edge) that fades the background.
+/// Print resolution: hatching strokes, contour pressure and paper tooth are pure functions of
+/// the print position (`HatchStrokes`), so the marks are crisp and the same at every size.
 public struct PencilSketchStyle: RenderStyle {
     public init() {}
 
@@ -14,23 +18,23 @@ public struct PencilSketchStyle: RenderStyle {
         id: uuid("550e8400-e29b-41d4-a716-446655440002"),
         slug: "pencil-sketch",
         name: "Pencil Sketch",
-        description: "Graphite strokes along the photo's edges with hatched shading on textured paper; optionally coloured pencil.",
+        description: "Graphite contour lines and hatched shadows on white paper; optionally coloured pencil.",
         parameters: [
             StyleParameter(name: "colour", description: "0 for graphite grey, 1 for coloured pencil, in between for a tint.", defaultValue: 0, minimum: 0, maximum: 1),
-            StyleParameter(name: "stroke_length", description: "Length of the pencil strokes, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
+            StyleParameter(name: "stroke_length", description: "Size of the hatching strokes (length and spacing), relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
         ]
     )
 
+    /// Strokes and tooth are drawn at print resolution; the abstraction needs less.
+    public var workingShortSide: Int? { 1100 }
+
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let settings = SketchSettings(
-            strokeLength: context.parameters["stroke_length"], strokeWidth: 0, strokeGain: 1.0, smudge: 0,
-            tone: .pencil, crush: 1.0, grainScale: 1.0, grainContrast: 0.45, hatchContrast: 0.55, colour: Float(context.parameters["colour"]))
-        return Sketch.abstract(image, context: context, settings: settings)
+        Sketch.abstract(image, context: context, settings: .pencil(strokeSize: context.parameters["stroke_length"], colour: Float(context.parameters["colour"])))
     }
 }
 
-/// Charcoal: the pencil machinery with broader, smudged strokes, a darker tone target, crushed
-/// blacks and a coarse paper grain.
+/// Charcoal: broad side-of-the-stick strokes and finger-smudged mid-tones, velvety blacks,
+/// bold contours, paper tooth in the lights and a few eraser highlights.
 public struct CharcoalStyle: RenderStyle {
     public init() {}
 
@@ -42,35 +46,67 @@ public struct CharcoalStyle: RenderStyle {
         parameters: [
             StyleParameter(name: "smudge", description: "How much the strokes are blended with a finger (0 = crisp).", defaultValue: 0.5, minimum: 0, maximum: 1),
             StyleParameter(name: "darkness", description: "Overall darkness of the drawing.", defaultValue: 0.5, minimum: 0, maximum: 1),
+            StyleParameter(name: "stroke_width", description: "Width of the charcoal strokes, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
         ]
     )
 
+    public var workingShortSide: Int? { 1100 }
+
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let darkness = context.parameters["darkness"]
-        let settings = SketchSettings(
-            strokeLength: 1.3, strokeWidth: 2.2, strokeGain: 1.5, smudge: context.parameters["smudge"],
-            tone: .charcoal, crush: Float(1.15 + 0.5 * darkness), grainScale: 2.6, grainContrast: 0.8, hatchContrast: 0.35, colour: 0)
+        let settings = SketchSettings.charcoal(
+            strokeSize: context.parameters["stroke_width"], smudge: Float(context.parameters["smudge"]),
+            darkness: Float(context.parameters["darkness"]))
         return Sketch.abstract(image, context: context, settings: settings)
     }
 }
 
+/// What distinguishes pencil from charcoal; spatial values in reference pixels.
 struct SketchSettings {
-    /// Stroke kernel length relative to 1/30 of the short side.
-    var strokeLength: Double
-    /// Blur of the gradient before strokes, in reference pixels (broad charcoal sticks).
-    var strokeWidth: Double
-    var strokeGain: Float
-    /// Smudging of strokes and tone, 0...1.
-    var smudge: Double
+    enum Medium { case pencil, charcoal }
+    var medium: Medium
+    /// σs of the edge-preserving simplification the tone is taken from.
+    var simplify: Double
+    /// σ of the contour DoG.
+    var lineSigma: Double
+    /// Contour field level where ink starts, and the width of its ramp.
+    var lineEdge: Float
+    var lineSoftness: Float
+    var lineInk: Float
+    /// Lines shorter than about this fade out (reference pixels).
+    var minimumLineLength: Double
     var tone: ToneTarget
-    /// Exponent on the tone (> 1 crushes the blacks).
-    var crush: Float
-    /// Paper grain feature size relative to pencil's.
-    var grainScale: Float
-    var grainContrast: Float
-    var hatchContrast: Float
-    /// 0 grey, 1 the photo's colours under the graphite.
+    /// Exponent on the darkness (< 1 darkens).
+    var darkGamma: Float
+    var pen: HatchStrokes.Pen
+    /// Darkness at which each hatching layer starts, the bin offset of its direction and its
+    /// sideways phase (a second pass in one direction falls between the first one's strokes).
+    var layers: [(start: Float, offset: Int, phase: Float)]
+    var hatchInk: Float
+    /// Soft graphite or charcoal rubbed in under the strokes (0 for none).
+    var smudge: Float
+    var toothScale: Float
+    var toothContrast: Float
     var colour: Float
+
+    static func pencil(strokeSize: Double, colour: Float) -> SketchSettings {
+        let size = Float(strokeSize)
+        return SketchSettings(
+            medium: .pencil, simplify: 10, lineSigma: 2.2, lineEdge: 0.92, lineSoftness: 0.06, lineInk: 0.9, minimumLineLength: 14,
+            tone: .pencil, darkGamma: 1,
+            pen: .init(spacing: 16 * size, length: 110 * size, width: 4.5 * size, feather: 0.5, bow: 0.25, overlapping: false),
+            layers: [(0.16, 0, 0), (0.4, 0, 0.5), (0.65, 2, 0.25)], hatchInk: 0.85, smudge: 0.45,
+            toothScale: 1, toothContrast: 0.45, colour: colour)
+    }
+
+    static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
+        let size = Float(strokeSize)
+        return SketchSettings(
+            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 35,
+            tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
+            pen: .init(spacing: 22 * size, length: 160 * size, width: 9 * size, feather: 2.5, bow: 0.3, overlapping: true),
+            layers: [], hatchInk: 0.93, smudge: smudge,
+            toothScale: 2.5, toothContrast: 0.55, colour: 0)
+    }
 }
 
 /// The tone distribution of a drawing (Lu et al.: bright paper, mid-tone band, dark strokes).
@@ -79,7 +115,7 @@ struct ToneTarget {
     var darkMean: Double, darkSigma: Double
     var middleRange: ClosedRange<Double>
 
-    static let pencil = ToneTarget(bright: 76, middle: 22, dark: 2, darkMean: 90, darkSigma: 11, middleRange: 105...225)
+    static let pencil = ToneTarget(bright: 50, middle: 38, dark: 12, darkMean: 85, darkSigma: 12, middleRange: 100...225)
     static let charcoal = ToneTarget(bright: 42, middle: 33, dark: 25, darkMean: 55, darkSigma: 18, middleRange: 70...210)
 
     /// Probability of grey level v (0...255).
@@ -94,76 +130,211 @@ struct ToneTarget {
 enum Sketch {
     static func abstract(_ image: PlanarImage, context: StyleContext, settings: SketchSettings) -> StyledImage {
         let s = context.workingScale
-        let grey = PlaneMath.median3(Colour.luma(image))
-        let strokes = strokeMap(grey, context: context, settings: settings)
-        var tone = toneMap(grey, target: settings.tone, crush: settings.crush)
-        if settings.smudge > 0 { tone = Blur.gaussian(tone, sigma: settings.smudge * 3 * s) }
-        // Colour for coloured pencil: the photo's chroma (YCbCr), lightly smoothed.
-        let (cb, cr) = chroma(image, sigma: 1.5 * s)
-        let finish = SketchPaper(
-            printScale: Float(context.printScale), origin: context.printAnchor, seed: Noise.stream(context.seed, 7),
-            grainScale: settings.grainScale, grainContrast: settings.grainContrast, hatchContrast: settings.hatchContrast,
-            colour: settings.colour)
-        return StyledImage(planes: PlanarImage(planes: [strokes, tone, cb, cr]), finish: finish)
+        let grey = Colour.luma(image)
+        // Lines from a lightly simplified photo, tone from a strongly simplified one.
+        let lineSource = DomainTransform.smooth(PlanarImage(planes: [grey]), sigmaSpatial: 4 * s, sigmaRange: 0.08).planes[0]
+        let toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
+        let (importance, skin) = importanceMap(image, grey: lineSource, context: context)
+
+        let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s, minimumLength: settings.minimumLineLength)
+        // Faces are drawn from the less simplified picture: the subject is more finished.
+        let w = grey.width
+        Parallel.rows(grey.height) { rows in
+            for y in rows {
+                let t = toneSource.row(y), l = lineSource.row(y), k = skin.row(y)
+                for x in 0..<w { t[x] += (l[x] - t[x]) * min(1, 1.5 * k[x]) * 0.8 }
+            }
+        }
+        let tone = toneMap(toneSource, target: settings.tone, crush: 1)
+        let darkness = Plane(width: grey.width, height: grey.height)
+        let low = percentile(toneSource, 0.02), high = max(percentile(toneSource, 0.9), low + 0.05)
+        Parallel.rows(grey.height) { rows in
+            for y in rows {
+                let t = tone.row(y), m = importance.row(y), o = darkness.row(y)
+                let g = toneSource.row(y)
+                for x in 0..<w {
+                    // The drawing's tone distribution, kept honest by the photo's own values.
+                    let stretched = min(max((high - g[x]) / (high - low), 0), 1)
+                    let dark = 0.5 * (1 - t[x]) + 0.5 * pow(stretched, 1.4)
+                    o[x] = pow(dark, settings.darkGamma) * (0.55 + 0.45 * m[x])
+                }
+            }
+        }
+        // Hatch along the tone's contours; a right hand's diagonal where the tone is flat.
+        let direction = SketchFlow.hatchDirection(toneSource, sigma: max(1, 40 * s), preferred: 0.75 * .pi, bias: 0.4)
+        let seed = Noise.stream(context.seed, 7)
+        if settings.medium == .charcoal {
+            // Rubbed with a finger: the tone blends softly, the lines keep the shapes.
+            let smudged = Blur.gaussian(darkness, sigma: Double(settings.smudge) * 14 * s)
+            let planes = [lines.shape, lines.strength, smudged, direction.c2, direction.s2, eraserMarks(lineSource, scale: s)]
+            let finish = CharcoalPaper(printScale: Float(context.printScale), origin: context.printAnchor, seed: seed, settings: settings)
+            return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
+        }
+        var planes = [lines.shape, lines.strength, darkness, direction.c2, direction.s2]
+        if settings.colour > 0 {
+            let (cb, cr) = chroma(image, sigma: 1.5 * s)
+            planes += [cb, cr]
+        }
+        let finish = SketchPaper(printScale: Float(context.printScale), origin: context.printAnchor, seed: seed, settings: settings)
+        return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
     }
 
-    /// Lu et al.'s stroke map: classify each gradient by its strongest line direction, then
-    /// draw each class along its direction. 1 is paper, lower is graphite.
-    static func strokeMap(_ grey: Plane, context: StyleContext, settings: SketchSettings) -> Plane {
-        let s = context.workingScale
+    /// Highlights lifted with an eraser: small spots brighter than their surroundings among the
+    /// brightest in the picture, 0...1.
+    static func eraserMarks(_ grey: Plane, scale s: Double) -> Plane {
+        let surround = Blur.gaussian(grey, sigma: max(1, 14 * s))
+        let bright = percentile(grey, 0.96), brightest = max(percentile(grey, 0.995), bright + 0.01)
+        let out = Plane(width: grey.width, height: grey.height)
+        let w = grey.width
+        Parallel.rows(grey.height) { rows in
+            for y in rows {
+                let g = grey.row(y), m = surround.row(y), o = out.row(y)
+                for x in 0..<w { o[x] = smoothstep(0.04, 0.12, g[x] - m[x]) * smoothstep(bright, brightest, g[x]) }
+            }
+        }
+        return out
+    }
+
+    /// How finished each part of the drawing is, 0...1: high towards the centre, on skin
+    /// (faces) and where the photo has detail, fading irregularly to bare paper at the sheet's
+    /// edges. `skin` alone is returned too: faces keep all their lines.
+    static func importanceMap(_ image: PlanarImage, grey: Plane, context: StyleContext) -> (importance: Plane, skin: Plane) {
         let w = grey.width, h = grey.height
-        var gradient = Plane(width: w, height: h)
+        let short = Float(min(w, h))
+        let detail = Blur.gaussian(Gradient.sobelMagnitude(grey), sigma: Double(short) * 0.05)
+        let reference = max(percentile(detail, 0.98), 1e-6)
+        let skin = Blur.gaussian(skinLikelihood(image), sigma: Double(short) * 0.015)
+        let out = Plane(width: w, height: h)
+        let anchor = context.workingAnchor
+        let noiseScale = 1 / (short * 0.09)
+        let seed = Noise.stream(context.seed, 11)
         Parallel.rows(h) { rows in
             for y in rows {
-                let r = grey.row(y), down = grey.row(min(y + 1, h - 1)), o = gradient.row(y)
+                let d = detail.row(y), k = skin.row(y), o = out.row(y)
+                let cy = (Float(y) - Float(h) / 2) / (0.45 * Float(h))
                 for x in 0..<w {
-                    let gx = r[min(x + 1, w - 1)] - r[x], gy = down[x] - r[x]
-                    o[x] = (gx * gx + gy * gy).squareRoot()
+                    let cx = (Float(x) - Float(w) / 2) / (0.45 * Float(w))
+                    let centre = exp(-0.5 * (cx * cx + cy * cy))
+                    let wander = Noise.fractal((Float(x) + anchor.x) * noiseScale, (Float(y) + anchor.y) * noiseScale, octaves: 3, seed) - 0.5
+                    let edge = Float(min(min(x, w - 1 - x), min(y, h - 1 - y))) / short + 0.06 * wander
+                    let fade = smoothstep(0.01, 0.1, edge)
+                    o[x] = min(1, 0.25 * min(1, d[x] / reference) + 0.75 * centre + 0.6 * k[x]) * fade
                 }
             }
         }
-        if settings.strokeWidth > 0 { gradient = Blur.gaussian(gradient, sigma: settings.strokeWidth * s) }
-        let length = Double(min(w, h)) / 30 * settings.strokeLength
-        // Strongest direction per pixel, one direction at a time (eight response planes at
-        // once would hold a gigabyte at working resolution).
-        let bestDirection = Plane(width: w, height: h, fill: 0)
-        let bestResponse = Plane(width: w, height: h, fill: -1)
-        for direction in 0..<8 {
-            let response = LineConvolution.along(gradient, direction: direction, length: length)
-            Parallel.rows(h) { rows in
-                for y in rows {
-                    let r = response.row(y), br = bestResponse.row(y), bd = bestDirection.row(y)
-                    for x in 0..<w where r[x] > br[x] {
-                        br[x] = r[x]
-                        bd[x] = Float(direction)
-                    }
+        return (out, skin)
+    }
+
+    /// 0...1: how much a colour looks like skin (a box in YCbCr around the skin locus, soft
+    /// edged; Chai and Ngan 1999), from fair to dark skin, and not grey.
+    static func skinLikelihood(_ image: PlanarImage) -> Plane {
+        let (r, g, b) = (image.planes[0], image.planes[1], image.planes[2])
+        let out = Plane(width: image.width, height: image.height)
+        let w = image.width
+        Parallel.rows(image.height) { rows in
+            for y in rows {
+                let rr = r.row(y), gr = g.row(y), br = b.row(y), o = out.row(y)
+                for x in 0..<w {
+                    let luma = 0.299 * rr[x] + 0.587 * gr[x] + 0.114 * br[x]
+                    let cb = (br[x] - luma) * 0.564, cr = (rr[x] - luma) * 0.713
+                    let inCr = smoothstep(0.02, 0.05, cr) * smoothstep(0.2, 0.16, cr)
+                    let inCb = smoothstep(-0.22, -0.18, cb) * smoothstep(0.0, -0.03, cb)
+                    o[x] = inCr * inCb * smoothstep(0.12, 0.25, luma)
                 }
             }
         }
-        // Draw each class of gradients along its own direction and add them up.
-        let sum = Plane(width: w, height: h)
-        let classified = Plane(width: w, height: h)
-        for direction in 0..<8 {
-            let d = Float(direction)
-            Parallel.rows(h) { rows in
+        return out
+    }
+
+    /// Contour lines: the dark side of edges (DoG), smoothed along the flow, split into a
+    /// line shape (1 on the ridge) and a pressure (1 on the picture's strong edges, less where
+    /// the drawing is less finished or crowded with texture).
+    ///
+    /// Texture (gravel, foliage, fur) is a dense field of similar lines; a contour stands alone
+    /// or dominates its neighbours. Where lines crowd, only the locally strongest are kept;
+    /// skin (faces) tolerates more crowding.
+    /// - Parameters:
+    ///   - sigma: DoG scale in working pixels.
+    ///   - scale: working pixels per reference pixel.
+    ///   - texture: how crowded each place is, 0...1, on top of the share of the neighbourhood
+    ///     covered by lines (about 0.1 beside a lone contour, 0.3 in texture).
+    ///   - chroma: Lab a and b; where given, borders between colours of equal lightness are
+    ///     drawn too (from the chroma gradient, 1 Lab unit of chroma counting as `chromaWeight`
+    ///     units of lightness).
+    ///   - minimumLength: lines shorter than about this (reference pixels) fade out: fur and
+    ///     grass give dashes, contours long strokes.
+    static func contourField(
+        _ grey: Plane, importance: Plane?, skin: Plane, sigma: Double, scale: Double, texture: Plane? = nil,
+        chroma: (a: Plane, b: Plane)? = nil, chromaWeight: Float = 0, minimumLength: Double = 0
+    ) -> (shape: Plane, strength: Plane) {
+        let flow = OrientationField.compute(PlanarImage(planes: [grey]), sigma: max(1, 2 * sigma))
+        var dog = SketchFlow.differenceOfGaussians(grey, sigma: max(0.6, sigma))
+        dog = SketchFlow.alongFlow(dog, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(3, 7 * sigma))
+        let ink = PlaneMath.map(dog) { max(0, -$0) }
+        if let chroma {
+            // Gradient magnitude of the chroma at the line scale: one ridge on each colour border,
+            // as high as a DoG of a lightness step of the same size.
+            let a = SketchFlow.gaussian(chroma.a, sigma: max(0.6, sigma)), b = SketchFlow.gaussian(chroma.b, sigma: max(0.6, sigma))
+            let ga = Gradient.sobelMagnitude(a), gb = Gradient.sobelMagnitude(b)
+            let gain = chromaWeight * Float(max(0.6, sigma)) * 0.2
+            let w = grey.width
+            Parallel.rows(grey.height) { rows in
                 for y in rows {
-                    let g = gradient.row(y), bd = bestDirection.row(y), c = classified.row(y)
-                    for x in 0..<w { c[x] = bd[x] == d ? g[x] : 0 }
-                }
-            }
-            let drawn = LineConvolution.along(classified, direction: direction, length: length)
-            Parallel.rows(h) { rows in
-                for y in rows {
-                    let o = sum.row(y), r = drawn.row(y)
-                    for x in 0..<w { o[x] += r[x] }
+                    let o = ink.row(y), ra = ga.row(y), rb = gb.row(y)
+                    for x in 0..<w { o[x] = max(o[x], gain * (ra[x] * ra[x] + rb[x] * rb[x]).squareRoot()) }
                 }
             }
         }
-        // Normalise by a high percentile so the result does not depend on image size or contrast.
-        let reference = max(percentile(sum, 0.995), 1e-6)
-        var strokes = PlaneMath.map(sum) { v in max(0, 1 - settings.strokeGain * v / reference) }
-        if settings.smudge > 0 { strokes = Blur.gaussian(strokes, sigma: settings.smudge * 2.5 * s) }
-        return strokes
+        let reference = max(percentile(ink, 0.99), 0.012)
+        let (shape, strength) = SketchFlow.ridges(ink, radius: max(1, Int((2 * sigma).rounded())), reference: reference)
+        let w = grey.width, h = grey.height
+        let mask = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let sh = shape.row(y), st = strength.row(y), o = mask.row(y)
+                for x in 0..<w { o[x] = smoothstep(0.6, 0.8, sh[x]) * smoothstep(0.06, 0.15, st[x]) }
+            }
+        }
+        let crowding = PlaneMath.map(Blur.gaussian(mask, sigma: max(4, 30 * scale))) { smoothstep(0.14, 0.32, $0) }
+        if let texture {
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let c = crowding.row(y), t = texture.row(y)
+                    for x in 0..<w { c[x] = max(c[x], t[x]) }
+                }
+            }
+        }
+        let radius = max(3, Int((45 * scale).rounded()))
+        let dominant = SketchFlow.gaussian(SketchFlow.maximum(strength, radius: radius), sigma: Double(radius) / 2)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let o = strength.row(y), m = importance?.row(y), c = crowding.row(y), k = skin.row(y), d = dominant.row(y)
+                for x in 0..<w {
+                    let leading = smoothstep(0.8, 0.97, o[x] / max(d[x], 1e-6))
+                    let alone = max(max(1 - c[x], leading), min(1, 1.5 * k[x]) * (1 - 0.6 * smoothstep(0.4, 1, c[x])))
+                    o[x] *= (0.35 + 0.65 * (m?[x] ?? 1)) * (0.1 + 0.9 * alone)
+                }
+            }
+        }
+        if minimumLength > 0 {
+            // The share of the streamline through each pixel that is drawn: about 1 inside a
+            // long line, 0.5 at its ends, little on a short dash.
+            let drawn = Plane(width: w, height: h)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let sh = shape.row(y), st = strength.row(y), o = drawn.row(y)
+                    for x in 0..<w { o[x] = smoothstep(0.6, 0.8, sh[x]) * smoothstep(0.15, 0.35, st[x]) }
+                }
+            }
+            let extent = SketchFlow.alongFlow(drawn, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(2, minimumLength * scale))
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let o = strength.row(y), e = extent.row(y)
+                    for x in 0..<w { o[x] *= smoothstep(0.25, 0.5, e[x]) }
+                }
+            }
+        }
+        return (shape, strength)
     }
 
     /// Histogram matching of the grey image to the drawing's tone distribution.
@@ -220,7 +391,7 @@ enum Sketch {
 
     static func percentile(_ plane: Plane, _ fraction: Double) -> Float {
         var sample: [Float] = []
-        let step = max(1, Int((Double(plane.count) / 250_000).squareRoot()))
+        let step = max(1, Int((Double(plane.count) / 100_000).squareRoot()))
         for y in stride(from: 0, to: plane.height, by: step) {
             for x in stride(from: 0, to: plane.width, by: step) { sample.append(plane[x, y]) }
         }
@@ -229,42 +400,159 @@ enum Sketch {
     }
 }
 
-/// Print-resolution graphite: hatching texture P and paper grain shape the tone J as
-/// T = J^(ln P / ln P̄) (Lu et al.), strokes multiply, colour optional.
+@inline(__always) func smoothstep(_ edge0: Float, _ edge1: Float, _ x: Float) -> Float {
+    let t = min(max((x - edge0) / (edge1 - edge0), 0), 1)
+    return t * t * (3 - 2 * t)
+}
+
+/// Print-resolution drawing: hatching layers switched on by the darkness, contour lines with
+/// varying pressure, graphite caught on the paper's tooth, optional colour.
 struct SketchPaper: PrintFinish {
     let printScale: Float
     let origin: (x: Float, y: Float)
     let seed: UInt32
-    let grainScale: Float
-    let grainContrast: Float
-    let hatchContrast: Float
-    let colour: Float
+    let settings: SketchSettings
 
-    private static let meanLogP = log(Float(0.62))
+    /// Height of the paper's tooth, 0...1, features of `toothScale` reference pixels.
+    @inline(__always) func toothAt(_ u: Float, _ v: Float) -> Float {
+        let ts = 0.55 / settings.toothScale
+        return Noise.value(u * ts, v * ts * 1.6, seed &+ 2) * 0.65 + Noise.value(u * ts * 2.3, v * ts * 2.3, seed &+ 3) * 0.35
+    }
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let inverse = 1 / printScale
         let v = (Float(y) + origin.y) * inverse
-        let c45: Float = 0.70710678
+        var pen = settings.pen
+        pen.feather = max(pen.feather, 0.6 * inverse)
+        let binAngle = Float.pi / Float(HatchStrokes.bins)
+        let layers = settings.layers
         for i in 0..<count {
             let p = input + i * bands
             let u = (Float(x + i) + origin.x) * inverse
-            // Hatching: strokes along 45°, long and thin (in reference pixels).
-            let along = (u + v) * c45, across = (v - u) * c45
-            let hatch = Noise.value(along * 0.06, across * 0.75, seed) * 0.7 + Noise.value(along * 0.11, across * 1.4, seed &+ 1) * 0.3
-            let grain = Noise.value(u * 0.6 / grainScale, v * 0.6 / grainScale, seed &+ 2)
-            let pencil = max(0.08, 1 - hatchContrast * hatch - grainContrast * 0.5 * grain)
-            let tone = max(p[1], 0.002)
-            let textured = pow(min(tone, 1), log(pencil) / Self.meanLogP)
-            let grey = min(max(p[0], 0), 1) * textured
-            // Paper: warm white, its grain visible in the light areas too.
-            let paper = 1 - 0.035 * grain
-            let lum = grey * paper
-            let cb = p[2] * colour, cr = p[3] * colour
+            let darkness = p[2]
+            var ink: Float = 0
+            if darkness > layers[0].start {
+                var f = 0.5 * atan2(p[4], p[3]) / binAngle
+                if f < 0 { f += Float(HatchStrokes.bins) }
+                let k0 = Int(f)
+                let blend = smoothstep(0.42, 0.58, f - Float(k0))
+                var paper: Float = 1
+                for (l, layer) in layers.enumerated() where darkness > layer.start {
+                    let strength = min(1, (darkness - layer.start) / 0.3)
+                    let density = min(1, (darkness - layer.start) / 0.08)
+                    var layerInk: Float = 0
+                    for side in 0..<2 {
+                        let weight = side == 0 ? 1 - blend : blend
+                        guard weight > 0.01 else { continue }
+                        let (c, s) = HatchStrokes.direction(k0 + side + layer.offset)
+                        let mark = HatchStrokes.mark(u: u, v: v, c: c, s: s, pen: pen, phase: layer.phase, seed: seed &+ UInt32(l) &* 0x9E37_79B9)
+                        guard mark.cover > 0, mark.gate < density * 1.1 else { continue }
+                        let choice = (mark.gate * 7.31).truncatingRemainder(dividingBy: 1)
+                        guard choice < weight else { continue }
+                        layerInk = max(layerInk, mark.cover * mark.pressure * (0.35 + 0.65 * strength))
+                    }
+                    paper *= 1 - settings.hatchInk * layerInk
+                }
+                ink = 1 - paper
+            }
+            // Soft graphite rubbed in under the strokes, heavier in the deepest shadows.
+            if darkness > 0.04 {
+                let base = settings.smudge * (0.45 * darkness * smoothstep(0.04, 0.3, darkness) + 0.55 * smoothstep(0.55, 1, darkness))
+                ink = 1 - (1 - ink) * (1 - base * (0.45 + 1.1 * toothAt(u, v)))
+            }
+            // Contours: pressure wanders along the line.
+            // Firm lines on strong edges are wider: the field is cut lower on its ridge.
+            let firmness = min(p[1], 1.5)
+            if p[1] > 0.15, p[0] > settings.lineEdge - 0.18 * firmness - 0.05 - settings.lineSoftness {
+                let pressure = Noise.value(u * 0.018, v * 0.018, seed &+ 5)
+                let edge = settings.lineEdge - 0.18 * firmness + 0.1 * (pressure - 0.5)
+                let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
+                let weight = smoothstep(0.15, 0.6, p[1]) * (0.75 + 0.25 * pressure)
+                ink = 1 - (1 - ink) * (1 - line * settings.lineInk * weight)
+            }
+            // Graphite catches on the tooth of the paper.
+            let tooth = toothAt(u, v)
+            ink *= 1 - settings.toothContrast * tooth
+            let lum = (1 - ink) * (0.985 - 0.02 * tooth)
+            var cb: Float = 0, cr: Float = 0
+            if bands >= 7 {
+                cb = p[5] * settings.colour
+                cr = p[6] * settings.colour
+            }
             let r = lum + 1.403 * cr, g = lum - 0.344 * cb - 0.714 * cr, b = lum + 1.773 * cb
-            output[3 * i] = byte(r * 0.995)
-            output[3 * i + 1] = byte(g * 0.985)
-            output[3 * i + 2] = byte(b * 0.96)
+            output[3 * i] = byte(r)
+            output[3 * i + 1] = byte(g * 0.99)
+            output[3 * i + 2] = byte(b * 0.965)
         }
+    }
+}
+
+/// Print-resolution charcoal: the stick deposits where the paper's tooth stands higher than the
+/// remaining white (grain in the lights and mid-tones), dragged in broad streaks along the
+/// hatching direction; rubbed areas fill the valleys; the darkest parts are velvet black; bold
+/// contours on top; eraser lifts back to paper.
+struct CharcoalPaper: PrintFinish {
+    let printScale: Float
+    let origin: (x: Float, y: Float)
+    let seed: UInt32
+    let settings: SketchSettings
+
+    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
+        let inverse = 1 / printScale
+        let v = (Float(y) + origin.y) * inverse
+        let binAngle = Float.pi / Float(HatchStrokes.bins)
+        let width = settings.pen.width, length = settings.pen.length
+        for i in 0..<count {
+            let p = input + i * bands
+            let u = (Float(x + i) + origin.x) * inverse
+            let darkness = min(max(p[2], 0), 1)
+            // Side-of-the-stick drags: noise stretched along the region's stroke direction.
+            var f = 0.5 * atan2(p[4], p[3]) / binAngle
+            if f < 0 { f += Float(HatchStrokes.bins) }
+            let k0 = Int(f)
+            let blend = smoothstep(0.35, 0.65, f - Float(k0))
+            var streak: Float = 0
+            for side in 0..<2 {
+                let weight = side == 0 ? 1 - blend : blend
+                guard weight > 0.01 else { continue }
+                let (c, s) = HatchStrokes.direction(k0 + side)
+                let along = u * c + v * s, across = v * c - u * s
+                let drag = Noise.value(along / length, across / width, seed &+ 20) * 0.65
+                    + Noise.value(along / (0.4 * length), across / (0.35 * width), seed &+ 21) * 0.35
+                streak += weight * drag
+            }
+            let midTone = 4 * darkness * (1 - darkness)
+            let deposit = darkness + 0.55 * (streak - 0.5) * (0.25 + midTone)
+            // Grain: charcoal sits on the tooth's peaks unless pressed or rubbed in.
+            let tooth = toothAt(u, v)
+            let grainy = smoothstep(tooth - 0.22, tooth + 0.12, deposit) * (0.8 + 0.2 * smoothstep(0.4, 0.9, deposit))
+            let rubbed = min(max(deposit, 0), 1)
+            let velvet = smoothstep(0.7, 0.95, darkness)
+            var ink = grainy + (rubbed - grainy) * min(1, 0.35 * settings.smudge + velvet)
+            // Bold contours, slightly broken by the grain.
+            let firmness = min(p[1], 1.5)
+            ink *= settings.hatchInk
+            if p[1] > 0.2, p[0] > settings.lineEdge - 0.2 * firmness - 0.06 - settings.lineSoftness {
+                let pressure = Noise.value(u * 0.012, v * 0.012, seed &+ 5)
+                let edge = settings.lineEdge - 0.2 * firmness + 0.12 * (pressure - 0.5)
+                let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
+                    * smoothstep(0.2, 0.55, p[1]) * (0.35 + 0.65 * smoothstep(tooth - 0.3, tooth + 0.1, 0.6 + 0.3 * pressure))
+                ink = 1 - (1 - ink) * (1 - line * settings.lineInk)
+            }
+            // The eraser lifts charcoal back to the paper.
+            ink *= 1 - min(max(p[5], 0), 1) * 0.9
+            let paper: Float = 0.965 - 0.03 * tooth
+            let lum = paper * (1 - ink)
+            output[3 * i] = byte(lum)
+            output[3 * i + 1] = byte(lum * 0.99)
+            output[3 * i + 2] = byte(lum * 0.97)
+        }
+    }
+
+    /// Height of the paper's tooth, 0...1: a fibrous grain a few reference pixels across
+    /// (two octaves, each stretched a little along its own axis).
+    @inline(__always) func toothAt(_ u: Float, _ v: Float) -> Float {
+        let ts = 1 / settings.toothScale
+        return Noise.value(u * ts * 0.8 + v * ts * 0.25, v * ts * 1.3, seed &+ 2) * 0.6 + Noise.value(u * ts * 2.1, v * ts * 1.7 - u * ts * 0.4, seed &+ 3) * 0.4
     }
 }

@@ -290,3 +290,78 @@ extension Medium {
         return (share, share / max(haloShare, 1))
     }
 }
+
+extension Fakes {
+    /// Greyscale stretched so 1 % of the pixels clip at each end (an "auto contrast" filter):
+    /// the cheapest imitation of a drawing, with paper-white highlights and real blacks.
+    static func greyscaleStretched(_ image: MeasuredImage) -> MeasuredImage {
+        let luma = image.luma.map { $0 / 255 }
+        let sorted = luma.sorted()
+        let low = sorted[sorted.count / 100], high = max(sorted[sorted.count * 99 / 100], low + 1e-3)
+        let grey = luma.map { min(max(($0 - low) / (high - low), 0), 1) }
+        return MeasuredImage(width: image.width, height: image.height, red: grey, green: grey, blue: grey)
+    }
+}
+
+extension Medium {
+    /// A drawing on paper (pencil, charcoal): its dark is made of marks, not of dark areas.
+    /// `lines`: share of the drawn pixels (luma < 170) that are darker than their σ 4 px
+    /// surroundings by more than 12 — a line, a hatch, a drag of the stick; a photo's (or
+    /// greyscale's) dark is mostly broad shadow and scores low. `paper`: share of paper white
+    /// (luma ≥ 215). `black`: share of deep black (luma < 45).
+    static func drawing(_ image: MeasuredImage) -> (lines: Double, paper: Double, black: Double) {
+        let luma = image.luma
+        let surroundings = Planes.gaussian(luma, image.width, image.height, 4)
+        var drawn = 0, marks = 0, paper = 0, black = 0
+        for i in luma.indices {
+            if luma[i] >= 215 { paper += 1 }
+            if luma[i] < 45 { black += 1 }
+            guard luma[i] < 170 else { continue }
+            drawn += 1
+            if luma[i] < surroundings[i] - 12 { marks += 1 }
+        }
+        let n = Double(luma.count)
+        return (Double(marks) / Double(max(drawn, 1)), Double(paper) / n, Double(black) / n)
+    }
+
+    /// Comic ink on flat colour. `flat`: share of pixels whose 3x3 neighbourhood varies by
+    /// less than 16 levels in every channel. `ink`: share of pixels that are an ink line —
+    /// near black (luma < 50), thin (the pixels 4 px to either side, across the line, brighter
+    /// by > 40) and with flat colour on both sides (8 px away). Posterising makes flat areas
+    /// but no lines between them; a photo's thin dark lines run through texture.
+    static func inkOnFlatColour(_ image: MeasuredImage) -> (ink: Double, flat: Double) {
+        let w = image.width, h = image.height
+        let luma = image.luma
+        var isFlat = [Bool](repeating: false, count: w * h)
+        for y in 0..<h {
+            for x in 0..<w {
+                var flat = true
+                for channel in [image.red, image.green, image.blue] where flat {
+                    var low = Float.infinity, high = -Float.infinity
+                    for dy in -1...1 {
+                        for dx in -1...1 {
+                            let v = channel[min(max(y + dy, 0), h - 1) * w + min(max(x + dx, 0), w - 1)]
+                            low = min(low, v)
+                            high = max(high, v)
+                        }
+                    }
+                    flat = high - low < 16.0 / 255
+                }
+                isFlat[y * w + x] = flat
+            }
+        }
+        func at(_ x: Int, _ y: Int) -> Int { min(max(y, 0), h - 1) * w + min(max(x, 0), w - 1) }
+        var ink = 0
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = luma[y * w + x]
+                guard v < 50 else { continue }
+                let across = min(luma[at(x - 4, y)], luma[at(x + 4, y)]) - v > 40 && isFlat[at(x - 8, y)] && isFlat[at(x + 8, y)]
+                let down = min(luma[at(x, y - 4)], luma[at(x, y + 4)]) - v > 40 && isFlat[at(x, y - 8)] && isFlat[at(x, y + 8)]
+                if across || down { ink += 1 }
+            }
+        }
+        let n = Double(w * h)
+        return (Double(ink) / n, Double(isFlat.filter { $0 }.count) / n)
+    }
+}
