@@ -3,14 +3,14 @@
 -- the two identical.
 
 INSERT INTO styles (id, slug, name, description) VALUES
-    ('550e8400-e29b-41d4-a716-446655440000', 'watercolor', 'Watercolor', 'Soft washes of transparent colour on textured paper, with pigment pooling at the edges of each wash.'),
+    ('550e8400-e29b-41d4-a716-446655440000', 'watercolor', 'Watercolor', 'Transparent washes layered over simplified shapes, with hard pigment edges, blooms and granulation on cold-pressed paper.'),
     ('550e8400-e29b-41d4-a716-446655440001', 'oil-painting', 'Oil Painting', 'Thick, directional brush strokes that follow the forms of the photo, on lit canvas.'),
-    ('550e8400-e29b-41d4-a716-446655440002', 'pencil-sketch', 'Pencil Sketch', 'Graphite strokes along the photo''s edges with hatched shading on textured paper; optionally coloured pencil.'),
+    ('550e8400-e29b-41d4-a716-446655440002', 'pencil-sketch', 'Pencil Sketch', 'Graphite contour lines and hatched shadows on white paper; optionally coloured pencil.'),
     ('550e8400-e29b-41d4-a716-446655440003', 'charcoal', 'Charcoal', 'Bold, smudged charcoal strokes and deep blacks on coarse paper.'),
     ('550e8400-e29b-41d4-a716-446655440004', 'comic', 'Comic', 'Flat cel-shaded colour in a few tones with crisp black ink outlines.'),
-    ('550e8400-e29b-41d4-a716-446655440005', 'pop-art', 'Pop Art', 'Bold flat colours, black outlines and big halftone dots, like a 1960s comic-strip print.'),
-    ('550e8400-e29b-41d4-a716-446655440006', 'pointillism', 'Pointillism', 'Thousands of small dabs of pure colour that blend in the eye, in the manner of Seurat.'),
-    ('550e8400-e29b-41d4-a716-446655440007', 'impressionist', 'Impressionist', 'Loose, curved brush strokes of several sizes that follow the light and shapes of the scene.'),
+    ('550e8400-e29b-41d4-a716-446655440005', 'pop-art', 'Pop Art', 'Bold flat inks, thick black outlines and big Ben-Day dots, like a 1960s comic-strip print.'),
+    ('550e8400-e29b-41d4-a716-446655440006', 'pointillism', 'Pointillism', 'Round dots of pure colour on a light ground that blend in the eye, in the manner of Seurat and Signac.'),
+    ('550e8400-e29b-41d4-a716-446655440007', 'impressionist', 'Impressionist', 'Short, thick dabs of broken, luminous colour laid side by side, in the manner of Monet.'),
     ('550e8400-e29b-41d4-a716-446655440008', 'photo', 'Photo', 'The photo itself, print-ready: colour-managed to sRGB, cropped to the paper, upsampled with Lanczos3 and sharpened for print.')
 ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name, description = EXCLUDED.description;
 
