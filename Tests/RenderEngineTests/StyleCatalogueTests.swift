@@ -30,8 +30,10 @@ struct StyleCatalogueTests {
         }
     }
 
-    @Test("renders at the preset's size, clearly unlike the photo, same bytes for the same seed", arguments: artistic)
-    func rendersDeterministicallyAndUnlikeThePhoto(slug: String) throws {
+    /// How far each style is from the photo is the medium tests' business (StyleMediumTests):
+    /// a mean difference says nothing about the medium.
+    @Test("renders at the preset's size, same bytes for the same seed", arguments: artistic)
+    func rendersDeterministically(slug: String) throws {
         let photo = try Photos.require(Photos.flower)
         let a = try Rendered.make(photo, style: Self.style(slug), seed: 7, name: "\(slug)-a")
         defer { a.cleanUp() }
@@ -44,10 +46,6 @@ struct StyleCatalogueTests {
             defer { c.cleanUp() }
             #expect(try Data(contentsOf: URL(fileURLWithPath: a.master)) != Data(contentsOf: URL(fileURLWithPath: c.master)), "\(slug): another seed differs")
         }
-        let plain = try Rendered.make(photo, name: "\(slug)-photo")
-        defer { plain.cleanUp() }
-        let difference = meanAbsoluteDifference(try RasterImage.load(path: a.preview), try RasterImage.load(path: plain.preview))
-        #expect(difference > 3.5, "\(slug) differs from the photo by only \(difference)")
     }
 
     @Test("the same photo gives the same picture at 9x12 and 24x36 (SSIM ≥ 0.85)", arguments: artistic)

@@ -300,7 +300,7 @@ public struct WatercolorStyle: RenderStyle {
         Parallel.rows(fieldGrid.height) { rows in
             for y in rows {
                 let o = bloomField.row(y), t = subjectField.row(y), d = busy.row(y)
-                for x in 0..<fieldGrid.width { o[x] -= 0.69 + 0.5 * t[x] + 0.4 * WatercolorWash.smoothstep(0.7, 1.6, d[x] / busyMean) }
+                for x in 0..<fieldGrid.width { o[x] -= 0.8 + 0.5 * t[x] + 0.4 * WatercolorWash.smoothstep(0.7, 1.6, d[x] / busyMean) }
             }
         }
         let packedField = WatercolorWash.Packed([subjectField, bloomField, Gradient.sobelMagnitude(bloomField), skinField])
@@ -353,7 +353,7 @@ public struct WatercolorStyle: RenderStyle {
                         // Pigment pools along hard borders, inside the wash.
                         let rim = (1 - WatercolorWash.smoothstep(0, rimWidth[k], distance)) * (1 - WatercolorWash.smoothstep(0.1, 0.35, softness))
                         var amount = coverage * (1 + rimStrength * rim) * v[6]
-                        if k < 2 { amount *= 1 + (0.5 * ring - 0.5 * bloom) * (1 - v[5]) }
+                        if k < 2 { amount *= 1 + (0.5 * ring - 0.2 * bloom) * (1 - v[5]) }
                         density += amount * v
                     }
                     out0[x] = WatercolorWash.encode(exp(-density[0]))
