@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # API fuzzing (part of `make test`): schemathesis generates requests from /v1/openapi.json
 # against a real server over a socket and runs every check — no 5xx, every status, header,
-# content type and body as documented, invalid data refused, valid data accepted.
+# content type and body as documented, invalid data refused, valid data accepted (uploads with
+# real photos: tests/fuzz/hooks.py).
 #   scripts/fuzz-api.sh [BINARY] [--api-keys]   FUZZ_EXAMPLES (per operation, default 60), FUZZ_SEED
 # With --api-keys the server requires API_KEYS and METRICS_TOKEN, and schemathesis sends the
 # key (its auth checks also try requests without it).
@@ -30,13 +31,19 @@ if [[ -n $keys ]]; then
     export API_KEYS=$key METRICS_TOKEN="metrics-$key"
     auth=(--header "Authorization: Bearer $key")
 fi
-API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=1 LOG_LEVEL=WARNING \
+# Uploads carry real photos (tests/fuzz/hooks.py) and are accepted, hundreds of them: no
+# render threads, so they wait in the queue instead of taking the machine, and a queue that
+# holds them all, so "valid data accepted" never meets the designed 503 of a full queue.
+API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=0 MAX_QUEUED_RENDERS=100000 LOG_LEVEL=WARNING \
     PUBLIC_BASE_URL="http://127.0.0.1:$port" "$binary" serve >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/health/liveness" >/dev/null 2>&1 && break
     sleep 0.2
 done
+# The styles' parameters and ranges, for the hook's style_params.
+export FUZZ_STYLES=$work/styles.json SCHEMATHESIS_HOOKS=$root/tests/fuzz/hooks.py
+curl -fsS "${auth[@]}" "http://127.0.0.1:$port/v1/styles" >"$FUZZ_STYLES"
 
 cd "$work"
 status=0

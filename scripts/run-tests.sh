@@ -71,7 +71,9 @@ fi
 # Production cases must run: with this set they fail, not vanish, when a server is missing.
 export ASO_REQUIRE_SERVERS=1
 step "engine" 2400 swift swift test --skip-build --filter RenderEngineTests
-step "service" 2400 swift swift test --skip-build --filter RenderServiceTests --skip ProductionStackTests
+step "service" 2400 swift swift test --skip-build --filter RenderServiceTests --skip ProductionStackTests --skip RenderOptionsThroughTheAPITests
+# Dozens of renders in a server process: apart from the suites whose timing is checked.
+step "render options" 1500 swift swift test --skip-build --filter RenderOptionsThroughTheAPITests
 # Alone, because it stops and restarts the shared PostgreSQL and Redis.
 step "production stack" 1200 swift swift test --skip-build --filter ProductionStackTests
 step "API fuzzing" 900 check scripts/fuzz-api.sh

@@ -21,8 +21,8 @@ struct ProductionStackTests {
 
         /// A fresh deployment for `body`; its processes are stopped and its database dropped
         /// afterwards, whether `body` passed or threw.
-        static func with(name: String = #function, _ body: (Deployment) async throws -> Void) async throws {
-            let deployment = try await make(name: name)
+        static func with(overrides: [String: String] = [:], name: String = #function, _ body: (Deployment) async throws -> Void) async throws {
+            let deployment = try await make(overrides: overrides, name: name)
             do {
                 try await body(deployment)
             } catch {
@@ -108,8 +108,10 @@ struct ProductionStackTests {
         return id
     }
 
-    static func upload(_ base: String, photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12) async throws -> String {
-        let body = try MultipartBody.render(photo: photo, style: style, preset: preset)
+    static func upload(
+        _ base: String, photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12, extra: [String: String] = [:]
+    ) async throws -> String {
+        let body = try MultipartBody.render(photo: photo, style: style, preset: preset, extra: extra)
         var request = HTTPClientRequest(url: "\(base)/v1/renders")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: body.contentType)

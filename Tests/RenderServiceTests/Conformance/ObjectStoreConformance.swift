@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 @testable import RenderService
 import Testing
 
@@ -66,20 +68,48 @@ struct ObjectStoreConformance {
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(scratch)/back.bin")) == data)
     }
 
+    /// The URL names the key and the download name and expires in the requested time (S3: the
+    /// signed `X-Amz-Expires`; embedded: an absolute `expires` time), and it fetches the object
+    /// (S3 over HTTP; embedded by its signature, which the files route checks).
     @Test(arguments: Implementations.objectStores)
-    func signedURLCarriesExpiryAndName(_ impl: ObjectStoreUnderTest) async throws {
+    func signedURLCarriesExpiryAndNameAndFetchesTheObject(_ impl: ObjectStoreUnderTest) async throws {
         let (store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
         let scratch = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let (path, _) = try file(10, in: scratch)
+        let (path, data) = try file(10, in: scratch)
         let key = "renders/\(UUID().lowercased)/preview.jpg"
         try await store.put(key: key, fileAt: path, contentType: "image/jpeg", consume: false)
+        let before = Int(Date().timeIntervalSince1970)
         let url = try await store.signedURL(key: key, expiresIn: 604_800, downloadName: "watercolor-9x12-x-preview.jpg")
+        let after = Int(Date().timeIntervalSince1970)
         let text = url.absoluteString
         #expect(text.contains(key))
         #expect(text.contains("watercolor-9x12-x-preview.jpg"))
-        #expect(text.contains("604800") || text.contains("expires="))
+        let items = URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems ?? []
+        func item(_ name: String) -> String? { items.first { $0.name == name }?.value }
+        if let signedLifetime = item("X-Amz-Expires") {
+            #expect(signedLifetime == "604800", "\(text)")
+            let signedAt = try #require(item("X-Amz-Date").flatMap(Self.amzDate), "\(text)")
+            #expect(abs(Int(signedAt.timeIntervalSince1970) - before) <= 5 + (after - before), "signed now: \(signedAt)")
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: text), timeout: .seconds(30))
+            #expect(response.status.code == 200, "\(text)")
+            #expect(Data(buffer: try await response.body.collect(upTo: 1 << 20)) == data)
+        } else {
+            let expires = try #require(item("expires").flatMap(Int.init), "\(text)")
+            #expect((before + 604_800)...(after + 604_800) ~= expires, "expires \(expires - before) s from now")
+            let signature = try #require(item("signature"))
+            #expect(signature == URLSigner(secret: Data("secret".utf8)).signature(key: key, expires: expires, filename: "watercolor-9x12-x-preview.jpg"))
+        }
+    }
+
+    /// SigV4's `X-Amz-Date` (`20130524T000000Z`).
+    static func amzDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.date(from: text)
     }
 
     @Test("keys that could escape the store are refused", arguments: ["../etc/passwd", "/abs", "a//b", "a/./b", "a/../b", "", "with space", "x/"])

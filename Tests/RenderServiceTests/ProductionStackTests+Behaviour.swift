@@ -1,0 +1,181 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import RenderEngine
+@testable import RenderService
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Promises of the production deployment that no fault test above exercises: the lease
+/// heartbeat, no retries for a bad photo, the public download host, storage in `/health`.
+/// In the same (serialized) suite, so they never overlap the server restarts above.
+extension ProductionStackTests {
+    /// Log lines of `process` that carry `message` for render `id`.
+    static func logLines(_ process: ServerProcess, _ message: String, render id: String) -> Int {
+        process.log.split(separator: "\n").filter { $0.contains("\"message\":\"\(message)\"") && $0.contains("\"render_id\":\"\(id)\"") }.count
+    }
+
+    /// A render several times longer than `RENDER_LEASE_SECONDS`, with a second worker idle
+    /// beside it: only the heartbeat keeps the lease alive, so it must complete on its first
+    /// claim, with no rescue and no second rendering.
+    @Test func aRenderLongerThanItsLeaseCompletesOnceWithNothingRescued() async throws {
+        let lease = 5  // the shortest the configuration accepts
+        // An oil painting at 24x36 on one libvips thread: long enough on a fast machine too.
+        try await Deployment.with(overrides: ["RENDER_LEASE_SECONDS": String(lease), "RENDER_THREADS": "1"]) { deployment in
+            let api = try await deployment.api()
+            let workers = [try await deployment.worker(1), try await deployment.worker(2)]
+            let oilPainting = "550e8400-e29b-41d4-a716-446655440001"
+            let id = try await Self.upload(api.baseURL, photo: Photos.elephants, style: oilPainting, preset: IDs.preset24x36)
+            let result = try await Self.waitForAll(api.baseURL, [id], timeout: .seconds(600))
+            let render = try #require(result[id])
+            #expect(render["status"] as? String == "completed", "\(render)")
+            // Without this the test would prove nothing: unextended, the lease runs out after
+            // 5 s and the reaper (every 5 s) hands the render to the idle worker by 10 s.
+            let duration = render["duration_ms"] as? Int ?? 0
+            try #require(duration >= (lease + 5 + 2) * 1000, "the render took \(duration) ms, too short to outlive a \(lease) s lease and a reaper pass")
+
+            var rescued = 0, processed = 0, started = 0
+            for worker in workers {
+                rescued += try await Self.counter("rq_jobs_rescued_total", at: worker)
+                processed += try await Self.counter("rq_jobs_processed_total", at: worker)
+                started += Self.logLines(worker, "Render started", render: id)
+                let leaseLost = worker.log.contains("Lease lost during render")
+                let requeued = worker.log.contains("Re-queued renders whose worker stopped")
+                #expect(!leaseLost && !requeued, "lease lost: \(leaseLost), re-queued: \(requeued)")
+            }
+            #expect(rescued == 0, "nothing rescued while its worker was alive")
+            #expect(processed == 1 && started == 1, "rendered exactly once: \(started) starts, \(processed) completions")
+        }
+    }
+
+    /// A photo that passes the upload check (a valid header) but cannot be decoded fails on
+    /// its first attempt, saying so: trying again cannot fix the file.
+    @Test func aCorruptPhotoFailsOnItsFirstAttemptWithoutRetries() async throws {
+        try await Deployment.with { deployment in
+            let api = try await deployment.api()
+            let worker = try await deployment.worker(1)
+            let whole = try Data(contentsOf: URL(fileURLWithPath: Photos.dune))
+            try FileManager.default.createDirectory(atPath: deployment.dataDirectory, withIntermediateDirectories: true)
+            let truncated = "\(deployment.dataDirectory)/truncated.jpg"
+            try whole.prefix(whole.count / 8).write(to: URL(fileURLWithPath: truncated))
+            let id = try await Self.upload(api.baseURL, photo: truncated)
+            let result = try await Self.waitForAll(api.baseURL, [id], timeout: .seconds(120))
+            let render = try #require(result[id])
+            #expect(render["status"] as? String == "failed", "\(render)")
+            let message = render["error_message"] as? String ?? ""
+            // The photo's fault, said at once, not "failed after N attempts … a problem on our side".
+            #expect(message.hasPrefix("The JPEG file") && !message.contains("attempts"), "\(message)")
+            #expect(try await Self.counter("rq_jobs_retried_total", at: worker) == 0)
+            #expect(try await Self.counter("rq_jobs_failed_total", at: worker) == 1)
+            #expect(Self.logLines(worker, "Render started", render: id) == 1, "one attempt: \(worker.log.suffix(1500))")
+            let retried = worker.log.contains("will retry")
+            #expect(!retried, "no attempt was retried")
+        }
+    }
+
+    /// `MINIO_PUBLIC_ENDPOINT` names another host for the same S3 (`localhost` for the
+    /// test server's `127.0.0.1`): download URLs are presigned for it, and they work.
+    @Test func presignedURLsAreForThePublicEndpoint() async throws {
+        let s3 = try #require(URLComponents(string: TestServers.environment["TEST_S3_ENDPOINT"] ?? "http://127.0.0.1:55900"))
+        let port = try #require(s3.port)
+        try #require(s3.host == "127.0.0.1")
+        try await Deployment.with(overrides: ["MINIO_PUBLIC_ENDPOINT": "http://localhost:\(port)"]) { deployment in
+            let api = try await deployment.api()
+            _ = try await deployment.worker(1)
+            let id = try await Self.upload(api.baseURL)
+            let result = try await Self.waitForAll(api.baseURL, [id])
+            try #require(result[id]?["status"] as? String == "completed", "\(result[id] ?? [:])")
+            for kind in ["download", "preview"] {
+                let link = try await Self.json("\(api.baseURL)/v1/renders/\(id)/\(kind)")
+                let url = try #require(link.body["url"] as? String)
+                let components = try #require(URLComponents(string: url))
+                #expect(components.host == "localhost" && components.port == port, "\(kind) URL: \(url)")
+                #expect(url.contains("X-Amz-Signature="))
+                let file = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
+                #expect(file.status.code == 200, "\(kind) fetched from the public host")
+                let bytes = try await file.body.collect(upTo: 200 << 20)
+                let path = "\(deployment.dataDirectory)/\(kind)"
+                try FileManager.default.createDirectory(atPath: deployment.dataDirectory, withIntermediateDirectories: true)
+                try Data(buffer: bytes).write(to: URL(fileURLWithPath: path))
+                let probe = try ImageProbe.read(path: path)
+                #expect(probe.format == (kind == "download" ? .tiff : .jpeg) && probe.width > probe.height)
+            }
+        }
+    }
+
+    /// With its S3 gone the API answers `/health` with 503 and says storage is the problem.
+    /// The S3 here is a private moto server, so the shared one keeps running.
+    @Test func healthIs503WhileStorageIsDown() async throws {
+        let port = try freeLoopbackPort()
+        let moto = Process()
+        moto.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        moto.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+        moto.standardOutput = FileHandle.nullDevice
+        moto.standardError = FileHandle.nullDevice
+        try moto.run()
+        func stopMoto() async {
+            Glibc.kill(moto.processIdentifier, SIGKILL)
+            for _ in 0..<200 where moto.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
+        }
+        do {
+            let endpoint = "http://127.0.0.1:\(port)"
+            try #require(try await Self.waitUntil(.seconds(60)) { await Self.answers(endpoint) }, "moto on port \(port) did not start")
+            try await Deployment.with(overrides: ["MINIO_ENDPOINT": endpoint]) { deployment in
+                let api = try await deployment.api()
+                let healthy = try await Self.json("\(api.baseURL)/health")
+                #expect(healthy.status == 200, "\(healthy.body)")
+                #expect((healthy.body["checks"] as? [String: String])?["storage"] == "ok")
+
+                await stopMoto()
+                try #require(try await Self.waitUntil(.seconds(20)) { !(await Self.answers(endpoint)) }, "moto still answers")
+                let down = try await Self.json("\(api.baseURL)/health")
+                #expect(down.status == 503, "\(down.body)")
+                #expect(down.body["status"] as? String == "unhealthy")
+                let checks = try #require(down.body["checks"] as? [String: String], "\(down.body)")
+                #expect(checks["storage"]?.hasPrefix("error") == true, "\(checks)")
+                #expect(checks["database"] == "ok" && checks["redis"] == "ok", "only storage is down: \(checks)")
+                #expect(!(checks["storage"] ?? "").contains(String(port)), "the public answer does not name the host")
+                #expect(try await Self.json("\(api.baseURL)/health/liveness").status == 200, "the process itself is alive")
+            }
+        } catch {
+            await stopMoto()
+            throw error
+        }
+        await stopMoto()
+    }
+
+    /// Whether anything answers HTTP at `base`.
+    static func answers(_ base: String) async -> Bool {
+        (try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/"), timeout: .seconds(2))) != nil
+    }
+
+    /// Polls `condition` every 100 ms until it holds (true) or `timeout` passes (false).
+    static func waitUntil(_ timeout: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try await condition()
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0).
+func freeLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw ServerFailure(description: "socket: \(errno)") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw ServerFailure(description: "bind: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
