@@ -30,8 +30,8 @@ struct GalleryCommand: ParsableCommand {
     @Option(help: "Print size to render.")
     var size: String = "9x12"
 
-    @Option(help: "Longest side of each cell on the contact sheet.")
-    var cell: Int = 320
+    @Option(help: "Longest side of each picture on the contact sheet.")
+    var cell: Int = 440
 
     @Option(help: "Also write a JPEG copy of the sheet at most this many pixels wide (for the README).")
     var smallSheetWidth: Int?
@@ -45,51 +45,52 @@ struct GalleryCommand: ParsableCommand {
         let engine = try RenderEngine()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
-        let label = 28, gap = 12
-        var html = "<!doctype html><meta charset=utf-8><title>ASO Render gallery</title><style>body{font-family:sans-serif}td{vertical-align:top;padding:6px}img{max-width:\(cell)px}</style><table><tr>"
-        html += catalogue.map { "<th>\($0.info.name)</th>" }.joined() + "</tr>"
-        var thumbs: [[RasterImage]] = []
-        var details: [RasterImage] = []
-        for (row, photo) in chosen.enumerated() {
-            html += "<tr>"
-            var rowThumbs: [RasterImage] = []
-            for style in catalogue {
-                let name = "\(row)-\(style.info.slug)"
+        // One row per style: its preview on each photo at `cell` px, then a 100 % crop of the
+        // first photo's print (what the print lab receives: brush marks, dots, grain at true size).
+        var html = "<!doctype html><meta charset=utf-8><title>ASO Render gallery</title><style>body{font-family:sans-serif}td{vertical-align:top;padding:6px}img{max-width:\(cell)px}</style><table>"
+        var rows: [(name: String, cells: [RasterImage])] = []
+        for style in catalogue {
+            html += "<tr><th>\(style.info.name)</th>"
+            var cells: [RasterImage] = []
+            for (index, photo) in chosen.enumerated() {
+                let name = "\(style.info.slug)-\(index)"
                 let directory = "\(out)/\(name)"
                 let outcome = try engine.render(
                     RenderJob(input: photo, style: style, preset: preset, masterPath: "\(directory)/output.tiff", previewPath: "\(directory)/preview.jpg"))
-                if row == 0 {
-                    // A detail of the print at half its size: brush marks, dots, grain.
-                    let half = try RasterImage.load(path: "\(directory)/output.tiff", maxSide: 1800)
-                    details.append(half.cropped(x: half.width / 2 - cell / 2 + half.width / 8, y: half.height / 2 - cell * 3 / 8, width: cell, height: cell * 3 / 4))
+                cells.append(try RasterImage.load(path: "\(directory)/preview.jpg", maxSide: cell))
+                if index == 0 {
+                    let print = try RasterImage.load(path: "\(directory)/output.tiff")
+                    let cropHeight = cells[0].height
+                    cells.insert(print.cropped(x: print.width * 11 / 20 - cell / 2, y: print.height * 11 / 20 - cropHeight / 2, width: cell, height: cropHeight), at: 0)
                 }
                 try? FileManager.default.removeItem(atPath: "\(directory)/output.tiff")
-                rowThumbs.append(try RasterImage.load(path: "\(directory)/preview.jpg", maxSide: cell))
-                html += "<td><a href=\"\(name)/preview.jpg\"><img src=\"\(name)/preview.jpg\"></a><br>\(style.info.name), \(Int(outcome.timingsMs["total"] ?? 0)) ms</td>"
-                FileHandle.standardError.write(Data("\(URL(fileURLWithPath: photo).lastPathComponent) \(style.info.slug): \(Int(outcome.timingsMs["total"] ?? 0)) ms\n".utf8))
+                let milliseconds = Int(outcome.timingsMs["total"] ?? 0)
+                html += "<td><a href=\"\(name)/preview.jpg\"><img src=\"\(name)/preview.jpg\"></a><br>\(milliseconds) ms</td>"
+                FileHandle.standardError.write(Data("\(URL(fileURLWithPath: photo).lastPathComponent) \(style.info.slug): \(milliseconds) ms\n".utf8))
             }
-            thumbs.append(rowThumbs)
+            // The crop sits last, after the previews it magnifies.
+            cells.append(cells.removeFirst())
+            rows.append((style.info.name, cells))
             html += "</tr>"
         }
-        thumbs.insert(details, at: 1)
-        // Rows as tall as their tallest picture; style names above the first row.
-        let heights = thumbs.map { $0.map(\.height).max() ?? cell }
-        let labelRow = label + 4
+        html += "</table>"
+
+        let label = 30, gap = 12
+        let columns = chosen.count + 1
+        let heights = rows.map { $0.cells.map(\.height).max() ?? cell }
         var sheet = RasterImage(
-            width: gap + catalogue.count * (cell + gap), height: labelRow + gap + heights.reduce(0) { $0 + $1 + gap }, fill: [255, 255, 255])
-        for (column, style) in catalogue.enumerated() {
-            let text = try RasterImage.text(style.info.name, height: label - 10)
-            sheet.draw(text, x: gap + column * (cell + gap) + (cell - text.width) / 2, y: gap / 2 + 4, ink: [40, 40, 40])
-        }
-        var y = labelRow + gap
-        for (row, rowThumbs) in thumbs.enumerated() {
-            for (column, thumb) in rowThumbs.enumerated() {
+            width: gap + columns * (cell + gap), height: gap + heights.reduce(0) { $0 + $1 + label + gap }, fill: [255, 255, 255])
+        var y = gap
+        for (row, entry) in rows.enumerated() {
+            let title = try RasterImage.text(row == 0 ? "\(entry.name)  ·  last column: 100 % of the \(preset.name) print" : entry.name, height: label - 12)
+            sheet.draw(title, x: gap, y: y + 4, ink: [40, 40, 40])
+            y += label
+            for (column, picture) in entry.cells.enumerated() {
                 let x = gap + column * (cell + gap)
-                sheet.draw(thumb, x: x + (cell - thumb.width) / 2, y: y + (heights[row] - thumb.height) / 2)
+                sheet.draw(picture, x: x + (cell - picture.width) / 2, y: y + (heights[row] - picture.height) / 2)
             }
             y += heights[row] + gap
         }
-        html += "</table>"
         try sheet.writePNG(to: "\(out)/contact-sheet.png")
         try html.write(toFile: "\(out)/index.html", atomically: true, encoding: .utf8)
         if let smallSheetWidth {
