@@ -1,4 +1,5 @@
 import Foundation
+import RenderEngine
 import Testing
 
 @Suite("aso-render CLI")
@@ -42,6 +43,24 @@ struct CLITests {
         #expect((report["peak_memory_bytes"] as? Int ?? 0) > 10_000_000)
         #expect(FileManager.default.fileExists(atPath: "\(dir)/output.tiff"))
         #expect(FileManager.default.fileExists(atPath: "\(dir)/preview.jpg"))
+    }
+
+    /// One row per style: its preview on each photo, then a 100 % crop of the first print.
+    @Test func galleryLaysOutARowPerStyleWithACropOfThePrint() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Self.run(["gallery", "--out", dir, "--photo", try Photos.require(Photos.dune), "--styles", "photo,pop-art", "--cell", "200"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let sheet = try RasterImage.load(path: "\(dir)/contact-sheet.png")
+        // 12 px gaps; two columns (the preview, the crop); two rows of a 30 px title and a
+        // 200x150 preview (9x12 landscape).
+        #expect(sheet.width == 12 + 2 * (200 + 12) && sheet.height == 12 + 2 * (30 + 150 + 12), "\(sheet.width)x\(sheet.height)")
+        // The crop is print pixels, not an enlarged preview: pop art's Ben-Day dots are there.
+        let crop = sheet.cropped(x: 12 + 212, y: 12 + 30 + 192 + 30, width: 200, height: 150)
+        let levels = Set(stride(from: 0, to: crop.pixels.count, by: crop.bands).map { crop.pixels[$0] / 32 })
+        #expect(levels.count >= 3, "the crop cell holds a picture")
+        let html = try String(contentsOfFile: "\(dir)/index.html", encoding: .utf8)
+        #expect(html.contains("photo-0/preview.jpg") && html.contains("pop-art-0/preview.jpg"))
     }
 
     @Test func photoAt24x36StaysUnder600MBResident() throws {
