@@ -40,8 +40,10 @@ struct ColourAndFormatTests {
         return (a, b)
     }
 
+    /// The sRGB → CMYK → sRGB round trip itself loses 6.3 levels on average (measured): the
+    /// bound sits just above that, so a CMYK photo taken without its profile fails.
     @Test func cmykJPEGWithProfileIsConvertedToSRGB() throws {
-        _ = try compare("cmyk.jpg", vips: ["icc_transform", "{in}", "{out}", "cmyk", "--input-profile", "srgb"], tolerance: 10)
+        _ = try compare("cmyk.jpg", vips: ["icc_transform", "{in}", "{out}", "cmyk", "--input-profile", "srgb"], tolerance: 7.5)
     }
 
     @Test func cmykJPEGWithoutProfileUsesAGenericCMYKProfile() throws {

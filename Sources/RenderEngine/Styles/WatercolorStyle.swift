@@ -22,14 +22,14 @@ public struct WatercolorStyle: RenderStyle {
         description: "Transparent washes layered over simplified shapes, with hard pigment edges, blooms and granulation on cold-pressed paper.",
         parameters: [
             StyleParameter(
-                name: "wash_size", description: "Size of the washes and how much the picture is simplified, relative to the default.",
-                defaultValue: 1, minimum: 0.5, maximum: 2),
+                name: "paper_texture", description: "How strongly the paper's grain shows and pigment granulates in it (0 = smooth paper).",
+                defaultValue: 0.6, minimum: 0, maximum: 1),
             StyleParameter(
                 name: "edge_darkness", description: "How much pigment pools at the borders of washes (0 = none).",
                 defaultValue: 0.6, minimum: 0, maximum: 1),
             StyleParameter(
-                name: "paper_texture", description: "How strongly the paper's grain shows and pigment granulates in it (0 = smooth paper).",
-                defaultValue: 0.6, minimum: 0, maximum: 1),
+                name: "wash_size", description: "Size of the washes and how much the picture is simplified, relative to the default.",
+                defaultValue: 1, minimum: 0.5, maximum: 2),
         ]
     )
 
@@ -343,10 +343,10 @@ public struct WatercolorStyle: RenderStyle {
                         let p0 = layerGrids[k].map(x, y, from: composite)
                         let a = amplitude[k]
                         let v = layerSamplers[k](p0.0 + displacement[2 * k] * a, p0.1 + displacement[2 * k + 1] * a)
-                        // v: density r, g, b; shape; its slope; hardness; turbulence.
-                        let slope = max(v[4], 1e-4)
+                        // v: density r, g, b; shape; hardness; the shape's slope; turbulence.
+                        let slope = max(v[5], 1e-4)
                         let distance = (v[3] - 0.5) / slope
-                        let softness = min(0.5, 0.06 + 0.44 * (1 - v[5]) + 0.3 * local[3])
+                        let softness = min(0.5, 0.06 + 0.44 * (1 - v[4]) + 0.3 * local[3])
                         let width = max(antialias[k], softness / slope)
                         let coverage = WatercolorWash.smoothstep(-width, width, distance)
                         guard coverage > 0 else { continue }

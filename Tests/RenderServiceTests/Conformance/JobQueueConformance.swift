@@ -102,8 +102,12 @@ struct JobQueueConformance {
         // A long timeout, so waking is told apart from timing out even on a starved machine.
         async let waited: Void = queue.waitForWork(timeout: .seconds(60))
         try await Task.sleep(for: .milliseconds(100))
+        let enqueued = clock.now
         try await queue.enqueue(id)
         await waited
+        // Well under the workers' idle wait (1 s, RenderWorkers) and far under the
+        // timeout: a wait that ignored the enqueue and slept on would miss this.
+        #expect(clock.now - enqueued < .milliseconds(750), "woke \(clock.now - enqueued) after the enqueue")
         #expect(clock.now - started < .seconds(30))
         let timedOut = clock.now
         await queue.waitForWork(timeout: .milliseconds(200))
