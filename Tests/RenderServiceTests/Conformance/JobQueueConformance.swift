@@ -63,9 +63,16 @@ struct JobQueueConformance {
         #expect(try await queue.extend(lease, by: .seconds(3)))
         let impostor = JobLease(renderID: id, attempt: 1, owner: "someone-else")
         #expect(try await !queue.extend(impostor, by: .seconds(30)))
+        let extended = ContinuousClock.now
         #expect(try await queue.reapExpired().isEmpty, "lease still valid")
-        try await Task.sleep(for: .milliseconds(3500))
-        #expect(try await queue.reapExpired() == [id])
+        // Polled until the reaper takes it (deadline 15 s), and not before the lease ran out.
+        var reaped: [UUID] = []
+        while reaped.isEmpty, ContinuousClock.now - extended < .seconds(15) {
+            try await Task.sleep(for: .milliseconds(100))
+            reaped = try await queue.reapExpired()
+        }
+        #expect(reaped == [id])
+        #expect(ContinuousClock.now - extended >= .milliseconds(2900), "reaped before its lease ran out")
         // The dead worker's lease is gone; a new claim is the second attempt.
         #expect(try await !queue.extend(lease, by: .seconds(30)))
         let again = try #require(try await queue.claim(owner: "w2", lease: .seconds(30)))
@@ -84,11 +91,18 @@ struct JobQueueConformance {
         try await prepare(id)
         try await queue.enqueue(id)
         let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
+        let retried = ContinuousClock.now
         try await queue.retry(lease, after: .seconds(2))
         #expect(try await queue.claim(owner: "w1", lease: .seconds(30)) == nil, "not before its delay")
-        try await Task.sleep(for: .milliseconds(2500))
-        let second = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
-        #expect(second.renderID == id && second.attempt == 2)
+        // Polled until it can be claimed again (deadline 15 s), and not before its delay.
+        var second: JobLease?
+        while second == nil, ContinuousClock.now - retried < .seconds(15) {
+            try await Task.sleep(for: .milliseconds(100))
+            second = try await queue.claim(owner: "w1", lease: .seconds(30))
+        }
+        let claimed = try #require(second, "claimable once its delay passed")
+        #expect(ContinuousClock.now - retried >= .milliseconds(1900), "claimed before its delay")
+        #expect(claimed.renderID == id && claimed.attempt == 2)
     }
 
     @Test(arguments: Implementations.queues)
