@@ -371,33 +371,10 @@ struct StrokeFlow {
         return (cx, cy)
     }
 
-    /// The unsmoothed structure tensor (Sobel gradients summed over the planes): E, F, G.
+    /// The unsmoothed structure tensor (Sobel gradients summed over the planes): E, F, G,
+    /// with the Sobel kernel normalised by 1/8.
     static func tensor(_ image: PlanarImage) -> PlanarImage {
-        let w = image.width, h = image.height
-        let e = Plane(width: w, height: h), f = Plane(width: w, height: h), g = Plane(width: w, height: h)
-        let planes = image.planes
-        Parallel.rows(h) { rows in
-            for y in rows {
-                let ym = max(y - 1, 0), yp = min(y + 1, h - 1)
-                let re = e.row(y), rf = f.row(y), rg = g.row(y)
-                for x in 0..<w {
-                    re[x] = 0
-                    rf[x] = 0
-                    rg[x] = 0
-                }
-                for p in planes {
-                    let up = p.row(ym), mid = p.row(y), down = p.row(yp)
-                    for x in 0..<w {
-                        let xm = max(x - 1, 0), xp = min(x + 1, w - 1)
-                        let gx = (up[xp] + 2 * mid[xp] + down[xp] - up[xm] - 2 * mid[xm] - down[xm]) * 0.125
-                        let gy = (down[xm] + 2 * down[x] + down[xp] - up[xm] - 2 * up[x] - up[xp]) * 0.125
-                        re[x] += gx * gx
-                        rf[x] += gx * gy
-                        rg[x] += gy * gy
-                    }
-                }
-            }
-        }
+        let (e, f, g) = OrientationField.raw(image, sobelScale: 0.125)
         return PlanarImage(planes: [e, f, g])
     }
 

@@ -10,7 +10,9 @@ struct OrientationField {
     let anisotropy: Plane
 
     /// - Parameter sigma: smoothing of the tensor in pixels (scale of the orientation field).
-    static func compute(_ image: PlanarImage, sigma: Double) -> OrientationField {
+    /// The unsmoothed structure tensor (Sobel gradients summed over the planes) as E, F, G
+    /// planes; `sobelScale` normalises the Sobel kernel (0.25: per-pixel slope units).
+    static func raw(_ image: PlanarImage, sobelScale: Float = 0.25) -> (e: Plane, f: Plane, g: Plane) {
         let w = image.width, h = image.height
         let e = Plane(width: w, height: h), f = Plane(width: w, height: h), g = Plane(width: w, height: h)
         let planes = image.planes
@@ -23,8 +25,8 @@ struct OrientationField {
                     var exx: Float = 0, exy: Float = 0, eyy: Float = 0
                     for p in planes {
                         let up = p.row(ym), mid = p.row(y), down = p.row(yp)
-                        let gx = (up[xp] + 2 * mid[xp] + down[xp] - up[xm] - 2 * mid[xm] - down[xm]) * 0.25
-                        let gy = (down[xm] + 2 * down[x] + down[xp] - up[xm] - 2 * up[x] - up[xp]) * 0.25
+                        let gx = (up[xp] + 2 * mid[xp] + down[xp] - up[xm] - 2 * mid[xm] - down[xm]) * sobelScale
+                        let gy = (down[xm] + 2 * down[x] + down[xp] - up[xm] - 2 * up[x] - up[xp]) * sobelScale
                         exx += gx * gx
                         exy += gx * gy
                         eyy += gy * gy
@@ -35,6 +37,12 @@ struct OrientationField {
                 }
             }
         }
+        return (e, f, g)
+    }
+
+    static func compute(_ image: PlanarImage, sigma: Double) -> OrientationField {
+        let w = image.width, h = image.height
+        let (e, f, g) = raw(image)
         let se = Blur.gaussian(e, sigma: sigma), sf = Blur.gaussian(f, sigma: sigma), sg = Blur.gaussian(g, sigma: sigma)
         let tx = Plane(width: w, height: h), ty = Plane(width: w, height: h), a = Plane(width: w, height: h)
         Parallel.rows(h) { rows in
