@@ -125,17 +125,8 @@ struct StyleMediumTests {
     }
 
     /// Comic: thin black ink lines with flat colour on both sides, over mostly flat colour.
-    /// Today's comic (soft quantisation and XDoG ink) does not draw outlines round its shapes,
-    /// so it fails this rule: a known gap of issue 10, recorded rather than hidden. When the
-    /// comic passes, Swift Testing reports the known issue as missing and this wrapper goes.
     @Test("comic: ink outlines between flat colour areas", arguments: photos)
     func comic(photo: String) throws {
-        try withKnownIssue("comic has no outlines round its colour shapes yet (issue 10)") {
-            try comicRule(photo: photo)
-        }
-    }
-
-    func comicRule(photo: String) throws {
         try Self.expectMedium("comic", photo, rule: "ink on flat colour ≥ 0.0035 and flat ≥ 0.5") { image, _ in
             let m = Medium.inkOnFlatColour(image)
             return (m.ink >= 0.0035 && m.flat >= 0.5, Self.format([("ink on flat colour", m.ink), ("flat", m.flat)]))

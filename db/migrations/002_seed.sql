@@ -7,7 +7,7 @@ INSERT INTO styles (id, slug, name, description) VALUES
     ('550e8400-e29b-41d4-a716-446655440001', 'oil-painting', 'Oil Painting', 'Thick, directional brush strokes that follow the forms of the photo, on lit canvas.'),
     ('550e8400-e29b-41d4-a716-446655440002', 'pencil-sketch', 'Pencil Sketch', 'Graphite contour lines and hatched shadows on white paper; optionally coloured pencil.'),
     ('550e8400-e29b-41d4-a716-446655440003', 'charcoal', 'Charcoal', 'Bold, smudged charcoal strokes and deep blacks on coarse paper.'),
-    ('550e8400-e29b-41d4-a716-446655440004', 'comic', 'Comic', 'Flat cel-shaded colour in a few tones with crisp black ink outlines.'),
+    ('550e8400-e29b-41d4-a716-446655440004', 'comic', 'Comic', 'Flat cel-shaded colour in a few tones with clean black ink outlines.'),
     ('550e8400-e29b-41d4-a716-446655440005', 'pop-art', 'Pop Art', 'Bold flat inks, thick black outlines and big Ben-Day dots, like a 1960s comic-strip print.'),
     ('550e8400-e29b-41d4-a716-446655440006', 'pointillism', 'Pointillism', 'Round dots of pure colour on a light ground that blend in the eye, in the manner of Seurat and Signac.'),
     ('550e8400-e29b-41d4-a716-446655440007', 'impressionist', 'Impressionist', 'Short, thick dabs of broken, luminous colour laid side by side, in the manner of Monet.'),

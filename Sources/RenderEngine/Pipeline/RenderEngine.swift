@@ -63,9 +63,12 @@ public struct RenderEngine: Sendable {
             let planes = pixels.withUnsafeBytes { bytes in
                 PlanarImage(interleavedBytes: bytes, width: working.width, height: working.height, channels: 3)
             }
+            let overview = try job.style.overviewLongSide.map { side throws(RenderError) in
+                try self.overview(job.input, longSide: side, probe: probe)
+            }
             let context = StyleContext(
                 seed: renderSeed, parameters: parameters, layout: layout, dpi: job.preset.dpi,
-                workingAnchor: cropOffset.map { (Float($0.x), Float($0.y)) })
+                workingAnchor: cropOffset.map { (Float($0.x), Float($0.y)) }, overview: overview)
             let styled = try job.style.abstract(planes, context: context)
             let buffer = styled.planes.interleaved()
             guard let image = aso_image_from_memory(
@@ -199,6 +202,20 @@ public struct RenderEngine: Sendable {
             aso_to_srgb8(decoded.pointer, $0)
         }
         return (converted, offset)
+    }
+
+    /// The whole photo, oriented and in sRGB, fitted inside `longSide` (shrink-on-load keeps it cheap).
+    private func overview(_ path: String, longSide: Int, probe: ImageProbe) throws(RenderError) -> PlanarImage {
+        let message = "The \(probe.format.displayName) file could not be decoded"
+        let icc: Int32 = probe.hasICCProfile ? 1 : 0
+        let small = try VipsImageRef.make(.corruptImage, message) {
+            aso_thumbnail(path, $0, Int32(longSide), Int32(longSide), 0, Int32(VIPS_FAIL_ON_ERROR.rawValue), icc)
+        }
+        let converted = try VipsImageRef.make(.corruptImage, message) { aso_to_srgb8(small.pointer, $0) }
+        let pixels = try converted.materialise()
+        return pixels.withUnsafeBytes { bytes in
+            PlanarImage(interleavedBytes: bytes, width: converted.width, height: converted.height, channels: 3)
+        }
     }
 
     private func decodeMaster(_ path: String) throws(RenderError) -> VipsImageRef {

@@ -1,12 +1,16 @@
 import Foundation
 
-/// Comic / cartoon after Winnemöller, Olsen and Gooch (SIGGRAPH 2006) with XDoG lines
-/// (Winnemöller et al. 2012).
+/// Comic / cartoon: clean ink outlines of one weight on the contours of shapes, flat cel
+/// shading in a few tones, bold colour, spot blacks in the deepest shadows.
 ///
-/// Working resolution: edge-preserving abstraction in Lab (domain transform), soft luminance
-/// quantisation into a few tones, and the continuous difference-of-Gaussians field of the
-/// lines. Print resolution: the line field is thresholded per print pixel, so ink lines stay
-/// crisp and anti-aliased however much the print is enlarged.
+/// Working resolution (after Winnemöller, Olsen and Gooch, SIGGRAPH 2006): the photo in Lab
+/// flattened by strong edge-preserving smoothing (domain transform) until texture — grass,
+/// gravel, fur — is gone and only shapes remain; chroma boosted. Outlines come from a
+/// difference of Gaussians of the lightly smoothed lightness, smoothed along the edge flow and
+/// normalised on their ridges so every line has the same weight; lines in crowded texture are
+/// dropped, lines on faces kept. Print resolution: the lightness is cut into a few flat tones
+/// and the outline field thresholded per print pixel, so tone borders and ink stay crisp and
+/// anti-aliased however much the print is enlarged.
 public struct ComicStyle: RenderStyle {
     public init() {}
 
@@ -14,30 +18,424 @@ public struct ComicStyle: RenderStyle {
         id: uuid("550e8400-e29b-41d4-a716-446655440004"),
         slug: "comic",
         name: "Comic",
-        description: "Flat cel-shaded colour in a few tones with crisp black ink outlines.",
+        description: "Flat cel-shaded colour in a few tones with clean black ink outlines.",
         parameters: [
-            StyleParameter(name: "line_weight", description: "Thickness of the ink lines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
-            StyleParameter(name: "colour_levels", description: "Number of tones each colour is reduced to.", defaultValue: 6, minimum: 3, maximum: 12),
+            StyleParameter(name: "line_weight", description: "Thickness of the ink outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
+            StyleParameter(name: "colour_levels", description: "Number of flat tones the lightness is cut into.", defaultValue: 3, minimum: 2, maximum: 5),
         ]
     )
+
+    /// Tone borders and ink are cut at print resolution; shapes need no more than this.
+    public var workingShortSide: Int? { 1000 }
+
+    /// The palette and tone cuts come from the whole photo, so every print size of it gets the same colours.
+    public var overviewLongSide: Int? { 320 }
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         let s = context.workingScale
         let levels = Int(context.parameters["colour_levels"].rounded())
-        let weight = context.parameters["line_weight"]
+        let weight = Float(context.parameters["line_weight"])
 
         var lab = Colour.srgbToLab(image)
-        // Lines from a lightly smoothed photo: object outlines, not gravel and foliage noise.
         lab = DomainTransform.smooth(lab, sigmaSpatial: 4 * s, sigmaRange: 8)
-        let lines = ComicInk.lineField(lightness: lab.planes[0], scale: s, weight: weight)
-        lab = DomainTransform.smooth(lab, sigmaSpatial: 12 * s, sigmaRange: 10)
-        lab = DomainTransform.smooth(lab, sigmaSpatial: 6 * s, sigmaRange: 8)
-        PlaneMath.softQuantise(lab.planes[0], range: 100, levels: levels, sharpness: 0.9)
-        // Cartoon colour: a little more saturated than life.
-        for c in 1...2 { lab.planes[c] = PlaneMath.map(lab.planes[c]) { $0 * 1.25 } }
-        var rgb = Colour.labToSrgb(lab)
-        rgb.planes.append(lines)
-        return StyledImage(planes: rgb, finish: InkedColour(edge: ComicInk.edge, softness: ComicInk.softness))
+        let lineLightness = PlaneMath.map(lab.planes[0]) { $0 / 100 }
+        let w = lab.width, h = lab.height
+        let skin = Blur.gaussian(Sketch.skinLikelihood(image), sigma: Double(min(w, h)) * 0.015)
+
+        // Flat shapes: texture smoothed away inside regions, their borders kept; where edges
+        // crowd (grass, gravel, foliage) the colour is simply averaged.
+        var flat = DomainTransform.smooth(lab, sigmaSpatial: 24 * s, sigmaRange: 12)
+        flat = DomainTransform.smooth(flat, sigmaSpatial: 12 * s, sigmaRange: 8)
+        // Smooth iso-lines for the tone cuts: wide smoothing that stops at real edges.
+        flat = DomainTransform.smooth(flat, sigmaSpatial: 40 * s, sigmaRange: 5)
+        // Texture: fine lightness detail (the photo minus its 3 px blur), averaged over a
+        // neighbourhood; a lone edge has little of it, gravel and leaves much.
+        let fine = lab.planes[0], coarse = Blur.gaussian(lab.planes[0], sigma: max(0.7, 3 * s))
+        let detail = Plane(width: w, height: h)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let f = fine.row(y), c = coarse.row(y), o = detail.row(y)
+                for x in 0..<w { o[x] = abs(f[x] - c[x]) }
+            }
+        }
+        let detailEnergy = Blur.gaussian(detail, sigma: max(2, 20 * s))
+        let texture = PlaneMath.map(detailEnergy) { smoothstep(1.5, 3.5, $0) }
+        let lines = Sketch.contourField(
+            lineLightness, importance: nil, skin: skin, sigma: 2.2 * s, scale: s,
+            texture: PlaneMath.map(detailEnergy) { smoothstep(3, 5.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 30)
+        for c in 0..<3 {
+            let plane = flat.planes[c]
+            let averaged = Blur.gaussian(plane, sigma: max(1, 16 * s))
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let o = plane.row(y), m = averaged.row(y), t = texture.row(y), k = skin.row(y)
+                    for x in 0..<w { o[x] += (m[x] - o[x]) * 0.6 * t[x] * (1 - min(1, 1.5 * k[x])) }
+                }
+            }
+        }
+        guard let overview = context.overview else {
+            throw RenderError(.internalFailure, "The comic style needs the photo's overview")
+        }
+        // The overview flattened like the working image (its own scale), then both stretched alike.
+        let o = Double(min(overview.width, overview.height)) / StyleContext.referenceShortSide
+        var whole = DomainTransform.smooth(Colour.srgbToLab(overview), sigmaSpatial: 24 * o, sigmaRange: 12)
+        whole = DomainTransform.smooth(whole, sigmaSpatial: 40 * o, sigmaRange: 5)
+        let stretch = LightnessStretch(whole.planes[0])
+        stretch.apply(to: whole.planes[0])
+        stretch.apply(to: flat.planes[0])
+        let palette = ComicPalette(whole, count: 10, levels: levels, boost: 1.4)
+        palette.removeSpecks(flat, skin: skin, minimumArea: max(16, Int(0.0008 * Double(w * h))))
+        // Round off the pixel steps the clean-up left, so cut borders stay smooth when enlarged.
+        flat = PlanarImage(planes: flat.planes.map { SketchFlow.gaussian($0, sigma: 0.8) })
+
+        let gradient = Gradient.sobelMagnitude(flat.planes[0])
+        let perReference = Float(s)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let g = gradient.row(y)
+                for x in 0..<w { g[x] *= perReference }
+            }
+        }
+        // Outlines round every colour shape: a ridge on the borders between hues (not between
+        // the cel tones of one hue), cut at one level at print resolution so it has one weight.
+        let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s))), scale: s)
+        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders]
+        let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s))
+        return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
+    }
+}
+
+/// The comic's colours: a few hues (k-means on the flattened photo, lightness weighted in
+/// lightly so a colour's lit and shaded parts stay one colour), each with `levels` flat tones
+/// cut at quantiles of its own lightness: cel shading per colour region.
+struct ComicPalette: Sendable {
+    struct Hue: Sendable {
+        var lightness: Float, a: Float, b: Float
+        /// The cluster's own chroma (before the boost), what pixels are matched against.
+        var centreA: Float, centreB: Float
+        /// Lightness cuts between tones, and the lightness of each tone.
+        var cuts: [Float]
+        var tones: [Float]
+        /// Each tone's sRGB colour (0...1).
+        var rgb: [(Float, Float, Float)] {
+            tones.map { Colour.labToSrgb(lightness: $0, a: a, b: b) }
+        }
+    }
+
+    var hues: [Hue]
+    /// Below this lightness shadows are solid ink (spot blacks).
+    var black: Float
+    static let lightWeight: Float = 0.5
+
+    init(_ lab: PlanarImage, count: Int, levels: Int, boost: Float) {
+        let (pl, pa, pb) = (lab.planes[0], lab.planes[1], lab.planes[2])
+        var samples: [(Float, Float, Float)] = []
+        let step = max(1, Int((Double(lab.width * lab.height) / 40_000).squareRoot()))
+        for y in stride(from: step / 2, to: lab.height, by: step) {
+            for x in stride(from: step / 2, to: lab.width, by: step) {
+                samples.append((pl[x, y] * Self.lightWeight, pa[x, y], pb[x, y]))
+            }
+        }
+        // Deterministic seeding: samples spread in hue order, then Lloyd iterations.
+        let sorted = samples.sorted { atan2($0.2, $0.1) < atan2($1.2, $1.1) }
+        var centres = (0..<count).map { i in sorted[min(sorted.count - 1, (2 * i + 1) * sorted.count / (2 * count))] }
+        for _ in 0..<12 {
+            var sums = [(Double, Double, Double, Int)](repeating: (0, 0, 0, 0), count: count)
+            for sample in samples {
+                let k = Self.nearest(sample, centres).0
+                sums[k].0 += Double(sample.0)
+                sums[k].1 += Double(sample.1)
+                sums[k].2 += Double(sample.2)
+                sums[k].3 += 1
+            }
+            for k in 0..<count where sums[k].3 > 0 {
+                let n = Double(sums[k].3)
+                centres[k] = (Float(sums[k].0 / n), Float(sums[k].1 / n), Float(sums[k].2 / n))
+            }
+        }
+        var members = [[Float]](repeating: [], count: count)
+        for sample in samples { members[Self.nearest(sample, centres).0].append(sample.0 / Self.lightWeight) }
+        var hues: [Hue] = []
+        for k in 0..<count {
+            let values = members[k].sorted()
+            let lightness = centres[k].0 / Self.lightWeight
+            guard values.count > 4 else {
+                hues.append(Hue(lightness: lightness, a: centres[k].1 * boost, b: centres[k].2 * boost, centreA: centres[k].1, centreB: centres[k].2, cuts: [], tones: [lightness]))
+                continue
+            }
+            func quantile(_ q: Float) -> Float { values[min(values.count - 1, Int(q * Float(values.count)))] }
+            // Cuts at quantiles of this colour's lightness, but never closer than 14 L: a
+            // colour with little shading keeps fewer tones instead of blotches.
+            var cuts: [Float] = []
+            for i in 1..<levels {
+                let cut = quantile(Float(i) / Float(levels))
+                if let last = cuts.last, cut - last < 14 { continue }
+                if cut - quantile(0.03) < 7 || quantile(0.97) - cut < 7 { continue }
+                cuts.append(cut)
+            }
+            // Each tone the median of its band, steps at least 12 L apart.
+            let bounds = [quantile(0)] + cuts + [quantile(1)]
+            var tones: [Float] = []
+            for i in 0..<(cuts.count + 1) {
+                let inside = values.filter { $0 >= bounds[i] && $0 <= bounds[i + 1] }
+                tones.append(inside.isEmpty ? 0.5 * (bounds[i] + bounds[i + 1]) : inside[inside.count / 2])
+            }
+            for i in stride(from: tones.count - 2, through: 0, by: -1) { tones[i] = min(tones[i], tones[i + 1] - 12) }
+            tones = tones.map { min(98, max(5, $0)) }
+            hues.append(Hue(lightness: lightness, a: centres[k].1 * boost, b: centres[k].2 * boost, centreA: centres[k].1, centreB: centres[k].2, cuts: cuts, tones: tones))
+        }
+        self.hues = hues
+        black = min(Sketch.percentile(pl, 0.03) + 2, 20)
+    }
+
+    /// Index of the nearest centre and the distances to the nearest and second nearest.
+    @inline(__always) static func nearest(_ p: (Float, Float, Float), _ centres: [(Float, Float, Float)]) -> (Int, Float, Int, Float) {
+        var best = 0, second = 0
+        var bestDistance = Float.infinity, secondDistance = Float.infinity
+        for (k, c) in centres.enumerated() {
+            let d = (p.0 - c.0) * (p.0 - c.0) + (p.1 - c.1) * (p.1 - c.1) + (p.2 - c.2) * (p.2 - c.2)
+            if d < bestDistance {
+                second = best
+                secondDistance = bestDistance
+                bestDistance = d
+                best = k
+            } else if d < secondDistance {
+                secondDistance = d
+                second = k
+            }
+        }
+        return (best, bestDistance, second, secondDistance)
+    }
+
+    var centres: [(Float, Float, Float)] { hues.map { ($0.lightness * Self.lightWeight, $0.centreA, $0.centreB) } }
+
+    /// Hue and tone of a Lab colour, as one label (hue × 8 + tone), or −1 for spot black.
+    @inline(__always) func label(_ l: Float, _ a: Float, _ b: Float, centres: [(Float, Float, Float)]) -> Int32 {
+        if l < black { return -1 }
+        let k = Self.nearest((l * Self.lightWeight, a, b), centres).0
+        var tone = 0
+        for cut in hues[k].cuts where l >= cut { tone += 1 }
+        return Int32(k * 8 + tone)
+    }
+
+    /// Removes specks of flat colour: regions of one hue and tone smaller than `minimumArea`
+    /// working pixels take the surrounding colour. The planes are nudged, not repainted: a
+    /// relabelled pixel (and its neighbours within 2 px) gets its new hue's chroma and a
+    /// lightness inside its new tone, so the print-resolution cut follows the cleaned map.
+    func removeSpecks(_ lab: PlanarImage, skin: Plane, minimumArea: Int) {
+        let w = lab.width, h = lab.height
+        let (pl, pa, pb) = (lab.planes[0], lab.planes[1], lab.planes[2])
+        let centres = self.centres
+        var labels = [Int32](repeating: 0, count: w * h)
+        labels.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let l = pl.row(y), a = pa.row(y), b = pb.row(y)
+                    for x in 0..<w { out.value[y * w + x] = label(l[x], a[x], b[x], centres: centres) }
+                }
+            }
+        }
+        let changed = labels.withUnsafeMutableBufferPointer { buffer in
+            // Faces keep their small features (pupils, nostrils): a tenth of the area there.
+            CelRegions.removeIslands(buffer, width: w, height: h) { pixel in
+                skin[pixel % w, pixel / w] > 0.5 ? minimumArea / 10 : minimumArea
+            }
+        }
+        let touched = Plane(width: w, height: h)
+        for y in 0..<h {
+            let t = touched.row(y)
+            for x in 0..<w where changed[y * w + x] { t[x] = 1 }
+        }
+        let near = SketchFlow.maximum(touched, radius: 2)
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let l = pl.row(y), a = pa.row(y), b = pb.row(y), t = near.row(y)
+                for x in 0..<w where t[x] > 0 {
+                    let label = labels[y * w + x]
+                    guard label >= 0 else {
+                        l[x] = min(l[x], black - 3)
+                        continue
+                    }
+                    let hue = hues[Int(label) / 8], tone = Int(label) % 8
+                    let low = tone > 0 ? hue.cuts[tone - 1] + 3 : -Float.infinity
+                    let high = tone < hue.cuts.count ? hue.cuts[tone] - 3 : Float.infinity
+                    l[x] = max(black + 3, min(max(l[x], low), high))
+                    a[x] = hue.centreA
+                    b[x] = hue.centreB
+                }
+            }
+        }
+    }
+
+    /// A ridge (1 at its crest) on the borders between colour shapes of clearly different hue
+    /// (ΔE of the hue colours ≥ 22) or between a hue and spot black, blurred by `sigma` working px.
+    /// None inside faces (a lit cheek is not a shape) nor where borders crowd (foliage, gravel).
+    func hueBorders(_ lab: PlanarImage, skin: Plane, sigma: Double, scale: Double) -> Plane {
+        let w = lab.width, h = lab.height
+        // Labels of the colours softened over ~12 reference px: slivers and flecks (sky seen
+        // through leaves) merge into their surroundings and get no outline.
+        let soft = max(1.5, 4.5 * scale)
+        let (pl, pa, pb) = (SketchFlow.gaussian(lab.planes[0], sigma: soft), SketchFlow.gaussian(lab.planes[1], sigma: soft), SketchFlow.gaussian(lab.planes[2], sigma: soft))
+        let centres = self.centres
+        var labels = [Int32](repeating: 0, count: w * h)
+        labels.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let l = pl.row(y), a = pa.row(y), b = pb.row(y)
+                    for x in 0..<w { out.value[y * w + x] = label(l[x], a[x], b[x], centres: centres) }
+                }
+            }
+        }
+        func colour(_ label: Int32) -> (Float, Float, Float) {
+            guard label >= 0 else { return (3, 0, 0) }
+            let hue = hues[Int(label) / 8]
+            return (hue.tones[min(Int(label) % 8, hue.tones.count - 1)], hue.a, hue.b)
+        }
+        func differ(_ p: Int32, _ q: Int32) -> Bool {
+            guard p != q, p < 0 || q < 0 || p / 8 != q / 8 else { return false }
+            let c = colour(p), d = colour(q)
+            return (c.0 - d.0) * (c.0 - d.0) + (c.1 - d.1) * (c.1 - d.1) + (c.2 - d.2) * (c.2 - d.2) >= 22 * 22
+        }
+        let border = Plane(width: w, height: h)
+        for y in 0..<h {
+            let o = border.row(y)
+            let below = y + 1 < h ? border.row(y + 1) : nil
+            for x in 0..<w {
+                let p = labels[y * w + x]
+                if x + 1 < w, differ(p, labels[y * w + x + 1]) {
+                    o[x] = 1
+                    o[x + 1] = 1
+                }
+                if let below, differ(p, labels[(y + 1) * w + x]) {
+                    o[x] = 1
+                    below[x] = 1
+                }
+            }
+        }
+        let crowding = Blur.gaussian(border, sigma: max(4, 30 * scale))
+        Parallel.rows(h) { rows in
+            for y in rows {
+                let o = border.row(y), c = crowding.row(y), k = skin.row(y)
+                for x in 0..<w { o[x] *= (1 - smoothstep(0.12, 0.26, c[x])) * (1 - smoothstep(0.25, 0.6, k[x])) }
+            }
+        }
+        let ridge = SketchFlow.gaussian(border, sigma: sigma)
+        // A straight two-pixel border blurred by σ peaks at about erf(1 / (σ√2)).
+        let crest = Float(erf(1 / (sigma * 2.0.squareRoot())))
+        return PlaneMath.map(ridge) { min(1, $0 / crest) }
+    }
+
+    /// The flat sRGB colour of hue `k` for lightness `l`, tone borders `soft` L units wide.
+    @inline(__always) static func colour(_ hue: Hue, _ rgb: [(Float, Float, Float)], lightness l: Float, soft: Float) -> (Float, Float, Float) {
+        var c = rgb[0]
+        for (i, cut) in hue.cuts.enumerated() {
+            let t = smoothstep(cut - soft, cut + soft, l)
+            guard t > 0 else { break }
+            c.0 += (rgb[i + 1].0 - rgb[i].0) * t
+            c.1 += (rgb[i + 1].1 - rgb[i].1) * t
+            c.2 += (rgb[i + 1].2 - rgb[i].2) * t
+        }
+        return c
+    }
+}
+
+/// Comic colour is bright: the lightness is stretched to 6...97 (the photo's 2nd and 99th
+/// percentiles) and a dark picture's median lifted towards the middle. A picture without deep
+/// shadows or bright lights is not forced to have them: its darkest colour is not ink.
+struct LightnessStretch: Sendable {
+    let low: Float, high: Float, gamma: Float
+
+    init(_ lightness: Plane) {
+        low = min(Sketch.percentile(lightness, 0.02), 20)
+        high = max(Sketch.percentile(lightness, 0.99), 85)
+        let median = min(max((Sketch.percentile(lightness, 0.5) - low) / (high - low), 0.05), 0.95)
+        gamma = min(max(log(Float(0.52)) / log(median), 0.6), 1.1)
+    }
+
+    func apply(to lightness: Plane) {
+        let w = lightness.width
+        Parallel.rows(lightness.height) { rows in
+            for y in rows {
+                let l = lightness.row(y)
+                for x in 0..<w {
+                    let t = min(max((l[x] - low) / (high - low), 0), 1)
+                    l[x] = 6 + 91 * pow(t, gamma)
+                }
+            }
+        }
+    }
+}
+
+/// Flat tones and ink at print resolution.
+struct CelInk: PrintFinish {
+    let printScale: Float
+    let palette: ComicPalette
+    let lineWeight: Float
+    let workingScale: Float
+    private let rgb: [[(Float, Float, Float)]]
+
+    init(printScale: Float, palette: ComicPalette, lineWeight: Float, workingScale: Float) {
+        self.printScale = printScale
+        self.palette = palette
+        self.lineWeight = lineWeight
+        self.workingScale = workingScale
+        rgb = palette.hues.map(\.rgb)
+    }
+
+    private static let ink: Float = 0.06
+
+    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
+        let centres = palette.centres, hues = palette.hues
+        // The outline ridge is cut where the line is `lineWeight` × 9 reference px wide.
+        let lineEdge = ComicOutline.edge(widthReference: 9 * lineWeight, workingScale: workingScale)
+        let borderEdge = ComicOutline.borderEdge(widthReference: 9 * lineWeight, workingScale: workingScale)
+        for i in 0..<count {
+            let p = input + i * bands
+            let l = p[0]
+            // Half a print pixel of anti-aliasing across each border.
+            let soft = max(0.15, 0.7 * p[5] / printScale)
+            let (k1, d1, k2, d2) = ComicPalette.nearest((l * ComicPalette.lightWeight, p[1], p[2]), centres)
+            let c1 = ComicPalette.colour(hues[k1], rgb[k1], lightness: l, soft: soft)
+            var (r, g, b) = c1
+            let gap = d2.squareRoot() - d1.squareRoot()
+            if gap < 1.5 {
+                let c2 = ComicPalette.colour(hues[k2], rgb[k2], lightness: l, soft: soft)
+                let t = 0.5 + 0.5 * smoothstep(0, 1.5, gap)
+                (r, g, b) = (c2.0 + (c1.0 - c2.0) * t, c2.1 + (c1.1 - c2.1) * t, c2.2 + (c1.2 - c2.2) * t)
+            }
+            var cover = smoothstep(palette.black + soft, palette.black - soft, l)
+            let line = smoothstep(lineEdge - 0.06, lineEdge + 0.06, p[3]) * smoothstep(0.3, 0.45, p[4])
+            let outline = smoothstep(borderEdge - 0.08, borderEdge + 0.08, p[6])
+            cover = max(cover, max(line, outline))
+            output[3 * i] = byte(r + (Self.ink - r) * cover)
+            output[3 * i + 1] = byte(g + (Self.ink - g) * cover)
+            output[3 * i + 2] = byte(b + (Self.ink - b) * cover)
+        }
+    }
+}
+
+/// Line width from a ridge-normalised DoG field.
+enum ComicOutline {
+    /// The σ (working px) of the hue-border ridge, and the level at which to cut it so the
+    /// outline is `widthReference` reference px wide (the ridge is about Gaussian, 1 at its crest).
+    static func borderSigma(workingScale: Float) -> Float { max(0.8, 2.6 * workingScale) }
+
+    static func borderEdge(widthReference: Float, workingScale: Float) -> Float {
+        let sigmaReference = borderSigma(workingScale: workingScale) / workingScale
+        let half = widthReference / (2 * sigmaReference)
+        return min(0.9, max(0.1, exp(-half * half / 2)))
+    }
+
+    /// The level at which to cut a ridge (1 at its crest) so the line is `widthReference`
+    /// reference px wide: the ridge is about Gaussian, σ set by the DoG scale and never below
+    /// what the working resolution can hold.
+    static func edge(widthReference: Float, workingScale: Float) -> Float {
+        let sigmaWorking = max(0.6, 2.2 * workingScale) * 0.8
+        let sigmaReference = sigmaWorking / workingScale
+        let half = widthReference / (2 * sigmaReference)
+        return min(0.95, max(0.1, exp(-half * half / 2)))
     }
 }
 
@@ -69,22 +467,5 @@ enum ComicInk {
     @inline(__always) static func coverage(_ field: Float, edge: Float, softness: Float) -> Float {
         let t = min(max((edge - field) / softness + 0.5, 0), 1)
         return t * t * (3 - 2 * t)
-    }
-}
-
-/// Colour planes plus an ink-line field: ink drawn over the colour at print resolution.
-struct InkedColour: PrintFinish {
-    let edge: Float
-    let softness: Float
-    private static let ink: Float = 0.07
-
-    func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
-        for i in 0..<count {
-            let p = input + i * bands
-            let k = ComicInk.coverage(p[3], edge: edge, softness: softness)
-            output[3 * i] = byte(p[0] + (Self.ink - p[0]) * k)
-            output[3 * i + 1] = byte(p[1] + (Self.ink - p[1]) * k)
-            output[3 * i + 2] = byte(p[2] + (Self.ink - p[2]) * k)
-        }
     }
 }

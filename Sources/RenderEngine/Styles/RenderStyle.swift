@@ -22,6 +22,11 @@ public protocol RenderStyle: Sendable {
     /// stage: the photo then streams straight from the decoder to print resolution.
     var workingShortSide: Int? { get }
 
+    /// Long side of a small picture of the whole photo, uncropped, that the style reads its
+    /// global statistics from (palette, tone levels), or nil if it needs none. Statistics of
+    /// the crop would differ between a 9x12 and a 24x36 of one photo; the photo's do not.
+    var overviewLongSide: Int? { get }
+
     /// Stage 1. `image` holds the photo's sRGB values in 0...1, three planes.
     func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage
 }
@@ -31,6 +36,8 @@ extension RenderStyle {
     /// abstraction, which the print stage's Lanczos3 and the style's print-resolution finish
     /// hide, while the abstraction costs half of what it would at 2700 and holds half the memory.
     public var workingShortSide: Int? { 2000 }
+
+    public var overviewLongSide: Int? { nil }
 }
 
 /// What stage 1 hands to the print stage.
@@ -67,8 +74,12 @@ public struct StyleContext: Sendable {
     /// print of one photo share their texture where their crops overlap.
     public let workingAnchor: (x: Float, y: Float)
 
-    public init(seed: UInt64, parameters: ResolvedStyleParameters, layout: PrintLayout, dpi: Int, workingAnchor: (x: Float, y: Float)? = nil) {
+    /// The whole photo at `RenderStyle.overviewLongSide`, sRGB in 0...1, when the style asks for it.
+    public let overview: PlanarImage?
+
+    public init(seed: UInt64, parameters: ResolvedStyleParameters, layout: PrintLayout, dpi: Int, workingAnchor: (x: Float, y: Float)? = nil, overview: PlanarImage? = nil) {
         self.seed = seed
+        self.overview = overview
         self.parameters = parameters
         self.layout = layout
         self.dpi = dpi
