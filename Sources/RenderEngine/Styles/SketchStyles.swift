@@ -101,9 +101,9 @@ struct SketchSettings {
     static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            medium: .charcoal, simplify: 16, lineSigma: 3.5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 35,
+            medium: .charcoal, simplify: 16, lineSigma: 5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 80,
             tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
-            pen: .init(spacing: 22 * size, length: 160 * size, width: 9 * size, feather: 2.5, bow: 0.3, overlapping: true),
+            pen: .init(spacing: 40 * size, length: 260 * size, width: 34 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
             toothScale: 2.5, toothContrast: 0.55, colour: 0)
     }
@@ -165,8 +165,9 @@ enum Sketch {
         let seed = Noise.stream(context.seed, 7)
         if settings.medium == .charcoal {
             // Rubbed with a finger: the tone blends softly, the lines keep the shapes.
-            let smudged = Blur.gaussian(darkness, sigma: Double(settings.smudge) * 14 * s)
-            let planes = [lines.shape, lines.strength, smudged, direction.c2, direction.s2, eraserMarks(lineSource, scale: s)]
+            let smudged = Blur.gaussian(darkness, sigma: Double(settings.smudge) * 40 * s)
+            let deposit = CharcoalPaper.drag(smudged, direction: direction, settings: settings, scale: s, anchor: context.workingAnchor, seed: seed)
+            let planes = [lines.shape, lines.strength, smudged, deposit, eraserMarks(lineSource, scale: s)]
             let finish = CharcoalPaper(printScale: Float(context.printScale), origin: context.printAnchor, seed: seed, settings: settings)
             return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
         }
@@ -455,10 +456,11 @@ struct SketchPaper: PrintFinish {
                 }
                 ink = 1 - paper
             }
+            let tooth = toothAt(u, v)
             // Soft graphite rubbed in under the strokes, heavier in the deepest shadows.
             if darkness > 0.04 {
                 let base = settings.smudge * (0.45 * darkness * smoothstep(0.04, 0.3, darkness) + 0.55 * smoothstep(0.55, 1, darkness))
-                ink = 1 - (1 - ink) * (1 - base * (0.45 + 1.1 * toothAt(u, v)))
+                ink = 1 - (1 - ink) * (1 - base * (0.45 + 1.1 * tooth))
             }
             // Contours: pressure wanders along the line.
             // Firm lines on strong edges are wider: the field is cut lower on its ridge.
@@ -471,7 +473,6 @@ struct SketchPaper: PrintFinish {
                 ink = 1 - (1 - ink) * (1 - line * settings.lineInk * weight)
             }
             // Graphite catches on the tooth of the paper.
-            let tooth = toothAt(u, v)
             ink *= 1 - settings.toothContrast * tooth
             let lum = (1 - ink) * (0.985 - 0.02 * tooth)
             var cb: Float = 0, cr: Float = 0
@@ -497,50 +498,71 @@ struct CharcoalPaper: PrintFinish {
     let seed: UInt32
     let settings: SketchSettings
 
+    /// The charcoal laid down before the paper's tooth breaks it: the smudged darkness dragged
+    /// into broad side-of-the-stick streaks along the hatching direction, strongest in the
+    /// mid-tones. The streaks are tens of reference pixels wide, so they are computed at
+    /// working resolution and the print stage only adds the fine grain.
+    static func drag(_ darkness: Plane, direction: (c2: Plane, s2: Plane), settings: SketchSettings, scale: Double, anchor: (x: Float, y: Float), seed: UInt32) -> Plane {
+        let w = darkness.width
+        let out = Plane(width: w, height: darkness.height)
+        let perWorking = 1 / Float(scale)
+        let binAngle = Float.pi / Float(HatchStrokes.bins)
+        let width = settings.pen.width, length = settings.pen.length
+        Parallel.rows(darkness.height) { rows in
+            for y in rows {
+                let d = darkness.row(y), c2 = direction.c2.row(y), s2 = direction.s2.row(y), o = out.row(y)
+                let v = (Float(y) + anchor.y) * perWorking
+                for x in 0..<w {
+                    let u = (Float(x) + anchor.x) * perWorking
+                    var f = 0.5 * atan2(s2[x], c2[x]) / binAngle
+                    if f < 0 { f += Float(HatchStrokes.bins) }
+                    let k0 = Int(f)
+                    let blend = smoothstep(0.35, 0.65, f - Float(k0))
+                    var streak: Float = 0
+                    for side in 0..<2 {
+                        let weight = side == 0 ? 1 - blend : blend
+                        guard weight > 0.01 else { continue }
+                        let (c, s) = HatchStrokes.direction(k0 + side)
+                        let along = u * c + v * s, across = v * c - u * s
+                        let drag = Noise.value(along / length, across / width, seed &+ 20) * 0.65
+                            + Noise.value(along / (0.4 * length), across / (0.35 * width), seed &+ 21) * 0.35
+                        streak += weight * drag
+                    }
+                    let darkness = min(max(d[x], 0), 1)
+                    let midTone = 4 * darkness * (1 - darkness)
+                    o[x] = darkness + 0.55 * (streak - 0.5) * (0.25 + midTone)
+                }
+            }
+        }
+        return out
+    }
+
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let inverse = 1 / printScale
         let v = (Float(y) + origin.y) * inverse
-        let binAngle = Float.pi / Float(HatchStrokes.bins)
-        let width = settings.pen.width, length = settings.pen.length
         for i in 0..<count {
             let p = input + i * bands
             let u = (Float(x + i) + origin.x) * inverse
             let darkness = min(max(p[2], 0), 1)
-            // Side-of-the-stick drags: noise stretched along the region's stroke direction.
-            var f = 0.5 * atan2(p[4], p[3]) / binAngle
-            if f < 0 { f += Float(HatchStrokes.bins) }
-            let k0 = Int(f)
-            let blend = smoothstep(0.35, 0.65, f - Float(k0))
-            var streak: Float = 0
-            for side in 0..<2 {
-                let weight = side == 0 ? 1 - blend : blend
-                guard weight > 0.01 else { continue }
-                let (c, s) = HatchStrokes.direction(k0 + side)
-                let along = u * c + v * s, across = v * c - u * s
-                let drag = Noise.value(along / length, across / width, seed &+ 20) * 0.65
-                    + Noise.value(along / (0.4 * length), across / (0.35 * width), seed &+ 21) * 0.35
-                streak += weight * drag
-            }
-            let midTone = 4 * darkness * (1 - darkness)
-            let deposit = darkness + 0.55 * (streak - 0.5) * (0.25 + midTone)
+            let deposit = p[3]
             // Grain: charcoal sits on the tooth's peaks unless pressed or rubbed in.
             let tooth = toothAt(u, v)
             let grainy = smoothstep(tooth - 0.22, tooth + 0.12, deposit) * (0.8 + 0.2 * smoothstep(0.4, 0.9, deposit))
             let rubbed = min(max(deposit, 0), 1)
             let velvet = smoothstep(0.7, 0.95, darkness)
-            var ink = grainy + (rubbed - grainy) * min(1, 0.35 * settings.smudge + velvet)
-            // Bold contours, slightly broken by the grain.
+            var ink = grainy + (rubbed - grainy) * min(0.85, 0.35 * settings.smudge + velvet)
+            // Bold contours, broken by the grain like the rest of the charcoal.
             let firmness = min(p[1], 1.5)
             ink *= settings.hatchInk
             if p[1] > 0.2, p[0] > settings.lineEdge - 0.2 * firmness - 0.06 - settings.lineSoftness {
                 let pressure = Noise.value(u * 0.012, v * 0.012, seed &+ 5)
                 let edge = settings.lineEdge - 0.2 * firmness + 0.12 * (pressure - 0.5)
                 let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
-                    * smoothstep(0.2, 0.55, p[1]) * (0.35 + 0.65 * smoothstep(tooth - 0.3, tooth + 0.1, 0.6 + 0.3 * pressure))
+                    * smoothstep(0.2, 0.55, p[1]) * (0.15 + 0.85 * smoothstep(tooth - 0.25, tooth + 0.05, 0.55 + 0.35 * pressure))
                 ink = 1 - (1 - ink) * (1 - line * settings.lineInk)
             }
             // The eraser lifts charcoal back to the paper.
-            ink *= 1 - min(max(p[5], 0), 1) * 0.9
+            ink *= 1 - min(max(p[4], 0), 1) * 0.9
             let paper: Float = 0.965 - 0.03 * tooth
             let lum = paper * (1 - ink)
             output[3 * i] = byte(lum)
