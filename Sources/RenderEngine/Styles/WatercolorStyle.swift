@@ -228,7 +228,9 @@ public struct WatercolorStyle: RenderStyle {
                         let inset = min(min(rx, frame.x - rx), min(ry, frame.y - ry))
                         let edge = inset + layer.margin * (2.4 * (ragged(q.0, q.1) - 0.5) + 0.6 * n)
                         let fade = WatercolorWash.smoothstep(layer.margin * 0.3, layer.margin * 1.2, edge)
-                        let threshold = base + layer.thresholdNoise * 2 * n * (1 - 0.7 * sr[x])
+                        // Skin is washed, not left as paper: a pale face needs its warm tone
+                        // and its features (lips, nostrils, lids) to read as a portrait.
+                        let threshold = base * (1 - 0.45 * kr[x]) + layer.thresholdNoise * 2 * n * (1 - 0.7 * sr[x])
                         // On skin and fur the washes fade in with the tone (graded, no blotches).
                         let width = band + 0.3 * kr[x]
                         cv[x] = WatercolorWash.smoothstep(threshold - width / 2, threshold + width / 2, vr[x]) * fade
