@@ -59,11 +59,13 @@ struct JobQueueConformance {
         try await prepare(id)
         try await queue.enqueue(id)
         // Generous leases: the suite shares the machine with renders running in parallel.
-        let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(3)))
-        #expect(try await queue.extend(lease, by: .seconds(3)))
+        let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(2)))
+        // Taken before the call: the new expiry is at least 4 s after this instant, 2 s past
+        // the claimed lease, so an extension that did nothing is reaped too early.
+        let extended = ContinuousClock.now
+        #expect(try await queue.extend(lease, by: .seconds(4)))
         let impostor = JobLease(renderID: id, attempt: 1, owner: "someone-else")
         #expect(try await !queue.extend(impostor, by: .seconds(30)))
-        let extended = ContinuousClock.now
         #expect(try await queue.reapExpired().isEmpty, "lease still valid")
         // Polled until the reaper takes it (deadline 15 s), and not before the lease ran out.
         var reaped: [UUID] = []
@@ -72,7 +74,7 @@ struct JobQueueConformance {
             reaped = try await queue.reapExpired()
         }
         #expect(reaped == [id])
-        #expect(ContinuousClock.now - extended >= .milliseconds(2900), "reaped before its lease ran out")
+        #expect(ContinuousClock.now - extended >= .milliseconds(3900), "reaped before its extended lease ran out")
         // The dead worker's lease is gone; a new claim is the second attempt.
         #expect(try await !queue.extend(lease, by: .seconds(30)))
         let again = try #require(try await queue.claim(owner: "w2", lease: .seconds(30)))
