@@ -61,7 +61,7 @@ public struct ComicStyle: RenderStyle {
         let detailEnergy = Blur.gaussian(detail, sigma: max(2, 20 * s))
         let texture = PlaneMath.map(detailEnergy) { smoothstep(1.5, 3.5, $0) }
         let lines = Sketch.contourField(
-            lineLightness, importance: nil, skin: skin, sigma: 2.2 * s, scale: s,
+            lineLightness, importance: nil, skin: skin, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
             texture: PlaneMath.map(detailEnergy) { smoothstep(3, 5.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 30)
         for c in 0..<3 {
             let plane = flat.planes[c]
@@ -98,7 +98,7 @@ public struct ComicStyle: RenderStyle {
         }
         // Outlines round every colour shape: a ridge on the borders between hues (not between
         // the cel tones of one hue), cut at one level at print resolution so it has one weight.
-        let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s))), scale: s)
+        let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s), weight: weight)), scale: s)
         let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders]
         let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s))
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
@@ -389,8 +389,8 @@ struct CelInk: PrintFinish {
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let centres = palette.centres, hues = palette.hues
         // The outline ridge is cut where the line is `lineWeight` × 9 reference px wide.
-        let lineEdge = ComicOutline.edge(widthReference: 9 * lineWeight, workingScale: workingScale)
-        let borderEdge = ComicOutline.borderEdge(widthReference: 9 * lineWeight, workingScale: workingScale)
+        let lineEdge = ComicOutline.edge(widthReference: 9 * lineWeight, workingScale: workingScale, weight: lineWeight)
+        let borderEdge = ComicOutline.borderEdge(widthReference: 9 * lineWeight, workingScale: workingScale, weight: lineWeight)
         for i in 0..<count {
             let p = input + i * bands
             let l = p[0]
@@ -418,12 +418,16 @@ struct CelInk: PrintFinish {
 
 /// Line width from a ridge-normalised DoG field.
 enum ComicOutline {
+    /// How much wider than the default the ridges are made for a heavy line: a ridge can only be
+    /// cut to about 2.5 σ wide, so lines heavier than the default need a wider ridge.
+    static func spread(_ weight: Float) -> Float { 0.5 + 0.5 * max(1, weight) }
+
     /// The σ (working px) of the hue-border ridge, and the level at which to cut it so the
     /// outline is `widthReference` reference px wide (the ridge is about Gaussian, 1 at its crest).
-    static func borderSigma(workingScale: Float) -> Float { max(0.8, 2.6 * workingScale) }
+    static func borderSigma(workingScale: Float, weight: Float) -> Float { max(0.8, 2.6 * workingScale) * spread(weight) }
 
-    static func borderEdge(widthReference: Float, workingScale: Float) -> Float {
-        let sigmaReference = borderSigma(workingScale: workingScale) / workingScale
+    static func borderEdge(widthReference: Float, workingScale: Float, weight: Float) -> Float {
+        let sigmaReference = borderSigma(workingScale: workingScale, weight: weight) / workingScale
         let half = widthReference / (2 * sigmaReference)
         return min(0.9, max(0.1, exp(-half * half / 2)))
     }
@@ -431,8 +435,8 @@ enum ComicOutline {
     /// The level at which to cut a ridge (1 at its crest) so the line is `widthReference`
     /// reference px wide: the ridge is about Gaussian, σ set by the DoG scale and never below
     /// what the working resolution can hold.
-    static func edge(widthReference: Float, workingScale: Float) -> Float {
-        let sigmaWorking = max(0.6, 2.2 * workingScale) * 0.8
+    static func edge(widthReference: Float, workingScale: Float, weight: Float) -> Float {
+        let sigmaWorking = max(0.6, 2.2 * workingScale * spread(weight)) * 0.8
         let sigmaReference = sigmaWorking / workingScale
         let half = widthReference / (2 * sigmaReference)
         return min(0.95, max(0.1, exp(-half * half / 2)))

@@ -32,8 +32,9 @@ public struct ImpressionistStyle: RenderStyle {
         let w = photo.width, h = photo.height
         let unit = Float(min(w, h)) / 100
         let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)
-        // Brighter light and purer colour than the photo.
-        let bright = PaintPreparation.brighten(photo, saturation: 1.15, gamma: 0.85)
+        // Brighter light and purer colour than the photo, painted in a high key: no blacks,
+        // the shadows coloured.
+        let bright = Self.pleinAir(PaintPreparation.brighten(photo, saturation: 1.2, gamma: 0.8))
 
         // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
         let ground = PlanarImage(planes: bright.planes.enumerated().map { channel, plane in
@@ -95,8 +96,8 @@ public struct ImpressionistStyle: RenderStyle {
         // Broken colour: each dab is the local colour, or a warmer or cooler neighbour of it
         // (a painter's two or three mixtures per passage, not random noise).
         let pick = keyUnit(key, 13)
-        let variant: Float = pick < 0.4 ? 0 : (pick < 0.7 ? 1 : -1)
-        colour = rotateHue(colour, by: variant * jitter * (0.18 + 0.1 * keyUnit(key, 16)))
+        let variant: Float = pick < 0.3 ? 0 : (pick < 0.65 ? 1 : -1)
+        colour = rotateHue(colour, by: variant * jitter * (0.3 + 0.12 * keyUnit(key, 16)))
         colour *= 1 + ((keyUnit(key, 11) - 0.5) * 0.1 + variant * 0.03) * jitter
         let purity = 1 + 0.2 * keyUnit(key, 12) * jitter
         let grey = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
@@ -113,6 +114,25 @@ public struct ImpressionistStyle: RenderStyle {
         stroke.radius *= 0.85 + 0.3 * keyUnit(key, 15)
         stroke.opacity = 0.93
         return stroke
+    }
+
+    /// The plein-air key: the value range lifted so the darkest passage is a coloured mid-dark
+    /// (Monet used no black), and shadows cooled towards blue-violet, light left warm.
+    static func pleinAir(_ image: PlanarImage) -> PlanarImage {
+        let w = image.width
+        Parallel.rows(image.height) { rows in
+            for y in rows {
+                let r = image.planes[0].row(y), g = image.planes[1].row(y), b = image.planes[2].row(y)
+                for x in 0..<w {
+                    let luma = 0.2126 * r[x] + 0.7152 * g[x] + 0.0722 * b[x]
+                    let shade = max(0, 1 - luma / 0.45)
+                    r[x] = min(0.14 + 0.86 * r[x] - 0.02 * shade, 1)
+                    g[x] = min(0.14 + 0.86 * g[x] - 0.015 * shade, 1)
+                    b[x] = min(0.14 + 0.86 * b[x] + 0.07 * shade, 1)
+                }
+            }
+        }
+        return image
     }
 
     /// Rotates an RGB colour about the grey axis by `angle` radians.

@@ -87,6 +87,8 @@ struct SketchSettings {
     var toothScale: Float
     var toothContrast: Float
     var colour: Float
+    /// Pull of the stroke direction towards a right hand's diagonal where the tone is flat.
+    var directionBias: Float
 
     static func pencil(strokeSize: Double, colour: Float) -> SketchSettings {
         let size = Float(strokeSize)
@@ -95,17 +97,17 @@ struct SketchSettings {
             tone: .pencil, darkGamma: 1,
             pen: .init(spacing: 16 * size, length: 110 * size, width: 4.5 * size, feather: 0.5, bow: 0.25, overlapping: false),
             layers: [(0.16, 0, 0), (0.4, 0, 0.5), (0.65, 2, 0.25)], hatchInk: 0.85, smudge: 0.45,
-            toothScale: 1, toothContrast: 0.45, colour: colour)
+            toothScale: 1, toothContrast: 0.45, colour: colour, directionBias: 0.4)
     }
 
     static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
             medium: .charcoal, simplify: 16, lineSigma: 5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 80,
-            tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
+            tone: .charcoal, darkGamma: 1 - 0.25 * darkness,
             pen: .init(spacing: 40 * size, length: 260 * size, width: 34 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
-            toothScale: 2.5, toothContrast: 0.55, colour: 0)
+            toothScale: 2.5, toothContrast: 0.55, colour: 0, directionBias: 0.15)
     }
 }
 
@@ -161,7 +163,7 @@ enum Sketch {
             }
         }
         // Hatch along the tone's contours; a right hand's diagonal where the tone is flat.
-        let direction = SketchFlow.hatchDirection(toneSource, sigma: max(1, 40 * s), preferred: 0.75 * .pi, bias: 0.4)
+        let direction = SketchFlow.hatchDirection(toneSource, sigma: max(1, 40 * s), preferred: 0.75 * .pi, bias: settings.directionBias)
         let seed = Noise.stream(context.seed, 7)
         if settings.medium == .charcoal {
             // Rubbed with a finger: the tone blends softly, the lines keep the shapes.
@@ -180,17 +182,23 @@ enum Sketch {
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
     }
 
-    /// Highlights lifted with an eraser: small spots brighter than their surroundings among the
-    /// brightest in the picture, 0...1.
+    /// Highlights lifted with an eraser, 0...1: small spots brighter than their surroundings
+    /// among the brightest in the picture, and inside dark shapes (a black dog's fur, the sheen
+    /// on dark cloth) the lights that keep them from becoming a flat black blob.
     static func eraserMarks(_ grey: Plane, scale s: Double) -> Plane {
         let surround = Blur.gaussian(grey, sigma: max(1, 14 * s))
         let bright = percentile(grey, 0.96), brightest = max(percentile(grey, 0.995), bright + 0.01)
+        let dark = percentile(grey, 0.3)
         let out = Plane(width: grey.width, height: grey.height)
         let w = grey.width
         Parallel.rows(grey.height) { rows in
             for y in rows {
                 let g = grey.row(y), m = surround.row(y), o = out.row(y)
-                for x in 0..<w { o[x] = smoothstep(0.04, 0.12, g[x] - m[x]) * smoothstep(bright, brightest, g[x]) }
+                for x in 0..<w {
+                    let lift = smoothstep(0.04, 0.12, g[x] - m[x])
+                    let inDark = 0.6 * smoothstep(dark, 0.5 * dark, m[x]) * smoothstep(0.02, 0.06, g[x] - m[x])
+                    o[x] = max(lift * smoothstep(bright, brightest, g[x]), inDark)
+                }
             }
         }
         return out
@@ -530,7 +538,7 @@ struct CharcoalPaper: PrintFinish {
                     }
                     let darkness = min(max(d[x], 0), 1)
                     let midTone = 4 * darkness * (1 - darkness)
-                    o[x] = darkness + 0.55 * (streak - 0.5) * (0.25 + midTone)
+                    o[x] = darkness + 0.4 * (streak - 0.5) * (0.25 + midTone)
                 }
             }
         }
@@ -549,7 +557,7 @@ struct CharcoalPaper: PrintFinish {
             let tooth = toothAt(u, v)
             let grainy = smoothstep(tooth - 0.22, tooth + 0.12, deposit) * (0.8 + 0.2 * smoothstep(0.4, 0.9, deposit))
             let rubbed = min(max(deposit, 0), 1)
-            let velvet = smoothstep(0.7, 0.95, darkness)
+            let velvet = smoothstep(0.8, 0.98, darkness)
             var ink = grainy + (rubbed - grainy) * min(0.85, 0.35 * settings.smudge + velvet)
             // Bold contours, broken by the grain like the rest of the charcoal.
             let firmness = min(p[1], 1.5)
