@@ -104,7 +104,7 @@ struct SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
             medium: .charcoal, simplify: 16, lineSigma: 5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 80,
-            tone: .charcoal, darkGamma: 1 - 0.25 * darkness,
+            tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
             pen: .init(spacing: 40 * size, length: 260 * size, width: 34 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
             toothScale: 2.5, toothContrast: 0.55, colour: 0, directionBias: 0.15)
@@ -557,7 +557,7 @@ struct CharcoalPaper: PrintFinish {
             let tooth = toothAt(u, v)
             let grainy = smoothstep(tooth - 0.22, tooth + 0.12, deposit) * (0.8 + 0.2 * smoothstep(0.4, 0.9, deposit))
             let rubbed = min(max(deposit, 0), 1)
-            let velvet = smoothstep(0.8, 0.98, darkness)
+            let velvet = smoothstep(0.7, 0.95, darkness)
             var ink = grainy + (rubbed - grainy) * min(0.85, 0.35 * settings.smudge + velvet)
             // Bold contours, broken by the grain like the rest of the charcoal.
             let firmness = min(p[1], 1.5)
