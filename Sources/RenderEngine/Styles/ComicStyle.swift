@@ -218,6 +218,22 @@ struct ComicPalette: Sendable {
         return Int32(k * 8 + tone)
     }
 
+    /// The hue-and-tone label of every pixel (see `label`), row-major.
+    func labels(_ pl: Plane, _ pa: Plane, _ pb: Plane) -> [Int32] {
+        let w = pl.width, centres = self.centres
+        var labels = [Int32](repeating: 0, count: w * pl.height)
+        labels.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer)
+            Parallel.rows(pl.height) { rows in
+                for y in rows {
+                    let l = pl.row(y), a = pa.row(y), b = pb.row(y)
+                    for x in 0..<w { out.value[y * w + x] = label(l[x], a[x], b[x], centres: centres) }
+                }
+            }
+        }
+        return labels
+    }
+
     /// Removes specks of flat colour: regions of one hue and tone smaller than `minimumArea`
     /// working pixels take the surrounding colour. The planes are nudged, not repainted: a
     /// relabelled pixel (and its neighbours within 2 px) gets its new hue's chroma and a
@@ -225,17 +241,7 @@ struct ComicPalette: Sendable {
     func removeSpecks(_ lab: PlanarImage, skin: Plane, minimumArea: Int) {
         let w = lab.width, h = lab.height
         let (pl, pa, pb) = (lab.planes[0], lab.planes[1], lab.planes[2])
-        let centres = self.centres
-        var labels = [Int32](repeating: 0, count: w * h)
-        labels.withUnsafeMutableBufferPointer { buffer in
-            let out = UncheckedSendable(buffer)
-            Parallel.rows(h) { rows in
-                for y in rows {
-                    let l = pl.row(y), a = pa.row(y), b = pb.row(y)
-                    for x in 0..<w { out.value[y * w + x] = label(l[x], a[x], b[x], centres: centres) }
-                }
-            }
-        }
+        var labels = self.labels(pl, pa, pb)
         let changed = labels.withUnsafeMutableBufferPointer { buffer in
             // Faces keep their small features (pupils, nostrils): a tenth of the area there.
             CelRegions.removeIslands(buffer, width: w, height: h) { pixel in
@@ -276,18 +282,8 @@ struct ComicPalette: Sendable {
         // Labels of the colours softened over ~12 reference px: slivers and flecks (sky seen
         // through leaves) merge into their surroundings and get no outline.
         let soft = max(1.5, 4.5 * scale)
-        let (pl, pa, pb) = (SketchFlow.gaussian(lab.planes[0], sigma: soft), SketchFlow.gaussian(lab.planes[1], sigma: soft), SketchFlow.gaussian(lab.planes[2], sigma: soft))
-        let centres = self.centres
-        var labels = [Int32](repeating: 0, count: w * h)
-        labels.withUnsafeMutableBufferPointer { buffer in
-            let out = UncheckedSendable(buffer)
-            Parallel.rows(h) { rows in
-                for y in rows {
-                    let l = pl.row(y), a = pa.row(y), b = pb.row(y)
-                    for x in 0..<w { out.value[y * w + x] = label(l[x], a[x], b[x], centres: centres) }
-                }
-            }
-        }
+        let labels = self.labels(
+            SketchFlow.gaussian(lab.planes[0], sigma: soft), SketchFlow.gaussian(lab.planes[1], sigma: soft), SketchFlow.gaussian(lab.planes[2], sigma: soft))
         func colour(_ label: Int32) -> (Float, Float, Float) {
             guard label >= 0 else { return (3, 0, 0) }
             let hue = hues[Int(label) / 8]
