@@ -93,7 +93,7 @@ def document_text(table):
 
 What ASO Render does when things go wrong, tried for real: every row below is a check in
 `scripts/reliability/checks.py`, run against `aso-render` processes over real sockets (embedded
-mode; the secrets row runs the production stack: PostgreSQL, Redis and moto's S3). This file is
+mode; the secrets row runs the production stack: PostgreSQL, Redis and SeaweedFS's S3). This file is
 generated — `scripts/reliability.py --write docs/reliability.md` — and the same checks run in
 `make test`, where any failure fails the build.
 

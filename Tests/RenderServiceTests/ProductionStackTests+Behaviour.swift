@@ -5,10 +5,6 @@ import RenderEngine
 @testable import RenderService
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Promises of the production deployment that no fault test above exercises: the lease
 /// heartbeat, no retries for a bad photo, the public download host, storage in `/health`.
 /// In the same (serialized) suite, so they never overlap the server restarts above.
@@ -108,30 +104,19 @@ extension ProductionStackTests {
     }
 
     /// With its S3 gone the API answers `/health` with 503 and says storage is the problem.
-    /// The S3 here is a private moto server, so the shared one keeps running.
+    /// The shared S3 server is stopped and started again (the suite is serialized).
     @Test func healthIs503WhileStorageIsDown() async throws {
-        let port = try freeLoopbackPort()
-        let moto = Process()
-        moto.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        moto.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
-        moto.standardOutput = FileHandle.nullDevice
-        moto.standardError = FileHandle.nullDevice
-        try moto.run()
-        func stopMoto() async {
-            Glibc.kill(moto.processIdentifier, SIGKILL)
-            for _ in 0..<200 where moto.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
-        }
+        let endpoint = try #require(TestServers.environment["TEST_S3_ENDPOINT"])
+        let port = try #require(URLComponents(string: endpoint)?.port)
         do {
-            let endpoint = "http://127.0.0.1:\(port)"
-            try #require(try await Self.waitUntil(.seconds(60)) { await Self.answers(endpoint) }, "moto on port \(port) did not start")
-            try await Deployment.with(overrides: ["MINIO_ENDPOINT": endpoint]) { deployment in
+            try await Deployment.with { deployment in
                 let api = try await deployment.api()
                 let healthy = try await Self.json("\(api.baseURL)/health")
                 #expect(healthy.status == 200, "\(healthy.body)")
                 #expect((healthy.body["checks"] as? [String: String])?["storage"] == "ok")
 
-                await stopMoto()
-                try #require(try await Self.waitUntil(.seconds(20)) { !(await Self.answers(endpoint)) }, "moto still answers")
+                try await TestServers.control("stop-s3")
+                try #require(try await Self.waitUntil(.seconds(20)) { !(await Self.answers(endpoint)) }, "S3 still answers")
                 let down = try await Self.json("\(api.baseURL)/health")
                 #expect(down.status == 503, "\(down.body)")
                 #expect(down.body["status"] as? String == "unhealthy")
@@ -142,10 +127,10 @@ extension ProductionStackTests {
                 #expect(try await Self.json("\(api.baseURL)/health/liveness").status == 200, "the process itself is alive")
             }
         } catch {
-            await stopMoto()
+            try? await TestServers.control("start-s3")
             throw error
         }
-        await stopMoto()
+        try await TestServers.control("start-s3")
     }
 
     /// Whether anything answers HTTP at `base`.
@@ -162,21 +147,4 @@ extension ProductionStackTests {
         }
         return try await condition()
     }
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0).
-func freeLoopbackPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw ServerFailure(description: "socket: \(errno)") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw ServerFailure(description: "bind: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -23,6 +23,10 @@ public struct S3Configuration: Sendable {
     public var requestTimeout: Duration = .seconds(10)
     /// Slowest upload rate tolerated: a request's deadline grows by its body size at this rate.
     public var minimumUploadBytesPerSecond: Int = 2 * 1024 * 1024
+    /// Tries of an idempotent request (every one but POST) that met a 5xx, `SlowDown` or a
+    /// dropped connection, and the waits between them.
+    public var maxAttempts = 4
+    public var retryBackoff = Backoff(base: .milliseconds(100), cap: .seconds(2))
 
     public init(endpoint: URL, publicEndpoint: URL? = nil, bucket: String, region: String, accessKey: String, secretKey: String) {
         self.endpoint = endpoint
@@ -168,8 +172,35 @@ public struct S3ObjectStore: ObjectStore {
         return port == defaultPort ? host : "\(host):\(port)"
     }
 
+    /// One S3 request. GET, HEAD, PUT and DELETE of a key are idempotent, so they are tried again
+    /// when the server is overloaded or failing (5xx, including `SlowDown`) or the connection
+    /// drops; a POST (create or complete a multipart upload) is never sent twice.
     private func send(
         _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
+    ) async throws -> HTTPClientResponse {
+        let retries = method == "POST" ? 1 : configuration.maxAttempts
+        var attempt = 1
+        while true {
+            do {
+                let response = try await sendOnce(method, key: key, query: query, headers: headers, body: body)
+                guard attempt < retries, response.status.code >= 500 else { return response }
+                _ = try? await response.body.collect(upTo: 1 << 20)
+            } catch where attempt < retries && Self.isDroppedConnection(error) {
+            }
+            try await Task.sleep(for: configuration.retryBackoff.delay(attempt: attempt))
+            attempt += 1
+        }
+    }
+
+    /// A connection reset or closed under a request: the request may not have been processed.
+    static func isDroppedConnection(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .remoteConnectionClosed }
+        if let error = error as? IOError { return [ECONNRESET, EPIPE].contains(error.errnoCode) }
+        return false
+    }
+
+    private func sendOnce(
+        _ method: String, key: String?, query: [(String, String)], headers: [(String, String)], body: ByteBuffer?
     ) async throws -> HTTPClientResponse {
         let path = key.map { "/\(configuration.bucket)/\($0)" } ?? "/\(configuration.bucket)"
         let host = Self.hostHeader(configuration.endpoint)
