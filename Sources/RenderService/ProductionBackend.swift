@@ -24,6 +24,9 @@ public struct ProductionBackend: Sendable {
             password: password, database: configuration.database.name, tls: .disable)
         pg.options.minimumConnections = configuration.database.poolMinimum
         pg.options.maximumConnections = configuration.database.poolMaximum
+        // Names this process's sessions, so db_connections_* count them and no other replica's.
+        let applicationName = "aso-render-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
+        pg.options.additionalStartupParameters = [("application_name", applicationName)]
         let postgres = PostgresClient(configuration: pg, backgroundLogger: logger)
         let redis = RedisClient(configuration: configuration.redis)
         let objects = S3ObjectStore(configuration: try configuration.storage.s3Configuration())
@@ -33,13 +36,14 @@ public struct ProductionBackend: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         let queue = RedisJobQueue(client: redis)
+        let metrics = ServiceMetrics(queueName: queue.name)
         let components = ServiceComponents(
             configuration: configuration,
             engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
-            store: PostgresRenderStore(client: postgres, logger: logger),
+            store: MeasuredRenderStore(PostgresRenderStore(client: postgres, logger: logger, applicationName: applicationName), metrics: metrics),
             queue: queue,
             objects: objects,
-            metrics: ServiceMetrics(queueName: queue.name),
+            metrics: metrics,
             localFiles: nil,
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

@@ -48,28 +48,25 @@ extension ProductionStackTests {
         }
     }
 
-    /// A photo that passes the upload check (a valid header) but cannot be decoded fails on
-    /// its first attempt, saying so: trying again cannot fix the file.
-    @Test func aCorruptPhotoFailsOnItsFirstAttemptWithoutRetries() async throws {
+    /// A photo with a valid header whose pixels are cut short is refused at upload (400), so
+    /// nothing reaches a worker.
+    @Test func aTruncatedPhotoIsRefusedAtUploadBeforeAnythingIsStored() async throws {
         try await Deployment.with { deployment in
             let api = try await deployment.api()
             let worker = try await deployment.worker(1)
             let whole = try Data(contentsOf: URL(fileURLWithPath: Photos.dune))
-            try FileManager.default.createDirectory(atPath: deployment.dataDirectory, withIntermediateDirectories: true)
-            let truncated = "\(deployment.dataDirectory)/truncated.jpg"
-            try whole.prefix(whole.count / 8).write(to: URL(fileURLWithPath: truncated))
-            let id = try await Self.upload(api.baseURL, photo: truncated)
-            let result = try await Self.waitForAll(api.baseURL, [id], timeout: .seconds(120))
-            let render = try #require(result[id])
-            #expect(render["status"] as? String == "failed", "\(render)")
-            let message = render["error_message"] as? String ?? ""
-            // The photo's fault, said at once, not "failed after N attempts … a problem on our side".
-            #expect(message.hasPrefix("The JPEG file") && !message.contains("attempts"), "\(message)")
-            #expect(try await Self.counter("rq_jobs_retried_total", at: worker) == 0)
-            #expect(try await Self.counter("rq_jobs_failed_total", at: worker) == 1)
-            #expect(Self.logLines(worker, "Render started", render: id) == 1, "one attempt: \(worker.log.suffix(1500))")
-            let retried = worker.log.contains("will retry")
-            #expect(!retried, "no attempt was retried")
+            var body = MultipartBody()
+            body.file(filename: "photo.jpg", contents: whole.prefix(whole.count / 2))
+            body.field("style_id", IDs.photo)
+            body.field("size_preset_id", IDs.preset9x12)
+            var request = HTTPClientRequest(url: "\(api.baseURL)/v1/renders")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: body.contentType)
+            request.body = .bytes(ByteBuffer(data: body.finished()))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            #expect(response.status.code == 400 && answer.contains("Corrupt image") && answer.contains("truncated"), "\(answer)")
+            #expect(try await Self.counter("rq_jobs_processed_total", at: worker) + Self.counter("rq_jobs_failed_total", at: worker) == 0)
         }
     }
 

@@ -156,6 +156,12 @@ struct ProductionStackTests {
             var processed = 0
             for worker in workers { processed += try await Self.counter("rq_jobs_processed_total", at: worker) }
             #expect(processed == ids.count)
+            // PostgreSQL's pool as the API process holds it, and its calls by operation.
+            let apiMetrics = String(buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(upTo: 1 << 20))
+            #expect(apiMetrics.contains(#"db_query_duration_seconds_count{operation="create"} 4"#), "\(apiMetrics)")
+            let idle = apiMetrics.split(separator: "\n").first { $0.hasPrefix("db_connections_idle ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+            #expect(idle >= 1 && idle <= 10, "DB_POOL_MAX bounds the open connections: \(idle)")
+            #expect(try await Self.counter("db_query_duration_seconds_count", at: workers[0]) > 0, "workers time their calls too")
             // Both workers took part.
             let served = workers.map { worker in ids.filter { worker.log.contains("\"render_id\":\"\($0)\"") }.count }
             #expect(served.allSatisfy { $0 >= 1 }, "renders per worker: \(served)")

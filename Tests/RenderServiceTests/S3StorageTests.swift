@@ -96,6 +96,36 @@ struct S3StorageTests {
         #expect(proxy.requests.last == "POST slowdown" && proxy.requests.filter { $0.hasPrefix("POST") }.count == 1, "\(proxy.requests)")
     }
 
+    /// With `MINIO_BUCKET_UPLOADS`, `_RENDERS` and `_PREVIEWS` set, each kind of object lands in
+    /// its own bucket (created at start), is found there, and its download URL names it.
+    @Test func uploadsRendersAndPreviewsGoToTheirOwnBuckets() async throws {
+        let base = Self.bucket()
+        let configuration = try ServiceConfiguration(environment: [
+            "ASO_MODE": "production", "DB_PASSWORD": "unused", "MINIO_ENDPOINT": TestServers.environment["TEST_S3_ENDPOINT"] ?? "",
+            "MINIO_ACCESS_KEY": TestServers.s3AccessKey, "MINIO_SECRET_KEY": TestServers.s3SecretKey, "MINIO_BUCKET": base,
+            "MINIO_BUCKET_UPLOADS": "\(base)-up", "MINIO_BUCKET_PREVIEWS": "\(base)-pre",
+        ]).storage.s3Configuration()
+        #expect(configuration.rendersBucket == base, "unset: MINIO_BUCKET")
+        let store = S3ObjectStore(configuration: configuration)
+        try await store.ensureBucket()
+        let id = UUID()
+        let path = "\(temporaryDirectory())/object.bin"
+        let placed = [(ObjectKeys.original(render: id, format: .jpeg), "\(base)-up"), (ObjectKeys.output(render: id), base), (ObjectKeys.preview(render: id), "\(base)-pre")]
+        for (key, bucket) in placed {
+            try Data(key.utf8).write(to: URL(fileURLWithPath: path))
+            try await store.put(key: key, fileAt: path, contentType: "application/octet-stream", consume: false)
+            #expect(try await store.head(key: key) != nil)
+            for other in [base, "\(base)-up", "\(base)-pre"] {
+                let single = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: other))
+                #expect((try await single.head(key: key) != nil) == (other == bucket), "\(key) in \(other)")
+            }
+            let url = try await store.signedURL(key: key, expiresIn: 60, downloadName: "x").absoluteString
+            let status = try await Self.status(url)
+            #expect(url.contains("/\(bucket)/\(key)?") && status == 200, "\(url)")
+        }
+        try await store.ping()
+    }
+
     /// Waits grow exponentially up to the cap, each between half and all of its bound, and vary.
     @Test func backoffIsExponentialCappedAndJittered() {
         let backoff = Backoff(base: .milliseconds(100), cap: .seconds(1))

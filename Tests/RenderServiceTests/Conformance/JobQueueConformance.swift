@@ -60,10 +60,11 @@ struct JobQueueConformance {
         try await queue.enqueue(id)
         // Generous leases: the suite shares the machine with renders running in parallel.
         let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(3)))
+        // Taken before the extension: the lease runs at least 3 s from here, however slow the calls.
+        let extended = ContinuousClock.now
         #expect(try await queue.extend(lease, by: .seconds(3)))
         let impostor = JobLease(renderID: id, attempt: 1, owner: "someone-else")
         #expect(try await !queue.extend(impostor, by: .seconds(30)))
-        let extended = ContinuousClock.now
         #expect(try await queue.reapExpired().isEmpty, "lease still valid")
         // Polled until the reaper takes it (deadline 15 s), and not before the lease ran out.
         var reaped: [UUID] = []
