@@ -24,10 +24,16 @@ start() {
     chmod 777 "$dir"
 
     # PostgreSQL: its own cluster, trust on loopback only for the superuser, a password for the app user.
-    # Local socket: trust (set-up below); TCP: passwords, as in production.
+    # Local socket: trust (set-up below); TCP: passwords, as in production, with or without TLS
+    # (a self-signed certificate for localhost and 127.0.0.1; another one plays a wrong CA).
     "${as_postgres[@]}" "$pg_bin/initdb" -D "$dir/pg" -U postgres --auth-local=trust --auth-host=scram-sha-256 >"$dir/pg-init.log" 2>&1
-    "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
-        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start </dev/null >/dev/null 2>&1
+    for name in pg-server pg-other-ca; do
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$dir/$name.key" -out "$dir/$name.crt" >/dev/null 2>&1
+    done
+    chmod 600 "$dir/pg-server.key"
+    [[ $(id -u) -eq 0 ]] && chown postgres "$dir/pg-server.key" "$dir/pg-server.crt"
+    start_postgres
     "${as_postgres[@]}" psql -h "$dir" -p "$pg_port" -U postgres -q -c "CREATE USER aso WITH PASSWORD 'pg-test-secret-7d1c' CREATEDB" \
         -c "CREATE DATABASE aso_test OWNER aso"
 
@@ -65,6 +71,8 @@ TEST_PG_USER=aso
 TEST_PG_PASSWORD=pg-test-secret-7d1c
 TEST_PG_DATABASE=aso_test
 TEST_PG_ADMIN_USER=postgres
+TEST_PG_SSLROOTCERT=$dir/pg-server.crt
+TEST_PG_WRONG_SSLROOTCERT=$dir/pg-other-ca.crt
 TEST_REDIS_HOST=127.0.0.1
 TEST_REDIS_PORT=$redis_port
 TEST_REDIS_PASSWORD=redis-test-secret-3f9a
@@ -125,7 +133,8 @@ start_redis() {
 stop_postgres() { "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m fast stop </dev/null >/dev/null 2>&1 || true; }
 start_postgres() {
     "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
-        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start </dev/null >/dev/null 2>&1
+        -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on -c ssl_cert_file=$dir/pg-server.crt -c ssl_key_file=$dir/pg-server.key" \
+        start </dev/null >/dev/null 2>&1
 }
 
 case ${1:-} in

@@ -115,9 +115,19 @@ public struct ServiceConfiguration: Sendable {
             host: string("DB_HOST") ?? "localhost", port: try integer("DB_PORT", default: 5432, range: 1...65535),
             name: string("DB_NAME") ?? "aso_render", user: string("DB_USER") ?? "postgres", password: try secret("DB_PASSWORD"),
             poolMinimum: try integer("DB_POOL_MIN", default: 2, range: 0...100), poolMaximum: try integer("DB_POOL_MAX", default: 10, range: 1...200))
+        let sslMode = string("DB_SSLMODE")?.lowercased() ?? "prefer"
+        guard let parsedSSLMode = DatabaseSettings.SSLMode(rawValue: sslMode) else {
+            throw ConfigurationError("DB_SSLMODE must be disable, prefer, require or verify-full, got '\(sslMode)'")
+        }
+        database.sslMode = parsedSSLMode
+        database.sslRootCert = string("DB_SSLROOTCERT")
+        if let root = database.sslRootCert, !FileManager.default.isReadableFile(atPath: root) {
+            throw ConfigurationError("DB_SSLROOTCERT: cannot read \(root)")
+        }
         redis = RedisConfiguration(
             host: string("REDIS_HOST") ?? "localhost", port: try integer("REDIS_PORT", default: 6379, range: 1...65535),
             database: try integer("REDIS_DB", default: 0, range: 0...15), password: try secret("REDIS_PASSWORD"))
+        redis.username = string("REDIS_USERNAME")
         let useSSL = ["1", "true", "yes"].contains(string("MINIO_USE_SSL")?.lowercased() ?? "false")
         storage = StorageSettings(
             endpoint: string("MINIO_ENDPOINT"), publicEndpoint: string("MINIO_PUBLIC_ENDPOINT"), accessKey: string("MINIO_ACCESS_KEY"),
@@ -216,7 +226,9 @@ public struct ServiceConfiguration: Sendable {
             ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),
             ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
             ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
-            ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)), ("REDIS_PASSWORD", mask(redis.password)),
+            ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),
+            ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)),
+            ("REDIS_USERNAME", redis.username ?? "(default)"), ("REDIS_PASSWORD", mask(redis.password)),
             ("MINIO_ENDPOINT", storage.endpoint ?? "(not set)"), ("MINIO_PUBLIC_ENDPOINT", storage.publicEndpoint ?? "(MINIO_ENDPOINT)"),
             ("MINIO_ACCESS_KEY", storage.accessKey ?? "(not set)"), ("MINIO_SECRET_KEY", mask(storage.secretKey)), ("MINIO_BUCKET", storage.bucket),
             ("MINIO_BUCKET_UPLOADS", storage.uploadsBucket ?? "(MINIO_BUCKET)"), ("MINIO_BUCKET_RENDERS", storage.rendersBucket ?? "(MINIO_BUCKET)"),
@@ -242,6 +254,14 @@ public struct DatabaseSettings: Sendable {
     public var password: String?
     public var poolMinimum: Int
     public var poolMaximum: Int
+    /// libpq's `sslmode`, as far as it applies here.
+    public enum SSLMode: String, Sendable {
+        case disable, prefer, require
+        case verifyFull = "verify-full"
+    }
+    public var sslMode: SSLMode = .prefer
+    /// CA certificates (PEM) that `verify-full` trusts; the system's when unset.
+    public var sslRootCert: String?
 }
 
 /// S3/MinIO settings (the spec's `MINIO_*` plus the public endpoint, region and TLS).
