@@ -7,9 +7,10 @@ purpose=${1:-run}
 apt_packages=(libvips-dev libsqlite3-dev pkg-config)
 case $purpose in
     test | bench)
-        # libvips-tools and exiftool make test fixtures; the wallpapers are real photos.
+        # libvips-tools and exiftool make test fixtures; the wallpapers are real photos; podman, runc and
+        # debootstrap build and run the container image (scripts/container-test.sh).
         apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds
-            postgresql redis-server)
+            postgresql redis-server openssl podman runc debootstrap)
         ;;
 esac
 # The peer baselines of ../shared/bench/peers.sh: ImageMagick, G'MIC (and OpenCV from pip, below).
