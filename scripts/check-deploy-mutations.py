@@ -71,7 +71,7 @@ MUTATIONS = [
     ("k8s DATA_DIR read-only", K + "api.yaml", "          mountPath: /app/data\n", "          mountPath: /app/data\n          readOnly: true\n", "is not a writable emptyDir"),
     # Kubernetes: the way in
     ("k8s LoadBalancer", K + "api.yaml", "  type: ClusterIP", "  type: LoadBalancer", "is of type LoadBalancer"),
-    ("k8s no Ingress", K + "ingress.yaml", "            name: aso-render-api", "            name: somewhere-else", "no Ingress routes to the API"),
+    ("k8s no Ingress", K + "ingress.yaml", "            name: pop-render-api", "            name: somewhere-else", "no Ingress routes to the API"),
     ("k8s small bodies", K + "ingress.yaml", 'proxy-body-size: "60m"', 'proxy-body-size: "10m"', "proxy-body-size"),
     ("k8s short timeouts", K + "ingress.yaml", 'proxy-read-timeout: "300"', 'proxy-read-timeout: "60"', "proxy-read-timeout is 60"),
     ("k8s no TLS", K + "ingress.yaml", "  - hosts: [render.example.com]", "  - hosts: [other.example.com]", "has no TLS"),
@@ -87,7 +87,7 @@ MUTATIONS = [
     ("k8s unknown variable", K + "api.yaml", "        - name: ALLOW_ANONYMOUS\n", "        - name: ALLOW_ANONYMOS\n", "which the service does not read"),
     ("k8s undefined secret", K + "api.yaml", "              key: api-keys\n", "              key: api-keyz\n", "api-secret/api-keyz is not defined"),
     # Kubernetes: NetworkPolicies
-    ("k8s API unselected", K + "networkpolicy.yaml", "      app: aso-render-api\n", "      app: aso-render-ap\n", "aso-render-api: no NetworkPolicy selects"),
+    ("k8s API unselected", K + "networkpolicy.yaml", "      app: pop-render-api\n", "      app: aso-render-ap\n", "pop-render-api: no NetworkPolicy selects"),
     ("k8s API open to a namespace", K + "networkpolicy.yaml", "kubernetes.io/metadata.name: ingress-nginx", "kubernetes.io/metadata.name: default",
      "lets namespace default reach the API"),
     ("k8s worker open to all", K + "networkpolicy.yaml",

@@ -140,7 +140,7 @@ for name, service in services.items():
     for dependency in (service.get("depends_on") or {}):
         if dependency not in services:
             problem(f"compose service {name} depends on unknown service {dependency}")
-    if str(service.get("image", "")).startswith("aso/render"):
+    if str(service.get("image", "")).startswith("aso/pop-render-api"):
         check_variables(f"compose service {name}", (service.get("environment") or {}).keys())
         check_command(f"compose service {name}", service.get("command") or [])
         for step in (service.get("healthcheck") or {}).get("test", [])[1:]:
@@ -437,7 +437,7 @@ for where, (user_secret, password_secret, user) in app_database.items():
 # The API's way in: a ClusterIP Service and a TLS Ingress, never a LoadBalancer or NodePort.
 workload_labels = [(pod_template(d).get("metadata") or {}).get("labels") or {} for _, d in workloads]
 services_k8s = [d for _, d in documents if d["kind"] == "Service"]
-api_services = [s for s in services_k8s if (s["spec"].get("selector") or {}).get("app") == "aso-render-api"]
+api_services = [s for s in services_k8s if (s["spec"].get("selector") or {}).get("app") == "pop-render-api"]
 for service in services_k8s:
     selector = {"matchLabels": service["spec"].get("selector") or {}}
     if service["spec"].get("type", "ClusterIP") in ("LoadBalancer", "NodePort") and any(matches(selector, labels) for labels in workload_labels):

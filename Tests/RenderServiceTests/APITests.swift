@@ -238,6 +238,34 @@ struct APITests {
         }
     }
 
+    /// A JPEG, PNG or WebP cut short has a valid header but cannot be decoded: it is refused
+    /// while the client waits (400, saying so), nothing is stored or queued; whole files pass.
+    @Test(arguments: ["jpg", "png", "webp"])
+    func truncatedPhotosAreRefusedAtUpload(_ format: String) async throws {
+        let service = try await EmbeddedTestService.make()
+        defer { service.cleanUp() }
+        let whole = "\(service.directory)/whole.\(format)"
+        let made = try await ChildProcess.run("/usr/bin/vips", ["thumbnail", Photos.dune, whole, "1600"])
+        try #require(made == 0, "vips thumbnail → \(format)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: whole))
+        @Sendable func body(_ contents: Data) -> MultipartBody {
+            var body = MultipartBody()
+            body.file(filename: "photo.\(format)", contents: contents)
+            body.field("style_id", IDs.photo)
+            body.field("size_preset_id", IDs.preset9x12)
+            return body
+        }
+        try await service.app.test(.router) { client in
+            let started = ContinuousClock.now
+            let refused = try await client.upload(body(data.prefix(data.count * 6 / 10))).expectError(.badRequest, "Corrupt image")
+            #expect((refused["message"] as? String)?.contains("corrupt or truncated") == true, "\(refused)")
+            #expect(ContinuousClock.now - started < .seconds(5), "answered while the client waits")
+            #expect(try await service.components.store.count(status: .queued) == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(service.directory)/objects").isEmpty, "nothing stored")
+            #expect(try await client.upload(body(data)).status == .created, "the whole file is accepted")
+        }
+    }
+
     @Test func renderIdErrorsAndUnknownRoutes() async throws {
         let service = try await EmbeddedTestService.make()
         defer { service.cleanUp() }
@@ -296,6 +324,12 @@ struct APITests {
             #expect(text.contains(#"rq_queue_depth{queue="render-queue"} 0"#))
             #expect(text.contains(#"rq_jobs_processed_total{queue="render-queue"} 1"#))
             #expect(text.contains(#"rq_job_duration_seconds_count{queue="render-queue"} 1"#))
+            // The database's: each store call by name (one upload: one create), and SQLite's
+            // pool (one writer, eight readers) idle between requests.
+            #expect(text.contains(#"db_query_duration_seconds_count{operation="create"} 1"#), "\(text)")
+            #expect(text.contains(#"db_query_duration_seconds_count{operation="mark_completed"} 1"#))
+            #expect(text.contains("db_connections_active 0") && text.contains("db_connections_idle 9"))
+            #expect(!text.contains("SELECT") && !text.contains("INSERT"), "no SQL in labels")
             #expect(!text.contains(id), "no raw ids in metric labels")
         }
     }

@@ -200,6 +200,26 @@ struct AccessAndReliabilityAPITests {
         }
     }
 
+    /// Retention is opt-in: with nothing configured, a finished render's photo and print are
+    /// still there ten years on.
+    @Test func filesAreKeptForeverByDefault() async throws {
+        let service = try await EmbeddedTestService.make()
+        defer { service.cleanUp() }
+        #expect(service.components.configuration.originalRetention == nil && service.components.configuration.outputRetention == nil)
+        try await service.app.test(.router) { client in
+            let id = try await client.upload(try MultipartBody.render()).json["render_id"] as! String
+            try await service.drainQueue()
+            let render = try #require(try await service.components.store.render(id: UUID(uuidString: id)!))
+            let original = try #require(try await service.components.store.asset(id: render.assetID)).storageKey
+            let sweeper = RetentionSweeper(services: service.components, logger: service.logger)
+            #expect(try await sweeper.sweep(now: Date().addingTimeInterval(3650 * 86_400)) == (0, 0, 0))
+            for key in [original, render.outputKey!, render.previewKey!] {
+                #expect(try await service.components.objects.head(key: key) != nil, "\(key) kept")
+            }
+            #expect(try await client.get("/v1/renders/\(id)/download").status == .ok)
+        }
+    }
+
     @Test func retentionPeriodsParse() throws {
         #expect(RetentionPeriod.parse("30d") == .seconds(30 * 86_400))
         #expect(RetentionPeriod.parse("12h") == .seconds(12 * 3600) && RetentionPeriod.parse("45s") == .seconds(45))

@@ -5,10 +5,6 @@ import RenderEngine
 @testable import RenderService
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Promises of the production deployment that no fault test above exercises: the lease
 /// heartbeat, no retries for a bad photo, the public download host, storage in `/health`.
 /// In the same (serialized) suite, so they never overlap the server restarts above.
@@ -52,28 +48,25 @@ extension ProductionStackTests {
         }
     }
 
-    /// A photo that passes the upload check (a valid header) but cannot be decoded fails on
-    /// its first attempt, saying so: trying again cannot fix the file.
-    @Test func aCorruptPhotoFailsOnItsFirstAttemptWithoutRetries() async throws {
+    /// A photo with a valid header whose pixels are cut short is refused at upload (400), so
+    /// nothing reaches a worker.
+    @Test func aTruncatedPhotoIsRefusedAtUploadBeforeAnythingIsStored() async throws {
         try await Deployment.with { deployment in
             let api = try await deployment.api()
             let worker = try await deployment.worker(1)
             let whole = try Data(contentsOf: URL(fileURLWithPath: Photos.dune))
-            try FileManager.default.createDirectory(atPath: deployment.dataDirectory, withIntermediateDirectories: true)
-            let truncated = "\(deployment.dataDirectory)/truncated.jpg"
-            try whole.prefix(whole.count / 8).write(to: URL(fileURLWithPath: truncated))
-            let id = try await Self.upload(api.baseURL, photo: truncated)
-            let result = try await Self.waitForAll(api.baseURL, [id], timeout: .seconds(120))
-            let render = try #require(result[id])
-            #expect(render["status"] as? String == "failed", "\(render)")
-            let message = render["error_message"] as? String ?? ""
-            // The photo's fault, said at once, not "failed after N attempts … a problem on our side".
-            #expect(message.hasPrefix("The JPEG file") && !message.contains("attempts"), "\(message)")
-            #expect(try await Self.counter("rq_jobs_retried_total", at: worker) == 0)
-            #expect(try await Self.counter("rq_jobs_failed_total", at: worker) == 1)
-            #expect(Self.logLines(worker, "Render started", render: id) == 1, "one attempt: \(worker.log.suffix(1500))")
-            let retried = worker.log.contains("will retry")
-            #expect(!retried, "no attempt was retried")
+            var body = MultipartBody()
+            body.file(filename: "photo.jpg", contents: whole.prefix(whole.count / 2))
+            body.field("style_id", IDs.photo)
+            body.field("size_preset_id", IDs.preset9x12)
+            var request = HTTPClientRequest(url: "\(api.baseURL)/v1/renders")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: body.contentType)
+            request.body = .bytes(ByteBuffer(data: body.finished()))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            #expect(response.status.code == 400 && answer.contains("Corrupt image") && answer.contains("truncated"), "\(answer)")
+            #expect(try await Self.counter("rq_jobs_processed_total", at: worker) + Self.counter("rq_jobs_failed_total", at: worker) == 0)
         }
     }
 
@@ -108,30 +101,19 @@ extension ProductionStackTests {
     }
 
     /// With its S3 gone the API answers `/health` with 503 and says storage is the problem.
-    /// The S3 here is a private moto server, so the shared one keeps running.
+    /// The shared S3 server is stopped and started again (the suite is serialized).
     @Test func healthIs503WhileStorageIsDown() async throws {
-        let port = try freeLoopbackPort()
-        let moto = Process()
-        moto.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        moto.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
-        moto.standardOutput = FileHandle.nullDevice
-        moto.standardError = FileHandle.nullDevice
-        try moto.run()
-        func stopMoto() async {
-            Glibc.kill(moto.processIdentifier, SIGKILL)
-            for _ in 0..<200 where moto.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
-        }
+        let endpoint = try #require(TestServers.environment["TEST_S3_ENDPOINT"])
+        let port = try #require(URLComponents(string: endpoint)?.port)
         do {
-            let endpoint = "http://127.0.0.1:\(port)"
-            try #require(try await Self.waitUntil(.seconds(60)) { await Self.answers(endpoint) }, "moto on port \(port) did not start")
-            try await Deployment.with(overrides: ["MINIO_ENDPOINT": endpoint]) { deployment in
+            try await Deployment.with { deployment in
                 let api = try await deployment.api()
                 let healthy = try await Self.json("\(api.baseURL)/health")
                 #expect(healthy.status == 200, "\(healthy.body)")
                 #expect((healthy.body["checks"] as? [String: String])?["storage"] == "ok")
 
-                await stopMoto()
-                try #require(try await Self.waitUntil(.seconds(20)) { !(await Self.answers(endpoint)) }, "moto still answers")
+                try await TestServers.control("stop-s3")
+                try #require(try await Self.waitUntil(.seconds(20)) { !(await Self.answers(endpoint)) }, "S3 still answers")
                 let down = try await Self.json("\(api.baseURL)/health")
                 #expect(down.status == 503, "\(down.body)")
                 #expect(down.body["status"] as? String == "unhealthy")
@@ -142,10 +124,10 @@ extension ProductionStackTests {
                 #expect(try await Self.json("\(api.baseURL)/health/liveness").status == 200, "the process itself is alive")
             }
         } catch {
-            await stopMoto()
+            try? await TestServers.control("start-s3")
             throw error
         }
-        await stopMoto()
+        try await TestServers.control("start-s3")
     }
 
     /// Whether anything answers HTTP at `base`.
@@ -162,21 +144,4 @@ extension ProductionStackTests {
         }
         return try await condition()
     }
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0).
-func freeLoopbackPort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw ServerFailure(description: "socket: \(errno)") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw ServerFailure(description: "bind: \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

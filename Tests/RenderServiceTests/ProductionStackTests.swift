@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// The spec's deployment for real: one API process and two worker processes on PostgreSQL,
-/// Redis and S3 (moto), with faults injected. Needs `scripts/test-servers.sh` (run by make test).
+/// Redis and S3 (SeaweedFS, signatures checked), with faults injected. Needs `scripts/test-servers.sh` (run by make test).
 @Suite("Production stack (separate processes)", .serialized, .timeLimit(.minutes(15)), .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
 struct ProductionStackTests {
     /// Environment for API and worker processes against a fresh database and bucket.
@@ -59,8 +59,8 @@ struct ProductionStackTests {
                 "DB_NAME": database, "DB_USER": TestServers.environment["TEST_PG_USER"]!, "DB_PASSWORD": TestServers.environment["TEST_PG_PASSWORD"]!,
                 "REDIS_HOST": TestServers.environment["TEST_REDIS_HOST"]!, "REDIS_PORT": TestServers.environment["TEST_REDIS_PORT"]!,
                 "REDIS_DB": String(redisDB), "REDIS_PASSWORD": TestServers.environment["TEST_REDIS_PASSWORD"]!,
-                "MINIO_ENDPOINT": TestServers.environment["TEST_S3_ENDPOINT"]!, "MINIO_ACCESS_KEY": "test-access",
-                "MINIO_SECRET_KEY": "minio-secret-9b2e", "MINIO_BUCKET": "prod-\(UUID().uuidString.prefix(8).lowercased())",
+                "MINIO_ENDPOINT": TestServers.environment["TEST_S3_ENDPOINT"]!, "MINIO_ACCESS_KEY": TestServers.s3AccessKey,
+                "MINIO_SECRET_KEY": TestServers.s3SecretKey, "MINIO_BUCKET": "prod-\(UUID().uuidString.prefix(8).lowercased())",
                 "MIGRATIONS_DIR": TestServers.migrations, "WORKER_COUNT": "1", "RENDER_LEASE_SECONDS": "6",
                 "DATA_DIR": directory,
             ]
@@ -156,6 +156,12 @@ struct ProductionStackTests {
             var processed = 0
             for worker in workers { processed += try await Self.counter("rq_jobs_processed_total", at: worker) }
             #expect(processed == ids.count)
+            // PostgreSQL's pool as the API process holds it, and its calls by operation.
+            let apiMetrics = String(buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(upTo: 1 << 20))
+            #expect(apiMetrics.contains(#"db_query_duration_seconds_count{operation="create"} 4"#), "\(apiMetrics)")
+            let idle = apiMetrics.split(separator: "\n").first { $0.hasPrefix("db_connections_idle ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
+            #expect(idle >= 1 && idle <= 10, "DB_POOL_MAX bounds the open connections: \(idle)")
+            #expect(try await Self.counter("db_query_duration_seconds_count", at: workers[0]) > 0, "workers time their calls too")
             // Both workers took part.
             let served = workers.map { worker in ids.filter { worker.log.contains("\"render_id\":\"\($0)\"") }.count }
             #expect(served.allSatisfy { $0 >= 1 }, "renders per worker: \(served)")
@@ -174,7 +180,7 @@ struct ProductionStackTests {
             #expect(probe.format == .tiff && probe.width == 3600 && probe.height == 2700)
             // No secret in any log line.
             for log in [api.log] + workers.map(\.log) {
-                #expect(!log.contains(deployment.environment["DB_PASSWORD"]!) && !log.contains("minio-secret-9b2e") && !log.contains(deployment.environment["REDIS_PASSWORD"]!))
+                #expect(!log.contains(deployment.environment["DB_PASSWORD"]!) && !log.contains(TestServers.s3SecretKey) && !log.contains(deployment.environment["REDIS_PASSWORD"]!))
             }
         }
     }
@@ -291,7 +297,13 @@ extension TestServers {
     static func control(_ command: String) async throws {
         let status = try await ChildProcess.run(
             root.appendingPathComponent("scripts/test-servers.sh").path, [command],
-            environment: ["ASO_TEST_SERVERS": environment["TEST_SERVERS_DIR"] ?? "/tmp/aso-test-servers"])
+            environment: [
+                "ASO_TEST_SERVERS": environment["TEST_SERVERS_DIR"] ?? "/tmp/aso-test-servers",
+                // The script's ports are those of the servers this run started, whatever the caller exported.
+                "ASO_TEST_PG_PORT": environment["TEST_PG_PORT"] ?? "", "ASO_TEST_REDIS_PORT": environment["TEST_REDIS_PORT"] ?? "",
+                "ASO_TEST_S3_PORT": URLComponents(string: environment["TEST_S3_ENDPOINT"] ?? "")?.port.map(String.init) ?? "",
+                "ASO_TEST_S3_INTERNAL_PORTS": environment["TEST_S3_INTERNAL_PORTS"] ?? "",
+            ].filter { !$0.value.isEmpty })
         guard status == 0 else { throw ChildProcess.Failure(description: "test-servers.sh \(command) exited with \(status)") }
     }
 }

@@ -71,6 +71,25 @@ struct SchemaAndConfigurationTests {
         #expect(configuration.workerConcurrency >= 1)
     }
 
+    /// The spec's variables alone select the spec's stack; ASO_MODE still decides when set,
+    /// and the reason is said.
+    @Test func productionVariablesSelectProductionModeUnlessASOModeSaysOtherwise() throws {
+        let spec = ["DB_PASSWORD": "pw", "MINIO_ENDPOINT": "localhost:9000", "MINIO_ACCESS_KEY": "minioadmin", "MINIO_SECRET_KEY": "minioadmin"]
+        let chosen = try ServiceConfiguration(environment: spec)
+        #expect(chosen.mode == .production)
+        #expect(chosen.modeReason == "ASO_MODE is unset and DB_PASSWORD, MINIO_ACCESS_KEY, MINIO_ENDPOINT, MINIO_SECRET_KEY are set")
+        #expect(!chosen.modeReason.contains("minioadmin") && !chosen.modeReason.contains("pw,"), "names, never values")
+        #expect(try ServiceConfiguration(environment: ["REDIS_HOST": "redis-service", "ASO_MODE": "embedded"]).mode == .embedded)
+        #expect(try ServiceConfiguration(environment: [:]).modeReason == "ASO_MODE is unset and no DB_*, REDIS_* or MINIO_* variable is set")
+        // Half the spec's variables: refused, saying what is missing and how to stay embedded.
+        #expect {
+            try ServiceConfiguration(environment: ["MINIO_ENDPOINT": "localhost:9000"])
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("DB_PASSWORD is required") && text.contains("MINIO_ENDPOINT is set") && text.contains("ASO_MODE=embedded")
+        }
+    }
+
     @Test func valuesAreParsedAndBadOnesRefusedWithTheVariablesName() throws {
         let configuration = try ServiceConfiguration(environment: [
             "API_PORT": "9000", "LOG_LEVEL": "warning", "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",

@@ -155,8 +155,9 @@ struct SecurityTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = "\(directory)/redis-password"
         try "from-a-file\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try ServiceConfiguration(environment: ["REDIS_PASSWORD_FILE": path]).redis.password == "from-a-file")
-        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: ["REDIS_PASSWORD_FILE": path, "REDIS_PASSWORD": "x"]) }
-        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: ["DB_PASSWORD_FILE": "\(directory)/missing"]) }
+        // Embedded mode, so that only the secret's source is under test (any REDIS_* selects production).
+        #expect(try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "REDIS_PASSWORD_FILE": path]).redis.password == "from-a-file")
+        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "REDIS_PASSWORD_FILE": path, "REDIS_PASSWORD": "x"]) }
+        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "DB_PASSWORD_FILE": "\(directory)/missing"]) }
     }
 }

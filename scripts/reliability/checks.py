@@ -742,7 +742,7 @@ def check_secrets(work, servers_env):
     api_key, other_key = "apikey-secret-5f0c2a9d7e13b4c6", "apikey-secret-other-8d1e77aa02"
     secrets = {
         "DB_PASSWORD": test["TEST_PG_PASSWORD"], "REDIS_PASSWORD": test["TEST_REDIS_PASSWORD"],
-        "MINIO_SECRET_KEY": "minio-secret-Zq81xReliab", "API_KEYS": api_key, "other API key": other_key,
+        "MINIO_SECRET_KEY": test["TEST_S3_SECRET_KEY"], "API_KEYS": api_key, "other API key": other_key,
         "METRICS_TOKEN": "metrics-secret-71c0d2", "URL_SIGNING_SECRET": "signing-secret-3e9b5a-0123456789abcdefghij",
     }
     worker_port = free_port()
@@ -750,7 +750,7 @@ def check_secrets(work, servers_env):
         "ASO_MODE": "production", "LOG_LEVEL": "DEBUG", "DB_HOST": test["TEST_PG_HOST"], "DB_PORT": test["TEST_PG_PORT"], "DB_NAME": name,
         "DB_USER": test["TEST_PG_USER"], "DB_PASSWORD": secrets["DB_PASSWORD"], "REDIS_HOST": test["TEST_REDIS_HOST"],
         "REDIS_PORT": test["TEST_REDIS_PORT"], "REDIS_DB": "7", "REDIS_PASSWORD": secrets["REDIS_PASSWORD"],
-        "MINIO_ENDPOINT": test["TEST_S3_ENDPOINT"], "MINIO_ACCESS_KEY": "aso-access", "MINIO_SECRET_KEY": secrets["MINIO_SECRET_KEY"],
+        "MINIO_ENDPOINT": test["TEST_S3_ENDPOINT"], "MINIO_ACCESS_KEY": test["TEST_S3_ACCESS_KEY"], "MINIO_SECRET_KEY": secrets["MINIO_SECRET_KEY"],
         "MINIO_BUCKET": f"secrets-{name[-8:]}", "API_KEYS": f"{api_key},{other_key}", "METRICS_TOKEN": secrets["METRICS_TOKEN"],
         "MIGRATIONS_DIR": os.path.join(ROOT, "db", "migrations"),
         "URL_SIGNING_SECRET": secrets["URL_SIGNING_SECRET"], "WORKER_METRICS_PORT": str(worker_port), "WORKER_COUNT": "1",

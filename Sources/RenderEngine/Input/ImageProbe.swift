@@ -69,6 +69,25 @@ extension ImageProbe {
         return probe
     }
 
+    /// Decodes the whole photo at low resolution (shrink-on-load for JPEG and WebP, a streamed
+    /// decode otherwise), failing on the first decoding error: a truncated or corrupt file is
+    /// caught while its uploader waits, not later in a worker. Bounded by the upload and pixel
+    /// limits, since every pixel is read once.
+    public static func verifyDecodes(path: String, format: ImageFormat) throws(RenderError) {
+        var out: UnsafeMutablePointer<VipsImage>?
+        defer { if let out { g_object_unref(UnsafeMutableRawPointer(out)) } }
+        let decodes = aso_thumbnail(path, &out, 64, 64, 0, Int32(VIPS_FAIL_ON_ERROR.rawValue), 0) == 0
+            && out.map { image in
+                var size = 0
+                let bytes = aso_write_to_memory(image, &size)
+                g_free(bytes)
+                return bytes != nil
+            } ?? false
+        guard decodes else {
+            throw RenderError(.corruptImage, "The \(format.displayName) file is corrupt or truncated and cannot be decoded", detail: Vips.takeErrorText())
+        }
+    }
+
     func check(_ limits: InputLimits) throws(RenderError) {
         guard width > 0, height > 0 else {
             throw RenderError(.corruptImage, "The image header declares no pixels")

@@ -228,18 +228,10 @@ public struct RenderEngine: Sendable {
     /// The TIFF writer pulls pixels through the whole lazy pipeline, so a truncated photo only
     /// shows up here. Decide from what fails on a fresh decode, not from libvips' message text.
     private func classifyPrintFailure(input: String, format: ImageFormat, detail: String) -> RenderError {
-        var out: UnsafeMutablePointer<VipsImage>?
-        let decodes = aso_thumbnail(input, &out, 64, 64, 0, Int32(VIPS_FAIL_ON_ERROR.rawValue), 0) == 0
-            && out.map { image in
-                var size = 0
-                let bytes = aso_write_to_memory(image, &size)
-                g_free(bytes)
-                return bytes != nil
-            } ?? false
-        if let out { g_object_unref(UnsafeMutableRawPointer(out)) }
-        let recheck = Vips.takeErrorText()
-        if !decodes {
-            return RenderError(.corruptImage, "The \(format.displayName) file is corrupt or truncated and cannot be decoded", detail: recheck.isEmpty ? detail : recheck)
+        do {
+            try ImageProbe.verifyDecodes(path: input, format: format)
+        } catch {
+            return error
         }
         return RenderError(.io, "The print master could not be written", detail: detail)
     }

@@ -33,7 +33,7 @@ extension StorageSettings: RedactedDescription {
 
 extension S3Configuration: RedactedDescription {
     var redactedDescription: String {
-        "S3Configuration(endpoint: \(endpoint), bucket: \(bucket), region: \(region), accessKey: \(accessKey), secretKey: ********)"
+        "S3Configuration(endpoint: \(endpoint), buckets: \(buckets), region: \(region), accessKey: \(accessKey), secretKey: ********)"
     }
 }
 

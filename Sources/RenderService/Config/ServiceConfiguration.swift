@@ -11,6 +11,8 @@ public struct ServiceConfiguration: Sendable {
     }
 
     public var mode: Mode
+    /// Why `mode` was chosen (logged at start): `ASO_MODE`, or the production variables set.
+    public var modeReason: String
     public var database: DatabaseSettings
     public var redis: RedisConfiguration
     public var storage: StorageSettings
@@ -93,29 +95,55 @@ public struct ServiceConfiguration: Sendable {
             return number
         }
 
-        let modeText = string("ASO_MODE")?.lowercased() ?? "embedded"
-        guard let mode = Mode(rawValue: modeText) else { throw ConfigurationError("ASO_MODE must be embedded or production, got '\(modeText)'") }
-        self.mode = mode
+        // A team that sets the spec's variables and nothing else means the spec's stack: any
+        // DB_*, REDIS_* or MINIO_* variable selects production unless ASO_MODE says otherwise.
+        let productionVariables = environment.keys.filter { name in
+            ["DB_", "REDIS_", "MINIO_"].contains { name.hasPrefix($0) } && string(name) != nil
+        }.sorted()
+        if let modeText = string("ASO_MODE") {
+            guard let mode = Mode(rawValue: modeText.lowercased()) else { throw ConfigurationError("ASO_MODE must be embedded or production, got '\(modeText)'") }
+            self.mode = mode
+            modeReason = "ASO_MODE=\(mode.rawValue)"
+        } else if !productionVariables.isEmpty {
+            mode = .production
+            modeReason = "ASO_MODE is unset and \(productionVariables.joined(separator: ", ")) \(productionVariables.count == 1 ? "is" : "are") set"
+        } else {
+            mode = .embedded
+            modeReason = "ASO_MODE is unset and no DB_*, REDIS_* or MINIO_* variable is set"
+        }
         database = DatabaseSettings(
             host: string("DB_HOST") ?? "localhost", port: try integer("DB_PORT", default: 5432, range: 1...65535),
             name: string("DB_NAME") ?? "aso_render", user: string("DB_USER") ?? "postgres", password: try secret("DB_PASSWORD"),
             poolMinimum: try integer("DB_POOL_MIN", default: 2, range: 0...100), poolMaximum: try integer("DB_POOL_MAX", default: 10, range: 1...200))
+        let sslMode = string("DB_SSLMODE")?.lowercased() ?? "prefer"
+        guard let parsedSSLMode = DatabaseSettings.SSLMode(rawValue: sslMode) else {
+            throw ConfigurationError("DB_SSLMODE must be disable, prefer, require or verify-full, got '\(sslMode)'")
+        }
+        database.sslMode = parsedSSLMode
+        database.sslRootCert = string("DB_SSLROOTCERT")
+        if let root = database.sslRootCert, !FileManager.default.isReadableFile(atPath: root) {
+            throw ConfigurationError("DB_SSLROOTCERT: cannot read \(root)")
+        }
         redis = RedisConfiguration(
             host: string("REDIS_HOST") ?? "localhost", port: try integer("REDIS_PORT", default: 6379, range: 1...65535),
             database: try integer("REDIS_DB", default: 0, range: 0...15), password: try secret("REDIS_PASSWORD"))
+        redis.username = string("REDIS_USERNAME")
         let useSSL = ["1", "true", "yes"].contains(string("MINIO_USE_SSL")?.lowercased() ?? "false")
         storage = StorageSettings(
             endpoint: string("MINIO_ENDPOINT"), publicEndpoint: string("MINIO_PUBLIC_ENDPOINT"), accessKey: string("MINIO_ACCESS_KEY"),
             secretKey: try secret("MINIO_SECRET_KEY"), bucket: string("MINIO_BUCKET") ?? "render-assets", region: string("MINIO_REGION") ?? "us-east-1",
-            useSSL: useSSL)
+            useSSL: useSSL, uploadsBucket: string("MINIO_BUCKET_UPLOADS"), rendersBucket: string("MINIO_BUCKET_RENDERS"),
+            previewsBucket: string("MINIO_BUCKET_PREVIEWS"))
         workerCount = try integer("WORKER_COUNT", default: 2, range: 1...256)
         workerMetricsPort = try integer("WORKER_METRICS_PORT", default: 9091, range: 0...65535)
         renderInAPI = ["1", "true", "yes"].contains(string("RENDER_IN_API")?.lowercased() ?? "false")
         migrationsDirectory = string("MIGRATIONS_DIR") ?? "db/migrations"
         if mode == .production {
-            guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required") }
+            // Chosen from the variables rather than ASO_MODE: say how to get the other mode.
+            let why = string("ASO_MODE") == nil ? " (production mode, because \(modeReason); set ASO_MODE=embedded for SQLite and local files)" : ""
+            guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required\(why)") }
             guard storage.endpoint != nil, storage.accessKey != nil, storage.secretKey != nil else {
-                throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required")
+                throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required\(why)")
             }
         }
         // Embedded mode is open by default (no API keys, for the walkthrough), so it listens on
@@ -160,8 +188,10 @@ public struct ServiceConfiguration: Sendable {
             }
             return parsed == .zero ? nil : parsed
         }
-        originalRetention = try period("ORIGINAL_RETENTION", default: "30d")
-        outputRetention = try period("OUTPUT_RETENTION", default: "90d")
+        // Customers' files are kept unless retention is asked for: the spec keeps outputs and
+        // lets clients re-request their URLs at any time.
+        originalRetention = try period("ORIGINAL_RETENTION", default: "0")
+        outputRetention = try period("OUTPUT_RETENTION", default: "0")
         retentionSweepInterval = try period("RETENTION_SWEEP_INTERVAL", default: "1h") ?? .seconds(3600)
     }
 
@@ -183,7 +213,7 @@ public struct ServiceConfiguration: Sendable {
     public func describe() -> [(String, String)] {
         func mask(_ value: String?) -> String { value == nil ? "(not set)" : "********" }
         return [
-            ("ASO_MODE", mode.rawValue), ("API_HOST", host), ("API_PORT", String(port)), ("LOG_LEVEL", Self.levelName(logLevel)),
+            ("ASO_MODE", "\(mode.rawValue) (\(modeReason))"), ("API_HOST", host), ("API_PORT", String(port)), ("LOG_LEVEL", Self.levelName(logLevel)),
             ("PUBLIC_BASE_URL", publicBaseURL.absoluteString), ("DATA_DIR", dataDirectory), ("WORKER_CONCURRENCY", String(workerConcurrency)),
             ("WORKER_COUNT", String(workerCount)), ("WORKER_METRICS_PORT", String(workerMetricsPort)), ("RENDER_IN_API", String(renderInAPI)), ("RENDER_THREADS", renderThreads.map(String.init) ?? "(cores)"),
             ("MAX_INPUT_PIXELS", String(maxInputPixels)), ("RENDER_MAX_ATTEMPTS", String(maxAttempts)),
@@ -196,9 +226,13 @@ public struct ServiceConfiguration: Sendable {
             ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),
             ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
             ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
-            ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)), ("REDIS_PASSWORD", mask(redis.password)),
+            ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),
+            ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)),
+            ("REDIS_USERNAME", redis.username ?? "(default)"), ("REDIS_PASSWORD", mask(redis.password)),
             ("MINIO_ENDPOINT", storage.endpoint ?? "(not set)"), ("MINIO_PUBLIC_ENDPOINT", storage.publicEndpoint ?? "(MINIO_ENDPOINT)"),
             ("MINIO_ACCESS_KEY", storage.accessKey ?? "(not set)"), ("MINIO_SECRET_KEY", mask(storage.secretKey)), ("MINIO_BUCKET", storage.bucket),
+            ("MINIO_BUCKET_UPLOADS", storage.uploadsBucket ?? "(MINIO_BUCKET)"), ("MINIO_BUCKET_RENDERS", storage.rendersBucket ?? "(MINIO_BUCKET)"),
+            ("MINIO_BUCKET_PREVIEWS", storage.previewsBucket ?? "(MINIO_BUCKET)"),
             ("MINIO_REGION", storage.region), ("MINIO_USE_SSL", String(storage.useSSL)), ("MIGRATIONS_DIR", migrationsDirectory),
         ]
     }
@@ -220,6 +254,14 @@ public struct DatabaseSettings: Sendable {
     public var password: String?
     public var poolMinimum: Int
     public var poolMaximum: Int
+    /// libpq's `sslmode`, as far as it applies here.
+    public enum SSLMode: String, Sendable {
+        case disable, prefer, require
+        case verifyFull = "verify-full"
+    }
+    public var sslMode: SSLMode = .prefer
+    /// CA certificates (PEM) that `verify-full` trusts; the system's when unset.
+    public var sslRootCert: String?
 }
 
 /// S3/MinIO settings (the spec's `MINIO_*` plus the public endpoint, region and TLS).
@@ -231,6 +273,10 @@ public struct StorageSettings: Sendable {
     public var bucket: String
     public var region: String
     public var useSSL: Bool
+    /// `MINIO_BUCKET_UPLOADS`, `_RENDERS`, `_PREVIEWS`: `bucket` when unset.
+    public var uploadsBucket: String?
+    public var rendersBucket: String?
+    public var previewsBucket: String?
 
     /// `localhost:9000` (the spec's form) or a full URL.
     static func url(_ value: String, ssl: Bool) -> URL? {
@@ -253,7 +299,11 @@ public struct StorageSettings: Sendable {
             }
             publicURL = parsed
         }
-        return S3Configuration(endpoint: internalURL, publicEndpoint: publicURL, bucket: bucket, region: region, accessKey: accessKey, secretKey: secretKey)
+        var configuration = S3Configuration(endpoint: internalURL, publicEndpoint: publicURL, bucket: bucket, region: region, accessKey: accessKey, secretKey: secretKey)
+        configuration.uploadsBucket = uploadsBucket ?? bucket
+        configuration.rendersBucket = rendersBucket ?? bucket
+        configuration.previewsBucket = previewsBucket ?? bucket
+        return configuration
     }
 }
 

@@ -85,6 +85,7 @@ struct OperationsController<Context: RequestContext>: Sendable {
 
     func metrics() async -> Response {
         if let depth = try? await services.queue.depth() { services.metrics.queueDepth(depth) }
+        await services.store.recordConnections()
         services.metrics.gauge("process_resident_memory_bytes", Double(MemoryUsage.residentBytes()), help: "Resident memory of this process.")
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOPosix
 import RenderEngine
 
 /// The render routes of the spec: create, status, download and preview URLs.
@@ -70,10 +71,16 @@ struct RenderController: Sendable {
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
         }
 
+        // The header, then a low-resolution decode of every pixel, off the event loops.
         let probe: ImageProbe
         do {
-            probe = try services.engine.probe(path: file.path)
-        } catch {
+            let engine = services.engine, path = file.path
+            probe = try await NIOThreadPool.singleton.runIfActive {
+                let probe = try engine.probe(path: path)
+                try ImageProbe.verifyDecodes(path: path, format: probe.format)
+                return probe
+            }
+        } catch let error as RenderError {
             throw APIError.image(error)
         }
 

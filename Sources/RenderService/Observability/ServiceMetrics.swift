@@ -26,6 +26,22 @@ public final class ServiceMetrics: Sendable {
         _ = registry.makeCounter(descriptor: Self.describe("rq_jobs_rescued_total", "Renders re-queued after their worker stopped heartbeating."), labels: [("queue", queueName)])
         _ = registry.makeGauge(descriptor: Self.describe("rq_queue_depth", "Renders waiting to be claimed."), labels: [("queue", queueName)])
         _ = registry.makeGauge(descriptor: Self.describe("rq_jobs_in_progress", "Renders being worked on by this process."), labels: [("queue", queueName)])
+        dbConnections(active: 0, idle: 0)
+    }
+
+    static let queryBuckets: [Duration] = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+    ]
+
+    /// One render-store call (`operation` is the call's name, never SQL or an id).
+    public func dbQuery(_ operation: String, duration: Duration) {
+        registry.makeDurationHistogram(descriptor: Self.describe("db_query_duration_seconds", "Database call duration by operation."), labels: [("operation", operation)], buckets: Self.queryBuckets).recordNanoseconds(duration.nanoseconds)
+    }
+
+    public func dbConnections(active: Int, idle: Int) {
+        registry.makeGauge(descriptor: Self.describe("db_connections_active", "Database connections running a call for this process."), labels: []).set(Double(active))
+        registry.makeGauge(descriptor: Self.describe("db_connections_idle", "Database connections this process holds open and unused."), labels: []).set(Double(idle))
     }
 
     public func request(method: String, endpoint: String, status: Int, duration: Duration) {

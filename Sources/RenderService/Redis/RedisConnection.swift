@@ -8,6 +8,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var database: Int
+    /// An ACL user (Redis 6+) beside the password; `default` when unset.
+    public var username: String?
     public var password: String?
     /// Longest wait for one command's answer; the connection is closed when it passes (its
     /// stream of answers can no longer be trusted).
@@ -57,7 +59,7 @@ final class RedisConnection: Sendable {
         let connection = RedisConnection(channel: channel, timeout: configuration.commandTimeout)
         do {
             if let password = configuration.password, !password.isEmpty {
-                try await connection.checked(["AUTH", password])
+                try await connection.checked(["AUTH"] + (configuration.username.map { [$0] } ?? []) + [password])
             }
             if configuration.database != 0 {
                 try await connection.checked(["SELECT", String(configuration.database)])

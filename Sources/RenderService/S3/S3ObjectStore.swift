@@ -11,7 +11,11 @@ public struct S3Configuration: Sendable {
     /// How clients reach it: presigned URLs are signed for this host (a signed Host header
     /// cannot be rewritten later).
     public var publicEndpoint: URL
-    public var bucket: String
+    /// Buckets of uploaded photos, of TIFFs and of previews (the spec's scaling notes keep them
+    /// apart); one bucket for all unless told otherwise.
+    public var uploadsBucket: String
+    public var rendersBucket: String
+    public var previewsBucket: String
     public var region: String
     public var accessKey: String
     public var secretKey: String
@@ -23,15 +27,31 @@ public struct S3Configuration: Sendable {
     public var requestTimeout: Duration = .seconds(10)
     /// Slowest upload rate tolerated: a request's deadline grows by its body size at this rate.
     public var minimumUploadBytesPerSecond: Int = 2 * 1024 * 1024
+    /// Tries of an idempotent request (every one but POST) that met a 5xx, `SlowDown` or a
+    /// dropped connection, and the waits between them.
+    public var maxAttempts = 4
+    public var retryBackoff = Backoff(base: .milliseconds(100), cap: .seconds(2))
 
     public init(endpoint: URL, publicEndpoint: URL? = nil, bucket: String, region: String, accessKey: String, secretKey: String) {
         self.endpoint = endpoint
         self.publicEndpoint = publicEndpoint ?? endpoint
-        self.bucket = bucket
+        uploadsBucket = bucket
+        rendersBucket = bucket
+        previewsBucket = bucket
         self.region = region
         self.accessKey = accessKey
         self.secretKey = secretKey
     }
+}
+
+extension S3Configuration {
+    /// The bucket a key of `ObjectKeys` lives in.
+    func bucket(for key: String) -> String {
+        if key.hasPrefix("uploads/") { return uploadsBucket }
+        return key.hasSuffix("/preview.jpg") ? previewsBucket : rendersBucket
+    }
+
+    var buckets: [String] { [uploadsBucket, rendersBucket, previewsBucket].reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
 }
 
 public struct S3Error: Error, CustomStringConvertible, Sendable {
@@ -53,17 +73,19 @@ public struct S3ObjectStore: ObjectStore {
         signer = SigV4Signer(accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
     }
 
-    /// Creates the bucket when it does not exist (start-up).
+    /// Creates the buckets that do not exist (start-up).
     public func ensureBucket() async throws {
-        let head = try await send("HEAD", key: nil)
-        if head.status == .ok { return }
-        guard head.status == .notFound else { throw try await failure(head, operation: "HeadBucket") }
-        var body: ByteBuffer?
-        if configuration.region != "us-east-1" {
-            body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>")
+        for bucket in configuration.buckets {
+            let head = try await send("HEAD", bucket: bucket)
+            if head.status == .ok { continue }
+            guard head.status == .notFound else { throw try await failure(head, operation: "HeadBucket") }
+            var body: ByteBuffer?
+            if configuration.region != "us-east-1" {
+                body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>")
+            }
+            let created = try await send("PUT", bucket: bucket, body: body)
+            guard created.status == .ok || created.status == .conflict else { throw try await failure(created, operation: "CreateBucket") }
         }
-        let created = try await send("PUT", key: nil, body: body)
-        guard created.status == .ok || created.status == .conflict else { throw try await failure(created, operation: "CreateBucket") }
     }
 
     public func put(key: String, fileAt path: String, contentType: String, consume: Bool) async throws {
@@ -149,14 +171,16 @@ public struct S3ObjectStore: ObjectStore {
         guard ObjectKey.isValid(key) else { throw ObjectStoreError("invalid object key") }
         let endpoint = configuration.publicEndpoint
         return signer.presign(
-            scheme: endpoint.scheme ?? "http", host: Self.hostHeader(endpoint), path: "/\(configuration.bucket)/\(key)",
+            scheme: endpoint.scheme ?? "http", host: Self.hostHeader(endpoint), path: "/\(configuration.bucket(for: key))/\(key)",
             extraQuery: [("response-content-disposition", FilesContentDisposition.header(downloadName))],
             expires: min(seconds, 604_800), date: Date())
     }
 
     public func ping() async throws {
-        let response = try await send("HEAD", key: nil)
-        guard response.status == .ok else { throw try await failure(response, operation: "HeadBucket") }
+        for bucket in configuration.buckets {
+            let response = try await send("HEAD", bucket: bucket)
+            guard response.status == .ok else { throw try await failure(response, operation: "HeadBucket") }
+        }
     }
 
     // MARK: transport
@@ -168,10 +192,43 @@ public struct S3ObjectStore: ObjectStore {
         return port == defaultPort ? host : "\(host):\(port)"
     }
 
+    /// One S3 request. GET, HEAD, PUT and DELETE of a key are idempotent, so they are tried again
+    /// when the server is overloaded or failing (5xx, including `SlowDown`) or the connection
+    /// drops; a POST (create or complete a multipart upload) is never sent twice.
     private func send(
-        _ method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
+        _ method: String, key: String, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
     ) async throws -> HTTPClientResponse {
-        let path = key.map { "/\(configuration.bucket)/\($0)" } ?? "/\(configuration.bucket)"
+        try await send(method, bucket: configuration.bucket(for: key), key: key, query: query, headers: headers, body: body)
+    }
+
+    private func send(
+        _ method: String, bucket: String, key: String? = nil, query: [(String, String)] = [], headers: [(String, String)] = [], body: ByteBuffer? = nil
+    ) async throws -> HTTPClientResponse {
+        let retries = method == "POST" ? 1 : configuration.maxAttempts
+        var attempt = 1
+        while true {
+            do {
+                let response = try await sendOnce(method, bucket: bucket, key: key, query: query, headers: headers, body: body)
+                guard attempt < retries, response.status.code >= 500 else { return response }
+                _ = try? await response.body.collect(upTo: 1 << 20)
+            } catch where attempt < retries && Self.isDroppedConnection(error) {
+            }
+            try await Task.sleep(for: configuration.retryBackoff.delay(attempt: attempt))
+            attempt += 1
+        }
+    }
+
+    /// A connection reset or closed under a request: the request may not have been processed.
+    static func isDroppedConnection(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .remoteConnectionClosed }
+        if let error = error as? IOError { return [ECONNRESET, EPIPE].contains(error.errnoCode) }
+        return false
+    }
+
+    private func sendOnce(
+        _ method: String, bucket: String, key: String?, query: [(String, String)], headers: [(String, String)], body: ByteBuffer?
+    ) async throws -> HTTPClientResponse {
+        let path = key.map { "/\(bucket)/\($0)" } ?? "/\(bucket)"
         let host = Self.hostHeader(configuration.endpoint)
         let payloadHash = body.map { buffer in SHA256.hash(data: buffer.readableBytesView).hex } ?? SigV4Signer.emptyPayloadHash
         let signed = signer.sign(method: method, path: path, query: query, headers: [("host", host)] + headers, payloadHash: payloadHash, date: Date())

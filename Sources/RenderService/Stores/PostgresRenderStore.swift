@@ -8,10 +8,13 @@ import RenderEngine
 public struct PostgresRenderStore: RenderStore {
     let client: PostgresClient
     let logger: Logger
+    /// The `application_name` this process's connections carry, to count them.
+    let applicationName: String
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, applicationName: String = "aso-render") {
         self.client = client
         self.logger = logger
+        self.applicationName = applicationName
     }
 
     public func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
@@ -204,6 +207,12 @@ public struct PostgresRenderStore: RenderStore {
 
     public func ping() async throws {
         try await client.query("SELECT 1", logger: logger)
+    }
+
+    public func openConnections() async throws -> Int {
+        let rows = try await client.query("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = \(applicationName)", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
     }
 
     static func record(_ row: PostgresRow) throws -> RenderRecord {

@@ -43,6 +43,9 @@ public protocol RenderStore: Sendable {
     func markOutputsDeleted(renderID: UUID, at: Date) async throws
     /// Cheap round trip for health checks.
     func ping() async throws
+    /// Connections this process holds to the database (PostgreSQL: its sessions as the server
+    /// sees them; SQLite: the pool's writer and readers).
+    func openConnections() async throws -> Int
 }
 
 extension RenderStore {

@@ -217,6 +217,8 @@ public struct SQLiteRenderStore: RenderStore {
         _ = try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
+    public func openConnections() async throws -> Int { 1 + database.pool.configuration.maximumReaderCount }
+
     static func record(_ row: Row) -> RenderRecord {
         func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
         return RenderRecord(

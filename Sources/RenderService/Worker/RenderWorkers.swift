@@ -280,9 +280,7 @@ public final class RenderWorkers: Service, Sendable {
     }
 
     private func retryDelay(attempt: Int) -> Duration {
-        let base = settings.retryBaseDelay.seconds * pow(2, Double(max(0, attempt - 1)))
-        let jittered = min(60, base) * Double.random(in: 0.5...1.0)
-        return .milliseconds(Int(jittered * 1000))
+        Backoff(base: settings.retryBaseDelay, cap: .seconds(60)).delay(attempt: attempt)
     }
 
     private func render(_ record: RenderRecord, in directory: String, isCanceled: @escaping @Sendable () -> Bool) async throws -> RenderOutcome {

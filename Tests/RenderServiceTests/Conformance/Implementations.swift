@@ -67,7 +67,7 @@ enum Implementations {
             return (store, { try? FileManager.default.removeItem(atPath: directory) })
         },
     ] + (TestServers.hasS3 ? [
-        ObjectStoreUnderTest(name: "S3 (moto)") {
+        ObjectStoreUnderTest(name: "S3 (SeaweedFS)") {
             let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: "test-\(UUID().uuidString.prefix(8).lowercased())"))
             try await store.ensureBucket()
             return (store, {})

@@ -49,10 +49,14 @@ enum TestServers {
             database: 1, password: environment["TEST_REDIS_PASSWORD"])
     }
 
+    /// The keys the test S3 server (SeaweedFS, authentication on) knows.
+    static var s3AccessKey: String { environment["TEST_S3_ACCESS_KEY"] ?? "aso-test-access" }
+    static var s3SecretKey: String { environment["TEST_S3_SECRET_KEY"] ?? "s3-test-secret-8b2e71c4" }
+
     static func s3Configuration(bucket: String) -> S3Configuration {
         var configuration = S3Configuration(
             endpoint: URL(string: environment["TEST_S3_ENDPOINT"] ?? "http://127.0.0.1:55900")!, bucket: bucket, region: "us-east-1",
-            accessKey: "test-access", secretKey: "test-secret")
+            accessKey: s3AccessKey, secretKey: s3SecretKey)
         // Small parts so multipart uploads are exercised with small files.
         configuration.multipartThreshold = 6 * 1024 * 1024
         configuration.partSize = 5 * 1024 * 1024
