@@ -70,6 +70,34 @@ extension ProductionStackTests {
         }
     }
 
+    /// A photo that was whole at upload but is corrupt when the worker reads it (damaged in
+    /// storage): the photo's fault, said on the first attempt, never retried.
+    @Test func anOriginalCorruptInStorageFailsOnItsFirstAttemptWithoutRetries() async throws {
+        try await Deployment.with { deployment in
+            let api = try await deployment.api()
+            // No worker yet: the original is damaged in S3 before anyone renders it.
+            let id = try await Self.upload(api.baseURL, photo: Photos.dune)
+            let whole = try Data(contentsOf: URL(fileURLWithPath: Photos.dune))
+            try FileManager.default.createDirectory(atPath: deployment.dataDirectory, withIntermediateDirectories: true)
+            let truncated = "\(deployment.dataDirectory)/truncated.jpg"
+            try whole.prefix(whole.count / 8).write(to: URL(fileURLWithPath: truncated))
+            let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: try #require(deployment.environment["MINIO_BUCKET"])))
+            try await store.put(key: "uploads/\(id.lowercased())/original.jpg", fileAt: truncated, contentType: "image/jpeg", consume: false)
+
+            let worker = try await deployment.worker(1)
+            let result = try await Self.waitForAll(api.baseURL, [id], timeout: .seconds(120))
+            let render = try #require(result[id])
+            #expect(render["status"] as? String == "failed", "\(render)")
+            let message = render["error_message"] as? String ?? ""
+            // The photo's fault, said at once, not "failed after N attempts … a problem on our side".
+            #expect(message.hasPrefix("The JPEG file") && !message.contains("attempts"), "\(message)")
+            #expect(try await Self.counter("rq_jobs_retried_total", at: worker) == 0)
+            #expect(try await Self.counter("rq_jobs_failed_total", at: worker) == 1)
+            #expect(Self.logLines(worker, "Render started", render: id) == 1, "one attempt: \(worker.log.suffix(1500))")
+            #expect(!worker.log.contains("will retry"), "no attempt was retried")
+        }
+    }
+
     /// `MINIO_PUBLIC_ENDPOINT` names another host for the same S3 (`localhost` for the
     /// test server's `127.0.0.1`): download URLs are presigned for it, and they work.
     @Test func presignedURLsAreForThePublicEndpoint() async throws {
