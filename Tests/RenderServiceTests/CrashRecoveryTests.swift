@@ -14,11 +14,7 @@ struct CrashRecoveryTests {
 
     private func upload(_ base: String, photo: String, preset: String) async throws -> String {
         let body = try MultipartBody.render(photo: photo, style: IDs.photo, preset: preset)
-        var request = HTTPClientRequest(url: "\(base)/v1/renders")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: body.contentType)
-        request.body = .bytes(ByteBuffer(data: body.finished()))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await body.post(to: "\(base)/v1/renders")
         let object = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 16))) as? [String: Any]
         return try #require(object?["render_id"] as? String)
     }

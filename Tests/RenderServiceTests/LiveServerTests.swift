@@ -79,11 +79,7 @@ struct LiveServerTests {
                         body.file(contents: photos[index % photos.count])
                         body.field("style_id", IDs.photo)
                         body.field("size_preset_id", IDs.preset9x12)
-                        var request = HTTPClientRequest(url: "\(base)/v1/renders")
-                        request.method = .POST
-                        request.headers.add(name: "Content-Type", value: body.contentType)
-                        request.body = .bytes(ByteBuffer(data: body.finished()))
-                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+                        let response = try await body.post(to: "\(base)/v1/renders", timeout: .seconds(60))
                         let data = try await response.body.collect(upTo: 1 << 16)
                         #expect(response.status.code == 201, "\(String(buffer: data))")
                         let object = try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any]

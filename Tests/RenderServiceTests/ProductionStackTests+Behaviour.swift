@@ -59,11 +59,7 @@ extension ProductionStackTests {
             body.file(filename: "photo.jpg", contents: whole.prefix(whole.count / 2))
             body.field("style_id", IDs.photo)
             body.field("size_preset_id", IDs.preset9x12)
-            var request = HTTPClientRequest(url: "\(api.baseURL)/v1/renders")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: body.contentType)
-            request.body = .bytes(ByteBuffer(data: body.finished()))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let response = try await body.post(to: "\(api.baseURL)/v1/renders")
             let answer = String(buffer: try await response.body.collect(upTo: 1 << 16))
             #expect(response.status.code == 400 && answer.contains("Corrupt image") && answer.contains("truncated"), "\(answer)")
             #expect(try await Self.counter("rq_jobs_processed_total", at: worker) + Self.counter("rq_jobs_failed_total", at: worker) == 0)

@@ -112,11 +112,7 @@ struct ProductionStackTests {
         _ base: String, photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12, extra: [String: String] = [:]
     ) async throws -> String {
         let body = try MultipartBody.render(photo: photo, style: style, preset: preset, extra: extra)
-        var request = HTTPClientRequest(url: "\(base)/v1/renders")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: body.contentType)
-        request.body = .bytes(ByteBuffer(data: body.finished()))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await body.post(to: "\(base)/v1/renders")
         let data = try await response.body.collect(upTo: 1 << 16)
         #expect(response.status.code == 201, "\(String(buffer: data))")
         let object = try JSONSerialization.jsonObject(with: Data(buffer: data)) as? [String: Any]

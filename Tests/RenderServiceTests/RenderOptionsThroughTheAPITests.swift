@@ -198,11 +198,7 @@ struct RenderOptionsThroughTheAPITests {
             for (name, values) in [("style_id", [IDs.watercolor]), ("orientation", ["portrait", "landscape"]), ("seed", ["1", "2"])] {
                 var body = try MultipartBody.render()
                 for value in values { body.field(name, value) }
-                var request = HTTPClientRequest(url: "\(server.baseURL)/v1/renders")
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: body.contentType)
-                request.body = .bytes(ByteBuffer(data: body.finished()))
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let response = try await body.post(to: "\(server.baseURL)/v1/renders")
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
                 #expect(response.status.code == 400, "\(name) twice: \(response.status.code) \(text)")
                 #expect(text.contains("\"error\":\"Duplicate form field\"") && text.contains("'\(name)'"), "\(name) twice: \(text)")

@@ -1,4 +1,6 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import Logging
 import RenderEngine
 @testable import RenderService
@@ -76,6 +78,15 @@ struct MultipartBody {
 
     func finished() -> Data { data + Data("--\(boundary)--\r\n".utf8) }
     var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    /// POSTs the form to `url` (`/v1/renders`, over real HTTP).
+    func post(to url: String, timeout: TimeAmount = .seconds(30)) async throws -> HTTPClientResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(data: finished()))
+        return try await HTTPClient.shared.execute(request, timeout: timeout)
+    }
 
     static func render(photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12, extra: [String: String] = [:]) throws -> MultipartBody {
         var body = MultipartBody()
