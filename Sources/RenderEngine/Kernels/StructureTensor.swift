@@ -130,6 +130,22 @@ enum PlaneMath {
         return out
     }
 
+    /// Applies `transform` to every pair of samples of two planes of one size.
+    static func combine(_ a: Plane, _ b: Plane, _ transform: (Float, Float) -> Float) -> Plane {
+        let out = Plane(width: a.width, height: a.height)
+        let w = a.width
+        withoutActuallyEscaping(transform) { transform in
+            let box = UncheckedSendable(transform)
+            Parallel.rows(a.height) { rows in
+                for y in rows {
+                    let p = a.row(y), q = b.row(y), o = out.row(y)
+                    for x in 0..<w { o[x] = box.value(p[x], q[x]) }
+                }
+            }
+        }
+        return out
+    }
+
     /// 3x3 median, edges clamped: removes speckle before gradients (pencil strokes).
     static func median3(_ plane: Plane) -> Plane {
         let w = plane.width, h = plane.height

@@ -60,9 +60,11 @@ public struct ComicStyle: RenderStyle {
         }
         let detailEnergy = Blur.gaussian(detail, sigma: max(2, 20 * s))
         let texture = PlaneMath.map(detailEnergy) { smoothstep(1.5, 3.5, $0) }
+        // Skin-coloured texture (tabby fur, wood grain) is not a face: it gets no licence to crowd.
+        let smoothSkin = PlaneMath.combine(skin, detailEnergy) { k, e in k * smoothstep(4.5, 2.5, e) }
         let lines = Sketch.contourField(
-            lineLightness, importance: nil, skin: skin, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
-            texture: PlaneMath.map(detailEnergy) { smoothstep(3, 5.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 30)
+            lineLightness, importance: nil, skin: smoothSkin, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
+            texture: PlaneMath.map(detailEnergy) { smoothstep(2.2, 4.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 50)
         for c in 0..<3 {
             let plane = flat.planes[c]
             let averaged = Blur.gaussian(plane, sigma: max(1, 16 * s))
@@ -84,7 +86,7 @@ public struct ComicStyle: RenderStyle {
         stretch.apply(to: whole.planes[0])
         stretch.apply(to: flat.planes[0])
         let palette = ComicPalette(whole, count: 10, levels: levels, boost: 1.4)
-        palette.removeSpecks(flat, skin: skin, minimumArea: max(16, Int(0.0008 * Double(w * h))))
+        palette.removeSpecks(flat, skin: smoothSkin, minimumArea: max(16, Int(0.0008 * Double(w * h))))
         // Round off the pixel steps the clean-up left, so cut borders stay smooth when enlarged.
         flat = PlanarImage(planes: flat.planes.map { SketchFlow.gaussian($0, sigma: 0.8) })
 

@@ -34,7 +34,7 @@ public struct ImpressionistStyle: RenderStyle {
         let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)
         // Brighter light and purer colour than the photo, painted in a high key: no blacks,
         // the shadows coloured.
-        let bright = Self.pleinAir(PaintPreparation.brighten(photo, saturation: 1.2, gamma: 0.8))
+        let bright = Self.pleinAir(PaintPreparation.brighten(photo, saturation: 1.3, gamma: 0.85))
 
         // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
         let ground = PlanarImage(planes: bright.planes.enumerated().map { channel, plane in
@@ -126,9 +126,9 @@ public struct ImpressionistStyle: RenderStyle {
                 for x in 0..<w {
                     let luma = 0.2126 * r[x] + 0.7152 * g[x] + 0.0722 * b[x]
                     let shade = max(0, 1 - luma / 0.45)
-                    r[x] = min(0.14 + 0.86 * r[x] - 0.02 * shade, 1)
-                    g[x] = min(0.14 + 0.86 * g[x] - 0.015 * shade, 1)
-                    b[x] = min(0.14 + 0.86 * b[x] + 0.07 * shade, 1)
+                    r[x] = min(0.08 + 0.92 * r[x] - 0.02 * shade, 1)
+                    g[x] = min(0.08 + 0.92 * g[x] - 0.015 * shade, 1)
+                    b[x] = min(0.08 + 0.92 * b[x] + 0.07 * shade, 1)
                 }
             }
         }

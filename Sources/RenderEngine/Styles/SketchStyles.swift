@@ -135,7 +135,7 @@ enum Sketch {
         let grey = Colour.luma(image)
         // Lines from a lightly simplified photo, tone from a strongly simplified one.
         let lineSource = DomainTransform.smooth(PlanarImage(planes: [grey]), sigmaSpatial: 4 * s, sigmaRange: 0.08).planes[0]
-        let toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
+        var toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
         let (importance, skin) = importanceMap(image, grey: lineSource, context: context)
 
         let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s, minimumLength: settings.minimumLineLength)
@@ -147,6 +147,8 @@ enum Sketch {
                 for x in 0..<w { t[x] += (l[x] - t[x]) * min(1, 1.5 * k[x]) * 0.8 }
             }
         }
+        // Charcoal's heavy darks would swallow a dark subject whole.
+        if settings.medium == .charcoal { toneSource = ShadowOpening.opened(toneSource) }
         let tone = toneMap(toneSource, target: settings.tone, crush: 1)
         let darkness = Plane(width: grey.width, height: grey.height)
         let low = percentile(toneSource, 0.02), high = max(percentile(toneSource, 0.9), low + 0.05)
