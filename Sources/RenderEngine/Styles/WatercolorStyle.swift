@@ -67,6 +67,9 @@ public struct WatercolorStyle: RenderStyle {
         var margin: Float
     }
 
+    /// The darkest value (density) the first wash may leave as white paper: 85 % transmittance.
+    static let paperReserve: Float = 0.16
+
     static let layers = [
         Layer(
             threshold: 0.10, quantile: 0.08, step: 0.22, colourKept: 0.45, smallest: 60, wobble: 12, wobblePeriod: 130,
@@ -211,7 +214,10 @@ public struct WatercolorStyle: RenderStyle {
             }
             // The picture's own key moves the threshold halfway: a light photo keeps some
             // paper, a dark or mid-toned one still gets its tones split into washes.
-            let nominal = (0.5 * layer.threshold + 0.5 * WatercolorWash.quantile(value, layer.quantile))
+            var nominal = (0.5 * layer.threshold + 0.5 * WatercolorWash.quantile(value, layer.quantile))
+            // Paper is reserved for real lights only: in a mid-toned photo the lightest tenth is
+            // sunlit bark or tarmac, and left white it reads as holes in the picture.
+            if k == 0 { nominal = min(nominal, Self.paperReserve) }
             let base = WatercolorWash.valley(value, near: nominal, within: 0.1, weight: subject, grid: (1, 1))
             let coverage = Plane(width: lw, height: lh)
             let band: Float = 0.06
