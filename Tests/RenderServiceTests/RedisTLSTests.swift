@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import RenderService
 import Testing
 
@@ -90,6 +93,12 @@ struct RedisTLSTests {
         #expect(plain.contains("if this port serves TLS, set REDIS_TLS=true"), "\(plain)")
         let tls = try #require(await Self.failure(try Self.configuration(["REDIS_PORT": Self.environment["TEST_REDIS_PORT"] ?? "6379"])))
         #expect(tls.contains("TLS with Redis failed") && tls.contains("is this port Redis's tls-port?"), "\(tls)")
+        // Nothing listening: refused as any connection is.
+        let listener = try ServerSocket()
+        let unused = listener.port
+        listener.close()
+        let refused = try #require(await Self.failure(try Self.configuration(["REDIS_PORT": String(unused)])))
+        #expect(refused.contains("cannot connect to Redis at localhost:\(unused)"), "\(refused)")
     }
 
     @Test func tlsSettingsAreCheckedAtStart() throws {
@@ -116,4 +125,26 @@ struct RedisTLSTests {
         #expect(throws: ConfigurationError.self) { try RedisURL("rediss://:secret@localhost") }
         #expect(throws: ConfigurationError.self) { try RedisURL("http://localhost") }
     }
+}
+
+/// A port that was free a moment ago (bound to 0, then closed).
+struct ServerSocket {
+    let descriptor: Int32
+    let port: Int
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw RedisError("cannot bind a free port") }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(descriptor) }
 }

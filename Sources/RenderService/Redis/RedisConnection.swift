@@ -105,7 +105,7 @@ final class RedisConnection: Sendable {
         let failure = NIOLockedValueBox<(any Error)?>(nil)
         // An IP address is matched against the certificate's IP entries and sent as no SNI.
         let serverName = configuration.tls?.serverName ?? ((try? SocketAddress(ipAddress: configuration.host, port: 0)) == nil ? configuration.host : nil)
-        let channel = try await ClientBootstrap(group: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds(configuration.connectTimeout.nanoseconds))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
@@ -119,8 +119,13 @@ final class RedisConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(RESPRequestHandler(failure: failure))
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
-            .get()
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            handshake?.fail(error)  // a promise must not be left pending
+            throw error
+        }
         let connection = RedisConnection(channel: channel, timeout: configuration.commandTimeout, failure: failure)
         if let handshake, let settings = configuration.tls?.settings {
             let timer = eventLoop.scheduleTask(in: .nanoseconds(configuration.connectTimeout.nanoseconds)) {
