@@ -81,6 +81,16 @@ struct RedisTLSTests {
         #expect(systemRoots.contains("CERTIFICATE_VERIFY_FAILED"), "\(systemRoots)")
     }
 
+    /// A CA file that is not PEM is reported by name when connecting (it is only checked for
+    /// being readable at start).
+    @Test func aCAFileThatIsNotACertificateFailsClearly() async throws {
+        let path = NSTemporaryDirectory() + "not-a-ca-\(UUID().uuidString.prefix(8)).crt"
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let failure = try #require(await Self.failure(try Self.configuration(["REDIS_TLS_CA_CERT": path])))
+        #expect(failure.contains("cannot load the TLS files (REDIS_TLS=true, REDIS_TLS_CA_CERT=\(path)"), "\(failure)")
+    }
+
     @Test func aMissingClientCertificateFailsClearly() async throws {
         let failure = try #require(await Self.failure(try Self.configuration(["REDIS_TLS_CERT": nil, "REDIS_TLS_KEY": nil])))
         #expect(failure.contains("TLS with Redis failed") && failure.contains("set REDIS_TLS_CERT and REDIS_TLS_KEY"), "\(failure)")

@@ -350,14 +350,19 @@ public actor RedisClient {
             throw RedisError("Redis at \(configuration.host):\(configuration.port) is unavailable (retrying)")
         }
         let configuration = self.configuration
-        let task: Task<RedisConnection, any Error>
-        do {
-            if let tls = configuration.tls, tlsContext == nil { tlsContext = try tls.makeContext() }
-            let context = tlsContext
-            task = Task { try await RedisConnection.connect(configuration, tls: context) }
-        } catch {
-            throw RedisError("cannot connect to Redis at \(configuration.host):\(configuration.port): \(error)")
+        if let tls = configuration.tls, tlsContext == nil {
+            // Unreadable TLS files fail like a refused connection: with backoff, not a retry
+            // on every command.
+            do {
+                tlsContext = try tls.makeContext()
+            } catch {
+                failures += 1
+                retryAfter = ContinuousClock.now + .milliseconds(Int(min(5.0, 0.1 * pow(2, Double(failures - 1))) * 1000))
+                throw RedisError("cannot connect to Redis at \(configuration.host):\(configuration.port): \(error)")
+            }
         }
+        let context = tlsContext
+        let task = Task { try await RedisConnection.connect(configuration, tls: context) }
         connecting = task
         defer { connecting = nil }
         do {
