@@ -35,24 +35,36 @@ struct RedisTLSTests {
         }
     }
 
-    /// An ACL user over TLS runs the queue (the conformance suite runs in full over TLS too).
+    /// An ACL user over TLS runs the queue (the conformance suite runs in full over TLS too),
+    /// allowed only the queue's keys: Redis checks ACL key patterns on the commands a script
+    /// runs, so a script touching any other key would be refused (NOPERM).
     @Test func anACLUserRunsTheQueueOverTLS() async throws {
         let admin = RedisClient(configuration: TestServers.redisConfiguration)
         let user = "aso-tls-\(UUID().uuidString.prefix(8).lowercased())"
-        try await admin.checked(["ACL", "SETUSER", user, "on", ">tls-acl-secret-5e17", "~*", "&*", "+@all"])
+        let name = "tls-\(UUID().uuidString.prefix(8))"
+        try await admin.checked(["ACL", "SETUSER", user, "on", ">tls-acl-secret-5e17", "~\(name)", "~{\(name)}:*", "+@all"])
         defer { Task { _ = try? await admin.checked(["ACL", "DELUSER", user]); await admin.close() } }
         let configuration = try Self.configuration(["REDIS_USERNAME": user, "REDIS_PASSWORD": "tls-acl-secret-5e17"])
         #expect(configuration.tls?.certificate == Self.environment["TEST_REDIS_TLS_CERT"])
         let client = RedisClient(configuration: configuration)
         defer { Task { await client.close() } }
         #expect(try await client.checked(["ACL", "WHOAMI"]).string == user)
-        let queue = RedisJobQueue(client: client, name: "tls-\(UUID().uuidString.prefix(8))")
+        let queue = RedisJobQueue(client: client, name: name)
         let id = UUID()
         try await queue.enqueue(id)
         let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
         #expect(lease.renderID == id)
-        try await queue.complete(lease)
+        #expect(try await queue.extend(lease, by: .seconds(30)))
+        try await queue.retry(lease, after: .zero)
+        let again = try #require(try await queue.claim(owner: "w2", lease: .seconds(30)))
+        #expect(try await queue.reapExpired().isEmpty)
+        #expect(try await queue.depth() == 0)
+        #expect(try await queue.contains(id))
+        try await queue.complete(again)
         try await queue.ping()
+        // The user really is held to those keys.
+        let refused = try await client.send(["SET", "elsewhere", "1"])
+        #expect(refused == .error("NOPERM this user has no permissions to access one of the keys used as arguments"), "\(refused)")
         // Our connection is the TLS port's: Redis lists it with that local address.
         let clients = (try await admin.checked(["CLIENT", "LIST"]).string ?? "").split(separator: "\n").filter { $0.contains(" user=\(user) ") }
         #expect(!clients.isEmpty && clients.allSatisfy { $0.contains("laddr=127.0.0.1:\(configuration.port) ") }, "\(clients)")
