@@ -14,7 +14,7 @@ import Foundation
 /// Every state change is one Lua script (atomic on the server, timed by the server's clock so
 /// workers on different hosts agree on lease expiry), loaded once and called by EVALSHA. Each
 /// script touches only the keys it is given in KEYS, and they all hash to one slot (the list's
-/// name is the others' hash tag), so the queue runs on Redis Cluster as on one server.
+/// name is the others' hash tag): each is a single-slot operation, as Redis Cluster requires.
 public struct RedisJobQueue: JobQueue {
     public let name: String
     let client: RedisClient
