@@ -115,8 +115,8 @@ Limits and behaviour behind the rows:
   100 megapixels (`MAX_INPUT_PIXELS`, read from the header before any pixel is decoded). The
   format is recognised from the bytes, never the file name, which is also never used as a path.
 - An upload whose header reads but whose pixels are broken (truncated, corrupt compressed data)
-  is refused at upload (`400 Corrupt image`) by a low-resolution decode of every pixel, before
-  anything is stored; a photo that still fails in a worker is `failed` at once, not retried.
+  is refused at upload (`400 Corrupt image`) before anything is stored, by a walk of a JPEG's
+  markers to its end-of-image, or a low-resolution decode of every pixel of other formats; a photo that still fails in a worker is `failed` at once, not retried.
 - Overload: beyond `MAX_QUEUED_RENDERS` waiting renders, `POST /v1/renders` answers `503` with
   `Retry-After` (`OVERLOAD_RETRY_AFTER_SECONDS`); the body is read and discarded, never stored.
 - Shutdown: `SIGTERM` stops accepting connections, finishes requests in flight, lets renders

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real servers for the test suite, on loopback ports, in a scratch directory:
-# PostgreSQL (initdb + pg_ctl), Redis (redis-server, AOF on, password), and SeaweedFS's S3
+# PostgreSQL (initdb + pg_ctl), Redis (redis-server, AOF on, password; TLS on a second port
+# with a certificate from a test CA, client certificates required), and SeaweedFS's S3
 # gateway with authentication on, so a wrong, forged or expired signature is refused as by AWS.
 #   scripts/test-servers.sh start   # writes $ASO_TEST_SERVERS/servers.env (source it)
 #   scripts/test-servers.sh stop
@@ -8,6 +9,7 @@ set -euo pipefail
 dir=${ASO_TEST_SERVERS:-/tmp/aso-test-servers}
 pg_port=${ASO_TEST_PG_PORT:-55432}
 redis_port=${ASO_TEST_REDIS_PORT:-56379}
+redis_tls_port=${ASO_TEST_REDIS_TLS_PORT:-$((redis_port + 1))}
 s3_port=${ASO_TEST_S3_PORT:-55900}
 # SeaweedFS's master, volume and filer servers (and their gRPC ports) take the 6 ports from here.
 weed_ports=${ASO_TEST_S3_INTERNAL_PORTS:-$((s3_port + 1))}
@@ -37,9 +39,24 @@ start() {
     "${as_postgres[@]}" psql -h "$dir" -p "$pg_port" -U postgres -q -c "CREATE USER aso WITH PASSWORD 'pg-test-secret-7d1c' CREATEDB" \
         -c "CREATE DATABASE aso_test OWNER aso"
 
-    # Redis: append-only so a restart keeps the queue, a password to exercise AUTH.
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
-        --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
+    # Redis: append-only so a restart keeps the queue, a password to exercise AUTH. TLS on a
+    # second port: a test CA signs the server's certificate (for the name localhost only, as a
+    # certificate for a DNS name is usually made; clients at 127.0.0.1 name it) and a client
+    # certificate, which the server requires (tls-auth-clients yes, Redis's default); another
+    # CA plays the wrong one.
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=ASO test Redis CA" \
+        -keyout "$dir/redis-ca.key" -out "$dir/redis-ca.crt" >/dev/null 2>&1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=ASO test other CA" \
+        -keyout "$dir/redis-other-ca.key" -out "$dir/redis-other-ca.crt" >/dev/null 2>&1
+    local serial=1 name extensions
+    for name in redis-server redis-client; do
+        extensions="subjectAltName=DNS:localhost"
+        [[ $name == redis-client ]] && extensions="extendedKeyUsage=clientAuth"
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=${name#redis-}" -keyout "$dir/$name.key" -out "$dir/$name.csr" >/dev/null 2>&1
+        openssl x509 -req -in "$dir/$name.csr" -CA "$dir/redis-ca.crt" -CAkey "$dir/redis-ca.key" -set_serial $((serial++)) -days 30 \
+            -extfile <(echo "$extensions") -out "$dir/$name.crt" >/dev/null 2>&1
+    done
+    start_redis
 
     # S3: SeaweedFS (master, volume, filer, S3 gateway in one process), every port set, loopback
     # only. Growing one volume per bucket (not 7) keeps a bucket per test cheap.
@@ -52,7 +69,9 @@ start() {
     up() {
         case $1 in
             postgres) PGPASSWORD=pg-test-secret-7d1c psql -h 127.0.0.1 -p "$pg_port" -U aso -d aso_test -qAtc "SELECT 1" >/dev/null 2>&1 ;;
-            redis) redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping 2>/dev/null | grep -q PONG ;;
+            redis) redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping 2>/dev/null | grep -q PONG &&
+                redis-cli -p "$redis_tls_port" --tls --cacert "$dir/redis-ca.crt" --cert "$dir/redis-client.crt" --key "$dir/redis-client.key" \
+                    -a redis-test-secret-3f9a --no-auth-warning ping 2>/dev/null | grep -q PONG ;;
             s3) s3_ready ;;
         esac
     }
@@ -76,6 +95,11 @@ TEST_PG_WRONG_SSLROOTCERT=$dir/pg-other-ca.crt
 TEST_REDIS_HOST=127.0.0.1
 TEST_REDIS_PORT=$redis_port
 TEST_REDIS_PASSWORD=redis-test-secret-3f9a
+TEST_REDIS_TLS_PORT=$redis_tls_port
+TEST_REDIS_TLS_CA_CERT=$dir/redis-ca.crt
+TEST_REDIS_TLS_CERT=$dir/redis-client.crt
+TEST_REDIS_TLS_KEY=$dir/redis-client.key
+TEST_REDIS_WRONG_CA_CERT=$dir/redis-other-ca.crt
 TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
 TEST_S3_ACCESS_KEY=$s3_access
 TEST_S3_SECRET_KEY=$s3_secret
@@ -83,7 +107,7 @@ TEST_S3_INTERNAL_PORTS=$weed_ports
 TEST_SERVERS_DIR=$dir
 TEST_PG_BIN=$pg_bin
 ENV
-    echo "test servers up: postgres :$pg_port, redis :$redis_port, s3 :$s3_port ($dir/servers.env)"
+    echo "test servers up: postgres :$pg_port, redis :$redis_port (TLS :$redis_tls_port), s3 :$s3_port ($dir/servers.env)"
 }
 
 stop() {
@@ -127,6 +151,8 @@ PY
 stop_redis() { redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning shutdown >/dev/null 2>&1 || true; }
 start_redis() {
     redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
+        --tls-port "$redis_tls_port" --tls-cert-file "$dir/redis-server.crt" --tls-key-file "$dir/redis-server.key" \
+        --tls-ca-cert-file "$dir/redis-ca.crt" --tls-auth-clients yes \
         --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
     for _ in $(seq 1 50); do redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 && return 0; sleep 0.1; done
 }

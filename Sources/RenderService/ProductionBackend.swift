@@ -57,6 +57,14 @@ public struct ProductionBackend: Sendable {
         } catch {
             throw ConfigurationError("Failed to initialize storage client: \(error)")
         }
+        // A queue left in the keys of the layout before Redis Cluster safety: moved once.
+        // Redis trouble is not fatal here: the queue retries, and /health reports it.
+        do {
+            let moved = try await RedisJobQueue(client: redis).upgradeLegacyKeys()
+            if moved > 0 { logger.warning("Moved queued renders to the current Redis key layout", metadata: ["count": "\(moved)"]) }
+        } catch {
+            logger.error("Could not check the Redis queue for the old key layout", metadata: ["error": "\(error)"])
+        }
     }
 }
 

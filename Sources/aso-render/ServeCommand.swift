@@ -63,7 +63,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Argument(help: "Queue name (the spec's spelling; only render-queue exists).")
     var queue: String = "render-queue"
 
-    @Option(help: "Redis URL, e.g. redis://localhost:6379/0 (overrides REDIS_HOST, REDIS_PORT, REDIS_DB). The password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, never the command line.")
+    @Option(help: "Redis URL, e.g. redis://localhost:6379/0, or rediss:// for TLS (overrides REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_TLS). The password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, never the command line.")
     var url: String?
 
     func run() async throws {
@@ -71,14 +71,11 @@ struct WorkerCommand: AsyncParsableCommand {
         var environment = ProcessInfo.processInfo.environment
         environment["ASO_MODE"] = environment["ASO_MODE"] ?? "production"
         if let url {
-            guard let redis = RedisURL(url) else { throw ValidationError("--url must look like redis://host[:port][/db]") }
-            // Any user of the machine can read a command line (ps, /proc).
-            guard !redis.hasPassword else {
-                throw ValidationError("Keep the Redis password off the command line: set REDIS_PASSWORD or REDIS_PASSWORD_FILE and leave it out of --url")
+            do throws(ConfigurationError) {
+                try RedisURL(url).apply(to: &environment)
+            } catch {
+                throw ValidationError(error.description)
             }
-            environment["REDIS_HOST"] = redis.host
-            environment["REDIS_PORT"] = String(redis.port)
-            environment["REDIS_DB"] = String(redis.database)
         }
         guard queue == "render-queue" else { throw ValidationError("Unknown queue '\(queue)': workers serve render-queue") }
         let configuration = try ServiceConfiguration(environment: environment)
@@ -161,24 +158,6 @@ struct APIKeyCommand: ParsableCommand {
         let made = APIKeys.generate()
         print("key:      \(made.key)")
         print("API_KEYS: \(made.entry)")
-    }
-}
-
-/// `redis://host[:port][/db]` (a password in it is noticed, to be refused).
-struct RedisURL {
-    let host: String
-    let port: Int
-    let database: Int
-    let hasPassword: Bool
-
-    init?(_ text: String) {
-        guard let components = URLComponents(string: text), components.scheme == "redis", let host = components.host, !host.isEmpty else { return nil }
-        self.host = host
-        port = components.port ?? 6379
-        let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        guard path.isEmpty || Int(path) != nil else { return nil }
-        database = Int(path) ?? 0
-        hasPassword = components.password != nil || components.user.map { !$0.isEmpty } ?? false
     }
 }
 

@@ -48,6 +48,46 @@ extension ProductionStackTests {
         }
     }
 
+    /// The queue over TLS with an ACL user, as a managed Redis is used: the API by `REDIS_TLS*`,
+    /// the worker by the spec's `--url` with `rediss://`; a render completes, `/health` sees
+    /// Redis, and no log holds the password.
+    @Test func aRenderCompletesWithRedisOverTLSAndAnACLUser() async throws {
+        let admin = RedisClient(configuration: TestServers.redisConfiguration)
+        let user = "aso-prod-\(UUID().uuidString.prefix(8).lowercased())", password = "prod-tls-secret-92c4"
+        // Only the queue's keys, as the README suggests for a shared Redis.
+        try await admin.checked(["ACL", "SETUSER", user, "on", ">\(password)", "~render-queue*", "~{render-queue}:*", "+@all"])
+        let port = try #require(TestServers.environment["TEST_REDIS_TLS_PORT"])
+        let tls = [
+            "REDIS_USERNAME": user, "REDIS_PASSWORD": password, "REDIS_TLS_CA_CERT": TestServers.environment["TEST_REDIS_TLS_CA_CERT"] ?? "",
+            "REDIS_TLS_CERT": TestServers.environment["TEST_REDIS_TLS_CERT"] ?? "", "REDIS_TLS_KEY": TestServers.environment["TEST_REDIS_TLS_KEY"] ?? "",
+        ]
+        try await Deployment.with(overrides: tls.merging(["REDIS_HOST": "localhost", "REDIS_PORT": port, "REDIS_TLS": "true"]) { $1 }) { deployment in
+            let api = try await deployment.api()
+            var environment = deployment.environment
+            environment["DATA_DIR"] = "\(deployment.dataDirectory)/worker-tls"
+            environment["WORKER_METRICS_PORT"] = "0"
+            for name in ["REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_TLS"] { environment[name] = nil }
+            let worker = try await ServerProcess(
+                environment: environment, arguments: ["worker", "render-queue", "--url", "rediss://localhost:\(port)/3"], ready: "Worker started")
+            deployment.processes.add(worker)
+            let health = try await Self.json("\(api.baseURL)/health")
+            #expect(health.body["checks"] as? [String: String] == ["database": "ok", "redis": "ok", "queue": "ok", "storage": "ok"], "\(health)")
+            let id = try await Self.upload(api.baseURL)
+            let result = try await Self.waitForAll(api.baseURL, [id])
+            #expect(result[id]?["status"] as? String == "completed", "\(result[id] ?? [:])")
+            #expect(try await Self.counter("rq_jobs_processed_total", at: worker) == 1)
+            // Both processes were the ACL user's TLS clients.
+            let clients = (try await admin.checked(["CLIENT", "LIST"]).string ?? "").split(separator: "\n").filter { $0.contains(" user=\(user) ") }
+            #expect(clients.count >= 2 && clients.allSatisfy { $0.contains("laddr=127.0.0.1:\(port) ") }, "\(clients)")
+            for log in [api.log, worker.log] {
+                #expect(!log.contains(password))
+                #expect(!log.contains("NOPERM"), "every key the service uses is the queue's")
+            }
+        }
+        _ = try? await admin.checked(["ACL", "DELUSER", user])
+        await admin.close()
+    }
+
     /// A photo with a valid header whose pixels are cut short is refused at upload (400), so
     /// nothing reaches a worker.
     @Test func aTruncatedPhotoIsRefusedAtUploadBeforeAnythingIsStored() async throws {

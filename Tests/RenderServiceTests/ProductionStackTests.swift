@@ -297,6 +297,7 @@ extension TestServers {
                 "ASO_TEST_SERVERS": environment["TEST_SERVERS_DIR"] ?? "/tmp/aso-test-servers",
                 // The script's ports are those of the servers this run started, whatever the caller exported.
                 "ASO_TEST_PG_PORT": environment["TEST_PG_PORT"] ?? "", "ASO_TEST_REDIS_PORT": environment["TEST_REDIS_PORT"] ?? "",
+                "ASO_TEST_REDIS_TLS_PORT": environment["TEST_REDIS_TLS_PORT"] ?? "",
                 "ASO_TEST_S3_PORT": URLComponents(string: environment["TEST_S3_ENDPOINT"] ?? "")?.port.map(String.init) ?? "",
                 "ASO_TEST_S3_INTERNAL_PORTS": environment["TEST_S3_INTERNAL_PORTS"] ?? "",
             ].filter { !$0.value.isEmpty })

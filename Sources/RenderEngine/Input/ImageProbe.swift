@@ -88,6 +88,19 @@ extension ImageProbe {
         }
     }
 
+    /// The check an upload gets while its client waits: a JPEG's markers are walked from SOI
+    /// to EOI (`JPEGStructure`: memory speed, and it also finds a cut file padded with zeros,
+    /// which libjpeg decodes without complaint); other formats get `verifyDecodes`.
+    public static func verifyUpload(path: String, format: ImageFormat) throws(RenderError) {
+        guard format == .jpeg else { return try verifyDecodes(path: path, format: format) }
+        switch JPEGStructure.check(path: path) {
+        case .complete:
+            return
+        case .truncated(let why), .corrupt(let why):
+            throw RenderError(.corruptImage, "The JPEG file is corrupt or truncated and cannot be decoded", detail: why)
+        }
+    }
+
     func check(_ limits: InputLimits) throws(RenderError) {
         guard width > 0, height > 0 else {
             throw RenderError(.corruptImage, "The image header declares no pixels")

@@ -128,6 +128,7 @@ public struct ServiceConfiguration: Sendable {
             host: string("REDIS_HOST") ?? "localhost", port: try integer("REDIS_PORT", default: 6379, range: 1...65535),
             database: try integer("REDIS_DB", default: 0, range: 0...15), password: try secret("REDIS_PASSWORD"))
         redis.username = string("REDIS_USERNAME")
+        redis.tls = try Self.redisTLS(string)
         let useSSL = ["1", "true", "yes"].contains(string("MINIO_USE_SSL")?.lowercased() ?? "false")
         storage = StorageSettings(
             endpoint: string("MINIO_ENDPOINT"), publicEndpoint: string("MINIO_PUBLIC_ENDPOINT"), accessKey: string("MINIO_ACCESS_KEY"),
@@ -229,12 +230,38 @@ public struct ServiceConfiguration: Sendable {
             ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),
             ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)),
             ("REDIS_USERNAME", redis.username ?? "(default)"), ("REDIS_PASSWORD", mask(redis.password)),
+            ("REDIS_TLS", String(redis.tls != nil)), ("REDIS_TLS_CA_CERT", redis.tls.map { $0.caCertificate ?? "(system roots)" } ?? "-"),
+            ("REDIS_TLS_CERT", redis.tls?.certificate ?? "(none)"), ("REDIS_TLS_KEY", redis.tls?.privateKey ?? "(none)"),
+            ("REDIS_TLS_SERVER_NAME", redis.tls.map { $0.serverName ?? "(REDIS_HOST)" } ?? "-"),
             ("MINIO_ENDPOINT", storage.endpoint ?? "(not set)"), ("MINIO_PUBLIC_ENDPOINT", storage.publicEndpoint ?? "(MINIO_ENDPOINT)"),
             ("MINIO_ACCESS_KEY", storage.accessKey ?? "(not set)"), ("MINIO_SECRET_KEY", mask(storage.secretKey)), ("MINIO_BUCKET", storage.bucket),
             ("MINIO_BUCKET_UPLOADS", storage.uploadsBucket ?? "(MINIO_BUCKET)"), ("MINIO_BUCKET_RENDERS", storage.rendersBucket ?? "(MINIO_BUCKET)"),
             ("MINIO_BUCKET_PREVIEWS", storage.previewsBucket ?? "(MINIO_BUCKET)"),
             ("MINIO_REGION", storage.region), ("MINIO_USE_SSL", String(storage.useSSL)), ("MIGRATIONS_DIR", migrationsDirectory),
         ]
+    }
+
+    /// `REDIS_TLS` and the files beside it. A TLS setting without `REDIS_TLS=true` is refused
+    /// rather than ignored, so a typo never means a plain-text connection.
+    static func redisTLS(_ string: (String) -> String?) throws(ConfigurationError) -> RedisTLS? {
+        let names = ["REDIS_TLS_CA_CERT", "REDIS_TLS_CERT", "REDIS_TLS_KEY", "REDIS_TLS_SERVER_NAME"]
+        let text = string("REDIS_TLS")?.lowercased() ?? "false"
+        guard ["true", "false", "1", "0", "yes", "no"].contains(text) else {
+            throw ConfigurationError("REDIS_TLS must be true or false, got '\(text)'")
+        }
+        guard ["true", "1", "yes"].contains(text) else {
+            if let set = names.first(where: { string($0) != nil }) { throw ConfigurationError("\(set) is set but REDIS_TLS is not true") }
+            return nil
+        }
+        for name in names.prefix(3) {
+            if let path = string(name), !FileManager.default.isReadableFile(atPath: path) { throw ConfigurationError("\(name): cannot read \(path)") }
+        }
+        guard (string("REDIS_TLS_CERT") == nil) == (string("REDIS_TLS_KEY") == nil) else {
+            throw ConfigurationError("REDIS_TLS_CERT and REDIS_TLS_KEY go together (a client certificate and its key)")
+        }
+        return RedisTLS(
+            caCertificate: string("REDIS_TLS_CA_CERT"), certificate: string("REDIS_TLS_CERT"), privateKey: string("REDIS_TLS_KEY"),
+            serverName: string("REDIS_TLS_SERVER_NAME"))
     }
 
     static func levelName(_ level: Logger.Level) -> String { JSONLogHandler.levelName(level) }

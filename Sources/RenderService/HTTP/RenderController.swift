@@ -71,13 +71,14 @@ struct RenderController: Sendable {
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
         }
 
-        // The header, then a low-resolution decode of every pixel, off the event loops.
+        // The header, then the whole file checked (a JPEG's markers, a low-resolution decode of
+        // other formats), off the event loops.
         let probe: ImageProbe
         do {
             let engine = services.engine, path = file.path
             probe = try await NIOThreadPool.singleton.runIfActive {
                 let probe = try engine.probe(path: path)
-                try ImageProbe.verifyDecodes(path: path, format: probe.format)
+                try ImageProbe.verifyUpload(path: path, format: probe.format)
                 return probe
             }
         } catch let error as RenderError {

@@ -5,13 +5,16 @@ import Foundation
 ///
 /// Keys (for the spec's queue name `render-queue`):
 /// - `render-queue` — LIST of render ids ready to be claimed
-/// - `render-queue:delayed` — ZSET id → time (ms) a retried job becomes ready
-/// - `render-queue:processing` — ZSET id → lease expiry (ms)
-/// - `render-queue:members` — SET of every id the queue holds, in any of the three states
-/// - `render-queue:job:{id}` — HASH with `attempts` and the lease `owner`
+/// - `{render-queue}:delayed` — ZSET id → time (ms) a retried job becomes ready
+/// - `{render-queue}:processing` — ZSET id → lease expiry (ms)
+/// - `{render-queue}:members` — SET of every id the queue holds, in any of the three states
+/// - `{render-queue}:attempts` — HASH id → claims so far
+/// - `{render-queue}:owners` — HASH id → the current lease's owner
 ///
 /// Every state change is one Lua script (atomic on the server, timed by the server's clock so
-/// workers on different hosts agree on lease expiry), loaded once and called by EVALSHA.
+/// workers on different hosts agree on lease expiry), loaded once and called by EVALSHA. Each
+/// script touches only the keys it is given in KEYS, and they all hash to one slot (the list's
+/// name is the others' hash tag): each is a single-slot operation, as Redis Cluster requires.
 public struct RedisJobQueue: JobQueue {
     public let name: String
     let client: RedisClient
@@ -21,7 +24,11 @@ public struct RedisJobQueue: JobQueue {
         self.name = name
     }
 
-    private var keys: [String] { [name, "\(name):delayed", "\(name):processing", "\(name):members"] }
+    /// Every key of the queue, in the order the scripts' KEYS number them.
+    var keys: [String] { [name, delayedKey, processingKey, membersKey, "{\(name)}:attempts", "{\(name)}:owners"] }
+    var delayedKey: String { "{\(name)}:delayed" }
+    var processingKey: String { "{\(name)}:processing" }
+    var membersKey: String { "{\(name)}:members" }
 
     public func enqueue(_ renderID: UUID) async throws {
         _ = try await run(Scripts.enqueue, arguments: [renderID.lowercased])
@@ -52,12 +59,12 @@ public struct RedisJobQueue: JobQueue {
     }
 
     public func contains(_ renderID: UUID) async throws -> Bool {
-        try await client.checked(["SISMEMBER", "\(name):members", renderID.lowercased]).integer == 1
+        try await client.checked(["SISMEMBER", membersKey, renderID.lowercased]).integer == 1
     }
 
     public func depth() async throws -> Int {
         let ready = try await client.checked(["LLEN", name]).integer ?? 0
-        let delayed = try await client.checked(["ZCARD", "\(name):delayed"]).integer ?? 0
+        let delayed = try await client.checked(["ZCARD", delayedKey]).integer ?? 0
         return Int(ready + delayed)
     }
 
@@ -70,6 +77,36 @@ public struct RedisJobQueue: JobQueue {
     public func ping() async throws {
         let answer = try await client.checked(["PING"])
         guard answer.string == "PONG" else { throw RedisError("unexpected PING answer") }
+    }
+
+    /// Moves jobs kept in the layout before the queue was made Redis Cluster safe
+    /// (`render-queue:delayed`, `:processing`, `:members`, `:job:<id>`) into the current keys,
+    /// so an upgrade strands no delayed retry and no lease the reaper must still see. That
+    /// layout only ever ran on one server; run with the old workers stopped. Returns how many
+    /// jobs were moved (0 once done).
+    @discardableResult
+    public func upgradeLegacyKeys() async throws -> Int {
+        let members = "\(name):members"
+        let ids = (try await client.checked(["SMEMBERS", members]).array ?? []).compactMap(\.string)
+        guard !ids.isEmpty else { return 0 }
+        for (old, new) in [("\(name):delayed", delayedKey), ("\(name):processing", processingKey)] {
+            let entries = (try await client.checked(["ZRANGE", old, "0", "-1", "WITHSCORES"]).array ?? []).compactMap(\.string)
+            if !entries.isEmpty {
+                // WITHSCORES answers id, score, id, score…; ZADD takes score, id.
+                let pairs = stride(from: 0, to: entries.count - 1, by: 2).flatMap { [entries[$0 + 1], entries[$0]] }
+                try await client.checked(["ZADD", new] + pairs)
+            }
+        }
+        for id in ids {
+            let job = "\(name):job:\(id)"
+            let fields = try await client.checked(["HMGET", job, "attempts", "owner"]).array ?? []
+            if let attempts = fields.first?.string { try await client.checked(["HSET", keys[4], id, attempts]) }
+            if fields.count > 1, let owner = fields[1].string { try await client.checked(["HSET", keys[5], id, owner]) }
+        }
+        try await client.checked(["SADD", membersKey] + ids)
+        try await client.checked(["DEL", "\(name):delayed", "\(name):processing"] + ids.map { "\(name):job:\($0)" })
+        try await client.checked(["DEL", members])
+        return ids.count
     }
 
     /// EVALSHA, loading the script with EVAL when Redis does not know it (first use, or after
@@ -95,7 +132,8 @@ struct LuaScript: Sendable {
     }
 }
 
-/// KEYS: 1 ready list, 2 delayed zset, 3 processing zset, 4 members set.
+/// KEYS: 1 ready list, 2 delayed zset, 3 processing zset, 4 members set, 5 attempts hash,
+/// 6 owners hash. A script names no other key (Redis Cluster routes a script by its KEYS).
 enum Scripts {
     /// The server's clock in milliseconds (effects replication makes TIME allowed in scripts).
     static let now = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -116,34 +154,31 @@ enum Scripts {
         end
         local id = redis.call('LPOP', KEYS[1])
         if not id then return nil end
-        local job = KEYS[1] .. ':job:' .. id
         redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)
-        local attempts = redis.call('HINCRBY', job, 'attempts', 1)
-        redis.call('HSET', job, 'owner', ARGV[1])
+        local attempts = redis.call('HINCRBY', KEYS[5], id, 1)
+        redis.call('HSET', KEYS[6], id, ARGV[1])
         return {id, attempts}
         """)
 
     static let extend = LuaScript(now + """
-        local job = KEYS[1] .. ':job:' .. ARGV[1]
-        if redis.call('HGET', job, 'owner') ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+        if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
         redis.call('ZADD', KEYS[3], 'XX', now + tonumber(ARGV[3]), ARGV[1])
         return 1
         """)
 
     static let complete = LuaScript("""
-        local job = KEYS[1] .. ':job:' .. ARGV[1]
-        if redis.call('HGET', job, 'owner') ~= ARGV[2] then return 0 end
+        if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] then return 0 end
         redis.call('ZREM', KEYS[3], ARGV[1])
         redis.call('SREM', KEYS[4], ARGV[1])
-        redis.call('DEL', job)
+        redis.call('HDEL', KEYS[5], ARGV[1])
+        redis.call('HDEL', KEYS[6], ARGV[1])
         return 1
         """)
 
     static let retry = LuaScript(now + """
-        local job = KEYS[1] .. ':job:' .. ARGV[1]
-        if redis.call('HGET', job, 'owner') ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+        if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
         redis.call('ZREM', KEYS[3], ARGV[1])
-        redis.call('HDEL', job, 'owner')
+        redis.call('HDEL', KEYS[6], ARGV[1])
         redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
         return 1
         """)
@@ -152,9 +187,14 @@ enum Scripts {
         local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
         for _, id in ipairs(expired) do
           redis.call('ZREM', KEYS[3], id)
-          redis.call('HDEL', KEYS[1] .. ':job:' .. id, 'owner')
+          redis.call('HDEL', KEYS[6], id)
           redis.call('RPUSH', KEYS[1], id)
         end
         return expired
         """)
+
+    /// Every script, by name (the key-declaration test reads them all).
+    static let all: [(name: String, script: LuaScript)] = [
+        ("enqueue", enqueue), ("claim", claim), ("extend", extend), ("complete", complete), ("retry", retry), ("reap", reap),
+    ]
 }

@@ -57,6 +57,11 @@ enum Implementations {
             let queue = RedisJobQueue(client: client, name: "test-\(UUID().uuidString.prefix(8))")
             return (queue, { _ in }, { await client.close() })
         },
+        QueueUnderTest(name: "Redis over TLS") {
+            let client = RedisClient(configuration: TestServers.redisTLSConfiguration)
+            let queue = RedisJobQueue(client: client, name: "test-tls-\(UUID().uuidString.prefix(8))")
+            return (queue, { _ in }, { await client.close() })
+        },
     ] : [])
 
     static let objectStores: [ObjectStoreUnderTest] = [

@@ -49,6 +49,17 @@ enum TestServers {
             database: 1, password: environment["TEST_REDIS_PASSWORD"])
     }
 
+    /// The test Redis's TLS port, with the test CA and the client certificate it requires
+    /// (its certificate names localhost, not the address).
+    static var redisTLSConfiguration: RedisConfiguration {
+        var configuration = redisConfiguration
+        configuration.port = Int(environment["TEST_REDIS_TLS_PORT"] ?? "") ?? 6380
+        configuration.tls = RedisTLS(
+            caCertificate: environment["TEST_REDIS_TLS_CA_CERT"], certificate: environment["TEST_REDIS_TLS_CERT"],
+            privateKey: environment["TEST_REDIS_TLS_KEY"], serverName: "localhost")
+        return configuration
+    }
+
     /// The keys the test S3 server (SeaweedFS, authentication on) knows.
     static var s3AccessKey: String { environment["TEST_S3_ACCESS_KEY"] ?? "aso-test-access" }
     static var s3SecretKey: String { environment["TEST_S3_SECRET_KEY"] ?? "s3-test-secret-8b2e71c4" }
