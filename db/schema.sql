@@ -3,3 +3,4 @@
 -- records; this file runs the same ones with psql. Idempotent.
 \ir migrations/001_initial.sql
 \ir migrations/003_reliability.sql
+\ir migrations/005_print_options.sql

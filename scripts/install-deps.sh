@@ -4,7 +4,8 @@
 set -euo pipefail
 purpose=${1:-run}
 
-apt_packages=(libvips-dev libsqlite3-dev pkg-config)
+# icc-profiles-free: the Adobe RGB (1998)-compatible output profile (output_profile=adobe-rgb).
+apt_packages=(libvips-dev libsqlite3-dev pkg-config icc-profiles-free)
 case $purpose in
     test | bench)
         # libvips-tools and exiftool make test fixtures; the wallpapers are real photos; podman, runc and

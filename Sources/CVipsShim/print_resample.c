@@ -333,6 +333,33 @@ static void horizontal_pass(const resampler *r, const float *columns, int x0, in
     }
 }
 
+/// Crop marks on one canvas row: short lines on the trim lines' extension, in the slug outside
+/// the bleed (never touching the picture), as on a press sheet.
+static void paint_marks(const aso_print_params *p, uint8_t *out, int left, int width, int y) {
+    const int canvas_w = p->canvas_width, canvas_h = p->canvas_height;
+    const int reach = p->mark_slug - p->mark_gap;  // mark length
+    const int half = p->mark_thickness / 2;
+    const int xs[2] = {p->trim_left, p->trim_left + p->trim_width};
+    const int ys[2] = {p->trim_top, p->trim_top + p->trim_height};
+    const int right = left + width;
+    // Vertical marks above and below the sheet's bleed.
+    if (y < reach || y >= canvas_h - reach) {
+        for (int i = 0; i < 2; i++) {
+            for (int x = xs[i] - half; x < xs[i] - half + p->mark_thickness; x++)
+                if (x >= left && x < right) memset(out + (size_t)(x - left) * 3, 0, 3);
+        }
+    }
+    // Horizontal marks left and right of it.
+    for (int i = 0; i < 2; i++) {
+        if (y < ys[i] - half || y >= ys[i] - half + p->mark_thickness) continue;
+        const int spans[2][2] = {{0, reach}, {canvas_w - reach, canvas_w}};
+        for (int s = 0; s < 2; s++) {
+            const int a = VIPS_MAX(spans[s][0], left), b = VIPS_MIN(spans[s][1], right);
+            if (b > a) memset(out + (size_t)(a - left) * 3, 0, (size_t)(b - a) * 3);
+        }
+    }
+}
+
 static int resample_generate(VipsRegion *or, void *vseq, void *a, void *b, gboolean *stop) {
     sequence *seq = (sequence *)vseq;
     resampler *r = (resampler *)b;
@@ -398,6 +425,10 @@ static int resample_generate(VipsRegion *or, void *vseq, void *a, void *b, gbool
         }
     }
 
+    if (p->mark_slug > 0) {
+        for (int y = rect->top; y < rect->top + rect->height; y++)
+            paint_marks(p, (uint8_t *)VIPS_REGION_ADDR(or, rect->left, y), rect->left, rect->width, y);
+    }
     if (p->tee) {
         tee_accumulate(p->tee, (const uint8_t *)VIPS_REGION_ADDR(or, rect->left, rect->top),
                        VIPS_REGION_LSKIP(or), rect->left, rect->top, rect->width, rect->height,

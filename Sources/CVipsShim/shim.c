@@ -150,12 +150,23 @@ void aso_strip_metadata(VipsImage *image) {
     g_strfreev(fields);
 }
 
-int aso_save_print_tiff(VipsImage *in, const char *path, double dpi) {
+int aso_save_print_tiff(VipsImage *in, const char *path, double dpi, const char *profile) {
     double pixels_per_mm = dpi / 25.4;
     return vips_tiffsave(in, path, "compression", VIPS_FOREIGN_TIFF_COMPRESSION_LZW, "predictor",
                          VIPS_FOREIGN_TIFF_PREDICTOR_HORIZONTAL, "xres", pixels_per_mm, "yres",
                          pixels_per_mm, "resunit", VIPS_FOREIGN_TIFF_RESUNIT_INCH, "profile",
-                         "srgb", NULL);
+                         profile, NULL);
+}
+
+int aso_icc_export(VipsImage *in, VipsImage **out, const char *profile, int intent, int bpc) {
+    return vips_icc_transform(in, out, profile, "input_profile", "srgb", "embedded", FALSE,
+                              "intent", (VipsIntent)intent, "black_point_compensation",
+                              bpc ? TRUE : FALSE, "depth", 8, NULL);
+}
+
+int aso_icc_proof(VipsImage *in, VipsImage **out, const char *profile) {
+    return vips_icc_transform(in, out, "srgb", "input_profile", profile, "embedded", FALSE,
+                              "intent", VIPS_INTENT_RELATIVE, "depth", 8, NULL);
 }
 
 int aso_save_preview_jpeg(VipsImage *in, const char *path, int quality) {

@@ -15,7 +15,7 @@ struct PresetsCommand: ParsableCommand {
             return
         }
         for preset in SizePreset.all {
-            print("\(preset.name.padding(toLength: 6, withPad: " ", startingAt: 0))  \(preset.widthPixels)x\(preset.heightPixels) px @ \(preset.dpi) DPI  \(preset.id.uuidString.lowercased())")
+            print("\(preset.name.padding(toLength: 8, withPad: " ", startingAt: 0))  \(preset.widthPixels)x\(preset.heightPixels) px @ \(preset.dpi) DPI  \(preset.id.uuidString.lowercased())")
         }
     }
 }
@@ -45,18 +45,23 @@ struct StylesCommand: ParsableCommand {
 /// A preset as the spec's `GET /v1/size-presets` shows it.
 struct PresetListing: Encodable {
     let id: String, name: String, widthInches: Double, heightInches: Double, dpi: Int, widthPx: Int, heightPx: Int
+    let widthMm: Double?, heightMm: Double?
     init(_ preset: SizePreset) {
         id = preset.id.uuidString.lowercased()
         name = preset.name
-        widthInches = preset.widthInches
-        heightInches = preset.heightInches
+        // Inches to 2 decimals, as the API and the database state them.
+        widthInches = (preset.widthInches * 100).rounded() / 100
+        heightInches = (preset.heightInches * 100).rounded() / 100
         dpi = preset.dpi
         widthPx = preset.widthPixels
         heightPx = preset.heightPixels
+        widthMm = preset.widthMillimetres
+        heightMm = preset.heightMillimetres
     }
     enum CodingKeys: String, CodingKey {
         case id, name, dpi
         case widthInches = "width_inches", heightInches = "height_inches", widthPx = "width_px", heightPx = "height_px"
+        case widthMm = "width_mm", heightMm = "height_mm"
     }
 }
 

@@ -29,6 +29,33 @@ struct CLITests {
         return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
+    /// Every print-lab option of `render` reaches the master; a bad one exits with its reason.
+    @Test func renderTakesCustomSizeBleedCropMarksAndOutputProfile() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try Self.run([
+            "render", try Photos.require(Photos.dune), "--width-mm", "100", "--height-mm", "150", "--bleed-inches", "0.25", "--crop-marks",
+            "--output-profile", "adobe-rgb", "--rendering-intent", "relative", "--orientation", "portrait", "--out", dir,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        // 100x150 mm is 1181x1772 px; + 150 px of bleed and 2 × 75 px of slug.
+        #expect(report["width"] as? Int == 1481 && report["height"] as? Int == 2072 && report["preset"] as? String == "100x150mm")
+        let print = try #require(report["print"] as? [String: Any])
+        #expect(print["bleed_inches"] as? Double == 0.25 && print["crop_marks"] as? Bool == true)
+        #expect(print["output_profile"] as? String == "adobe-rgb" && print["rendering_intent"] as? String == "relative")
+        let tags = try TIFFTags(path: "\(dir)/output.tiff")
+        #expect(tags.integer(TIFFTags.Tag.imageWidth) == 1481 && tags.integer(TIFFTags.Tag.imageLength) == 2072)
+        #expect(tags.integer(TIFFTags.Tag.photometric) == 2 && abs((tags.rational(TIFFTags.Tag.xResolution) ?? 0) - 300) < 0.01)
+        let description = try Tools.run("exiftool", ["-s3", "-ICC_Profile:ProfileDescription", "\(dir)/output.tiff"])
+        #expect(description.contains("Compatible with Adobe RGB (1998)"))
+
+        let refused = try Self.run(["render", try Photos.require(Photos.dune), "--width-inches", "70", "--height-inches", "10", "--out", dir])
+        #expect(refused.status == 2 && refused.stderr.contains("The width must be between 2 and 60 in (got 70 in)"), "\(refused.stderr)")
+        let noBleed = try Self.run(["render", try Photos.require(Photos.dune), "--bleed-inches", "0.75", "--out", dir])
+        #expect(noBleed.status == 2 && noBleed.stderr.contains("bleed_inches must be between 0 and 0.5"), "\(noBleed.stderr)")
+    }
+
     @Test func renderWritesOutputsAndReportsOneJSONObject() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -90,7 +117,7 @@ struct CLITests {
     @Test func catalogueCommandsListPresetsAndStylesAsJSON() throws {
         let presets = try Self.run(["presets", "--json"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(presets.stdout.utf8)) as? [[String: Any]])
-        #expect(list.count == 5)
+        #expect(list.count == SizePreset.all.count)
         #expect(list.first?["id"] as? String == "6ba7b810-9dad-11d1-80b4-00c04fd430c8")
         #expect(list.first?["width_px"] as? Int == 2700)
         let styles = try Self.run(["styles", "--json"])

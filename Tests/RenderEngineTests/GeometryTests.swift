@@ -12,14 +12,14 @@ struct GeometryTests {
             ("18x24", "6ba7b813-9dad-11d1-80b4-00c04fd430c8", 5400, 7200),
             ("24x36", "6ba7b814-9dad-11d1-80b4-00c04fd430c8", 7200, 10800),
         ]
-        #expect(SizePreset.all.count == expected.count)
-        for (preset, (name, id, w, h)) in zip(SizePreset.all, expected) {
+        #expect(SizePreset.specification.count == expected.count)
+        for (preset, (name, id, w, h)) in zip(SizePreset.specification, expected) {
             #expect(preset.name == name)
             #expect(preset.id.uuidString.lowercased() == id)
             #expect(preset.widthPixels == w && preset.heightPixels == h && preset.dpi == 300)
         }
         #expect(SizePreset.find(name: "36x24")?.name == "24x36")
-        #expect(SizePreset.find(name: "5x7") == nil)
+        #expect(SizePreset.find(name: "5x9") == nil)
     }
 
     @Test func autoOrientationFollowsThePhoto() {

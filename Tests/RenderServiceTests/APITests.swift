@@ -15,14 +15,17 @@ struct APITests {
             let response = try await client.get("/v1/size-presets")
             #expect(response.status == .ok)
             let presets = try response.jsonArray
-            #expect(presets.count == 5)
+            #expect(presets.count == SizePreset.all.count)
+            let a4 = try #require(presets.first { $0["name"] as? String == "A4" })
+            #expect(a4["id"] as? String == "6ba7b815-9dad-11d1-80b4-00c04fd430c8" && a4["width_px"] as? Int == 2480 && a4["height_px"] as? Int == 3508)
+            #expect(a4["width_inches"] as? Double == 8.27 && a4["width_mm"] as? Double == 210 && a4["height_mm"] as? Double == 297)
             let first = presets[0]
             #expect(first["id"] as? String == IDs.preset9x12)
             #expect(first["name"] as? String == "9x12")
             #expect(first["width_inches"] as? Double == 9.0 && first["height_inches"] as? Double == 12.0)
             #expect(first["dpi"] as? Int == 300 && first["width_px"] as? Int == 2700 && first["height_px"] as? Int == 3600)
             #expect(Set(first.keys) == ["id", "name", "width_inches", "height_inches", "dpi", "width_px", "height_px"])
-            #expect(presets.last?["id"] as? String == IDs.preset24x36)
+            #expect(presets[4]["id"] as? String == IDs.preset24x36)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import RenderEngine
 @testable import RenderService
 import Testing
 
@@ -35,7 +36,7 @@ struct PostgresInstallTests {
                     return -1
                 }
                 #expect(try await count("styles") == 9)
-                #expect(try await count("size_presets") == 5)
+                #expect(try await count("size_presets") == SizePreset.all.count)
                 // `migrate` afterwards records the migrations without tripping over what psql made.
                 let migrator = PostgresMigrator(client: client, directory: TestServers.migrations, logger: TestServers.logger)
                 #expect(try await migrator.migrate() == (try migrator.files()))

@@ -8,33 +8,72 @@ import Testing
 struct SchemaAndConfigurationTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The data migrations (`*_seed*.sql`): the spec's seed and the lab sizes added later.
+    static let seedFiles = ["002_seed.sql", "004_seed_print_sizes.sql"]
+
     /// `db/schema.sql` and `db/seed.sql` (the spec's psql path) run the migration files.
     @Test func specSQLFilesIncludeTheMigrations() throws {
         let schema = try String(contentsOf: Self.root.appendingPathComponent("db/schema.sql"), encoding: .utf8)
         let seed = try String(contentsOf: Self.root.appendingPathComponent("db/seed.sql"), encoding: .utf8)
-        for migration in try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("db/migrations").path).sorted()
-        where migration != "002_seed.sql" {
-            #expect(schema.contains("\\ir migrations/\(migration)"))
+        for migration in try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("db/migrations").path).sorted() {
+            #expect((Self.seedFiles.contains(migration) ? seed : schema).contains("\\ir migrations/\(migration)"), "\(migration)")
         }
-        #expect(seed.contains("\\ir migrations/002_seed.sql"))
     }
 
+    /// The spec's five presets in 002, every other preset in 004 (so databases migrated before
+    /// they existed get them), each with its id, name, inches as the API states them and pixels.
     @Test func seedSQLHasExactlyTheCataloguesStylesAndPresets() throws {
-        let seed = try String(contentsOf: Self.root.appendingPathComponent("db/migrations/002_seed.sql"), encoding: .utf8)
-        let ids = Set(seed.matches(of: /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/).map { String($0.1) })
-        let expected = Set(StyleCatalog.all.map(\.info.id.lowercased) + SizePreset.all.map(\.id.lowercased))
-        #expect(ids == expected)
+        func read(_ name: String) throws -> String {
+            try String(contentsOf: Self.root.appendingPathComponent("db/migrations/\(name)"), encoding: .utf8)
+        }
+        func ids(_ text: String) -> Set<String> {
+            Set(text.matches(of: /'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'/).map { String($0.1) })
+        }
+        let seed = try read("002_seed.sql"), sizes = try read("004_seed_print_sizes.sql")
+        #expect(ids(seed) == Set(StyleCatalog.all.map(\.info.id.lowercased) + SizePreset.specification.map(\.id.lowercased)))
+        #expect(ids(sizes) == Set(SizePreset.international.map(\.id.lowercased)))
         for style in StyleCatalog.all.map(\.info) {
             #expect(seed.contains("('\(style.id.lowercased)', '\(style.slug)', '\(style.name)'"), "\(style.slug) seeded with its slug and name")
         }
         for preset in SizePreset.all {
-            #expect(seed.contains("('\(preset.id.lowercased)', '\(preset.name)', \(preset.widthInches), \(preset.heightInches), 300, \(preset.widthPixels), \(preset.heightPixels))"))
+            let inches = { (value: Double) in (value * 100).rounded() / 100 }
+            #expect((seed + sizes).contains(
+                "('\(preset.id.lowercased)', '\(preset.name)', \(inches(preset.widthInches)), \(inches(preset.heightInches)), 300, \(preset.widthPixels), \(preset.heightPixels))"),
+                "\(preset.name)")
         }
+    }
+
+    /// An embedded database from before print options keeps its renders through the table
+    /// rebuild that makes size_preset_id optional, foreign keys and all.
+    @Test func embeddedDatabaseFromBeforePrintOptionsMigratesWithItsRenders() async throws {
+        let temporary = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let path = "\(temporary)/old.sqlite"
+        let (render, asset) = Fixtures.pair()
+        do {
+            let old = try DatabasePool(path: path)
+            try SQLiteDatabase.migrator.migrate(old, upTo: "003_reliability")
+            try await old.write { db in try SQLiteDatabase.seed(db) }
+            try await old.write { db in
+                try db.execute(
+                    sql: "INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at) VALUES (?, 'k', 'image/jpeg', 1, 1, 1, 'jpeg', 0)",
+                    arguments: [asset.id.lowercased])
+                try db.execute(
+                    sql: "INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, seed, created_at) VALUES (?, ?, ?, ?, 'queued', '7', 0)",
+                    arguments: [render.id.lowercased, asset.id.lowercased, render.styleID.lowercased, render.presetID.lowercased])
+            }
+        }
+        let database = try SQLiteDatabase(path: path)
+        let read = try #require(try await SQLiteRenderStore(database: database).render(id: render.id))
+        #expect(read.presetID == render.presetID && read.print == PrintOptions() && read.customSize == nil && read.seed == 7)
+        #expect(try await database.isMigrated())
+        let violations = try database.pool.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+        #expect(violations.isEmpty)
     }
 
     @Test func postgresSchemaAndEmbeddedSchemaHaveTheSameTablesAndColumns() throws {
         let directory = Self.root.appendingPathComponent("db/migrations")
-        let schema = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().filter { $0 != "002_seed.sql" }
+        let schema = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().filter { !Self.seedFiles.contains($0) }
             .map { try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) }.joined(separator: "\n")
         var postgres: [String: [String]] = [:]
         for table in schema.matches(of: /CREATE TABLE IF NOT EXISTS (\w+) \(([^;]+)\);/) {

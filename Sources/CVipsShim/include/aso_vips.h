@@ -78,8 +78,19 @@ int aso_thumbnail_image_exact(VipsImage *in, VipsImage **out, int width, int hei
 // ---- saving ------------------------------------------------------------------------------
 
 /// The print master: TIFF, LZW + horizontal predictor, xres/yres in pixels/mm written as
-/// pixels per inch, sRGB ICC embedded, nothing else from the source.
-int aso_save_print_tiff(VipsImage *in, const char *path, double dpi);
+/// pixels per inch, the ICC profile `profile` embedded ("srgb", "cmyk" for libvips' built-in
+/// ones, or a file path), nothing else from the source. CMYK images are written separated.
+int aso_save_print_tiff(VipsImage *in, const char *path, double dpi, const char *profile);
+
+// ---- output colour -----------------------------------------------------------------------
+
+/// 8-bit sRGB into the output profile (a built-in name or an ICC file), lazily, with
+/// intent VipsIntent and optional black point compensation; 8 bits per band out.
+int aso_icc_export(VipsImage *in, VipsImage **out, const char *profile, int intent, int bpc);
+
+/// The sRGB rendering of an image in `profile` (its soft proof): relative colorimetric,
+/// paper white shown as screen white, the profile's own black kept (no compensation).
+int aso_icc_proof(VipsImage *in, VipsImage **out, const char *profile);
 
 /// The preview: progressive, optimised JPEG with the sRGB profile and no other metadata.
 int aso_save_preview_jpeg(VipsImage *in, const char *path, int quality);
@@ -129,10 +140,16 @@ typedef struct {
     aso_media_fn media;                // NULL: round and clamp the first three bands
     void *media_context;
     aso_preview_tee *tee;              // optional
+    // Crop marks: the trim box on the canvas and the slug they are drawn in (0 = none).
+    int trim_left, trim_top, trim_width, trim_height;
+    int mark_slug;                     // width of the white band outside the bleed
+    int mark_gap;                      // white between the bleed's edge and a mark
+    int mark_thickness;                // line width in print pixels
 } aso_print_params;
 
 /// Lanczos3 upsampling of `in` (uchar or float, 1-8 bands) to the content rectangle of a white
-/// canvas, with optional print sharpening and finishing hook. Output: 8-bit sRGB, 3 bands.
+/// canvas, with optional print sharpening, finishing hook and crop marks. Output: 8-bit sRGB,
+/// 3 bands.
 int aso_print_resample(VipsImage *in, VipsImage **out, const aso_print_params *params);
 
 #ifdef __cplusplus

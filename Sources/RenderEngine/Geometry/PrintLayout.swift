@@ -35,9 +35,15 @@ public struct PixelSize: Sendable, Hashable, Codable, CustomStringConvertible {
 ///
 /// Pure arithmetic, so the whole geometry is testable without images.
 public struct PrintLayout: Sendable, Equatable {
-    /// The paper in print pixels (preset turned as the orientation policy decided).
+    /// The whole master in print pixels: trim, bleed and (with crop marks) the slug around it.
     public let canvas: PixelSize
-    /// Where the photo lands on the canvas (the whole canvas for cover).
+    /// The paper as cut (the preset turned as the orientation policy decided).
+    public let trim: PixelSize
+    /// Where the trim box's top-left corner lies on the canvas (bleed + slug in from the edge).
+    public let trimOrigin: (x: Int, y: Int)
+    /// Bleed of both sides together, in print pixels (the left and top get half, rounded down).
+    public let bleed: Int
+    /// Where the photo lands on the canvas (the trim box plus bleed for cover).
     public let contentOrigin: (x: Int, y: Int)
     public let content: PixelSize
     /// The photo decoded, oriented, cropped/fitted and resized to this size before the style
@@ -53,16 +59,20 @@ public struct PrintLayout: Sendable, Equatable {
     public let isLandscape: Bool
 
     public static func == (a: PrintLayout, b: PrintLayout) -> Bool {
-        a.canvas == b.canvas && a.contentOrigin == b.contentOrigin && a.cropOrigin == b.cropOrigin && a.content == b.content
+        a.canvas == b.canvas && a.trim == b.trim && a.trimOrigin == b.trimOrigin && a.bleed == b.bleed
+            && a.contentOrigin == b.contentOrigin && a.cropOrigin == b.cropOrigin && a.content == b.content
             && a.working == b.working && a.effectiveDPI == b.effectiveDPI && a.isLandscape == b.isLandscape
     }
 
     /// - Parameters:
     ///   - source: the photo's size after EXIF orientation.
     ///   - maxWorkingShortSide: the style's bound on its working resolution (nil = print resolution).
+    ///   - bleed: print pixels added beyond the trim, both sides together (`PrintOptions.bleedPixels`);
+    ///     cover fills them with picture, contain leaves them paper-white (the photo stays inside the trim).
+    ///   - slug: print pixels of white outside the bleed, where crop marks go.
     public init(
         source: PixelSize, preset: SizePreset, orientation: OrientationPolicy, fit: FitPolicy,
-        maxWorkingShortSide: Int?
+        maxWorkingShortSide: Int?, bleed: Int = 0, slug: Int = 0
     ) {
         let landscape: Bool
         switch orientation {
@@ -72,28 +82,34 @@ public struct PrintLayout: Sendable, Equatable {
         }
         isLandscape = landscape
         let w = preset.widthPixels, h = preset.heightPixels
-        canvas = landscape ? PixelSize(width: h, height: w) : PixelSize(width: w, height: h)
+        trim = landscape ? PixelSize(width: h, height: w) : PixelSize(width: w, height: h)
+        self.bleed = bleed
+        let edge = bleed / 2 + slug
+        trimOrigin = (edge, edge)
+        canvas = PixelSize(width: trim.width + bleed + 2 * slug, height: trim.height + bleed + 2 * slug)
 
-        let sx = Double(canvas.width) / Double(source.width)
-        let sy = Double(canvas.height) / Double(source.height)
+        // Cover fills trim and bleed; contain fits the whole photo inside the trim.
+        let target = fit == .contain ? trim : PixelSize(width: trim.width + bleed, height: trim.height + bleed)
+        let sx = Double(target.width) / Double(source.width)
+        let sy = Double(target.height) / Double(source.height)
         // Print pixels per source pixel.
         let scale: Double
         switch fit {
         case .cover, .coverAttention:
             scale = max(sx, sy)
-            content = canvas
-            contentOrigin = (0, 0)
+            content = target
+            contentOrigin = (slug, slug)
         case .contain:
             scale = min(sx, sy)
-            let cw = min(canvas.width, max(1, Int((Double(source.width) * scale).rounded())))
-            let ch = min(canvas.height, max(1, Int((Double(source.height) * scale).rounded())))
+            let cw = min(target.width, max(1, Int((Double(source.width) * scale).rounded())))
+            let ch = min(target.height, max(1, Int((Double(source.height) * scale).rounded())))
             content = PixelSize(width: cw, height: ch)
-            contentOrigin = ((canvas.width - cw) / 2, (canvas.height - ch) / 2)
+            contentOrigin = (edge + (target.width - cw) / 2, edge + (target.height - ch) / 2)
         }
         effectiveDPI = Double(preset.dpi) / scale
         cropOrigin = fit == .contain
             ? (0, 0)
-            : ((Double(source.width) * scale - Double(canvas.width)) / 2, (Double(source.height) * scale - Double(canvas.height)) / 2)
+            : ((Double(source.width) * scale - Double(content.width)) / 2, (Double(source.height) * scale - Double(content.height)) / 2)
 
         // Working pixels per print pixel: at most 1 (never above print resolution), at most
         // 1/scale (never above the photo's own resolution), and within the style's bound.

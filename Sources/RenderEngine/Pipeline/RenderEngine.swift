@@ -39,9 +39,13 @@ public struct RenderEngine: Sendable {
         try checkpoint()
         let probe = try probe(path: job.input)
         let parameters = try job.style.info.resolve(job.parameters)
+        let options = try job.print.validated()
+        let dpi = job.preset.dpi
+        try Self.requireProfile(options.outputProfile)
         let layout = PrintLayout(
             source: PixelSize(width: probe.orientedWidth, height: probe.orientedHeight), preset: job.preset,
-            orientation: job.orientation, fit: job.fit, maxWorkingShortSide: job.style.workingShortSide)
+            orientation: job.orientation, fit: job.fit, maxWorkingShortSide: job.style.workingShortSide,
+            bleed: options.bleedPixels(dpi: dpi), slug: options.slugPixels(dpi: dpi))
 
         // Decode, orient, colour-manage and crop to the working size (lazy for `photo`).
         lap("probe", since: started)
@@ -97,34 +101,43 @@ public struct RenderEngine: Sendable {
             xres: Double(job.preset.dpi) / 25.4,
             media: finishBox == nil ? nil : finishTrampoline,
             media_context: finishBox.map { Unmanaged.passUnretained($0).toOpaque() },
-            tee: previewTap.tee)
-        let printed = try VipsImageRef.make(.internalFailure, "The print stage could not be set up") { out in
+            tee: previewTap.tee,
+            trim_left: Int32(layout.trimOrigin.x), trim_top: Int32(layout.trimOrigin.y),
+            trim_width: Int32(layout.trim.width), trim_height: Int32(layout.trim.height),
+            mark_slug: Int32(options.slugPixels(dpi: dpi)), mark_gap: Int32(dpi / 16), mark_thickness: Int32(max(1, dpi / 150)))
+        let resampled = try VipsImageRef.make(.internalFailure, "The print stage could not be set up") { out in
             aso_print_resample(printInput.pointer, out, &params)
         }
+        // Output colour streams too: lcms converts each strip on its way to the TIFF writer.
+        let printed = try Self.export(resampled, options)
         let master = try AtomicFile.write(to: job.masterPath) { (temporary: String) throws(RenderError) in
-            if aso_save_print_tiff(printed.pointer, temporary, Double(job.preset.dpi)) != 0 {
+            if aso_save_print_tiff(printed.pointer, temporary, Double(dpi), options.outputProfile.vipsProfile) != 0 {
                 let detail = Vips.takeErrorText()
                 throw self.classifyPrintFailure(input: job.input, format: probe.format, detail: detail)
             }
         }
         // The C callback and libvips hold raw pointers into these until the TIFF is written.
-        withExtendedLifetime((printed, finishBox, styleKeepAlive)) {}
+        withExtendedLifetime((printed, resampled, finishBox, styleKeepAlive)) {}
         lap("print", since: stageStart)
         try checkpoint()
 
         stageStart = clock.now
         let preview = Self.previewSize(canvas)
         let previewBytes = try AtomicFile.write(to: job.previewPath) { (temporary: String) throws(RenderError) in
-            let image: VipsImageRef
+            // The tap holds the sRGB print before conversion; a master read back is already in
+            // the output profile and only needs showing in sRGB.
+            let image: VipsImageRef, converted: Bool
             if let collected = try previewTap.image(canvas: canvas) {
-                image = collected
+                (image, converted) = (collected, false)
             } else {
-                image = try self.decodeMaster(job.masterPath)
+                (image, converted) = (try self.decodeMaster(job.masterPath), options.outputProfile != .srgb)
             }
             let sized = try VipsImageRef.make(.internalFailure, "The preview could not be resized") {
                 aso_thumbnail_image_exact(image.pointer, $0, Int32(preview.width), Int32(preview.height))
             }
-            if aso_save_preview_jpeg(sized.pointer, temporary, 85) != 0 {
+            let proofed = try Self.softProof(sized, options, alreadyConverted: converted)
+            let shown = layout.canvas == layout.trim ? proofed : try Self.outlineTrim(proofed, layout: layout)
+            if aso_save_preview_jpeg(shown.pointer, temporary, 85) != 0 {
                 throw RenderError(.io, "The preview could not be written", detail: Vips.takeErrorText())
             }
         }
@@ -133,18 +146,81 @@ public struct RenderEngine: Sendable {
 
         var warnings: [String] = []
         if layout.effectiveDPI < lowResolutionWarningDPI {
-            let inches = "\(Self.inches(Double(canvas.width) / Double(job.preset.dpi)))x\(Self.inches(Double(canvas.height) / Double(job.preset.dpi)))"
+            let inches = "\(Self.inches(Double(layout.trim.width) / Double(dpi)))x\(Self.inches(Double(layout.trim.height) / Double(dpi)))"
             warnings.append(
                 "Low resolution: the photo gives \(Int(layout.effectiveDPI.rounded())) DPI at \(inches) in; prints look soft below \(Int(lowResolutionWarningDPI)) DPI"
             )
         }
         return RenderOutcome(
-            width: canvas.width, height: canvas.height, dpi: job.preset.dpi,
+            width: canvas.width, height: canvas.height, dpi: dpi,
+            trimWidthInches: Double(layout.trim.width) / Double(dpi), trimHeightInches: Double(layout.trim.height) / Double(dpi),
+            print: options,
             effectiveDPI: (layout.effectiveDPI * 10).rounded() / 10, warnings: warnings,
             orientation: layout.isLandscape ? "landscape" : "portrait", style: job.style.info.slug,
             preset: job.preset.name, seed: seed, source: probe, working: layout.working, preview: preview,
             masterBytes: master, previewBytes: previewBytes, timingsMs: timings,
             peakMemoryBytes: MemoryUsage.peakResidentBytes())
+    }
+
+    /// A missing Adobe RGB profile is an installation fault, said before any pixel is decoded.
+    static func requireProfile(_ profile: OutputProfile) throws(RenderError) {
+        if profile == .adobeRGB, !FileManager.default.isReadableFile(atPath: OutputProfile.adobeRGBPath) {
+            throw RenderError(
+                .internalFailure, "The Adobe RGB output profile is not installed",
+                detail: "\(OutputProfile.adobeRGBPath) is missing: install Debian's icc-profiles-free (scripts/install-deps.sh)")
+        }
+    }
+
+    /// The print pixels (8-bit sRGB) in the output profile; sRGB passes through untouched, so
+    /// the default master is byte for byte what it was before output profiles existed.
+    static func export(_ image: VipsImageRef, _ options: PrintOptions) throws(RenderError) -> VipsImageRef {
+        guard options.outputProfile != .srgb else { return image }
+        let intent = options.renderingIntent == .perceptual ? VIPS_INTENT_PERCEPTUAL : VIPS_INTENT_RELATIVE
+        return try VipsImageRef.make(.internalFailure, "The print could not be converted to \(options.outputProfile.rawValue)") {
+            aso_icc_export(image.pointer, $0, options.outputProfile.vipsProfile, Int32(intent.rawValue), options.renderingIntent == .relative ? 1 : 0)
+        }
+    }
+
+    /// The preview of a CMYK or Adobe RGB master: its pixels converted exactly as the master's
+    /// were, then shown in sRGB, so the customer sees what the press will print.
+    static func softProof(_ image: VipsImageRef, _ options: PrintOptions, alreadyConverted: Bool) throws(RenderError) -> VipsImageRef {
+        guard options.outputProfile != .srgb else { return image }
+        let exported = alreadyConverted ? image : try export(image, options)
+        return try VipsImageRef.make(.internalFailure, "The preview could not be soft-proofed") {
+            aso_icc_proof(exported.pointer, $0, options.outputProfile.vipsProfile)
+        }
+    }
+
+    /// Draws the trim box on the preview as a dashed black-and-white line (visible on any
+    /// picture), so a customer sees what the guillotine keeps of the bleed.
+    static func outlineTrim(_ image: VipsImageRef, layout: PrintLayout) throws(RenderError) -> VipsImageRef {
+        let width = image.width, height = image.height
+        let pixels = try image.materialise()
+        let buffer = ByteBuffer(count: pixels.count)
+        pixels.copyBytes(to: buffer.pointer, count: pixels.count)
+        let sx = Double(width) / Double(layout.canvas.width), sy = Double(height) / Double(layout.canvas.height)
+        let left = Int((Double(layout.trimOrigin.x) * sx).rounded()), top = Int((Double(layout.trimOrigin.y) * sy).rounded())
+        let right = min(width - 1, Int((Double(layout.trimOrigin.x + layout.trim.width) * sx).rounded()))
+        let bottom = min(height - 1, Int((Double(layout.trimOrigin.y + layout.trim.height) * sy).rounded()))
+        func plot(_ x: Int, _ y: Int, along: Int) {
+            let value: UInt8 = (along / 6) % 2 == 0 ? 0 : 255
+            let offset = (y * width + x) * 3
+            buffer.pointer[offset] = value
+            buffer.pointer[offset + 1] = value
+            buffer.pointer[offset + 2] = value
+        }
+        for x in left...right {
+            plot(x, top, along: x)
+            plot(x, bottom, along: x)
+        }
+        for y in top...bottom {
+            plot(left, y, along: y)
+            plot(right, y, along: y)
+        }
+        guard let outlined = aso_image_from_memory(buffer.pointer, buffer.count, Int32(width), Int32(height), 3, Int32(VIPS_FORMAT_UCHAR.rawValue)) else {
+            throw RenderError(.internalFailure, "The preview could not be assembled", detail: Vips.takeErrorText())
+        }
+        return VipsImageRef(taking: outlined, backing: buffer)
     }
 
     /// Unsharp amount folded into the upsampling kernel when enlarging, where interpolation

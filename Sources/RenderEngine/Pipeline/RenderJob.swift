@@ -9,6 +9,8 @@ public struct RenderJob: Sendable {
     public var preset: SizePreset
     public var orientation: OrientationPolicy
     public var fit: FitPolicy
+    /// Bleed, crop marks and output colour (defaults: the spec's sRGB print, exact size).
+    public var print: PrintOptions
     /// nil: a hash of the working image's pixels, so equal photos give equal prints.
     public var seed: UInt64?
     public var masterPath: String
@@ -18,7 +20,7 @@ public struct RenderJob: Sendable {
 
     public init(
         input: String, style: any RenderStyle, parameters: [String: Double] = [:], preset: SizePreset,
-        orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, seed: UInt64? = nil,
+        orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, print: PrintOptions = PrintOptions(), seed: UInt64? = nil,
         masterPath: String, previewPath: String, isCanceled: @escaping @Sendable () -> Bool = { false }
     ) {
         self.input = input
@@ -27,6 +29,7 @@ public struct RenderJob: Sendable {
         self.preset = preset
         self.orientation = orientation
         self.fit = fit
+        self.print = print
         self.seed = seed
         self.masterPath = masterPath
         self.previewPath = previewPath
@@ -36,9 +39,14 @@ public struct RenderJob: Sendable {
 
 /// What a finished render reports (the CLI prints it as JSON; the service logs it).
 public struct RenderOutcome: Sendable, Codable, Equatable {
+    /// The master in pixels: trim + 2 × bleed (+ 2 × slug with crop marks), at `dpi`.
     public var width: Int
     public var height: Int
     public var dpi: Int
+    /// The paper as cut, as printed (turned for a landscape print).
+    public var trimWidthInches: Double
+    public var trimHeightInches: Double
+    public var print: PrintOptions
     /// Photo pixels per inch of print on the limiting side.
     public var effectiveDPI: Double
     public var warnings: [String]
@@ -57,7 +65,9 @@ public struct RenderOutcome: Sendable, Codable, Equatable {
     public var peakMemoryBytes: Int
 
     enum CodingKeys: String, CodingKey {
-        case width, height, dpi, warnings, orientation, style, preset, seed, source, working, preview
+        case width, height, dpi, warnings, orientation, style, preset, seed, source, working, preview, print
+        case trimWidthInches = "trim_width_inches"
+        case trimHeightInches = "trim_height_inches"
         case effectiveDPI = "effective_dpi"
         case masterBytes = "master_bytes"
         case previewBytes = "preview_bytes"

@@ -54,9 +54,10 @@ struct RenderController: Sendable {
 
         guard let file = upload.file else { throw APIError(.badRequest, "No file provided") }
         let style = try lookupStyle(upload.fields["style_id"])
-        let preset = try lookupPreset(upload.fields["size_preset_id"])
+        let (preset, customSize) = try paper(upload.fields)
         let orientation = try option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
         let fit = try option(upload.fields["fit"], name: "fit", default: FitPolicy.cover)
+        let print = try printOptions(upload.fields)
         let parameters = try styleParameters(upload.fields["style_params"], style: style)
         let seed = try seedValue(upload.fields["seed"])
         guard file.size > 0 else { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
@@ -66,7 +67,8 @@ struct RenderController: Sendable {
             let digest = try await RenderRequestDigest.hex(
                 file: file.path,
                 fields: [style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
-                         StyleParametersJSON.encode(parameters), seed.map(String.init) ?? ""])
+                         StyleParametersJSON.encode(parameters), seed.map(String.init) ?? "",
+                         PrintOptionsJSON.encode(print, custom: customSize)])
             if let earlierUse { return try replay(earlierUse, key: idempotencyKey, requestHash: digest) }
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
         }
@@ -96,7 +98,7 @@ struct RenderController: Sendable {
             height: probe.orientedHeight, format: probe.format.rawValue, createdAt: now)
         let record = RenderRecord(
             id: renderID, assetID: assetID, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
-            styleParameters: parameters, seed: seed, createdAt: now, owner: owner)
+            customSize: customSize, print: print, styleParameters: parameters, seed: seed, createdAt: now, owner: owner)
         do {
             if let raced = try await services.store.create(record, asset: asset, idempotency: idempotency), let idempotency {
                 // The same key arrived twice at once and the other request was recorded first.
@@ -137,7 +139,10 @@ struct RenderController: Sendable {
             status: .created, headers: headers)
     }
 
-    static let formFields: Set<String> = ["style_id", "size_preset_id", "orientation", "fit", "style_params", "seed"]
+    static let formFields: Set<String> = [
+        "style_id", "size_preset_id", "orientation", "fit", "style_params", "seed",
+        "width_inches", "height_inches", "width_mm", "height_mm", "bleed_inches", "crop_marks", "output_profile", "rendering_intent",
+    ]
 
     /// `Idempotency-Key`: optional; 1–255 visible ASCII characters.
     static func idempotencyKey(_ request: Request) throws -> String? {
@@ -191,9 +196,65 @@ struct RenderController: Sendable {
         return style
     }
 
+    /// The paper: a preset (`size_preset_id`), or a custom size in inches or millimetres;
+    /// exactly one of the three.
+    private func paper(_ fields: [String: String]) throws -> (SizePreset, CustomSize?) {
+        func given(_ name: String) -> Bool { !(fields[name] ?? "").isEmpty }
+        let units = [("inches", "width_inches", "height_inches"), ("mm", "width_mm", "height_mm")].filter { given($0.1) || given($0.2) }
+        if given("size_preset_id") || units.isEmpty {
+            guard units.isEmpty else {
+                throw APIError(.badRequest, "Conflicting size", message: "Give size_preset_id or a custom size (width_inches and height_inches, or width_mm and height_mm), not both")
+            }
+            return (try lookupPreset(fields["size_preset_id"]), nil)
+        }
+        guard units.count == 1, let (unit, widthName, heightName) = units.first else {
+            throw APIError(.badRequest, "Conflicting size", message: "Give the custom size in inches or in millimetres, not both")
+        }
+        guard given(widthName), given(heightName) else {
+            throw APIError(.badRequest, "Incomplete custom size", message: "\(widthName) and \(heightName) go together")
+        }
+        let custom = CustomSize(
+            width: try decimal(fields[widthName], name: widthName), height: try decimal(fields[heightName], name: heightName),
+            millimetres: unit == "mm")
+        do {
+            return (try custom.preset(), custom)
+        } catch {
+            throw APIError(.badRequest, "Invalid custom size", message: error.message)
+        }
+    }
+
+    /// Bleed, crop marks, output profile and rendering intent; absent or empty fields keep the
+    /// spec's print.
+    private func printOptions(_ fields: [String: String]) throws -> PrintOptions {
+        var options = PrintOptions(
+            cropMarks: try option(fields["crop_marks"], name: "crop_marks", default: Switch.false) == .true,
+            outputProfile: try option(fields["output_profile"], name: "output_profile", default: OutputProfile.srgb),
+            renderingIntent: try option(fields["rendering_intent"], name: "rendering_intent", default: RenderingIntent.perceptual))
+        if let bleed = fields["bleed_inches"], !bleed.isEmpty {
+            options.bleedInches = try decimal(bleed, name: "bleed_inches")
+        }
+        do {
+            return try options.validated()
+        } catch {
+            throw APIError(.badRequest, "Invalid bleed_inches", message: error.message)
+        }
+    }
+
+    /// A form field's decimal number, written plainly: up to 4 digits without a leading zero and
+    /// up to 3 decimals (0.001 in is finer than any trim). The OpenAPI patterns say the same, so
+    /// what the document allows and what the API accepts are one set.
+    private func decimal(_ value: String?, name: String) throws -> Double {
+        guard let value, value.wholeMatch(of: /(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?/) != nil, let number = Double(value) else {
+            throw APIError(.badRequest, "Invalid \(name)", message: "\(name) must be a plain decimal number with at most 3 decimals, e.g. 8.5")
+        }
+        return number
+    }
+
     private func lookupPreset(_ value: String?) throws -> SizePreset {
         guard let value, !value.isEmpty else {
-            throw APIError(.badRequest, "size_preset_id is required", message: "GET /v1/size-presets lists the presets")
+            throw APIError(
+                .badRequest, "size_preset_id is required",
+                message: "GET /v1/size-presets lists the presets; or give a custom size as width_inches and height_inches (or width_mm and height_mm)")
         }
         guard let id = UUID(uuidString: value) else { throw APIError.invalidUUID("size_preset_id") }
         guard let preset = SizePreset.find(id: id) else {
@@ -296,6 +357,11 @@ struct RenderController: Sendable {
 
 enum DownloadKind { case master, preview }
 
+/// `crop_marks=true|false` as a form field.
+enum Switch: String, CaseIterable {
+    case `true`, `false`
+}
+
 extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotentReplayed = Self("Idempotent-Replayed")!
@@ -305,7 +371,7 @@ extension HTTPField.Name {
 enum RenderJSON {
     static func object(_ record: RenderRecord) -> JSONValue {
         let style = StyleCatalog.find(id: record.styleID)
-        let preset = SizePreset.find(id: record.presetID)
+        let preset = record.paper
         func date(_ value: Date?) -> JSONValue { .optional(value.map(Timestamps.rfc3339)) }
         return .object([
             ("id", .string(record.id.lowercased)),
@@ -322,17 +388,38 @@ enum RenderJSON {
             ("orientation", .string(record.orientation.rawValue)),
             ("fit", .string(record.fit.rawValue)),
             ("style_params", .object(record.styleParameters.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
+            ("print", preset.map { printObject($0, record.print) } ?? .null),
             ("effective_dpi", .optional(record.effectiveDPI)),
             ("warnings", .array(record.warnings.map(JSONValue.string))),
             ("outputs_deleted_at", date(record.outputsDeletedAt)),
         ])
     }
 
+    /// A preset as the spec shows it, inches to 2 decimals (the database's NUMERIC(6, 2)); sizes
+    /// defined in millimetres add `width_mm` and `height_mm`, and a custom size has no id.
     static func presetObject(_ preset: SizePreset) -> JSONValue {
-        .object([
-            ("id", .string(preset.id.lowercased)), ("name", .string(preset.name)), ("width_inches", .double(preset.widthInches)),
-            ("height_inches", .double(preset.heightInches)), ("dpi", .int(preset.dpi)), ("width_px", .int(preset.widthPixels)),
-            ("height_px", .int(preset.heightPixels)),
+        var fields: [(String, JSONValue)] = [
+            ("id", preset.isCustom ? .null : .string(preset.id.lowercased)), ("name", .string(preset.name)),
+            ("width_inches", .double(inches(preset.widthInches))), ("height_inches", .double(inches(preset.heightInches))),
+            ("dpi", .int(preset.dpi)), ("width_px", .int(preset.widthPixels)), ("height_px", .int(preset.heightPixels)),
+        ]
+        if let width = preset.widthMillimetres, let height = preset.heightMillimetres {
+            fields += [("width_mm", .double(width)), ("height_mm", .double(height))]
+        }
+        return .object(fields)
+    }
+
+    static func inches(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+
+    /// What a lab checks before printing: trim, bleed and the master's pixels (trim + 2 × bleed,
+    /// + 2 × the crop-mark slug), stated portrait like the preset; a landscape print swaps them.
+    static func printObject(_ paper: SizePreset, _ options: PrintOptions) -> JSONValue {
+        let edge = options.bleedPixels(dpi: paper.dpi) + 2 * options.slugPixels(dpi: paper.dpi)
+        return .object([
+            ("trim_width_inches", .double(inches(paper.widthInches))), ("trim_height_inches", .double(inches(paper.heightInches))),
+            ("bleed_inches", .double(options.bleedInches)), ("crop_marks", .bool(options.cropMarks)),
+            ("output_profile", .string(options.outputProfile.rawValue)), ("rendering_intent", .string(options.renderingIntent.rawValue)),
+            ("dpi", .int(paper.dpi)), ("width_px", .int(paper.widthPixels + edge)), ("height_px", .int(paper.heightPixels + edge)),
         ])
     }
 
@@ -356,7 +443,7 @@ enum RenderJSON {
     /// `watercolor-9x12-<id>.tiff`, `watercolor-9x12-<id>-preview.jpg`.
     static func downloadName(_ record: RenderRecord, kind: DownloadKind) -> String {
         let slug = StyleCatalog.find(id: record.styleID)?.info.slug ?? "render"
-        let size = SizePreset.find(id: record.presetID)?.name ?? "print"
+        let size = record.paper?.name ?? "print"
         return kind == .master ? "\(slug)-\(size)-\(record.id.lowercased).tiff" : "\(slug)-\(size)-\(record.id.lowercased)-preview.jpg"
     }
 }

@@ -38,10 +38,15 @@ public struct RenderRecord: Sendable, Equatable {
     public var id: UUID
     public var assetID: UUID
     public var styleID: UUID
+    /// `SizePreset.customID` for a custom size (stored as no preset at all).
     public var presetID: UUID
     public var status: RenderStatus
     public var orientation: OrientationPolicy
     public var fit: FitPolicy
+    /// The size the client chose instead of a preset.
+    public var customSize: CustomSize?
+    /// Bleed, crop marks and output colour.
+    public var print: PrintOptions
     public var styleParameters: [String: Double]
     public var seed: UInt64?
     public var outputKey: String?
@@ -60,7 +65,8 @@ public struct RenderRecord: Sendable, Equatable {
 
     public init(
         id: UUID, assetID: UUID, styleID: UUID, presetID: UUID, status: RenderStatus = .queued,
-        orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, styleParameters: [String: Double] = [:],
+        orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, customSize: CustomSize? = nil,
+        print: PrintOptions = PrintOptions(), styleParameters: [String: Double] = [:],
         seed: UInt64? = nil, outputKey: String? = nil, previewKey: String? = nil, errorMessage: String? = nil,
         effectiveDPI: Double? = nil, warnings: [String] = [], createdAt: Date, startedAt: Date? = nil,
         completedAt: Date? = nil, durationMs: Int? = nil, owner: String? = nil, outputsDeletedAt: Date? = nil
@@ -72,6 +78,8 @@ public struct RenderRecord: Sendable, Equatable {
         self.status = status
         self.orientation = orientation
         self.fit = fit
+        self.customSize = customSize
+        self.print = print
         self.styleParameters = styleParameters
         self.seed = seed
         self.outputKey = outputKey
@@ -85,6 +93,91 @@ public struct RenderRecord: Sendable, Equatable {
         self.durationMs = durationMs
         self.owner = owner
         self.outputsDeletedAt = outputsDeletedAt
+    }
+}
+
+extension RenderRecord {
+    /// The paper this render prints on: its preset, or its custom size (nil only when a
+    /// stored preset id is no longer in the catalogue).
+    public var paper: SizePreset? {
+        if let customSize { return try? customSize.preset() }
+        return SizePreset.find(id: presetID)
+    }
+}
+
+/// A print size given as `width_inches` + `height_inches` or `width_mm` + `height_mm`, kept in
+/// the unit the client used.
+public struct CustomSize: Sendable, Equatable {
+    public var width: Double
+    public var height: Double
+    public var millimetres: Bool
+
+    public init(width: Double, height: Double, millimetres: Bool) {
+        self.width = width
+        self.height = height
+        self.millimetres = millimetres
+    }
+
+    /// Validated against `SizePreset.customRangeInches`.
+    public func preset() throws(RenderError) -> SizePreset {
+        try SizePreset.custom(width: width, height: height, millimetres: millimetres)
+    }
+}
+
+/// A render's print options as stored (the `print_options` column): a JSON object of
+/// `PrintOptions`' fields plus the custom size, if any, in its unit. `{}` is the spec's print.
+enum PrintOptionsJSON {
+    private struct Stored: Codable {
+        var options: PrintOptions
+        var widthInches, heightInches, widthMM, heightMM: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case widthInches = "width_inches", heightInches = "height_inches", widthMM = "width_mm", heightMM = "height_mm"
+        }
+
+        init(options: PrintOptions, custom: CustomSize?) {
+            self.options = options
+            if let custom, custom.millimetres {
+                (widthMM, heightMM) = (custom.width, custom.height)
+            } else if let custom {
+                (widthInches, heightInches) = (custom.width, custom.height)
+            }
+        }
+
+        init(from decoder: any Decoder) throws {
+            options = try PrintOptions(from: decoder)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            widthInches = try container.decodeIfPresent(Double.self, forKey: .widthInches)
+            heightInches = try container.decodeIfPresent(Double.self, forKey: .heightInches)
+            widthMM = try container.decodeIfPresent(Double.self, forKey: .widthMM)
+            heightMM = try container.decodeIfPresent(Double.self, forKey: .heightMM)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            try options.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(widthInches, forKey: .widthInches)
+            try container.encodeIfPresent(heightInches, forKey: .heightInches)
+            try container.encodeIfPresent(widthMM, forKey: .widthMM)
+            try container.encodeIfPresent(heightMM, forKey: .heightMM)
+        }
+    }
+
+    static func encode(_ options: PrintOptions, custom: CustomSize?) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? String(decoding: encoder.encode(Stored(options: options, custom: custom)), as: UTF8.self)) ?? "{}"
+    }
+
+    static func decode(_ text: String?) -> (PrintOptions, CustomSize?) {
+        guard let text, let stored = try? JSONDecoder().decode(Stored.self, from: Data(text.utf8)) else { return (PrintOptions(), nil) }
+        if let width = stored.widthMM, let height = stored.heightMM {
+            return (stored.options, CustomSize(width: width, height: height, millimetres: true))
+        }
+        if let width = stored.widthInches, let height = stored.heightInches {
+            return (stored.options, CustomSize(width: width, height: height, millimetres: false))
+        }
+        return (stored.options, nil)
     }
 }
 

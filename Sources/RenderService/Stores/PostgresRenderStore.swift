@@ -46,11 +46,14 @@ public struct PostgresRenderStore: RenderStore {
                 VALUES (\(asset.id), \(asset.storageKey), \(asset.contentType), \(Int64(asset.sizeBytes)), \(asset.width), \(asset.height), \(asset.format), \(asset.createdAt))
                 """, logger: logger)
             let parameters = StyleParametersJSON.encode(render.styleParameters)
+            let options = PrintOptionsJSON.encode(render.print, custom: render.customSize)
+            let preset: UUID? = render.customSize == nil ? render.presetID : nil
             try await connection.query(
                 """
-                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner)
-                VALUES (\(render.id), \(render.assetID), \(render.styleID), \(render.presetID), \(render.status.rawValue), \(render.orientation.rawValue),
-                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt), \(render.owner))
+                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options)
+                VALUES (\(render.id), \(render.assetID), \(render.styleID), \(preset), \(render.status.rawValue), \(render.orientation.rawValue),
+                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt), \(render.owner),
+                        \(options)::jsonb)
                 """, logger: logger)
             return nil
         }
@@ -121,7 +124,8 @@ public struct PostgresRenderStore: RenderStore {
 
     static let columns = """
         id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params::text, seed, output_key, preview_key,
-        error_message, effective_dpi, warnings::text, created_at, started_at, completed_at, duration_ms, owner, outputs_deleted_at
+        error_message, effective_dpi, warnings::text, created_at, started_at, completed_at, duration_ms, owner, outputs_deleted_at,
+        print_options::text
         """
 
     public func render(id: UUID) async throws -> RenderRecord? {
@@ -217,11 +221,13 @@ public struct PostgresRenderStore: RenderStore {
 
     static func record(_ row: PostgresRow) throws -> RenderRecord {
         let (id, assetID, styleID, presetID, status, orientation, fit, parameters, seed) = try row.decode(
-            (UUID, UUID, UUID, UUID, String, String, String, String, String?).self, context: .default)
+            (UUID, UUID, UUID, UUID?, String, String, String, String, String?).self, context: .default)
         let columns = row.makeRandomAccess()
+        let (options, custom) = PrintOptionsJSON.decode(try columns[20].decode(String?.self))
         return RenderRecord(
-            id: id, assetID: assetID, styleID: styleID, presetID: presetID, status: RenderStatus(rawValue: status) ?? .failed,
+            id: id, assetID: assetID, styleID: styleID, presetID: presetID ?? SizePreset.customID, status: RenderStatus(rawValue: status) ?? .failed,
             orientation: OrientationPolicy(rawValue: orientation) ?? .auto, fit: FitPolicy(rawValue: fit) ?? .cover,
+            customSize: custom, print: options,
             styleParameters: StyleParametersJSON.decode(parameters), seed: seed.flatMap { UInt64($0) },
             outputKey: try columns[9].decode(String?.self), previewKey: try columns[10].decode(String?.self),
             errorMessage: try columns[11].decode(String?.self), effectiveDPI: try columns[12].decode(Double?.self),

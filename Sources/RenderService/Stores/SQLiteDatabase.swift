@@ -106,6 +106,45 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX assets_retention_idx ON assets (created_at) WHERE deleted_at IS NULL;
                 """)
         }
+        // A custom size has no preset: size_preset_id becomes optional, which SQLite can only
+        // do by rebuilding the table (GRDB runs migrations with foreign keys checked at the end).
+        migrator.registerMigration("005_print_options") { db in
+            try db.execute(sql: """
+                CREATE TABLE renders_new (
+                    id TEXT PRIMARY KEY,
+                    asset_id TEXT NOT NULL REFERENCES assets(id),
+                    style_id TEXT NOT NULL REFERENCES styles(id),
+                    size_preset_id TEXT REFERENCES size_presets(id),
+                    status TEXT NOT NULL CHECK (status IN ('queued', 'processing', 'completed', 'failed', 'canceled')),
+                    orientation TEXT NOT NULL DEFAULT 'auto',
+                    fit TEXT NOT NULL DEFAULT 'cover',
+                    style_params TEXT NOT NULL DEFAULT '{}',
+                    seed TEXT,
+                    output_key TEXT,
+                    preview_key TEXT,
+                    error_message TEXT,
+                    effective_dpi REAL,
+                    warnings TEXT NOT NULL DEFAULT '[]',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    available_at REAL NOT NULL DEFAULT 0,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    created_at REAL NOT NULL,
+                    started_at REAL,
+                    completed_at REAL,
+                    duration_ms INTEGER,
+                    owner TEXT,
+                    outputs_deleted_at REAL,
+                    print_options TEXT NOT NULL DEFAULT '{}'
+                );
+                INSERT INTO renders_new SELECT *, '{}' FROM renders;
+                DROP TABLE renders;
+                ALTER TABLE renders_new RENAME TO renders;
+                CREATE INDEX renders_status_idx ON renders (status, available_at, created_at);
+                CREATE INDEX renders_asset_idx ON renders (asset_id);
+                CREATE INDEX renders_outputs_retention_idx ON renders (completed_at) WHERE outputs_deleted_at IS NULL AND output_key IS NOT NULL;
+                """)
+        }
         return migrator
     }()
 

@@ -28,14 +28,16 @@ public struct SQLiteRenderStore: RenderStore {
                 arguments: [asset.id.lowercased, asset.storageKey, asset.contentType, asset.sizeBytes, asset.width, asset.height, asset.format, asset.createdAt.timeIntervalSince1970])
             try db.execute(
                 sql: """
-                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    render.id.lowercased, render.assetID.lowercased, render.styleID.lowercased, render.presetID.lowercased,
+                    render.id.lowercased, render.assetID.lowercased, render.styleID.lowercased,
+                    render.customSize == nil ? render.presetID.lowercased : nil,
                     render.status.rawValue, render.orientation.rawValue, render.fit.rawValue,
                     StyleParametersJSON.encode(render.styleParameters), render.seed.map(String.init),
                     render.createdAt.timeIntervalSince1970, render.createdAt.timeIntervalSince1970, render.owner,
+                    PrintOptionsJSON.encode(render.print, custom: render.customSize),
                 ])
             if let idempotency {
                 try db.execute(
@@ -221,14 +223,17 @@ public struct SQLiteRenderStore: RenderStore {
 
     static func record(_ row: Row) -> RenderRecord {
         func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        let (options, custom) = PrintOptionsJSON.decode(row["print_options"])
         return RenderRecord(
             id: UUID(uuidString: row["id"])!,
             assetID: UUID(uuidString: row["asset_id"])!,
             styleID: UUID(uuidString: row["style_id"])!,
-            presetID: UUID(uuidString: row["size_preset_id"])!,
+            presetID: (row["size_preset_id"] as String?).flatMap(UUID.init(uuidString:)) ?? SizePreset.customID,
             status: RenderStatus(rawValue: row["status"]) ?? .failed,
             orientation: OrientationPolicy(rawValue: row["orientation"]) ?? .auto,
             fit: FitPolicy(rawValue: row["fit"]) ?? .cover,
+            customSize: custom,
+            print: options,
             styleParameters: StyleParametersJSON.decode(row["style_params"]),
             seed: (row["seed"] as String?).flatMap { UInt64($0) },
             outputKey: row["output_key"],

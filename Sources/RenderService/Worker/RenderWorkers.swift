@@ -287,7 +287,7 @@ public final class RenderWorkers: Service, Sendable {
         guard let style = StyleCatalog.find(id: record.styleID) else {
             throw RenderError(.invalidRequest, "The render's style no longer exists")
         }
-        guard let preset = SizePreset.find(id: record.presetID) else {
+        guard let preset = record.paper else {
             throw RenderError(.invalidRequest, "The render's size preset no longer exists")
         }
         guard let asset = try await store.asset(id: record.assetID) else {
@@ -298,7 +298,7 @@ public final class RenderWorkers: Service, Sendable {
         try await objects.download(key: asset.storageKey, to: input)
         let job = RenderJob(
             input: input, style: style, parameters: record.styleParameters, preset: preset, orientation: record.orientation,
-            fit: record.fit, seed: record.seed, masterPath: "\(directory)/output.tiff", previewPath: "\(directory)/preview.jpg",
+            fit: record.fit, print: record.print, seed: record.seed, masterPath: "\(directory)/output.tiff", previewPath: "\(directory)/preview.jpg",
             isCanceled: isCanceled)
         let engine = self.engine
         return try await threads.runIfActive { try engine.render(job) }

@@ -28,6 +28,29 @@ struct RenderStoreConformance {
         #expect(try await store.asset(id: UUID()) == nil)
     }
 
+    /// Print options and a custom size (no preset) survive the store, and a render without
+    /// them reads back as the spec's print.
+    @Test(arguments: Implementations.stores)
+    func printOptionsAndCustomSizesReadBack(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        var (custom, asset) = Fixtures.pair()
+        custom.presetID = SizePreset.customID
+        custom.customSize = CustomSize(width: 210, height: 297, millimetres: true)
+        custom.print = PrintOptions(bleedInches: 0.125, cropMarks: true, outputProfile: .cmyk, renderingIntent: .relative)
+        try await store.create(custom, asset: asset)
+        let read = try #require(try await store.render(id: custom.id))
+        #expect(read.presetID == SizePreset.customID && read.customSize == custom.customSize && read.print == custom.print)
+        #expect(read.paper?.name == "210x297mm" && read.paper?.widthPixels == 2480)
+        let processing = try #require(try await store.markProcessing(id: custom.id, at: Date()))
+        #expect(processing.print == custom.print && processing.customSize == custom.customSize)
+
+        let (plain, plainAsset) = Fixtures.pair()
+        try await store.create(plain, asset: plainAsset)
+        let readPlain = try #require(try await store.render(id: plain.id))
+        #expect(readPlain.customSize == nil && readPlain.print == PrintOptions() && readPlain.paper == SizePreset.all[0])
+    }
+
     @Test(arguments: Implementations.stores)
     func lifecycleQueuedProcessingCompleted(_ impl: StoreUnderTest) async throws {
         let (store, cleanUp) = try await impl.make()

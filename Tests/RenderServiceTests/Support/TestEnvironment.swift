@@ -88,11 +88,12 @@ struct MultipartBody {
         return try await HTTPClient.shared.execute(request, timeout: timeout)
     }
 
-    static func render(photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12, extra: [String: String] = [:]) throws -> MultipartBody {
+    /// A render upload; `preset: nil` sends no size_preset_id (a custom size comes in `extra`).
+    static func render(photo: String = Photos.dune, style: String = IDs.photo, preset: String? = IDs.preset9x12, extra: [String: String] = [:]) throws -> MultipartBody {
         var body = MultipartBody()
         body.file(contents: try Data(contentsOf: URL(fileURLWithPath: photo)))
         body.field("style_id", style)
-        body.field("size_preset_id", preset)
+        if let preset { body.field("size_preset_id", preset) }
         for (key, value) in extra.sorted(by: { $0.key < $1.key }) { body.field(key, value) }
         return body
     }
