@@ -9,13 +9,13 @@ import Testing
 struct PrintLabTests {
     /// One engine render of `input` into a fresh directory.
     static func render(
-        _ input: String, preset: SizePreset, fit: FitPolicy = .cover, orientation: OrientationPolicy = .auto,
-        print: PrintOptions = PrintOptions(), name: String = #function
+        _ input: String, preset: SizePreset, style: any RenderStyle = PhotoStyle(), fit: FitPolicy = .cover,
+        orientation: OrientationPolicy = .auto, print: PrintOptions = PrintOptions(), name: String = #function
     ) throws -> Rendered {
         let directory = temporaryDirectory(name)
         let outcome = try RenderEngine().render(
             RenderJob(
-                input: input, style: PhotoStyle(), preset: preset, orientation: orientation, fit: fit, print: print,
+                input: input, style: style, preset: preset, orientation: orientation, fit: fit, print: print,
                 masterPath: "\(directory)/output.tiff", previewPath: "\(directory)/preview.jpg"))
         return Rendered(outcome: outcome, directory: directory)
     }
@@ -152,6 +152,25 @@ struct PrintLabTests {
         let y = Int((Double(37) * Double(preview.height) / 2775).rounded())
         let line = (0..<preview.width).map { Int(preview.sample($0, y, 0)) }
         #expect(line.filter { $0 < 60 }.count > preview.width / 4 && line.filter { $0 > 200 }.count > preview.width / 4, "dashed trim line")
+    }
+
+    /// A watercolor's washes stop short of the paper's edge, raggedly: that deckled border runs
+    /// along the trim, so the cut never leaves a sliver of it, and the bleed beyond is paper.
+    @Test func watercolorKeepsItsDeckledBorderInsideTheTrim() throws {
+        let r = try Self.render(
+            try Photos.require(Photos.elephants), preset: SizePreset.specification[0], style: WatercolorStyle(),
+            print: PrintOptions(bleedInches: 0.5))
+        defer { r.cleanUp() }
+        try r.expectPrintReady(width: 3900, height: 3000)
+        let master = try RasterImage.load(path: r.master)
+        func grey(_ m: [Double]) -> Double { m.reduce(0, +) / 3 }
+        // The 150 px bleed on each side is bare paper; 300 px inside the trim is washed.
+        for (x, y, w, h) in [(0, 0, 3900, 140), (0, 2860, 3900, 140), (0, 0, 140, 3000), (3760, 0, 140, 3000)] {
+            #expect(grey(master.mean(x: x, y: y, width: w, height: h)) > 243, "bleed strip at \(x),\(y) is paper")
+        }
+        for (x, y, w, h) in [(450, 450, 3000, 60), (450, 2490, 3000, 60), (450, 450, 60, 2100), (3390, 450, 60, 2100)] {
+            #expect(grey(master.mean(x: x, y: y, width: w, height: h)) < 235, "washed inside the trim at \(x),\(y)")
+        }
     }
 
     @Test func containKeepsThePhotoInsideTheTrimAndTheBleedWhite() throws {

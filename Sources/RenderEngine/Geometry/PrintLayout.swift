@@ -46,6 +46,13 @@ public struct PrintLayout: Sendable, Equatable {
     /// Where the photo lands on the canvas (the trim box plus bleed for cover).
     public let contentOrigin: (x: Int, y: Int)
     public let content: PixelSize
+    /// How far the content reaches beyond the trim box on each side, in print pixels: the
+    /// bleed a cover picture runs into (0 where the content lies inside the trim, as with contain).
+    public var contentBeyondTrim: (left: Int, top: Int, right: Int, bottom: Int) {
+        (max(0, trimOrigin.x - contentOrigin.x), max(0, trimOrigin.y - contentOrigin.y),
+         max(0, contentOrigin.x + content.width - trimOrigin.x - trim.width),
+         max(0, contentOrigin.y + content.height - trimOrigin.y - trim.height))
+    }
     /// The photo decoded, oriented, cropped/fitted and resized to this size before the style
     /// runs; then upsampled to `content`. Never larger than `content`, never larger than the
     /// photo's own pixels.

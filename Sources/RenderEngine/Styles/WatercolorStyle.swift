@@ -179,6 +179,13 @@ public struct WatercolorStyle: RenderStyle {
         //    Layers 0 and 1 at field resolution from the coarse and middle simplifications;
         //    layer 2 at working resolution from the detail.
         let frame = (x: Float(w) / s, y: Float(h) / s)
+        // The deckled margin runs along the trim, not the bleed: a lab's cut must not leave a
+        // sliver of it (reference pixels, from the content's edges).
+        let beyond = context.layout.contentBeyondTrim
+        let toReference = Float(w) / Float(context.layout.content.width) / s
+        let trimBox = (
+            left: Float(beyond.left) * toReference, top: Float(beyond.top) * toReference,
+            right: frame.x - Float(beyond.right) * toReference, bottom: frame.y - Float(beyond.bottom) * toReference)
         func layer(_ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil) -> PlanarImage {
             let lw = grid.width, lh = grid.height
             var out = PlanarImage(width: lw, height: lh, channels: 7)
@@ -231,7 +238,7 @@ public struct WatercolorStyle: RenderStyle {
                         let n = thresholdNoise(q.0, q.1) - 0.5
                         let rx = (Float(x) + 0.5) / grid.scale
                         // Washes stop short of the frame, raggedly.
-                        let inset = min(min(rx, frame.x - rx), min(ry, frame.y - ry))
+                        let inset = min(min(rx - trimBox.left, trimBox.right - rx), min(ry - trimBox.top, trimBox.bottom - ry))
                         let edge = inset + layer.margin * (2.4 * (ragged(q.0, q.1) - 0.5) + 0.6 * n)
                         let fade = WatercolorWash.smoothstep(layer.margin * 0.3, layer.margin * 1.2, edge)
                         // Skin is washed, not left as paper: a pale face needs its warm tone
