@@ -20,4 +20,17 @@ enum Gradient {
         }
         return out
     }
+
+    /// How crisp the picture's edges are, from 1 (out of focus) up to about `coarse / fine`
+    /// (a sharp edge): the energy of the gradient at a fine scale over that at a coarse one,
+    /// both averaged over `window` (after Zhuo & Sim's defocus map, 2011). An edge blurred by
+    /// σ gives √(coarse² + σ²) / √(fine² + σ²), whatever its contrast. Where there is no edge
+    /// at all the ratio tends to 1, so flat areas read as soft.
+    static func crispness(_ plane: Plane, fine: Double, coarse: Double, window: Double) -> Plane {
+        func energy(_ sigma: Double) -> Plane {
+            Blur.gaussian(PlaneMath.map(sobelMagnitude(Blur.gaussian(plane, sigma: sigma))) { $0 * $0 }, sigma: window)
+        }
+        // A floor of a small contrast's energy keeps noise in flat areas from reading as edges.
+        return PlaneMath.combine(energy(fine), energy(coarse)) { f, c in (f + 1e-3) / (c + 1e-3) }
+    }
 }

@@ -8,7 +8,9 @@ import Foundation
 /// wash: a smooth density field thresholded into a shape with a hard edge, displaced by its own
 /// wobble so that it wanders off the drawing, with pigment pooled darker along its own border,
 /// low-frequency turbulence and the odd back-run (a bloom with a cauliflower edge). The layers'
-/// optical densities add, which is how glazes combine. Highlights stay white paper and a faint
+/// optical densities add, which is how glazes combine. Edges dry hard only where the photo is
+/// in focus and its tone changes cleanly: out-of-focus passages run wet-in-wet, and busy tone
+/// (cobbles, bark) gets a graded wash rather than blotches. Broad highlights stay white paper and a faint
 /// graphite underdrawing traces the strongest edges.
 /// Print resolution: pigment granulates into the cold-pressed paper's tooth, graphite catches
 /// on its ridges, and the paper's relief shows everywhere, even in the white.
@@ -69,6 +71,16 @@ public struct WatercolorStyle: RenderStyle {
 
     /// The darkest value (density) the first wash may leave as white paper: 85 % transmittance.
     static let paperReserve: Float = 0.16
+    /// Paper is reserved only where the picture around (a Gaussian of this sigma, reference
+    /// pixels) is light too: between these densities the first wash closes over it.
+    static let reserveSurround: Float = 150
+    static let reserveSurroundLow: Float = 0.22
+    static let reserveSurroundHigh: Float = 0.34
+    /// Crispness (`Gradient.crispness`) below which edges are wet-in-wet, and above which hard.
+    /// Width of a wash's graded border per unit of the tone's local spread.
+    static let gradedBySpread: Float = 2
+    static let softFocus: Float = 1.5
+    static let hardFocus: Float = 2.6
 
     static let layers = [
         Layer(
@@ -141,6 +153,12 @@ public struct WatercolorStyle: RenderStyle {
         let gaps = Blur.gaussian(WatercolorWash.colourEdges(middleLab, perReference: fieldGrid.scale), sigma: 1)
         let fineLab = DomainTransform.smooth(declutter(lab, passes: Int(3 * s)), sigmaSpatial: Double(12 * s * wash), sigmaRange: 12)
         let fine = WatercolorWash.density(fineLab, gamma: gamma, chroma: chroma)
+        // Where the photo is out of focus the washes run wet-in-wet (soft edges, no pooled
+        // rim); where it is sharp they dry hard. The depth of field becomes the focal point.
+        let crispWorking = PlaneMath.map(Gradient.crispness(lab.planes[0], fine: 1, coarse: 4, window: 6)) {
+            WatercolorWash.smoothstep(Self.softFocus, Self.hardFocus, $0)
+        }
+        let crispField = Resample.reduce(crispWorking, width: fieldGrid.width, height: fieldGrid.height)
         let (subjectField, skinField) = WatercolorWash.subject(labField, simplified: middleLab, sigma: Double(60 * fieldGrid.scale))
         let subjectWorking = Resample.enlarge(subjectField, width: w, height: h)
         // The dark layer's source: the detail on the subject, the middle simplification elsewhere.
@@ -186,7 +204,9 @@ public struct WatercolorStyle: RenderStyle {
         let trimBox = (
             left: Float(beyond.left) * toReference, top: Float(beyond.top) * toReference,
             right: frame.x - Float(beyond.right) * toReference, bottom: frame.y - Float(beyond.bottom) * toReference)
-        func layer(_ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil) -> PlanarImage {
+        func layer(
+            _ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, crisp: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil
+        ) -> PlanarImage {
             let lw = grid.width, lh = grid.height
             var out = PlanarImage(width: lw, height: lh, channels: 7)
             let value = Plane(width: lw, height: lh)
@@ -226,12 +246,22 @@ public struct WatercolorStyle: RenderStyle {
             // sunlit bark or tarmac, and left white it reads as holes in the picture.
             if k == 0 { nominal = min(nominal, Self.paperReserve) }
             let base = WatercolorWash.valley(value, near: nominal, within: 0.1, weight: subject, grid: (1, 1))
+            // Paper stays white only in broad lights: a small light shape in a darker passage
+            // (a seed head in grass, a sunlit cobble) gets the first wash, or it reads as a hole.
+            let surround: Plane? = k == 0 ? Blur.gaussian(value, sigma: Double(Self.reserveSurround * grid.scale * wash)) : nil
+            // Where the tone is busy around the threshold (cobbles, bark) a hard cut makes
+            // blotches: there the wash is graded over the local spread of the tone instead.
+            let spreadSigma = Double(max(1, layer.smallest * 2 * grid.scale * wash))
+            let localMean = Blur.gaussian(value, sigma: spreadSigma)
+            let spread = PlaneMath.combine(Blur.gaussian(PlaneMath.map(value) { $0 * $0 }, sigma: spreadSigma), localMean) { m2, m in
+                (max(0, m2 - m * m)).squareRoot()
+            }
             let coverage = Plane(width: lw, height: lh)
             let band: Float = 0.06
             let thresholdNoise = WatercolorWash.Sampler(thresholds[k]), ragged = WatercolorWash.Sampler(frameNoise)
             Parallel.rows(lh) { rows in
                 for y in rows {
-                    let cv = coverage.row(y), vr = value.row(y), sr = subject.row(y), kr = skin.row(y)
+                    let cv = coverage.row(y), vr = value.row(y), sr = subject.row(y), kr = skin.row(y), spreadRow = spread.row(y)
                     let ry = (Float(y) + 0.5) / grid.scale
                     for x in 0..<lw {
                         let q = noiseGrid.map(x, y, from: grid)
@@ -245,8 +275,10 @@ public struct WatercolorStyle: RenderStyle {
                         // and its features (lips, nostrils, lids) to read as a portrait.
                         let threshold = base * (1 - 0.45 * kr[x]) + layer.thresholdNoise * 2 * n * (1 - 0.7 * sr[x])
                         // On skin and fur the washes fade in with the tone (graded, no blotches).
-                        let width = band + 0.3 * kr[x]
-                        cv[x] = WatercolorWash.smoothstep(threshold - width / 2, threshold + width / 2, vr[x]) * fade
+                        let width = band + 0.3 * kr[x] + Self.gradedBySpread * spreadRow[x]
+                        var covered = WatercolorWash.smoothstep(threshold - width / 2, threshold + width / 2, vr[x])
+                        if let surround { covered = max(covered, WatercolorWash.smoothstep(Self.reserveSurroundLow, Self.reserveSurroundHigh, surround.row(y)[x])) }
+                        cv[x] = covered * fade
                     }
                 }
             }
@@ -270,14 +302,14 @@ public struct WatercolorStyle: RenderStyle {
             }
             // Hard edges where the picture changes abruptly, soft (wet-in-wet) where it is
             // shaded gradually: the slope of the value field in density per reference pixel.
-            let slope = Blur.gaussian(Gradient.sobelMagnitude(value), sigma: Double(max(1, smallest * 0.4)))
+            let slope = Gradient.sobelMagnitude(Blur.gaussian(value, sigma: Double(max(1, smallest * 0.6))))
             Parallel.rows(lh) { rows in
                 for y in rows {
-                    let a = loose.row(y), b = tight.row(y), g = slope.row(y), t = subject.row(y)
+                    let a = loose.row(y), b = tight.row(y), g = slope.row(y), t = subject.row(y), c = crisp.row(y)
                     let shape = out.planes[3].row(y), hardness = out.planes[4].row(y)
                     for x in 0..<lw {
                         shape[x] = a[x] + (b[x] - a[x]) * t[x] - (gapRows?.row(y)[x] ?? 0)
-                        hardness[x] = WatercolorWash.smoothstep(0.0012, 0.005, g[x] * grid.scale)
+                        hardness[x] = WatercolorWash.smoothstep(0.0012, 0.005, g[x] * grid.scale) * c[x]
                     }
                 }
             }
@@ -297,9 +329,11 @@ public struct WatercolorStyle: RenderStyle {
             return out
         }
         let layerFields = [
-            layer(0, coarse, grid: fieldGrid, subject: subjectField, skin: skinField, gaps: gaps),
-            layer(1, middle, grid: fieldGrid, subject: subjectField, skin: skinField, gaps: gaps),
-            layer(2, detail, grid: working, subject: subjectWorking, skin: Resample.enlarge(skinField, width: w, height: h), depth: middleWorking),
+            layer(0, coarse, grid: fieldGrid, subject: subjectField, skin: skinField, crisp: crispField, gaps: gaps),
+            layer(1, middle, grid: fieldGrid, subject: subjectField, skin: skinField, crisp: crispField, gaps: gaps),
+            layer(
+                2, detail, grid: working, subject: subjectWorking, skin: Resample.enlarge(skinField, width: w, height: h), crisp: crispWorking,
+                depth: middleWorking),
         ]
         let layerGrids = [fieldGrid, fieldGrid, working]
 
