@@ -188,7 +188,7 @@ public struct WatercolorStyle: RenderStyle {
         let thresholds = spec.indices.map { noise(spec[$0].wobblePeriod * 1.5, 3, 30 + UInt32($0), on: noiseGrid) }
         let turbulence = spec.indices.map { noise(spec[$0].turbulencePeriod, 3, 40 + UInt32($0), on: noiseGrid) }
         let frameNoise = noise(300, 4, 60, on: noiseGrid)
-        let bloomNoise = noise(260, 4, 50, on: fieldGrid)
+        let bloomNoise = noise(400, 4, 50, on: fieldGrid)
 
         // 3. Layer fields: each wash is flat, its colour the hue of its simplification at the
         //    layer's own strength; its shape where that simplification is darker than the
@@ -341,7 +341,8 @@ public struct WatercolorStyle: RenderStyle {
         //    turbulence) in one lookup, where its wobble moves them.
         let packedLayers = layerFields.map { WatercolorWash.Packed($0.planes) }
         let packedWobble = WatercolorWash.Packed(wobbleX.indices.flatMap { [wobbleX[$0], wobbleY[$0]] })
-        // Back-runs: blobs of a fractal field, kept off the subject.
+        // Back-runs: a few broad blobs of a fractal field, kept off the subject; small or
+        // strongly paled ones read as holes in the paper (blind round 7).
         // Back-runs happen in broad, quiet washes: not on the subject, not amid detail.
         let busy = Blur.gaussian(Gradient.sobelMagnitude(labField.planes[0]), sigma: Double(max(1, 25 * fieldGrid.scale)))
         let busyMean = max(Float(busy.mean), 1e-3)
@@ -402,7 +403,7 @@ public struct WatercolorStyle: RenderStyle {
                         // Pigment pools along hard borders, inside the wash.
                         let rim = (1 - WatercolorWash.smoothstep(0, rimWidth[k], distance)) * (1 - WatercolorWash.smoothstep(0.1, 0.35, softness))
                         var amount = coverage * (1 + rimStrength * rim) * v[6]
-                        if k < 2 { amount *= 1 + (0.5 * ring - 0.2 * bloom) * (1 - v[5]) }
+                        if k < 2 { amount *= 1 + (0.8 * ring - 0.12 * bloom) * (1 - v[5]) }
                         density += amount * v
                     }
                     out0[x] = WatercolorWash.encode(exp(-density[0]))
