@@ -141,17 +141,25 @@ struct ComicPalette: Sendable {
         // Deterministic seeding: samples spread in hue order, then Lloyd iterations.
         let sorted = samples.sorted { atan2($0.2, $0.1) < atan2($1.2, $1.1) }
         var centres = (0..<count).map { i in sorted[min(sorted.count - 1, (2 * i + 1) * sorted.count / (2 * count))] }
+        // Colours that stand out from the picture's mean (a small bird on bark) pull harder, so
+        // a small subject keeps its own ink instead of merging into the background's.
+        let mean = samples.reduce((Float(0), Float(0), Float(0))) { ($0.0 + $1.0, $0.1 + $1.1, $0.2 + $1.2) }
+        let n = Float(max(samples.count, 1))
+        let weights = samples.map { sample -> Double in
+            let d = ((sample.1 - mean.1 / n) * (sample.1 - mean.1 / n) + (sample.2 - mean.2 / n) * (sample.2 - mean.2 / n)).squareRoot()
+            return 1 + 4 * Double(smoothstep(15, 40, d))
+        }
         for _ in 0..<12 {
-            var sums = [(Double, Double, Double, Int)](repeating: (0, 0, 0, 0), count: count)
-            for sample in samples {
+            var sums = [(Double, Double, Double, Double)](repeating: (0, 0, 0, 0), count: count)
+            for (sample, weight) in zip(samples, weights) {
                 let k = Self.nearest(sample, centres).0
-                sums[k].0 += Double(sample.0)
-                sums[k].1 += Double(sample.1)
-                sums[k].2 += Double(sample.2)
-                sums[k].3 += 1
+                sums[k].0 += weight * Double(sample.0)
+                sums[k].1 += weight * Double(sample.1)
+                sums[k].2 += weight * Double(sample.2)
+                sums[k].3 += weight
             }
             for k in 0..<count where sums[k].3 > 0 {
-                let n = Double(sums[k].3)
+                let n = sums[k].3
                 centres[k] = (Float(sums[k].0 / n), Float(sums[k].1 / n), Float(sums[k].2 / n))
             }
         }
