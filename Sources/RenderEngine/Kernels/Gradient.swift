@@ -25,7 +25,8 @@ enum Gradient {
     /// (a sharp edge): the energy of the gradient at a fine scale over that at a coarse one,
     /// both averaged over `window` (after Zhuo & Sim's defocus map, 2011). An edge blurred by
     /// σ gives √(coarse² + σ²) / √(fine² + σ²), whatever its contrast. Where there is no edge
-    /// at all the ratio tends to 1, so flat areas read as soft.
+    /// at all the ratio tends to 1, so flat areas read as soft. `plane` is a lightness in L*
+    /// units (0...100): the energies' floor stands for a contrast of about one L*.
     static func crispness(_ plane: Plane, fine: Double, coarse: Double, window: Double) -> Plane {
         func energy(_ sigma: Double) -> Plane {
             Blur.gaussian(PlaneMath.map(sobelMagnitude(Blur.gaussian(plane, sigma: sigma))) { $0 * $0 }, sigma: window)
