@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+@testable import RenderEngine
+
+@Suite("Image kernels the styles rely on")
+struct KernelTests {
+    /// A vertical step edge of `contrast` L* in the middle of a 120 px square, blurred by `blur` px.
+    private func stepEdge(contrast: Float, blur: Double) -> Plane {
+        let plane = Plane(width: 120, height: 120)
+        for y in 0..<120 {
+            let row = plane.row(y)
+            for x in 0..<120 { row[x] = x < 60 ? 40 : 40 + contrast }
+        }
+        return Blur.gaussian(plane, sigma: blur)
+    }
+
+    /// Watercolor dries its washes hard only where the photo is in focus: the crispness of an
+    /// edge must tell sharp from defocused whatever its contrast, and leave flat areas soft.
+    @Test func crispnessTellsASharpEdgeFromADefocusedOneWhateverItsContrast() {
+        func crispness(contrast: Float, blur: Double) -> Float {
+            Gradient.crispness(stepEdge(contrast: contrast, blur: blur), fine: 1, coarse: 4, window: 6)[60, 60]
+        }
+        let sharpFaint = crispness(contrast: 10, blur: 0.5), sharpStrong = crispness(contrast: 60, blur: 0.5)
+        let softFaint = crispness(contrast: 10, blur: 6), softStrong = crispness(contrast: 60, blur: 6)
+        #expect(sharpFaint > 2.6 && sharpStrong > 2.6, "sharp edges: \(sharpFaint), \(sharpStrong)")
+        #expect(softFaint < 1.5 && softStrong < 1.5, "defocused edges: \(softFaint), \(softStrong)")
+        #expect(abs(sharpFaint - sharpStrong) / sharpStrong < 0.15, "contrast should not matter: \(sharpFaint) vs \(sharpStrong)")
+        let flat = Gradient.crispness(Plane(width: 120, height: 120, fill: 50), fine: 1, coarse: 4, window: 6)[60, 60]
+        #expect(abs(flat - 1) < 1e-3, "a flat area reads as soft: \(flat)")
+    }
+}
