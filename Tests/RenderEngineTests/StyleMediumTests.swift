@@ -145,3 +145,24 @@ extension StyleMediumTests {
         }
     }
 }
+
+extension StyleMediumTests {
+    /// Washes dry hard where the photo is in focus and run wet-in-wet where it is not: the same
+    /// photo defocused (a Gaussian of 1 % of its width) keeps its shapes but loses most of its
+    /// pooled rims (measured: 9.4 % in focus, 5.6 % out of focus; with every edge dried hard,
+    /// 12.2 % and 13.7 %).
+    @Test func watercolorRunsWetInWetWhereThePhotoIsOutOfFocus() throws {
+        let dir = temporaryDirectory("wet-in-wet")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sharp = try Photos.require(Photos.boats)
+        let defocused = try Fixtures.converted(sharp, to: "defocused.jpg", in: dir, ["gaussblur", "{in}", "{out}", "25"])
+        func rims(_ path: String, _ name: String) throws -> Double {
+            let rendered = try Rendered.make(path, style: StyleCatalog.find(slug: "watercolor")!, seed: 11, name: name)
+            defer { rendered.cleanUp() }
+            return Medium.rims(MeasuredImage(try RasterImage.load(path: rendered.preview))).rims
+        }
+        let inFocus = try rims(sharp, "wet-in-wet-sharp"), outOfFocus = try rims(defocused, "wet-in-wet-defocused")
+        print("wet-in-wet — rims % in focus \(String(format: "%.2f", inFocus)), out of focus \(String(format: "%.2f", outOfFocus))")
+        #expect(outOfFocus < 0.75 * inFocus, "rims % in focus \(inFocus), out of focus \(outOfFocus)")
+    }
+}
