@@ -7,7 +7,7 @@ service's HTTP API (embedded mode, release binary), beside baselines measured in
 - Baselines: `vips thumbnail` of the same photo to 600 px (decode + shrink, no style: the floor),
   and the `photo` pipeline's own preview at 600 px (the cold time of the photo style alone).
 
-PREVIEW_CONCURRENCY is the default (the core count) unless BENCH_PREVIEW_CONCURRENCY is set.
+PREVIEW_CONCURRENCY is the default (half the cores) unless BENCH_PREVIEW_CONCURRENCY is set.
 """
 import concurrent.futures
 import json
@@ -103,7 +103,7 @@ median = lambda values: round(statistics.median(values), 3)
 rows = {
     "photo_pixels": f"{pixels[0]}x{pixels[1]}",
     "runs": RUNS,
-    "preview_concurrency": env.get("PREVIEW_CONCURRENCY", f"default ({os.cpu_count()} cores)"),
+    "preview_concurrency": env.get("PREVIEW_CONCURRENCY", f"{max(1, (os.cpu_count() or 2) // 2)} (default: half of {os.cpu_count()} cores)"),
     "cold_8_art_styles_s": median(cold_art), "cold_8_art_styles_runs": [round(v, 3) for v in cold_art],
     "cold_all_9_styles_s": median(cold_all), "cold_all_9_styles_runs": [round(v, 3) for v in cold_all],
     "cached_median_ms": round(statistics.median(cached) * 1000, 1), "cached_max_ms": round(max(cached) * 1000, 1),

@@ -165,9 +165,9 @@ public struct ServiceConfiguration: Sendable {
         publicBaseURL = url
         let cores = ProcessInfo.processInfo.activeProcessorCount
         workerConcurrency = try integer("WORKER_CONCURRENCY", default: max(1, cores / 2), range: 0...256)
-        // Previews are short and the customer waits for them: as many at once as there are cores.
-        // They still cannot delay a print render's start, which has its own threads.
-        previewConcurrency = try integer("PREVIEW_CONCURRENCY", default: max(1, cores), range: 1...64)
+        // Half the cores, as for renders: on a shared 2-core machine 2 threads measured no better
+        // than 1 (bench/results/studio.md), and the other half stays free for print renders.
+        previewConcurrency = try integer("PREVIEW_CONCURRENCY", default: max(1, cores / 2), range: 1...64)
         let studio = string("STUDIO_ENABLED")?.lowercased() ?? "true"
         guard ["true", "false", "1", "0", "yes", "no"].contains(studio) else {
             throw ConfigurationError("STUDIO_ENABLED must be true or false, got '\(studio)'")
