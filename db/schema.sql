@@ -4,3 +4,4 @@
 \ir migrations/001_initial.sql
 \ir migrations/003_reliability.sql
 \ir migrations/005_print_options.sql
+\ir migrations/006_asset_owner.sql

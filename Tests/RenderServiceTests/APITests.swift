@@ -347,7 +347,8 @@ struct APITests {
             #expect(document["openapi"] as? String == "3.0.3")
             let paths = try #require(document["paths"] as? [String: Any])
             for path in ["/v1/renders", "/v1/renders/{id}", "/v1/renders/{id}/download", "/v1/renders/{id}/preview", "/v1/size-presets",
-                         "/v1/styles", "/v1/files/{key}", "/health", "/health/liveness", "/health/readiness", "/metrics", "/v1/openapi.json"] {
+                         "/v1/styles", "/v1/files/{key}", "/health", "/health/liveness", "/health/readiness", "/metrics", "/v1/openapi.json",
+                         "/v1/assets", "/v1/assets/{id}", "/v1/assets/{id}/styles/{style_id}/preview.jpg"] {
                 #expect(paths[path] != nil, "\(path) documented")
             }
             let servers = try #require(document["servers"] as? [[String: Any]])

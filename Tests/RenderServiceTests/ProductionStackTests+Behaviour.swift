@@ -209,3 +209,53 @@ extension ProductionStackTests {
         return try await condition()
     }
 }
+
+extension ProductionStackTests {
+    /// The studio's path across two API replicas sharing PostgreSQL, Redis and S3: a photo
+    /// uploaded to one is previewed and rendered through the other, and a long-poll on the
+    /// first sees the worker's changes (the API processes share no memory).
+    @Test func anAssetUploadedToOneReplicaIsPreviewedRenderedAndFollowedOnAnother() async throws {
+        try await Deployment.with { deployment in
+            let first = try await deployment.api(), second = try await deployment.api()
+            var form = MultipartBody()
+            form.file(contents: try Data(contentsOf: URL(fileURLWithPath: Photos.dune)))
+            let created = try await form.post(to: "\(first.baseURL)/v1/assets")
+            let createdBody = try await created.body.collect(upTo: 1 << 16)
+            #expect(created.status.code == 201, "\(String(buffer: createdBody))")
+            let assetID = try #require((try JSONSerialization.jsonObject(with: Data(buffer: createdBody)) as? [String: Any])?["asset_id"] as? String)
+
+            let preview = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "\(second.baseURL)/v1/assets/\(assetID)/styles/\(IDs.watercolor)/preview.jpg"), timeout: .seconds(120))
+            let jpeg = try await preview.body.collect(upTo: 1 << 22)
+            #expect(preview.status.code == 200 && preview.headers.first(name: "Content-Type") == "image/jpeg")
+            #expect(jpeg.readableBytes > 10_000 && jpeg.getBytes(at: 0, length: 2) == [0xFF, 0xD8])
+
+            var render = MultipartBody()
+            render.field("asset_id", assetID)
+            render.field("style_id", IDs.photo)
+            render.field("size_preset_id", IDs.preset9x12)
+            let accepted = try await render.post(to: "\(second.baseURL)/v1/renders")
+            let acceptedBody = try await accepted.body.collect(upTo: 1 << 16)
+            #expect(accepted.status.code == 201, "\(String(buffer: acceptedBody))")
+            let renderID = try #require((try JSONSerialization.jsonObject(with: Data(buffer: acceptedBody)) as? [String: Any])?["render_id"] as? String)
+
+            // Long-polls on the first replica while a worker (started only now) does the work.
+            let clock = ContinuousClock(), started = clock.now
+            _ = try await deployment.worker(0)
+            var status = "queued"
+            while !["completed", "failed"].contains(status), clock.now - started < .seconds(120) {
+                var request = HTTPClientRequest(url: "\(first.baseURL)/v1/renders/\(renderID)")
+                request.headers.add(name: "Prefer", value: "wait=30")
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(40))
+                #expect(response.headers.first(name: "Preference-Applied") == "wait=30")
+                let body = try await response.body.collect(upTo: 1 << 16)
+                status = (try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any])?["status"] as? String ?? "?"
+            }
+            #expect(status == "completed")
+            // Woken within the store re-read interval, not at the end of a 30 s wait.
+            #expect(clock.now - started < .seconds(30))
+            let done = try await Self.json("\(second.baseURL)/v1/renders/\(renderID)").body
+            #expect(done["asset_id"] as? String == assetID)
+        }
+    }
+}

@@ -122,7 +122,7 @@ public struct RenderEngine: Sendable {
         try checkpoint()
 
         stageStart = clock.now
-        let preview = Self.previewSize(canvas)
+        let preview = Self.previewSize(canvas, longSide: job.previewLongSide)
         let previewBytes = try AtomicFile.write(to: job.previewPath) { (temporary: String) throws(RenderError) in
             // The tap holds the sRGB print before conversion; a master read back is already in
             // the output profile and only needs showing in sRGB.
@@ -230,8 +230,8 @@ public struct RenderEngine: Sendable {
         upsampling > 1.01 ? 0.16 : 0
     }
 
-    static func previewSize(_ canvas: PixelSize) -> PixelSize {
-        let long = 1200.0
+    static func previewSize(_ canvas: PixelSize, longSide: Int = 1200) -> PixelSize {
+        let long = Double(max(1, longSide))
         if canvas.width >= canvas.height {
             return PixelSize(width: Int(long), height: max(1, Int((long * Double(canvas.height) / Double(canvas.width)).rounded())))
         }

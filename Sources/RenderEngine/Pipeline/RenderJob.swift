@@ -15,14 +15,18 @@ public struct RenderJob: Sendable {
     public var seed: UInt64?
     public var masterPath: String
     public var previewPath: String
+    /// The preview JPEG's long edge in pixels (the 1200 px preview of the spec; the studio's
+    /// style previews ask for less).
+    public var previewLongSide: Int
     /// Polled between stages; returning true stops the render with `RenderError.canceled`.
     public var isCanceled: @Sendable () -> Bool
 
     public init(
         input: String, style: any RenderStyle, parameters: [String: Double] = [:], preset: SizePreset,
         orientation: OrientationPolicy = .auto, fit: FitPolicy = .cover, print: PrintOptions = PrintOptions(), seed: UInt64? = nil,
-        masterPath: String, previewPath: String, isCanceled: @escaping @Sendable () -> Bool = { false }
+        masterPath: String, previewPath: String, previewLongSide: Int = 1200, isCanceled: @escaping @Sendable () -> Bool = { false }
     ) {
+        self.previewLongSide = previewLongSide
         self.input = input
         self.style = style
         self.parameters = parameters

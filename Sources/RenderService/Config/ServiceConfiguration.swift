@@ -66,6 +66,12 @@ public struct ServiceConfiguration: Sendable {
     public var outputRetention: Duration?
     /// How often the retention sweep runs.
     public var retentionSweepInterval: Duration
+    /// `STUDIO_ENABLED`: the studio page (`/`, `/studio`) and the API reference (`/docs`);
+    /// false for API-only deployments.
+    public var studioEnabled: Bool
+    /// `PREVIEW_CONCURRENCY`: style previews rendered at once, on their own threads, so
+    /// previews and print renders never wait for each other.
+    public var previewConcurrency: Int
     /// How long an `Idempotency-Key` is remembered.
     public var idempotencyKeyLifetime: Duration = .seconds(24 * 3600)
 
@@ -159,6 +165,14 @@ public struct ServiceConfiguration: Sendable {
         publicBaseURL = url
         let cores = ProcessInfo.processInfo.activeProcessorCount
         workerConcurrency = try integer("WORKER_CONCURRENCY", default: max(1, cores / 2), range: 0...256)
+        // Half the cores, as for renders: on a shared 2-core machine 2 threads measured no better
+        // than 1 (bench/results/studio.md), and the other half stays free for print renders.
+        previewConcurrency = try integer("PREVIEW_CONCURRENCY", default: max(1, cores / 2), range: 1...64)
+        let studio = string("STUDIO_ENABLED")?.lowercased() ?? "true"
+        guard ["true", "false", "1", "0", "yes", "no"].contains(studio) else {
+            throw ConfigurationError("STUDIO_ENABLED must be true or false, got '\(studio)'")
+        }
+        studioEnabled = ["true", "1", "yes"].contains(studio)
         renderThreads = string("RENDER_THREADS") == nil ? nil : try integer("RENDER_THREADS", default: cores, range: 1...256)
         let level = string("LOG_LEVEL")?.uppercased() ?? "INFO"
         guard let parsed = Self.logLevels[level] else {
@@ -217,6 +231,7 @@ public struct ServiceConfiguration: Sendable {
             ("ASO_MODE", "\(mode.rawValue) (\(modeReason))"), ("API_HOST", host), ("API_PORT", String(port)), ("LOG_LEVEL", Self.levelName(logLevel)),
             ("PUBLIC_BASE_URL", publicBaseURL.absoluteString), ("DATA_DIR", dataDirectory), ("WORKER_CONCURRENCY", String(workerConcurrency)),
             ("WORKER_COUNT", String(workerCount)), ("WORKER_METRICS_PORT", String(workerMetricsPort)), ("RENDER_IN_API", String(renderInAPI)), ("RENDER_THREADS", renderThreads.map(String.init) ?? "(cores)"),
+            ("PREVIEW_CONCURRENCY", String(previewConcurrency)), ("STUDIO_ENABLED", String(studioEnabled)),
             ("MAX_INPUT_PIXELS", String(maxInputPixels)), ("RENDER_MAX_ATTEMPTS", String(maxAttempts)),
             ("RENDER_LEASE_SECONDS", String(Int(leaseDuration.seconds))), ("SHUTDOWN_GRACE_SECONDS", String(Int(shutdownGracePeriod.seconds))),
             ("CORS_ALLOWED_ORIGINS", corsAllowedOrigins.joined(separator: ",")), ("URL_SIGNING_SECRET", mask(urlSigningSecret)),

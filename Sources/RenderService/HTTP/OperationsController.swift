@@ -11,8 +11,11 @@ struct OperationsController<Context: RequestContext>: Sendable {
         registerProbes(on: router, routes: routes)
         router.get("/health/readiness") { _, context in await self.readiness(logger: context.logger) }
         router.get("/v1/openapi.json") { _, _ in self.openAPI() }
-        router.get("/") { _, _ in
-            JSONBody.response(.object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
+        let studio = services.configuration.studioEnabled
+        router.get("/") { request, _ in
+            // A browser gets the studio; API clients the index they always had.
+            if studio, StudioController.wantsPage(request) { return try StudioController.page(self.services.configuration) }
+            return JSONBody.response(.object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
         }
         // Clients read the OpenAPI document before they have a key.
         for path in ["/health/readiness", "/v1/openapi.json", "/"] {

@@ -28,13 +28,7 @@ struct RenderController: Sendable {
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let clock = ContinuousClock(), started = clock.now
         let configuration = services.configuration
-        guard let contentType = request.headers[.contentType], let boundary = MultipartUpload.boundary(contentType: contentType) else {
-            throw APIError(.badRequest, "Expected multipart/form-data", message: "Send the photo as a multipart/form-data part named 'file', with style_id and size_preset_id fields")
-        }
-        // A declared length far over the limit is refused before a byte is read.
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxRequestBytes {
-            throw APIError.fileTooLarge
-        }
+        let intake = PhotoIntake(services: services)
         let idempotencyKey = try Self.idempotencyKey(request)
         let owner = context.apiKeyOwner
         let keyValidAfter = Date().addingTimeInterval(-configuration.idempotencyKeyLifetime.seconds)
@@ -45,68 +39,70 @@ struct RenderController: Sendable {
         // A retry of an accepted request is answered even when the queue is full.
         if earlierUse == nil { try await refuseIfOverloaded(request) }
 
-        let temporary = "\(services.uploadDirectory)/upload-\(UUID().uuidString)"
-        let upload = try await MultipartUpload.receive(
-            body: request.body, boundary: boundary, temporaryPath: temporary, fields: Self.formFields,
-            maxFileBytes: configuration.maxUploadBytes, maxFormBytes: configuration.maxFormBytes)
-        defer { unlink(temporary) }
+        let form = try await intake.receive(
+            request, fields: Self.formFields,
+            hint: "Send the photo as a multipart/form-data part named 'file' (or the asset_id of a photo sent to POST /v1/assets), with style_id and size_preset_id fields")
+        defer { form.discard() }
+        let upload = form.upload
         let received = clock.now
 
-        guard let file = upload.file else { throw APIError(.badRequest, "No file provided") }
-        let style = try lookupStyle(upload.fields["style_id"])
-        let (preset, customSize) = try paper(upload.fields)
-        let orientation = try option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
-        let fit = try option(upload.fields["fit"], name: "fit", default: FitPolicy.cover)
-        let print = try printOptions(upload.fields)
-        let parameters = try styleParameters(upload.fields["style_params"], style: style)
-        let seed = try seedValue(upload.fields["seed"])
-        guard file.size > 0 else { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
+        // The photo: a file in this request, or one uploaded before (`POST /v1/assets`).
+        // An empty asset_id is a malformed one (400), not an absent one.
+        let assetField = upload.fields["asset_id"]
+        if upload.file != nil, assetField != nil {
+            throw APIError(.badRequest, "Conflicting photo", message: "Send the photo as 'file' or name an uploaded one with asset_id, not both")
+        }
+        guard upload.file != nil || assetField != nil else {
+            throw APIError(.badRequest, "No file provided", message: "Send the photo as a part named 'file', or the asset_id of a photo sent to POST /v1/assets")
+        }
+        let style = try RenderForm.lookupStyle(upload.fields["style_id"])
+        let (preset, customSize) = try RenderForm.paper(upload.fields)
+        let orientation = try RenderForm.option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
+        let fit = try RenderForm.option(upload.fields["fit"], name: "fit", default: FitPolicy.cover)
+        let print = try RenderForm.printOptions(upload.fields)
+        let parameters = try RenderForm.styleParameters(upload.fields["style_params"], style: style)
+        let seed = try RenderForm.seedValue(upload.fields["seed"])
+        let existingAsset = try await assetField.asyncMap { try await intake.asset($0, owner: owner) }
+        if let file = upload.file, file.size == 0 { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
 
         var idempotency: IdempotencyKey?
         if let idempotencyKey {
             let digest = try await RenderRequestDigest.hex(
-                file: file.path,
+                file: upload.file?.path,
                 fields: [style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
                          StyleParametersJSON.encode(parameters), seed.map(String.init) ?? "",
-                         PrintOptionsJSON.encode(print, custom: customSize)])
+                         PrintOptionsJSON.encode(print, custom: customSize)] + (existingAsset.map { ["asset:\($0.id.lowercased)"] } ?? []))
             if let earlierUse { return try replay(earlierUse, key: idempotencyKey, requestHash: digest) }
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
         }
 
-        // The header, then the whole file checked (a JPEG's markers, a low-resolution decode of
-        // other formats), off the event loops.
-        let probe: ImageProbe
-        do {
-            let engine = services.engine, path = file.path
-            probe = try await NIOThreadPool.singleton.runIfActive {
-                let probe = try engine.probe(path: path)
-                try ImageProbe.verifyUpload(path: path, format: probe.format)
-                return probe
-            }
-        } catch let error as RenderError {
-            throw APIError.image(error)
-        }
-
-        let probed = clock.now
         let now = Date()
-        let renderID = UUID(), assetID = UUID()
-        let key = ObjectKeys.original(render: renderID, format: probe.format)
-        try await services.objects.put(key: key, fileAt: file.path, contentType: probe.format.mediaType, consume: true)
-        let stored = clock.now
-        let asset = AssetRecord(
-            id: assetID, storageKey: key, contentType: probe.format.mediaType, sizeBytes: file.size, width: probe.orientedWidth,
-            height: probe.orientedHeight, format: probe.format.rawValue, createdAt: now)
+        let renderID = UUID()
+        var newAsset: AssetRecord?
+        var probed = received, stored = received
+        if let file = upload.file {
+            let photo = try await intake.check(file)
+            probed = clock.now
+            let key = ObjectKeys.original(render: renderID, format: photo.probe.format)
+            newAsset = try await intake.store(photo, assetID: UUID(), key: key, owner: owner, at: now)
+            stored = clock.now
+        }
+        guard let asset = newAsset ?? existingAsset else { throw APIError(.internalServerError, "Internal server error") }
         let record = RenderRecord(
-            id: renderID, assetID: assetID, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
+            id: renderID, assetID: asset.id, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
             customSize: customSize, print: print, styleParameters: parameters, seed: seed, createdAt: now, owner: owner)
+        /// Only an original stored by this request is removed when the render is not recorded.
+        func discardNewOriginal() async {
+            if let newAsset { try? await services.objects.delete(key: newAsset.storageKey) }
+        }
         do {
-            if let raced = try await services.store.create(record, asset: asset, idempotency: idempotency), let idempotency {
+            if let raced = try await services.store.create(record, asset: newAsset, idempotency: idempotency), let idempotency {
                 // The same key arrived twice at once and the other request was recorded first.
-                try? await services.objects.delete(key: key)
+                await discardNewOriginal()
                 return try replay(raced, key: idempotency.key, requestHash: idempotency.requestHash)
             }
         } catch {
-            try? await services.objects.delete(key: key)
+            await discardNewOriginal()
             throw error
         }
         do {
@@ -122,9 +118,9 @@ struct RenderController: Sendable {
         context.logger.info(
             "Render created successfully",
             metadata: [
-                "render_id": "\(renderID.lowercased)", "asset_id": "\(assetID.lowercased)", "duration_ms": ms(started, finished),
-                "upload_bytes": .stringConvertible(file.size), "receive_ms": ms(started, received), "probe_ms": ms(received, probed),
-                "store_ms": ms(probed, stored), "record_ms": ms(stored, finished),
+                "render_id": "\(renderID.lowercased)", "asset_id": "\(asset.id.lowercased)", "duration_ms": ms(started, finished),
+                "upload_bytes": .stringConvertible(upload.file?.size ?? 0), "receive_ms": ms(started, received), "probe_ms": ms(received, probed),
+                "store_ms": ms(probed, stored), "record_ms": ms(stored, finished), "reused_asset": .stringConvertible(existingAsset != nil),
             ])
         return Self.created(renderID, at: now)
     }
@@ -140,7 +136,7 @@ struct RenderController: Sendable {
     }
 
     static let formFields: Set<String> = [
-        "style_id", "size_preset_id", "orientation", "fit", "style_params", "seed",
+        "asset_id", "style_id", "size_preset_id", "orientation", "fit", "style_params", "seed",
         "width_inches", "height_inches", "width_mm", "height_mm", "bleed_inches", "crop_marks", "output_profile", "rendering_intent",
     ]
 
@@ -187,123 +183,42 @@ struct RenderController: Sendable {
             headers: [.retryAfter: String(configuration.overloadRetryAfterSeconds)])
     }
 
-    private func lookupStyle(_ value: String?) throws -> any RenderStyle {
-        guard let value, !value.isEmpty else { throw APIError(.badRequest, "style_id is required", message: "GET /v1/styles lists the styles") }
-        guard let id = UUID(uuidString: value) else { throw APIError.invalidUUID("style_id") }
-        guard let style = StyleCatalog.find(id: id) else {
-            throw APIError(.badRequest, "Unknown style_id", message: "No style has id \(id.lowercased); GET /v1/styles lists them")
-        }
-        return style
-    }
-
-    /// The paper: a preset (`size_preset_id`), or a custom size in inches or millimetres;
-    /// exactly one of the three.
-    private func paper(_ fields: [String: String]) throws -> (SizePreset, CustomSize?) {
-        func given(_ name: String) -> Bool { !(fields[name] ?? "").isEmpty }
-        let units = [("inches", "width_inches", "height_inches"), ("mm", "width_mm", "height_mm")].filter { given($0.1) || given($0.2) }
-        if given("size_preset_id") || units.isEmpty {
-            guard units.isEmpty else {
-                throw APIError(.badRequest, "Conflicting size", message: "Give size_preset_id or a custom size (width_inches and height_inches, or width_mm and height_mm), not both")
-            }
-            return (try lookupPreset(fields["size_preset_id"]), nil)
-        }
-        guard units.count == 1, let (unit, widthName, heightName) = units.first else {
-            throw APIError(.badRequest, "Conflicting size", message: "Give the custom size in inches or in millimetres, not both")
-        }
-        guard given(widthName), given(heightName) else {
-            throw APIError(.badRequest, "Incomplete custom size", message: "\(widthName) and \(heightName) go together")
-        }
-        let custom = CustomSize(
-            width: try decimal(fields[widthName], name: widthName), height: try decimal(fields[heightName], name: heightName),
-            millimetres: unit == "mm")
-        do {
-            return (try custom.preset(), custom)
-        } catch {
-            throw APIError(.badRequest, "Invalid custom size", message: error.message)
-        }
-    }
-
-    /// Bleed, crop marks, output profile and rendering intent; absent or empty fields keep the
-    /// spec's print.
-    private func printOptions(_ fields: [String: String]) throws -> PrintOptions {
-        var options = PrintOptions(
-            cropMarks: try option(fields["crop_marks"], name: "crop_marks", default: Switch.false) == .true,
-            outputProfile: try option(fields["output_profile"], name: "output_profile", default: OutputProfile.srgb),
-            renderingIntent: try option(fields["rendering_intent"], name: "rendering_intent", default: RenderingIntent.perceptual))
-        if let bleed = fields["bleed_inches"], !bleed.isEmpty {
-            options.bleedInches = try decimal(bleed, name: "bleed_inches")
-        }
-        do {
-            return try options.validated()
-        } catch {
-            throw APIError(.badRequest, "Invalid bleed_inches", message: error.message)
-        }
-    }
-
-    /// A form field's decimal number, written plainly: up to 4 digits without a leading zero and
-    /// up to 3 decimals (0.001 in is finer than any trim). The OpenAPI patterns say the same, so
-    /// what the document allows and what the API accepts are one set.
-    private func decimal(_ value: String?, name: String) throws -> Double {
-        guard let value, value.wholeMatch(of: /(0|[1-9][0-9]{0,3})(\.[0-9]{1,3})?/) != nil, let number = Double(value) else {
-            throw APIError(.badRequest, "Invalid \(name)", message: "\(name) must be a plain decimal number with at most 3 decimals, e.g. 8.5")
-        }
-        return number
-    }
-
-    private func lookupPreset(_ value: String?) throws -> SizePreset {
-        guard let value, !value.isEmpty else {
-            throw APIError(
-                .badRequest, "size_preset_id is required",
-                message: "GET /v1/size-presets lists the presets; or give a custom size as width_inches and height_inches (or width_mm and height_mm)")
-        }
-        guard let id = UUID(uuidString: value) else { throw APIError.invalidUUID("size_preset_id") }
-        guard let preset = SizePreset.find(id: id) else {
-            throw APIError(.badRequest, "Unknown size_preset_id", message: "No size preset has id \(id.lowercased); GET /v1/size-presets lists them")
-        }
-        return preset
-    }
-
-    private func option<T: RawRepresentable & CaseIterable>(_ value: String?, name: String, default fallback: T) throws -> T where T.RawValue == String {
-        guard let value, !value.isEmpty else { return fallback }
-        guard let parsed = T(rawValue: value.lowercased()) else {
-            throw APIError(.badRequest, "Invalid \(name)", message: "\(name) must be one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return parsed
-    }
-
-    private func styleParameters(_ value: String?, style: any RenderStyle) throws -> [String: Double] {
-        var supplied: [String: Double] = [:]
-        if let value, !value.trimmingCharacters(in: .whitespaces).isEmpty {
-            do {
-                supplied = try JSONDecoder().decode([String: Double].self, from: Data(value.utf8))
-            } catch DecodingError.typeMismatch(_, let context) where !context.codingPath.isEmpty {
-                throw APIError(.badRequest, "Invalid style_params", message: "Parameter '\(context.codingPath[0].stringValue)' must be a number")
-            } catch {
-                throw APIError(.badRequest, "Invalid style_params", message: "style_params must be a JSON object of numbers, e.g. {\"paper_texture\": 0.8}")
-            }
-        }
-        do {
-            _ = try style.info.resolve(supplied)
-        } catch {
-            throw APIError(.badRequest, "Invalid style_params", message: error.message)
-        }
-        return supplied
-    }
-
-    private func seedValue(_ value: String?) throws -> UInt64? {
-        guard let value, !value.isEmpty else { return nil }
-        // At most 19 digits: the OpenAPI pattern can say exactly that.
-        guard value.utf8.count <= 19, value.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seed = UInt64(value) else {
-            throw APIError(.badRequest, "Invalid seed", message: "seed must be a whole number between 0 and 9999999999999999999")
-        }
-        return seed
-    }
-
     // MARK: GET /v1/renders/{id}
 
+    /// With `Prefer: wait=N` (N ≤ 60 seconds) the answer waits until the render's status
+    /// changes or is terminal, or N seconds pass: a client follows a render with one request
+    /// per change instead of a polling storm. Woken at once by changes made in this process;
+    /// changes made elsewhere (workers on other hosts, other replicas) are read from the store
+    /// every `Self.waitRecheck`, so it works across replicas with no shared memory.
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let record = try await findRender(context)
-        return JSONBody.response(RenderJSON.object(record))
+        var record = try await findRender(context)
+        guard let wait = Self.preferredWait(request) else { return JSONBody.response(RenderJSON.object(record)) }
+        let clock = ContinuousClock(), deadline = clock.now + .seconds(wait)
+        let seen = record.status
+        while !record.status.isTerminal, record.status == seen, clock.now < deadline, !Task.isCancelled {
+            await services.store.changes.wait(for: record.id, timeout: min(Self.waitRecheck, deadline - clock.now))
+            guard let current = try await services.store.render(id: record.id) else { throw APIError.renderNotFound }
+            record = current
+        }
+        return JSONBody.response(RenderJSON.object(record), headers: [.preferenceApplied: "wait=\(wait)"])
+    }
+
+    /// How often a waiting request re-reads the store for changes made by other processes.
+    static let waitRecheck: Duration = .seconds(1)
+    static let maxWaitSeconds = 60
+
+    /// `Prefer: wait=N` (RFC 7240), capped at 60 s; nil without it. A malformed preference is
+    /// ignored, as RFC 7240 asks of preferences a server does not understand.
+    static func preferredWait(_ request: Request) -> Int? {
+        for header in request.headers[values: .prefer] {
+            for preference in header.split(separator: ",") {
+                let token = preference.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                let pair = token.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard pair.count == 2, pair[0].lowercased() == "wait", pair[1].count <= 6, let seconds = Int(pair[1]), seconds >= 0 else { continue }
+                return min(seconds, maxWaitSeconds)
+            }
+        }
+        return nil
     }
 
     private func findRender(_ context: Context) async throws -> RenderRecord {
@@ -365,6 +280,8 @@ enum Switch: String, CaseIterable {
 extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!
     static let idempotentReplayed = Self("Idempotent-Replayed")!
+    static let prefer = Self("Prefer")!
+    static let preferenceApplied = Self("Preference-Applied")!
 }
 
 /// The spec's JSON shapes for renders, presets and styles.

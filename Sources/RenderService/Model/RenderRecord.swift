@@ -20,9 +20,19 @@ public struct AssetRecord: Sendable, Equatable, Codable {
     public var height: Int
     public var format: String
     public var createdAt: Date
+    /// The API key that uploaded it (`APIKeys.owner`); nil when API keys are off. Only that key
+    /// may render or preview it.
+    public var owner: String?
+    /// When the retention sweep removed the original.
+    public var deletedAt: Date?
 
-    public init(id: UUID, storageKey: String, contentType: String, sizeBytes: Int, width: Int, height: Int, format: String, createdAt: Date) {
+    public init(
+        id: UUID, storageKey: String, contentType: String, sizeBytes: Int, width: Int, height: Int, format: String, createdAt: Date,
+        owner: String? = nil, deletedAt: Date? = nil
+    ) {
         self.id = id
+        self.owner = owner
+        self.deletedAt = deletedAt
         self.storageKey = storageKey
         self.contentType = contentType
         self.sizeBytes = sizeBytes
@@ -239,6 +249,12 @@ public enum ObjectKeys {
     public static func original(render: UUID, format: ImageFormat) -> String {
         "uploads/\(render.lowercased)/original.\(format.fileExtension)"
     }
+    /// An original uploaded on its own (`POST /v1/assets`), before any render.
+    public static func original(asset: UUID, format: ImageFormat) -> String {
+        "uploads/assets/\(asset.lowercased)/original.\(format.fileExtension)"
+    }
+    /// A cached style preview of an asset (`StylePreviews`); the name is a digest of what it shows.
+    public static func stylePreview(asset: UUID, digest: String) -> String { "previews/\(asset.lowercased)/\(digest).jpg" }
     public static func output(render: UUID) -> String { "renders/\(render.lowercased)/output.tiff" }
     public static func preview(render: UUID) -> String { "renders/\(render.lowercased)/preview.jpg" }
 }

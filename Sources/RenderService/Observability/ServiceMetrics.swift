@@ -84,6 +84,28 @@ public final class ServiceMetrics: Sendable {
         registry.makeDurationHistogram(descriptor: Self.describe("render_stage_duration_seconds", "Render engine time per stage."), labels: [("stage", stage)], buckets: Self.jobBuckets).recordNanoseconds(Int64(milliseconds * 1_000_000))
     }
 
+    /// A photo uploaded on its own (`POST /v1/assets`).
+    public func assetUploaded() {
+        registry.makeCounter(descriptor: Self.describe("assets_uploaded_total", "Photos uploaded with POST /v1/assets."), labels: []).increment()
+    }
+
+    /// A style preview rendered (a cache miss), and how long it took on its thread.
+    public func previewRendered(style: String, duration: Duration) {
+        registry.makeCounter(descriptor: Self.describe("preview_renders_total", "Style previews rendered (cache misses that rendered)."), labels: [("style", style)])
+            .increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.describe("preview_render_duration_seconds", "Time to render one style preview, waiting for a thread included."),
+            labels: [], buckets: Self.requestBuckets
+        ).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// A style preview request answered from the cache (`hit`), rendered (`miss`), or
+    /// answered 304 because the client's copy is current (`not_modified`).
+    public func previewCache(_ result: String) {
+        registry.makeCounter(descriptor: Self.describe("preview_cache_requests_total", "Style preview requests by cache result."), labels: [("result", result)])
+            .increment()
+    }
+
     /// Uploads refused with 503 because `MAX_QUEUED_RENDERS` renders were waiting.
     public func uploadRefused() {
         registry.makeCounter(descriptor: Self.describe("render_uploads_refused_total", "Uploads refused because the queue was full."), labels: []).increment()

@@ -2,10 +2,12 @@ import Foundation
 import Synchronization
 
 /// Any `RenderStore`, timed: every call is `db_query_duration_seconds{operation}` (the method's
-/// name: never SQL or ids), and the calls in flight are the connections in use.
+/// name: never SQL or ids), and the calls in flight are the connections in use. Status changes
+/// made through it wake the long-polls of this process waiting on that render (`changes`).
 public final class MeasuredRenderStore: RenderStore {
     let base: any RenderStore
     let metrics: ServiceMetrics
+    let changes = RenderChangeSignal()
     private let inFlight = Atomic<Int>(0)
 
     public init(_ base: any RenderStore, metrics: ServiceMetrics) {
@@ -32,8 +34,11 @@ public final class MeasuredRenderStore: RenderStore {
 
     public func openConnections() async throws -> Int { try await base.openConnections() }
 
-    public func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
+    public func create(_ render: RenderRecord, asset: AssetRecord?, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
         try await measure("create") { try await base.create(render, asset: asset, idempotency: idempotency) }
+    }
+    public func createAsset(_ asset: AssetRecord) async throws {
+        try await measure("create_asset") { try await base.createAsset(asset) }
     }
     public func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest? {
         try await measure("idempotent_request") { try await base.idempotentRequest(owner: owner, key: key, validAfter: validAfter) }
@@ -44,17 +49,24 @@ public final class MeasuredRenderStore: RenderStore {
     public func render(id: UUID) async throws -> RenderRecord? { try await measure("render") { try await base.render(id: id) } }
     public func asset(id: UUID) async throws -> AssetRecord? { try await measure("asset") { try await base.asset(id: id) } }
     public func markProcessing(id: UUID, at: Date) async throws -> RenderRecord? {
-        try await measure("mark_processing") { try await base.markProcessing(id: id, at: at) }
+        defer { changes.signal(id) }
+        return try await measure("mark_processing") { try await base.markProcessing(id: id, at: at) }
     }
-    public func markQueued(id: UUID) async throws { try await measure("mark_queued") { try await base.markQueued(id: id) } }
+    public func markQueued(id: UUID) async throws {
+        defer { changes.signal(id) }
+        try await measure("mark_queued") { try await base.markQueued(id: id) }
+    }
     public func markCompleted(id: UUID, _ result: CompletedRender) async throws -> Bool {
-        try await measure("mark_completed") { try await base.markCompleted(id: id, result) }
+        defer { changes.signal(id) }
+        return try await measure("mark_completed") { try await base.markCompleted(id: id, result) }
     }
     public func markFailed(id: UUID, message: String, at: Date) async throws -> Bool {
-        try await measure("mark_failed") { try await base.markFailed(id: id, message: message, at: at) }
+        defer { changes.signal(id) }
+        return try await measure("mark_failed") { try await base.markFailed(id: id, message: message, at: at) }
     }
     public func markCanceled(id: UUID, at: Date) async throws -> Bool {
-        try await measure("mark_canceled") { try await base.markCanceled(id: id, at: at) }
+        defer { changes.signal(id) }
+        return try await measure("mark_canceled") { try await base.markCanceled(id: id, at: at) }
     }
     public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
         try await measure("render_ids") { try await base.renderIDs(status: status, limit: limit) }

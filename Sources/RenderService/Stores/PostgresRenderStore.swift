@@ -17,7 +17,7 @@ public struct PostgresRenderStore: RenderStore {
         self.applicationName = applicationName
     }
 
-    public func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
+    public func create(_ render: RenderRecord, asset: AssetRecord?, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
         try await client.withTransaction(logger: logger) { connection in
             if let idempotency {
                 // Claims the key first: a concurrent request with the same key waits on the row
@@ -40,11 +40,7 @@ public struct PostgresRenderStore: RenderStore {
                     return earlier
                 }
             }
-            try await connection.query(
-                """
-                INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at)
-                VALUES (\(asset.id), \(asset.storageKey), \(asset.contentType), \(Int64(asset.sizeBytes)), \(asset.width), \(asset.height), \(asset.format), \(asset.createdAt))
-                """, logger: logger)
+            if let asset { try await Self.insert(asset, connection, logger: logger) }
             let parameters = StyleParametersJSON.encode(render.styleParameters)
             let options = PrintOptionsJSON.encode(render.print, custom: render.customSize)
             let preset: UUID? = render.customSize == nil ? render.presetID : nil
@@ -57,6 +53,19 @@ public struct PostgresRenderStore: RenderStore {
                 """, logger: logger)
             return nil
         }
+    }
+
+    public func createAsset(_ asset: AssetRecord) async throws {
+        try await client.withConnection { connection in try await Self.insert(asset, connection, logger: logger) }
+    }
+
+    private static func insert(_ asset: AssetRecord, _ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
+            """
+            INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at, owner)
+            VALUES (\(asset.id), \(asset.storageKey), \(asset.contentType), \(Int64(asset.sizeBytes)), \(asset.width), \(asset.height),
+                    \(asset.format), \(asset.createdAt), \(asset.owner))
+            """, logger: logger)
     }
 
     public func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest? {
@@ -136,9 +145,13 @@ public struct PostgresRenderStore: RenderStore {
 
     public func asset(id: UUID) async throws -> AssetRecord? {
         let rows = try await client.query(
-            "SELECT id, storage_key, content_type, size_bytes, width, height, format, created_at FROM assets WHERE id = \(id)", logger: logger)
-        for try await (assetID, key, type, size, width, height, format, created) in rows.decode((UUID, String, String, Int64, Int, Int, String, Date).self) {
-            return AssetRecord(id: assetID, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format, createdAt: created)
+            "SELECT id, storage_key, content_type, size_bytes, width, height, format, created_at, owner, deleted_at FROM assets WHERE id = \(id)",
+            logger: logger)
+        for try await (assetID, key, type, size, width, height, format, created, owner, deleted)
+            in rows.decode((UUID, String, String, Int64, Int, Int, String, Date, String?, Date?).self) {
+            return AssetRecord(
+                id: assetID, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format,
+                createdAt: created, owner: owner, deletedAt: deleted)
         }
         return nil
     }

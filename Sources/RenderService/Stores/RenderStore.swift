@@ -5,10 +5,13 @@ import Foundation
 /// Status changes are conditional: a render that reached a terminal status never moves again,
 /// so a late or duplicate worker cannot overwrite a completed render.
 public protocol RenderStore: Sendable {
-    /// Records the uploaded original and its render (`queued`) together, or neither. With an
-    /// idempotency key, also records the key — unless an unexpired use of it exists, in which
-    /// case nothing is written and that earlier use is returned.
-    func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest?
+    /// Records the uploaded original and its render (`queued`) together, or neither; `asset` is
+    /// nil when the render uses an asset recorded before (`createAsset`). With an idempotency
+    /// key, also records the key — unless an unexpired use of it exists, in which case nothing
+    /// is written and that earlier use is returned.
+    func create(_ render: RenderRecord, asset: AssetRecord?, idempotency: IdempotencyKey?) async throws -> IdempotentRequest?
+    /// Records an original uploaded on its own (`POST /v1/assets`), to be rendered later.
+    func createAsset(_ asset: AssetRecord) async throws
     /// The unexpired earlier use of an idempotency key, if any.
     func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest?
     /// Forgets idempotency keys recorded before a date; returns how many.

@@ -145,6 +145,9 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX renders_outputs_retention_idx ON renders (completed_at) WHERE outputs_deleted_at IS NULL AND output_key IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("006_asset_owner") { db in
+            try db.execute(sql: "ALTER TABLE assets ADD COLUMN owner TEXT")
+        }
         return migrator
     }()
 

@@ -10,7 +10,7 @@ public struct SQLiteRenderStore: RenderStore {
         self.database = database
     }
 
-    public func create(_ render: RenderRecord, asset: AssetRecord, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
+    public func create(_ render: RenderRecord, asset: AssetRecord?, idempotency: IdempotencyKey?) async throws -> IdempotentRequest? {
         try await database.pool.write { db in
             if let idempotency {
                 if let earlier = try Self.idempotentRequest(db, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter) {
@@ -20,12 +20,7 @@ public struct SQLiteRenderStore: RenderStore {
                 try db.execute(
                     sql: "DELETE FROM idempotency_keys WHERE owner = ? AND key = ?", arguments: [idempotency.owner, idempotency.key])
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [asset.id.lowercased, asset.storageKey, asset.contentType, asset.sizeBytes, asset.width, asset.height, asset.format, asset.createdAt.timeIntervalSince1970])
+            if let asset { try Self.insert(asset, db) }
             try db.execute(
                 sql: """
                     INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options)
@@ -46,6 +41,22 @@ public struct SQLiteRenderStore: RenderStore {
             }
             return nil
         }
+    }
+
+    public func createAsset(_ asset: AssetRecord) async throws {
+        try await database.pool.write { db in try Self.insert(asset, db) }
+    }
+
+    private static func insert(_ asset: AssetRecord, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at, owner)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                asset.id.lowercased, asset.storageKey, asset.contentType, asset.sizeBytes, asset.width, asset.height, asset.format,
+                asset.createdAt.timeIntervalSince1970, asset.owner,
+            ])
     }
 
     public func idempotentRequest(owner: String, key: String, validAfter: Date) async throws -> IdempotentRequest? {
@@ -131,7 +142,8 @@ public struct SQLiteRenderStore: RenderStore {
         AssetRecord(
             id: UUID(uuidString: row["id"])!, storageKey: row["storage_key"], contentType: row["content_type"],
             sizeBytes: row["size_bytes"], width: row["width"], height: row["height"], format: row["format"],
-            createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), owner: row["owner"],
+            deletedAt: (row["deleted_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
     }
 
     public func markProcessing(id: UUID, at date: Date) async throws -> RenderRecord? {

@@ -28,6 +28,35 @@ struct RenderStoreConformance {
         #expect(try await store.asset(id: UUID()) == nil)
     }
 
+    /// An asset uploaded on its own keeps its owner, and several renders can use it without
+    /// recording it again; retention sees it once no render of it is in flight.
+    @Test(arguments: Implementations.stores)
+    func assetsRecordedAloneAreRenderedByID(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        var (first, asset) = Fixtures.pair()
+        asset.owner = "key_0123456789abcdef"
+        try await store.createAsset(asset)
+        let read = try #require(try await store.asset(id: asset.id))
+        #expect(read.owner == "key_0123456789abcdef" && read.deletedAt == nil && read.storageKey == asset.storageKey)
+        var (second, _) = Fixtures.pair()
+        second.assetID = asset.id
+        _ = try await store.create(first, asset: nil, idempotency: nil)
+        _ = try await store.create(second, asset: nil, idempotency: nil)
+        #expect(try await store.render(id: first.id)?.assetID == asset.id)
+        #expect(try await store.render(id: second.id)?.assetID == asset.id)
+        let later = Date().addingTimeInterval(3600)
+        #expect(try await store.originalsToExpire(uploadedBefore: later, limit: 10).map(\.id).contains(asset.id) == false, "renders in flight")
+        for render in [first, second] { _ = try await store.markCanceled(id: render.id, at: Date()) }
+        #expect(try await store.originalsToExpire(uploadedBefore: later, limit: 10).map(\.id).contains(asset.id))
+        try await store.markOriginalDeleted(assetID: asset.id, at: Date())
+        #expect(try await store.asset(id: asset.id)?.deletedAt != nil)
+        // An asset with no owner (API keys off) reads back without one.
+        let (_, anonymous) = Fixtures.pair()
+        try await store.createAsset(anonymous)
+        #expect(try await store.asset(id: anonymous.id)?.owner == nil)
+    }
+
     /// Print options and a custom size (no preset) survive the store, and a render without
     /// them reads back as the spec's print.
     @Test(arguments: Implementations.stores)
