@@ -22,13 +22,13 @@ public struct ImpressionistStyle: RenderStyle {
 
     public var workingShortSide: Int? { Self.canvasShortSide }
 
-    /// Short side of the canvas the dabs are painted on.
+    /// Short side of the canvas the dabs are painted on (at most the print's own).
     static let canvasShortSide = 1200
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         let brush = Float(context.parameters["brush_size"])
         let lengthFactor = Float(context.parameters["stroke_length"])
-        let (photo, factor) = PaintPreparation.canvas(image, shortSide: Self.canvasShortSide)
+        let (photo, factor) = PaintPreparation.canvas(image, shortSide: min(Self.canvasShortSide, context.layout.content.shortSide))
         let w = photo.width, h = photo.height
         let unit = Float(min(w, h)) / 100
         let anchor = (context.workingAnchor.x * factor, context.workingAnchor.y * factor)

@@ -7,7 +7,8 @@ import Foundation
 /// (the relief of Semmo et al. 2016, but from real strokes).
 ///
 /// Strokes are painted on a canvas of `canvasShortSide` pixels whatever the photo's size (a
-/// small photo is enlarged first), so brush marks keep crisp edges and the same proportions.
+/// small photo is enlarged first), so brush marks keep crisp edges and the same proportions;
+/// never more than the print's own pixels, so a 600 px style preview paints at its own size.
 public struct OilPaintingStyle: RenderStyle {
     public init() {}
 
@@ -29,7 +30,7 @@ public struct OilPaintingStyle: RenderStyle {
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
         let brush = Float(context.parameters["brush_size"])
-        let (photo, factor) = PaintPreparation.canvas(image, shortSide: Self.canvasShortSide)
+        let (photo, factor) = PaintPreparation.canvas(image, shortSide: min(Self.canvasShortSide, context.layout.content.shortSide))
         let w = photo.width, h = photo.height
         // One percent of the short side, in canvas pixels: every length below is a multiple.
         let unit = Float(min(w, h)) / 100

@@ -42,7 +42,8 @@ public struct WatercolorStyle: RenderStyle {
     /// Short side of the coarse fields (light and mid washes) and of the smooth noise fields.
     static let fieldShortSide = 500.0
     static let noiseShortSide = 250.0
-    /// Washes are thresholded and composited at this size (never less than the working size).
+    /// Washes are thresholded and composited at this size (never less than the working size,
+    /// never more than the print's: a 600 px style preview composites at its own size).
     static let compositeShortSide = 1350.0
 
     /// One glaze: a flat wash laid wherever the simplified picture is darker than `threshold`.
@@ -126,7 +127,7 @@ public struct WatercolorStyle: RenderStyle {
         let working = Grid(working: w, h, workingScale: s, shortSide: shortSide, round: { $0 })
         let fieldGrid = Grid(working: w, h, workingScale: s, shortSide: min(shortSide, Self.fieldShortSide), round: { $0.rounded() })
         let noiseGrid = Grid(working: w, h, workingScale: s, shortSide: min(shortSide, Self.noiseShortSide), round: { $0.rounded() })
-        let composite = Grid(working: w, h, workingScale: s, shortSide: max(shortSide, Self.compositeShortSide), round: { $0.rounded() })
+        let composite = Grid(working: w, h, workingScale: s, shortSide: max(shortSide, min(Self.compositeShortSide, Double(context.layout.content.shortSide))), round: { $0.rounded() })
         // Reference pixels of the whole photo at working pixel (0, 0).
         let origin = (x: context.workingAnchor.x / s, y: context.workingAnchor.y / s)
 
