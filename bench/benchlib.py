@@ -1,10 +1,12 @@
 """Shared helpers for the benchmark suites: run a command several times, take medians."""
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 ASO = os.environ.get("ASO_BIN", ".build/release/aso-render")
@@ -56,3 +58,22 @@ def write(name, rows, markdown):
     with open(f"bench/results/{name}.md", "w") as f:
         f.write(markdown + "\n")
     print(markdown)
+
+
+@contextlib.contextmanager
+def served(work, port, **settings):
+    """`aso-render serve` in embedded mode on `port` with its data under `work` (no workers),
+    live before the body runs and stopped with SIGTERM after it."""
+    env = dict(os.environ, DATA_DIR=f"{work}/data", API_PORT=str(port), WORKER_CONCURRENCY="0", LOG_LEVEL="WARNING", **settings)
+    server = subprocess.Popen([ASO, "serve"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/liveness")
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -9,14 +9,13 @@ baseline measured in the same run.
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-from benchlib import ASO, RUNS, write
+from benchlib import RUNS, served, write
 
 PORT = 18089
 BASE = f"http://127.0.0.1:{PORT}"
@@ -52,15 +51,7 @@ with tempfile.TemporaryDirectory() as work:
     subprocess.run(["vips", "resize", PHOTO, f"{work}/big.v", "1.45"], check=True)
     subprocess.run(["vips", "copy", f"{work}/big.v", f"{photo}[Q=97]"], check=True)
     size_mb = os.path.getsize(photo) / 1e6
-    env = dict(os.environ, DATA_DIR=f"{work}/data", API_PORT=str(PORT), WORKER_CONCURRENCY="0", LOG_LEVEL="WARNING")
-    server = subprocess.Popen([ASO, "serve"], env=env, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{BASE}/health/liveness")
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(work, PORT):
         uploads, writes = [], []
         for i in range(max(RUNS, 5)):
             uploads.append(upload(photo))
@@ -74,9 +65,6 @@ with tempfile.TemporaryDirectory() as work:
         for _ in range(RUNS):
             ours.append(wrk(f"{BASE}/v1/renders/{render_id}"))
             trivial.append(wrk(f"{BASE}/health/liveness"))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
 
 rps = statistics.median(r for r, _ in ours)
 p99 = statistics.median(p for _, p in ours)

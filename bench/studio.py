@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import ASO, RUNS, write
+from benchlib import RUNS, served, write
 
 PORT = 18091
 BASE = f"http://127.0.0.1:{PORT}"
@@ -54,17 +54,10 @@ with tempfile.TemporaryDirectory() as work:
     subprocess.run(["vips", "resize", SOURCE, f"{photo}[Q=92]", "0.819"], check=True)
     pixels = subprocess.run(["vipsheader", "-f", "width", photo], stdout=subprocess.PIPE, text=True).stdout.strip(), \
         subprocess.run(["vipsheader", "-f", "height", photo], stdout=subprocess.PIPE, text=True).stdout.strip()
-    env = dict(os.environ, DATA_DIR=f"{work}/data", API_PORT=str(PORT), WORKER_CONCURRENCY="0", LOG_LEVEL="WARNING")
+    settings = {}
     if os.environ.get("BENCH_PREVIEW_CONCURRENCY"):
-        env["PREVIEW_CONCURRENCY"] = os.environ["BENCH_PREVIEW_CONCURRENCY"]
-    server = subprocess.Popen([ASO, "serve"], env=env, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{BASE}/health/liveness")
-                break
-            except OSError:
-                time.sleep(0.1)
+        settings["PREVIEW_CONCURRENCY"] = os.environ["BENCH_PREVIEW_CONCURRENCY"]
+    with served(work, PORT, **settings):
         styles = json.loads(urllib.request.urlopen(f"{BASE}/v1/styles").read())
         art = [style for style in styles if style["id"] != PHOTO_STYLE]
 
@@ -95,15 +88,12 @@ with tempfile.TemporaryDirectory() as work:
                 seconds, _, cache = get(f"/v1/assets/{asset}/styles/{path_style['id']}/preview.jpg")
                 assert cache == "hit"
                 cached.append(seconds)
-    finally:
-        server.terminate()
-        server.wait()
 
 median = lambda values: round(statistics.median(values), 3)
 rows = {
     "photo_pixels": f"{pixels[0]}x{pixels[1]}",
     "runs": RUNS,
-    "preview_concurrency": env.get("PREVIEW_CONCURRENCY", f"{max(1, (os.cpu_count() or 2) // 2)} (default: half of {os.cpu_count()} cores)"),
+    "preview_concurrency": settings.get("PREVIEW_CONCURRENCY", f"{max(1, (os.cpu_count() or 2) // 2)} (default: half of {os.cpu_count()} cores)"),
     "cold_8_art_styles_s": median(cold_art), "cold_8_art_styles_runs": [round(v, 3) for v in cold_art],
     "cold_all_9_styles_s": median(cold_all), "cold_all_9_styles_runs": [round(v, 3) for v in cold_all],
     "cached_median_ms": round(statistics.median(cached) * 1000, 1), "cached_max_ms": round(max(cached) * 1000, 1),
