@@ -29,4 +29,25 @@ struct KernelTests {
         let flat = Gradient.crispness(Plane(width: 120, height: 120, fill: 50), fine: 1, coarse: 4, window: 6)[60, 60]
         #expect(abs(flat - 1) < 1e-3, "a flat area reads as soft: \(flat)")
     }
+
+    /// The comic's clean-up: a speck merges whatever its colour, a larger patch only when it is
+    /// barely different from its surround (posterised shading), and a small shape that stands
+    /// out (a star on a flag) is kept.
+    @Test func celCleanUpMergesLookalikePatchesAndKeepsShapesThatStandOut() {
+        let w = 40, h = 20
+        var labels = [Int32](repeating: 0, count: w * h)
+        func square(_ x0: Int, _ y0: Int, side: Int, label: Int32) {
+            for y in y0..<(y0 + side) { for x in x0..<(x0 + side) { labels[y * w + x] = label } }
+        }
+        square(2, 2, side: 2, label: 9)  // a speck, unlike its surround: merges
+        square(10, 5, side: 6, label: 1)  // a patch like its surround: merges
+        square(25, 5, side: 6, label: 9)  // a patch unlike its surround: kept
+        let changed = labels.withUnsafeMutableBufferPointer { buffer in
+            CelRegions.removeIslands(buffer, width: w, height: h, minimumArea: { _ in 10 }, blendArea: 6, alike: { p, q in abs(p - q) == 1 })
+        }
+        #expect(labels[3 * w + 3] == 0 && changed[3 * w + 3])
+        #expect(labels[7 * w + 12] == 0 && changed[7 * w + 12])
+        #expect(labels[7 * w + 27] == 9 && !changed[7 * w + 27])
+        #expect(changed.filter { $0 }.count == 4 + 36)
+    }
 }

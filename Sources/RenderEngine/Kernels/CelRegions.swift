@@ -6,8 +6,14 @@ enum CelRegions {
     /// Relabels, in place, every 4-connected region of `labels` smaller than its minimum area
     /// (`minimumArea` of the region's first pixel, in pixels) with the label most common along
     /// its border. Regions are visited smallest first, so specks inside specks merge outwards.
-    /// Returns a mask of the pixels whose label changed.
-    static func removeIslands(_ labels: UnsafeMutableBufferPointer<Int32>, width w: Int, height h: Int, minimumArea: (Int) -> Int) -> [Bool] {
+    /// A region up to `blendArea` times larger also merges when `alike(own, surrounding)`: a
+    /// patch barely different from what surrounds it is shading noise (the "camouflage" of
+    /// posterised fur and feathers), while a small shape that stands out (a star on a flag,
+    /// a catchlight) is kept. Returns a mask of the pixels whose label changed.
+    static func removeIslands(
+        _ labels: UnsafeMutableBufferPointer<Int32>, width w: Int, height h: Int, minimumArea: (Int) -> Int,
+        blendArea: Int = 1, alike: (Int32, Int32) -> Bool = { _, _ in false }
+    ) -> [Bool] {
         let n = w * h
         var component = [Int32](repeating: -1, count: n)
         // Pixels grouped by component, in flood order; `starts[c]` indexes into `order`.
@@ -37,8 +43,11 @@ enum CelRegions {
         starts.append(n)
         let count = starts.count - 1
         var small: [Int] = []
-        for c in 0..<count where starts[c + 1] - starts[c] < minimumArea(Int(order[starts[c]])) {
-            small.append(c)
+        var tiny = Set<Int>()
+        for c in 0..<count {
+            let area = starts[c + 1] - starts[c], minimum = minimumArea(Int(order[starts[c]]))
+            if area < minimum { tiny.insert(c) }
+            if area < minimum * blendArea { small.append(c) }
         }
         small.sort { (starts[$0 + 1] - starts[$0], $0) < (starts[$1 + 1] - starts[$1], $1) }
         var changed = [Bool](repeating: false, count: n)
@@ -52,7 +61,9 @@ enum CelRegions {
                     if other != own { votes[other, default: 0] += 1 }
                 }
             }
-            guard let winner = votes.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) })?.key else { continue }
+            guard let winner = votes.max(by: { ($0.value, -$0.key) < ($1.value, -$1.key) })?.key,
+                tiny.contains(c) || alike(own, winner)
+            else { continue }
             for i in starts[c]..<starts[c + 1] {
                 let p = Int(order[i])
                 labels[p] = winner

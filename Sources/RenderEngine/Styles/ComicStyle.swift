@@ -254,9 +254,10 @@ struct ComicPalette: Sendable {
         var labels = self.labels(pl, pa, pb)
         let changed = labels.withUnsafeMutableBufferPointer { buffer in
             // Faces keep their small features (pupils, nostrils): a tenth of the area there.
-            CelRegions.removeIslands(buffer, width: w, height: h) { pixel in
-                skin[pixel % w, pixel / w] > 0.5 ? minimumArea / 10 : minimumArea
-            }
+            CelRegions.removeIslands(
+                buffer, width: w, height: h,
+                minimumArea: { pixel in skin[pixel % w, pixel / w] > 0.5 ? minimumArea / 10 : minimumArea },
+                blendArea: Self.blendArea, alike: { self.colourDistance($0, $1) < Self.alikeDistance })
         }
         let touched = Plane(width: w, height: h)
         for y in 0..<h {
@@ -284,6 +285,24 @@ struct ComicPalette: Sendable {
         }
     }
 
+    /// Patches up to this many times the speck area merge into their surround when their flat
+    /// colours are closer than `alikeDistance` (ΔE): posterised shading, not a shape.
+    static let blendArea = 6
+    static let alikeDistance: Float = 16
+
+    /// The flat Lab colour of a label (−1: spot black).
+    func flatColour(_ label: Int32) -> (Float, Float, Float) {
+        guard label >= 0 else { return (3, 0, 0) }
+        let hue = hues[Int(label) / 8]
+        return (hue.tones[min(Int(label) % 8, hue.tones.count - 1)], hue.a, hue.b)
+    }
+
+    /// ΔE between the flat colours of two labels.
+    func colourDistance(_ p: Int32, _ q: Int32) -> Float {
+        let c = flatColour(p), d = flatColour(q)
+        return ((c.0 - d.0) * (c.0 - d.0) + (c.1 - d.1) * (c.1 - d.1) + (c.2 - d.2) * (c.2 - d.2)).squareRoot()
+    }
+
     /// A ridge (1 at its crest) on the borders between colour shapes of clearly different hue
     /// (ΔE of the hue colours ≥ 22) or between a hue and spot black, blurred by `sigma` working px.
     /// None inside faces (a lit cheek is not a shape) nor where borders crowd (foliage, gravel).
@@ -294,15 +313,9 @@ struct ComicPalette: Sendable {
         let soft = max(1.5, 4.5 * scale)
         let labels = self.labels(
             SketchFlow.gaussian(lab.planes[0], sigma: soft), SketchFlow.gaussian(lab.planes[1], sigma: soft), SketchFlow.gaussian(lab.planes[2], sigma: soft))
-        func colour(_ label: Int32) -> (Float, Float, Float) {
-            guard label >= 0 else { return (3, 0, 0) }
-            let hue = hues[Int(label) / 8]
-            return (hue.tones[min(Int(label) % 8, hue.tones.count - 1)], hue.a, hue.b)
-        }
         func differ(_ p: Int32, _ q: Int32) -> Bool {
             guard p != q, p < 0 || q < 0 || p / 8 != q / 8 else { return false }
-            let c = colour(p), d = colour(q)
-            return (c.0 - d.0) * (c.0 - d.0) + (c.1 - d.1) * (c.1 - d.1) + (c.2 - d.2) * (c.2 - d.2) >= 22 * 22
+            return colourDistance(p, q) >= 22
         }
         let border = Plane(width: w, height: h)
         for y in 0..<h {
