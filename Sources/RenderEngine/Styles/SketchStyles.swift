@@ -89,6 +89,13 @@ struct SketchSettings {
     var colour: Float
     /// Pull of the stroke direction towards a right hand's diagonal where the tone is flat.
     var directionBias: Float
+    /// Share of its darkness the least important part of the drawing keeps. Charcoal's heavy
+    /// tone over a whole sheet buried its subject (blind round 8: "background smears", "no
+    /// focal subject"); an artist masses the subject and lets the surround go light.
+    var background: Float = 0.55
+    /// Weight of what stands out from the picture (`Sketch.saliency`) in the importance map,
+    /// in place of the same share of the centre prior.
+    var saliency: Float = 0
 
     static func pencil(strokeSize: Double, colour: Float) -> SketchSettings {
         let size = Float(strokeSize)
@@ -107,7 +114,7 @@ struct SketchSettings {
             tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
             pen: .init(spacing: 40 * size, length: 260 * size, width: 34 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
-            toothScale: 2.5, toothContrast: 0.55, colour: 0, directionBias: 0.15)
+            toothScale: 2.5, toothContrast: 0.55, colour: 0, directionBias: 0.15, background: 0.3, saliency: 0.5)
     }
 }
 
@@ -136,7 +143,7 @@ enum Sketch {
         // Lines from a lightly simplified photo, tone from a strongly simplified one.
         let lineSource = DomainTransform.smooth(PlanarImage(planes: [grey]), sigmaSpatial: 4 * s, sigmaRange: 0.08).planes[0]
         var toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
-        let (importance, skin) = importanceMap(image, grey: lineSource, context: context)
+        let (importance, skin) = importanceMap(image, grey: lineSource, context: context, saliency: settings.saliency)
 
         let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s, minimumLength: settings.minimumLineLength)
         // Faces are drawn from the less simplified picture: the subject is more finished.
@@ -160,7 +167,7 @@ enum Sketch {
                     // The drawing's tone distribution, kept honest by the photo's own values.
                     let stretched = min(max((high - g[x]) / (high - low), 0), 1)
                     let dark = 0.5 * (1 - t[x]) + 0.5 * pow(stretched, 1.4)
-                    o[x] = pow(dark, settings.darkGamma) * (0.55 + 0.45 * m[x])
+                    o[x] = pow(dark, settings.darkGamma) * (settings.background + (1 - settings.background) * m[x])
                 }
             }
         }
@@ -206,22 +213,24 @@ enum Sketch {
         return out
     }
 
-    /// How finished each part of the drawing is, 0...1: high towards the centre, on skin
-    /// (faces) and where the photo has detail, fading irregularly to bare paper at the sheet's
-    /// edges. `skin` alone is returned too: faces keep all their lines.
-    static func importanceMap(_ image: PlanarImage, grey: Plane, context: StyleContext) -> (importance: Plane, skin: Plane) {
+    /// How finished each part of the drawing is, 0...1: high towards the centre (or, by
+    /// `salientWeight`, on what stands out from the picture), on skin (faces) and where the
+    /// photo has detail, fading irregularly to bare paper at the sheet's edges. `skin` alone is
+    /// returned too: faces keep all their lines.
+    static func importanceMap(_ image: PlanarImage, grey: Plane, context: StyleContext, saliency salientWeight: Float = 0) -> (importance: Plane, skin: Plane) {
         let w = grey.width, h = grey.height
         let short = Float(min(w, h))
         let detail = Blur.gaussian(Gradient.sobelMagnitude(grey), sigma: Double(short) * 0.05)
         let reference = max(percentile(detail, 0.98), 1e-6)
         let skin = Blur.gaussian(skinLikelihood(image), sigma: Double(short) * 0.015)
+        let salient = salientWeight > 0 ? saliency(image) : Plane(width: w, height: h)
         let out = Plane(width: w, height: h)
         let anchor = context.workingAnchor
         let noiseScale = 1 / (short * 0.09)
         let seed = Noise.stream(context.seed, 11)
         Parallel.rows(h) { rows in
             for y in rows {
-                let d = detail.row(y), k = skin.row(y), o = out.row(y)
+                let d = detail.row(y), k = skin.row(y), o = out.row(y), v = salient.row(y)
                 let cy = (Float(y) - Float(h) / 2) / (0.45 * Float(h))
                 for x in 0..<w {
                     let cx = (Float(x) - Float(w) / 2) / (0.45 * Float(w))
@@ -229,11 +238,38 @@ enum Sketch {
                     let wander = Noise.fractal((Float(x) + anchor.x) * noiseScale, (Float(y) + anchor.y) * noiseScale, octaves: 3, seed) - 0.5
                     let edge = Float(min(min(x, w - 1 - x), min(y, h - 1 - y))) / short + 0.06 * wander
                     let fade = smoothstep(0.01, 0.1, edge)
-                    o[x] = min(1, 0.25 * min(1, d[x] / reference) + 0.75 * centre + 0.6 * k[x]) * fade
+                    o[x] = min(1, 0.25 * min(1, d[x] / reference) + 0.75 * centre * (1 - salientWeight) + salientWeight * v[x] + 0.6 * k[x]) * fade
                 }
             }
         }
         return (out, skin)
+    }
+
+    /// 0...1: how much each part stands out from the picture as a whole (Achanta et al. 2009,
+    /// frequency-tuned saliency: the distance of the slightly blurred Lab colour from the
+    /// picture's mean), spread over the shape and normalised by its 95th percentile.
+    static func saliency(_ image: PlanarImage) -> Plane {
+        let short = Double(min(image.width, image.height))
+        let lab = Colour.srgbToLab(PlanarImage(planes: image.planes.map { Blur.gaussian($0, sigma: short * 0.006) }))
+        let means = lab.planes.map { plane -> Float in
+            var sum: Double = 0
+            for y in 0..<plane.height { let r = plane.row(y); for x in 0..<plane.width { sum += Double(r[x]) } }
+            return Float(sum / Double(plane.count))
+        }
+        let distance = Plane(width: image.width, height: image.height)
+        let w = image.width
+        Parallel.rows(image.height) { rows in
+            for y in rows {
+                let l = lab.planes[0].row(y), a = lab.planes[1].row(y), b = lab.planes[2].row(y), o = distance.row(y)
+                for x in 0..<w {
+                    let dl = l[x] - means[0], da = a[x] - means[1], db = b[x] - means[2]
+                    o[x] = (dl * dl + da * da + db * db).squareRoot()
+                }
+            }
+        }
+        let spread = Blur.gaussian(distance, sigma: short * 0.03)
+        let top = max(percentile(spread, 0.95), 1e-3)
+        return PlaneMath.map(spread) { min(1, $0 / top) }
     }
 
     /// 0...1: how much a colour looks like skin (a box in YCbCr around the skin locus, soft
