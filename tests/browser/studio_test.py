@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The studio in a real browser (part of `make test`): headless Debian chromium driven by Selenium
-against the aso-render binary in embedded mode.
+against the aso-render binary, in embedded mode or (`--production`) in production mode: two API
+replicas and a worker on PostgreSQL, Redis and S3, behind a round-robin proxy (production.py).
 
 A customer's path, through the page only: upload a real photo with the file input, wait for every
 style's preview, choose a style and move one of its sliders, choose a print size, order, follow the
@@ -8,11 +9,17 @@ render to `completed` on the page, then fetch the TIFF through the page's downlo
 fails on any console message of level SEVERE (script errors, CSP violations) and on any request
 that failed or answered 4xx/5xx. Screenshots at 1280 px and 375 px wide are saved.
 
+In production mode the page's requests alternate between the replicas, and the run also fails
+unless both answered, the photo uploaded through one was previewed by the other, and the render
+ordered through one was seen `completed` by a long-poll waiting on the other (see production.py).
+
     tests/browser/studio_test.py [--binary .build/debug/aso-render] [--screenshots DIR] [--api-keys]
+                                 [--production --servers-env $ASO_TEST_SERVERS/servers.env]
 """
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -179,29 +186,77 @@ def run(base, screenshots, api_key):
         driver.quit()
 
 
+class EmbeddedServer:
+    """`aso-render serve` in embedded mode (SQLite, local files, in-process workers)."""
+
+    def __init__(self, binary, work, api_key):
+        self.binary, self.work, self.api_key = binary, work, api_key
+        self.server = None
+
+    def start(self):
+        self.server, base = start_server(self.binary, self.work, self.api_key)
+        return base
+
+    def stop(self):
+        if self.server:
+            self.server.terminate()
+            self.server.wait(timeout=30)
+
+    def log(self):
+        return open(f"{self.work}/server.log").read()
+
+    def replicas(self):
+        return {}, []
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/debug/aso-render"))
     parser.add_argument("--screenshots", default=os.path.join(ROOT, ".build/studio-screenshots"))
     parser.add_argument("--api-keys", action="store_true", help="run with API_KEYS set: the page asks for the key")
+    parser.add_argument("--production", action="store_true",
+                        help="two API replicas and a worker on PostgreSQL, Redis and S3 behind a round-robin proxy")
+    parser.add_argument("--servers-env", help="the test servers' servers.env (scripts/test-servers.sh start); needed with --production")
     arguments = parser.parse_args()
-    os.makedirs(arguments.screenshots, exist_ok=True)
+    if arguments.production and not arguments.servers_env:
+        parser.error("--production needs --servers-env")
+    screenshots = os.path.join(arguments.screenshots, "production") if arguments.production else arguments.screenshots
+    os.makedirs(screenshots, exist_ok=True)
     api_key = "studio-" + os.urandom(16).hex() if arguments.api_keys else ""
+    # A timeout (run-tests.sh) still stops the servers and removes the database and bucket.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
     with tempfile.TemporaryDirectory() as work:
-        server, base = start_server(arguments.binary, work, api_key)
+        if arguments.production:
+            from production import ProductionStack
+            stack = ProductionStack(os.path.abspath(arguments.binary), work, arguments.servers_env, api_key)
+        else:
+            stack = EmbeddedServer(arguments.binary, work, api_key)
+        finished = False
         try:
-            result = run(base, arguments.screenshots, api_key)
+            base = stack.start()
+            result = run(base, screenshots, api_key)
+            replicas, crossing = stack.replicas()
+            result.update(replicas)
+            result["problems"] += crossing
+            finished = True
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-        log = open(f"{work}/server.log").read()
-    errors = [line for line in log.splitlines() if '"level":"ERROR"' in line]
+            try:
+                stack.stop()
+            finally:
+                log = stack.log()
+                errors = [line for line in log.splitlines() if '"level":"ERROR"' in line or '"level":"CRITICAL"' in line]
+                if not finished:  # the servers' side of what went wrong
+                    print("studio browser test: server errors and warnings", *errors[:10],
+                          *[line for line in log.splitlines() if '"level":"WARNING"' in line][:10], sep="\n  ", file=sys.stderr)
+    result["seconds"] = round(time.monotonic() - started, 1)
     print(json.dumps(result))
     if result["problems"] or errors:
         print("studio browser test: FAILED", *result["problems"], *errors[:10], sep="\n  ", file=sys.stderr)
         return 1
-    print(f"studio browser test: ok — {result['styles']} previews in {result['previews_s']} s, render completed in "
-          f"{result['render_s']} s; screenshots in {arguments.screenshots}")
+    mode = "production, 2 replicas" if arguments.production else "embedded"
+    print(f"studio browser test ({mode}): ok — {result['styles']} previews in {result['previews_s']} s, render completed in "
+          f"{result['render_s']} s; screenshots in {screenshots}")
     return 0
 
 
