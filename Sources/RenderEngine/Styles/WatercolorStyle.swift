@@ -401,8 +401,12 @@ public struct WatercolorStyle: RenderStyle {
                         let width = max(antialias[k], softness / slope)
                         let coverage = WatercolorWash.smoothstep(-width, width, distance)
                         guard coverage > 0 else { continue }
-                        // Pigment pools along hard borders, inside the wash.
+                        // Pigment pools along hard borders, inside the wash; a pale tint (mean
+                        // density below 0.6) pools a fainter rim, none below 0.2, or its border
+                        // reads as an outline drawn round a white hole.
+                        let tint = (v[0] + v[1] + v[2]) / 3
                         let rim = (1 - WatercolorWash.smoothstep(0, rimWidth[k], distance)) * (1 - WatercolorWash.smoothstep(0.1, 0.35, softness))
+                            * WatercolorWash.smoothstep(0.2, 0.6, tint)
                         var amount = coverage * (1 + rimStrength * rim) * v[6]
                         if k < 2 { amount *= 1 + (0.8 * ring - 0.12 * bloom) * (1 - v[5]) }
                         density += amount * v
