@@ -27,7 +27,7 @@ struct PrintOptionsAPITests {
         let service = try await EmbeddedTestService.make()
         defer { service.cleanUp() }
         try await service.app.test(.router) { client in
-            func refused(_ fields: [String: String], preset: String? = nil, _ error: String) async throws -> String? {
+            @discardableResult func refused(_ fields: [String: String], preset: String? = nil, _ error: String) async throws -> String? {
                 let body = try await client.upload(try MultipartBody.render(preset: preset, extra: fields)).expectError(.badRequest, error)
                 return body["message"] as? String
             }
