@@ -50,4 +50,28 @@ struct KernelTests {
         #expect(labels[7 * w + 27] == 9 && !changed[7 * w + 27])
         #expect(changed.filter { $0 }.count == 4 + 36)
     }
+
+    /// The comic's palette gives a small subject of a distinct colour its own ink (the porch
+    /// dog's red bike was printed grey): a red patch on 0.3 % of a brown-grey scene of varied
+    /// tone keeps a red hue among the ten.
+    @Test func comicPaletteKeepsASmallDistinctColourItsOwnHue() {
+        let w = 200, h = 150
+        let lab = PlanarImage(width: w, height: h, channels: 3)
+        for y in 0..<h {
+            let l = lab.planes[0].row(y), a = lab.planes[1].row(y), b = lab.planes[2].row(y)
+            for x in 0..<w {
+                let inPatch = (94..<106).contains(x) && (64..<72).contains(y)
+                if inPatch {
+                    (l[x], a[x], b[x]) = (45, 55, 35)
+                } else {
+                    // Weathered wood, grass and shadow: brown, olive and grey at every lightness.
+                    let t = Float(x) / Float(w), u = Float(y) / Float(h)
+                    (l[x], a[x], b[x]) = (20 + 65 * u, 10 * sin(9 * t) + 4, 16 + 14 * cos(7 * t + 3 * u))
+                }
+            }
+        }
+        let palette = ComicPalette(lab, count: 10, levels: 3, boost: 1)
+        let reddest = palette.hues.map(\.centreA).max() ?? 0
+        #expect(reddest > 35, "the red patch lost its hue: the reddest colour has a* \(reddest)")
+    }
 }
