@@ -206,7 +206,9 @@ enum Sketch {
                 let g = grey.row(y), m = surround.row(y), o = out.row(y)
                 for x in 0..<w {
                     let lift = smoothstep(0.04, 0.12, g[x] - m[x])
-                    let inDark = 0.6 * smoothstep(dark, 0.5 * dark, m[x]) * smoothstep(0.02, 0.06, g[x] - m[x])
+                    // Half-lifted, and only for clear lights: every small brightness step lifted to
+                    // paper drew white rings round eyes and squiggles through fur.
+                    let inDark = 0.3 * smoothstep(dark, 0.5 * dark, m[x]) * smoothstep(0.04, 0.1, g[x] - m[x])
                     o[x] = max(lift * smoothstep(bright, brightest, g[x]), inDark)
                 }
             }
