@@ -40,6 +40,7 @@ def main():
         ("access control", checks.check_access_control),
         ("form floods", checks.check_form_floods),
         ("overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
+        ("rate limit", checks.check_rate_limit),
         ("graceful shutdown", checks.check_graceful_shutdown),
         ("crash", checks.check_crash),
         ("retention", checks.check_retention),
@@ -119,6 +120,10 @@ Limits and behaviour behind the rows:
   markers to its end-of-image, or a low-resolution decode of every pixel of other formats; a photo that still fails in a worker is `failed` at once, not retried.
 - Overload: beyond `MAX_QUEUED_RENDERS` waiting renders, `POST /v1/renders` answers `503` with
   `Retry-After` (`OVERLOAD_RETRY_AFTER_SECONDS`); the body is read and discarded, never stored.
+- Rate limits (`RATE_LIMIT_PER_HOUR`, off by default): past a limit every `/v1` request gets
+  `429 {{"error": "Rate limit exceeded", "status": 429}}` with `Retry-After` before its body is
+  read, and costs nothing; other clients have their own buckets (per API key, or per address,
+  `X-Forwarded-For` believed only from `TRUSTED_PROXIES`).
 - Shutdown: `SIGTERM` stops accepting connections, finishes requests in flight, lets renders
   finish for `SHUTDOWN_GRACE_SECONDS`, then stops them at their next checkpoint and hands them
   back to the queue; nothing is left `processing`.

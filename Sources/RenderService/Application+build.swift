@@ -12,6 +12,13 @@ public enum RenderServiceApplication {
         // Middleware first: Hummingbird applies it to the routes registered after it.
         router.middlewares.add(MetricsMiddleware(metrics: services.metrics))
         router.middlewares.add(CORSMiddleware(allowedOrigins: Set(services.configuration.corsAllowedOrigins)))
+        // Outside the error middleware, so its headers reach every /v1 answer, errors included.
+        if services.configuration.rateLimits.isEnabled {
+            router.middlewares.add(
+                RateLimitMiddleware(
+                    limiter: services.rateLimiter, settings: services.configuration.rateLimits, keys: services.configuration.apiKeys,
+                    metrics: services.metrics))
+        }
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
         RenderController(services: services).register(on: router, routes: routes)

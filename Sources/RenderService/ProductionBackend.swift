@@ -26,6 +26,13 @@ public struct ProductionBackend: Sendable {
         pg.options.additionalStartupParameters = [("application_name", applicationName)]
         let postgres = PostgresClient(configuration: pg, backgroundLogger: logger)
         let redis = RedisClient(configuration: configuration.redis)
+        // A connection of its own with short deadlines: a rate-limit check is on every
+        // request's path, so a stalled Redis must cost it half a second at most (then the
+        // process limits on its own), and never queue behind the render queue's commands.
+        var rateLimitRedisConfiguration = configuration.redis
+        rateLimitRedisConfiguration.commandTimeout = .milliseconds(500)
+        rateLimitRedisConfiguration.connectTimeout = .seconds(1)
+        let rateLimitRedis = RedisClient(configuration: rateLimitRedisConfiguration)
         let objects = S3ObjectStore(configuration: try configuration.storage.s3Configuration())
         let migrator = PostgresMigrator(client: postgres, directory: configuration.migrationsDirectory, logger: logger)
         let root = configuration.dataDirectory
@@ -42,6 +49,7 @@ public struct ProductionBackend: Sendable {
             queue: queue,
             objects: objects,
             metrics: metrics,
+            rateLimiter: FailoverRateLimiter(primary: RedisRateLimiter(client: rateLimitRedis), metrics: metrics, logger: logger),
             localFiles: nil,
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

@@ -12,6 +12,9 @@ public struct ServiceComponents: Sendable {
     public let queue: any JobQueue
     public let objects: any ObjectStore
     public let metrics: ServiceMetrics
+    /// Counts `/v1` requests against `RATE_LIMIT_*` (used only when they are set): in process
+    /// (embedded) or shared through Redis (production).
+    public let rateLimiter: any RateLimiter
     /// Embedded mode's file server, when objects are local.
     public let localFiles: (store: LocalObjectStore, signer: URLSigner)?
     /// Where uploads are received before they are accepted.
@@ -65,6 +68,7 @@ public enum EmbeddedBackend {
             queue: queue,
             objects: objects,
             metrics: metrics,
+            rateLimiter: InProcessRateLimiter(),
             localFiles: (objects, signer),
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

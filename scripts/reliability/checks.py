@@ -596,6 +596,128 @@ def check_overload(work, seconds=60, uploaders=100, poll_rate=1000):
         server.stop()
 
 
+# MARK: rate limits
+
+RATE_LIMIT_BODY = b'{"error":"Rate limit exceeded","status":429}'
+
+
+def check_rate_limit(work, hammer_threads=8, hammer_gets=300, hammer_uploads=60, others=5):
+    """One client hammers GETs and uploads far past its limits while other clients go on as
+    usual, all behind a trusted proxy (the clients are told apart by X-Forwarded-For). Every
+    answer to the hammering client is checked: within its limits 200/201, then the spec's exact
+    429 with Retry-After and the rate-limit headers; the others are never refused."""
+    per_hour, uploads_per_hour = 100, 5
+    server = Server(work, "rate-limit", {"RATE_LIMIT_PER_HOUR": str(per_hour), "RATE_LIMIT_UPLOADS_PER_HOUR": str(uploads_per_hour),
+                                         "TRUSTED_PROXIES": "127.0.0.1", "LOG_LEVEL": "WARNING"}).start()
+    photo = corpus.read(corpus.DUNE)
+    content_type, upload_body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "photo.jpg", photo)])
+    lock = threading.Lock()
+    statuses, problems, refused_latencies, accepted = {}, [], [], []
+
+    def exchange(connection, method, path, client, body=None):
+        headers = {"X-Forwarded-For": f"203.0.113.9, {client}"}  # the left one is the client's own claim
+        if body is not None:
+            headers["Content-Type"] = content_type
+        started = time.time()
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data, time.time() - started
+
+    def hammer(index):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        uploads = index < 2
+        try:
+            for _ in range(hammer_uploads // 2 if uploads else hammer_gets):
+                try:
+                    if uploads:
+                        status, headers, data, took = exchange(connection, "POST", "/v1/renders", "198.51.100.66", upload_body)
+                    else:
+                        status, headers, data, took = exchange(connection, "GET", "/v1/size-presets", "198.51.100.66")
+                except (OSError, http.client.HTTPException) as error:
+                    with lock:
+                        problems.append(f"transport: {error!r}")
+                    connection.close()
+                    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+                    continue
+                kind = "upload" if uploads else "get"
+                with lock:
+                    statuses[(kind, status)] = statuses.get((kind, status), 0) + 1
+                    if not all(headers.get(h, "").isdigit() for h in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")):
+                        problems.append(f"{status} without rate-limit headers: {headers}")
+                    if status == 429:
+                        refused_latencies.append(took)
+                        if data != RATE_LIMIT_BODY or not headers.get("retry-after", "").isdigit() or int(headers["retry-after"]) < 1:
+                            problems.append(f"429 answer: {data!r} Retry-After {headers.get('retry-after')!r}")
+                    elif status == 201:
+                        accepted.append(json.loads(data)["render_id"])
+                    elif status != 200:
+                        problems.append(f"{kind} answered {status}: {data[:200]!r}")
+        finally:
+            connection.close()
+
+    def other(index):
+        """An ordinary client: a few GETs and one upload, spread over the hammering."""
+        client = f"198.51.100.{index + 1}"
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        try:
+            made = 0
+            for number in range(20):
+                status, headers, data, _ = exchange(connection, "GET", "/v1/styles", client)
+                made += 1
+                remaining = headers.get("x-ratelimit-remaining")
+                if status != 200 or remaining != str(per_hour - made):
+                    with lock:
+                        problems.append(f"other client {client}: {status}, remaining {remaining}")
+                if number == 10:
+                    status, headers, data, _ = exchange(connection, "POST", "/v1/renders", client, upload_body)
+                    made += 1
+                    with lock:
+                        if status == 201:
+                            accepted.append(json.loads(data)["render_id"])
+                        else:
+                            problems.append(f"other client {client} upload: {status}")
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    try:
+        rss_before = server.rss_mb()
+        started = time.time()
+        threads = [threading.Thread(target=hammer, args=(i,)) for i in range(hammer_threads)]
+        threads += [threading.Thread(target=other, args=(i,)) for i in range(others)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.time() - started
+        expect(not problems, f"{len(problems)} problems: {problems[:5]}")
+        passed = statuses.get(("get", 200), 0) + statuses.get(("upload", 201), 0)
+        refused = statuses.get(("get", 429), 0) + statuses.get(("upload", 429), 0)
+        # GCRA refills one request every 36 s (uploads one every 720 s) while the load runs.
+        expect(per_hour <= passed <= per_hour + 1 + int(elapsed / (3600 / per_hour)), f"{passed} requests passed in {elapsed:.0f} s")
+        expect(statuses.get(("upload", 201), 0) <= uploads_per_hour + 1 + int(elapsed / (3600 / uploads_per_hour)), f"uploads passed: {statuses}")
+        expect(server.request("GET", "/health").status == 200, "unhealthy after the hammering")
+        drained = [server.wait_for(render_id, timeout=600) for render_id in accepted]
+        expect(all(status == "completed" for status in drained), f"accepted renders: {drained}")
+        expect(sum(server.statuses().values()) == len(accepted), f"renders recorded {server.statuses()} vs accepted {len(accepted)}")
+        expect('"level":"ERROR"' not in server.log(), "the server logged an error")
+        refused_latencies.sort()
+        p50, p99 = refused_latencies[len(refused_latencies) // 2], refused_latencies[int(len(refused_latencies) * 0.99)]
+        tries = passed + refused
+        return [Row(f"a client hammering past the rate limit ({per_hour}/h, uploads {uploads_per_hour}/h): {hammer_threads} keep-alive connections, "
+                    f"{tries} requests ({statuses.get(('upload', 201), 0) + statuses.get(('upload', 429), 0)} of them uploads) in {elapsed:.0f} s",
+                    tries,
+                    f"{statuses.get(('get', 200), 0)} × 200 and {statuses.get(('upload', 201), 0)} × 201 within its limits, then {refused} × 429 "
+                    f"with exactly the spec's body, Retry-After and X-RateLimit-* (p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms); "
+                    f"refused uploads never stored; healthy, no error logged; RSS {rss_before:.0f} → {server.rss_mb():.0f} MB"),
+                Row(f"{others} other clients behind the same proxy during the hammering (X-Forwarded-For, a spoofed left-hand entry)",
+                    others * 21, "every request answered 200/201, none refused; each client counted in its own bucket (X-RateLimit-Remaining "
+                    f"{per_hour - 1} down to {per_hour - 21})")]
+    finally:
+        server.stop()
+
+
 # MARK: shutdown and crashes
 
 

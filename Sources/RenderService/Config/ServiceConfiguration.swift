@@ -72,6 +72,8 @@ public struct ServiceConfiguration: Sendable {
     /// `PREVIEW_CONCURRENCY`: style previews rendered at once, on their own threads, so
     /// previews and print renders never wait for each other.
     public var previewConcurrency: Int
+    /// `RATE_LIMIT_PER_HOUR`, `RATE_LIMIT_UPLOADS_PER_HOUR`, `TRUSTED_PROXIES`: off by default.
+    public var rateLimits: RateLimitSettings
     /// How long an `Idempotency-Key` is remembered.
     public var idempotencyKeyLifetime: Duration = .seconds(24 * 3600)
 
@@ -208,6 +210,26 @@ public struct ServiceConfiguration: Sendable {
         originalRetention = try period("ORIGINAL_RETENTION", default: "0")
         outputRetention = try period("OUTPUT_RETENTION", default: "0")
         retentionSweepInterval = try period("RETENTION_SWEEP_INTERVAL", default: "1h") ?? .seconds(3600)
+
+        // Off unless asked for, so the walkthrough is unchanged. Uploads default to a tenth of
+        // the general limit: each one is a render's worth of CPU, a GET is a row read.
+        let perHour = try integer("RATE_LIMIT_PER_HOUR", default: 0, range: 0...100_000_000)
+        let uploadsPerHour = try integer("RATE_LIMIT_UPLOADS_PER_HOUR", default: max(1, perHour / 10), range: 0...100_000_000)
+        if perHour == 0, string("RATE_LIMIT_UPLOADS_PER_HOUR") != nil, uploadsPerHour > 0 {
+            throw ConfigurationError("RATE_LIMIT_UPLOADS_PER_HOUR needs RATE_LIMIT_PER_HOUR: uploads count against both limits")
+        }
+        if perHour > 0, uploadsPerHour > perHour {
+            throw ConfigurationError(
+                "RATE_LIMIT_UPLOADS_PER_HOUR (\(uploadsPerHour)) must not exceed RATE_LIMIT_PER_HOUR (\(perHour)): an upload counts against both")
+        }
+        var trustedProxies: [IPNetwork] = []
+        for entry in (string("TRUSTED_PROXIES") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+            guard let network = IPNetwork(entry) else {
+                throw ConfigurationError("TRUSTED_PROXIES: '\(entry)' is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)")
+            }
+            trustedProxies.append(network)
+        }
+        rateLimits = RateLimitSettings(requestsPerHour: perHour, uploadsPerHour: perHour == 0 ? 0 : uploadsPerHour, trustedProxies: trustedProxies)
     }
 
     /// What serving the API in production mode needs beyond what workers need: it is closed
@@ -240,6 +262,9 @@ public struct ServiceConfiguration: Sendable {
             ("MAX_QUEUED_RENDERS", String(maxQueuedRenders)), ("OVERLOAD_RETRY_AFTER_SECONDS", String(overloadRetryAfterSeconds)),
             ("ORIGINAL_RETENTION", RetentionPeriod.format(originalRetention)), ("OUTPUT_RETENTION", RetentionPeriod.format(outputRetention)),
             ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),
+            ("RATE_LIMIT_PER_HOUR", rateLimits.isEnabled ? String(rateLimits.requestsPerHour) : "0 (off)"),
+            ("RATE_LIMIT_UPLOADS_PER_HOUR", rateLimits.uploadsPerHour > 0 ? String(rateLimits.uploadsPerHour) : rateLimits.isEnabled ? "0 (no separate limit)" : "0 (off)"),
+            ("TRUSTED_PROXIES", rateLimits.trustedProxies.isEmpty ? "(none: X-Forwarded-For is ignored)" : rateLimits.trustedProxies.map(\.description).joined(separator: ",")),
             ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
             ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
             ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),
@@ -285,6 +310,33 @@ public struct ServiceConfiguration: Sendable {
         "TRACE": .trace, "DEBUG": .debug, "INFO": .info, "WARNING": .warning, "WARN": .warning,
         "ERROR": .error, "CRITICAL": .critical,
     ]
+}
+
+/// Rate limits per API key (or per client address when keys are off), per hour.
+public struct RateLimitSettings: Sendable {
+    /// Requests to `/v1` per client per hour; 0: rate limiting off.
+    public var requestsPerHour: Int
+    /// `POST /v1/renders` and `POST /v1/assets` per client per hour, on top of the general
+    /// limit; 0: no separate limit.
+    public var uploadsPerHour: Int
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, ingress controllers).
+    public var trustedProxies: [IPNetwork]
+
+    public var isEnabled: Bool { requestsPerHour > 0 }
+
+    public init(requestsPerHour: Int = 0, uploadsPerHour: Int = 0, trustedProxies: [IPNetwork] = []) {
+        self.requestsPerHour = requestsPerHour
+        self.uploadsPerHour = uploadsPerHour
+        self.trustedProxies = trustedProxies
+    }
+
+    /// The limits charged to one request (the upload limit only for uploads).
+    func limits(upload: Bool) -> [RateLimit] {
+        guard isEnabled else { return [] }
+        var limits = [RateLimit(name: "requests", limit: requestsPerHour)]
+        if upload, uploadsPerHour > 0 { limits.append(RateLimit(name: "uploads", limit: uploadsPerHour)) }
+        return limits
+    }
 }
 
 /// PostgreSQL connection settings (the spec's `DB_*`).

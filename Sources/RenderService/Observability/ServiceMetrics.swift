@@ -111,6 +111,20 @@ public final class ServiceMetrics: Sendable {
         registry.makeCounter(descriptor: Self.describe("render_uploads_refused_total", "Uploads refused because the queue was full."), labels: []).increment()
     }
 
+    /// A request refused with 429; `limit` is the bucket that refused it (`requests` or
+    /// `uploads`).
+    public func rateLimited(limit: String) {
+        registry.makeCounter(descriptor: Self.describe("rate_limited_requests_total", "Requests refused with 429 by the rate limit that refused them."), labels: [("limit", limit)])
+            .increment()
+    }
+
+    /// A rate-limit decision made by this process's own counters because Redis could not
+    /// answer (each replica then limits on its own).
+    public func rateLimiterFallback() {
+        registry.makeCounter(descriptor: Self.describe("rate_limiter_fallbacks_total", "Rate-limit decisions made in process because the shared limiter (Redis) failed."), labels: [])
+            .increment()
+    }
+
     /// Objects removed by the retention sweep (`kind`: original or output).
     public func objectsExpired(_ kind: String, count: Int) {
         guard count > 0 else { return }

@@ -25,6 +25,12 @@ struct ObjectStoreUnderTest: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
+struct RateLimiterUnderTest: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable () async throws -> (limiter: any RateLimiter, cleanUp: @Sendable () async -> Void)
+    var testDescription: String { name }
+}
+
 enum Implementations {
     static let stores: [StoreUnderTest] = [
         StoreUnderTest(name: "SQLite") {
@@ -61,6 +67,16 @@ enum Implementations {
             let client = RedisClient(configuration: TestServers.redisTLSConfiguration)
             let queue = RedisJobQueue(client: client, name: "test-tls-\(UUID().uuidString.prefix(8))")
             return (queue, { _ in }, { await client.close() })
+        },
+    ] : [])
+
+    static let rateLimiters: [RateLimiterUnderTest] = [
+        RateLimiterUnderTest(name: "in process") { (InProcessRateLimiter(), {}) },
+    ] + (TestServers.hasRedis ? [
+        RateLimiterUnderTest(name: "Redis") {
+            let client = RedisClient(configuration: TestServers.redisConfiguration)
+            // A key prefix of its own per test: tests share one Redis.
+            return (RedisRateLimiter(client: client, prefix: "test-rate-\(UUID().uuidString.prefix(8))"), { await client.close() })
         },
     ] : [])
 

@@ -109,7 +109,8 @@ function operationSection(api, path, method, operation) {
     }
   }
   body.append(element("h3", "Responses"));
-  body.append(table(["status", "meaning", "body"], Object.entries(operation.responses || {}).map(([status, response]) => {
+  body.append(table(["status", "meaning", "body"], Object.entries(operation.responses || {}).map(([status, reference]) => {
+    const response = resolve(api, reference);
     const media = response.content ? Object.entries(response.content)[0] : null;
     return [element("code", status), response.description || "", media ? `${media[0]} ${typeOf(api, media[1].schema)}` : "—"];
   })));
@@ -179,7 +180,7 @@ async function render() {
     for (const [status, response] of Object.entries(operation.responses || {})) {
       if (Number(status) < 400) continue;
       if (!errors.has(status)) errors.set(status, []);
-      errors.get(status).push(`${method.toUpperCase()} ${path}: ${response.description || ""}`);
+      errors.get(status).push(`${method.toUpperCase()} ${path}: ${resolve(api, response).description || ""}`);
     }
   }
   const errorBox = $("errors");
