@@ -249,6 +249,28 @@ struct RenderListAPITests {
         }
     }
 
+    /// The writers a page of renders spends its time in (one-piece strings, hand-made digits)
+    /// write exactly what they wrote before.
+    @Test func jsonStringsAndTimestampsAreWrittenAsBefore() throws {
+        for text in ["3fa85f64-5717-4562-b3fc-2c963f66afa6", "", "café ✓ 🖼", "say \"hi\"", "back\\slash", "line\nbreak\ttab\r", "\u{01}\u{1F}\u{7F}"] {
+            let written = String(buffer: JSONValue.string(text).buffer)
+            let read = try JSONSerialization.jsonObject(with: Data(written.utf8), options: .fragmentsAllowed) as? String
+            #expect(read == text, "\(written)")
+        }
+        #expect(String(buffer: JSONValue.string("a\"b\\c\n\u{01}").buffer) == #""a\"b\\c\n\u0001""#)
+        for seconds in [0, 1_764_000_000.999, 1_769_250_600.0625, -1.5, 253_402_300_799.5, 951_782_400.25] {
+            let date = Date(timeIntervalSince1970: seconds)
+            var time = time_t(seconds.rounded(.down))
+            var parts = tm()
+            gmtime_r(&time, &parts)
+            let base = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
+            #expect(Timestamps.rfc3339(date) == base + "Z")
+            #expect(Timestamps.rfc3339Milliseconds(date) == base + String(format: ".%03dZ", Int((seconds - seconds.rounded(.down)) * 1000)))
+        }
+        #expect(Timestamps.rfc3339Milliseconds(Date(timeIntervalSince1970: 1_769_250_600.0625)) == "2026-01-24T10:30:00.062Z")
+    }
+
     @Test func cursorsRoundTripAndTimesParseExactly() throws {
         for micros: Int64 in [0, 1, 1_764_000_000_123_456, -62_135_596_800_000_000, 253_402_300_799_999_999] {
             let position = RenderListPosition(createdAtMicroseconds: micros, id: UUID())

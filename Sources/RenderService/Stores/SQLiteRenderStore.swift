@@ -315,7 +315,8 @@ enum StyleParametersJSON {
     }
 
     static func decode(_ text: String?) -> [String: Double] {
-        guard let text, let data = text.data(using: .utf8) else { return [:] }
+        // The usual value, without a JSONDecoder (a page of GET /v1/renders decodes 100).
+        guard let text, text != "{}", let data = text.data(using: .utf8) else { return [:] }
         return (try? JSONDecoder().decode([String: Double].self, from: data)) ?? [:]
     }
 }
@@ -326,7 +327,7 @@ enum WarningsJSON {
     }
 
     static func decode(_ text: String?) -> [String] {
-        guard let text, let data = text.data(using: .utf8) else { return [] }
+        guard let text, text != "[]", let data = text.data(using: .utf8) else { return [] }
         return (try? JSONDecoder().decode([String].self, from: data)) ?? []
     }
 }
