@@ -360,6 +360,11 @@ struct APITests {
             #expect(Set(form["style_id"]?["enum"] as? [String] ?? []) == Set(StyleCatalog.all.map(\.info.id.lowercased)))
             #expect(Set(form["size_preset_id"]?["enum"] as? [String] ?? []) == Set(SizePreset.all.map(\.id.lowercased)))
             #expect(Set(form.keys) == RenderController.formFields.union(["file"]))
+            // The listing's query parameters are exactly the ones it takes.
+            let list = try #require((paths["/v1/renders"] as? [String: Any])?["get"] as? [String: Any])
+            let parameters = try #require(list["parameters"] as? [[String: Any]])
+            #expect(parameters.compactMap { $0["name"] as? String } == RenderListRequest.parameters)
+            #expect(parameters.allSatisfy { $0["in"] as? String == "query" && $0["required"] as? Bool == false })
             let scratch = temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: scratch) }
             try Data(buffer: response.body).write(to: URL(fileURLWithPath: "\(scratch)/openapi.json"))

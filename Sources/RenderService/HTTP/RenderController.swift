@@ -5,18 +5,21 @@ import Logging
 import NIOPosix
 import RenderEngine
 
-/// The render routes of the spec: create, status, download and preview URLs.
+/// The render routes of the spec: create, status, download and preview URLs; and the listing
+/// (`RenderController+List.swift`).
 struct RenderController: Sendable {
     typealias Context = RenderRequestContext
     let services: ServiceComponents
 
     func register(on router: Router<Context>, routes: RouteTable) {
         router.post("/v1/renders", use: create)
+        router.get("/v1/renders", use: list)
         router.get("/v1/renders/{id}", use: show)
         router.get("/v1/renders/{id}/download") { request, context in try await self.link(request, context, kind: .master) }
         router.get("/v1/renders/{id}/preview") { request, context in try await self.link(request, context, kind: .preview) }
         router.post("/v1/renders/{id}/cancel", use: cancel)
         routes.add(.post, "/v1/renders")
+        routes.add(.get, "/v1/renders")
         routes.add(.post, "/v1/renders/{id}/cancel")
         routes.add(.get, "/v1/renders/{id}")
         routes.add(.get, "/v1/renders/{id}/download")

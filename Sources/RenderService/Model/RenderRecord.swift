@@ -180,7 +180,8 @@ enum PrintOptionsJSON {
     }
 
     static func decode(_ text: String?) -> (PrintOptions, CustomSize?) {
-        guard let text, let stored = try? JSONDecoder().decode(Stored.self, from: Data(text.utf8)) else { return (PrintOptions(), nil) }
+        // `{}`, the spec's print, is most renders': no JSONDecoder for it.
+        guard let text, text != "{}", let stored = try? JSONDecoder().decode(Stored.self, from: Data(text.utf8)) else { return (PrintOptions(), nil) }
         if let width = stored.widthMM, let height = stored.heightMM {
             return (stored.options, CustomSize(width: width, height: height, millimetres: true))
         }

@@ -48,6 +48,9 @@ public final class MeasuredRenderStore: RenderStore {
     }
     public func render(id: UUID) async throws -> RenderRecord? { try await measure("render") { try await base.render(id: id) } }
     public func asset(id: UUID) async throws -> AssetRecord? { try await measure("asset") { try await base.asset(id: id) } }
+    public func listRenders(_ query: RenderListQuery) async throws -> RenderListPage {
+        try await measure("list_renders") { try await base.listRenders(query) }
+    }
     public func markProcessing(id: UUID, at: Date) async throws -> RenderRecord? {
         defer { changes.signal(id) }
         return try await measure("mark_processing") { try await base.markProcessing(id: id, at: at) }

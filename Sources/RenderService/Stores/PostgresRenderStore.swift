@@ -156,6 +156,45 @@ public struct PostgresRenderStore: RenderStore {
         return nil
     }
 
+    public func listRenders(_ query: RenderListQuery) async throws -> RenderListPage {
+        var records: [RenderRecord] = []
+        var positions: [RenderListPosition] = []
+        for try await row in try await client.query(Self.listQuery(query), logger: logger) {
+            let record = try Self.record(row)
+            records.append(record)
+            positions.append(RenderListPosition(createdAtMicroseconds: try row.makeRandomAccess()[21].decode(Int64.self), id: record.id))
+        }
+        guard records.count > query.limit else { return RenderListPage(renders: records, next: nil) }
+        return RenderListPage(renders: Array(records.prefix(query.limit)), next: positions[query.limit - 1])
+    }
+
+    /// The page plus one row (whether more follow), with each row's `created_at` as exact
+    /// microseconds for its position. Only the conditions the query has are written, so the
+    /// planner sees the index that fits them (`db/migrations/007_render_listing.sql`).
+    static func listQuery(_ query: RenderListQuery) -> PostgresQuery {
+        var binds = PostgresBindings()
+        func bind(_ value: some PostgresDynamicTypeEncodable) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        var conditions: [String] = []
+        if case .owner(let owner) = query.scope { conditions.append("owner = \(bind(owner))") }
+        if let status = query.status { conditions.append("status = \(bind(status.rawValue))") }
+        if let style = query.styleID { conditions.append("style_id = \(bind(style))") }
+        if let from = query.createdFrom { conditions.append("created_at >= \(bind(from))") }
+        if let before = query.createdBefore { conditions.append("created_at < \(bind(before))") }
+        if let after = query.after {
+            // From integer microseconds, exactly (a bound Date would be truncated to them).
+            conditions.append("(created_at, id) < (TIMESTAMPTZ 'epoch' + \(bind(after.boundedMicroseconds)) * INTERVAL '1 microsecond', \(bind(after.id)))")
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql = """
+            SELECT \(columns), (EXTRACT(EPOCH FROM created_at) * 1000000)::bigint FROM renders \(filter)
+            ORDER BY created_at DESC, id DESC LIMIT \(bind(Int64(query.limit) + 1))
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
     public func markProcessing(id: UUID, at date: Date) async throws -> RenderRecord? {
         let rows = try await client.query(
             """

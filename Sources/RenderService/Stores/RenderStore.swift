@@ -19,6 +19,11 @@ public protocol RenderStore: Sendable {
     func deleteIdempotencyKeys(before: Date) async throws -> Int
     func render(id: UUID) async throws -> RenderRecord?
     func asset(id: UUID) async throws -> AssetRecord?
+    /// One page of renders, newest first (`created_at`, then `id`, descending), filtered and
+    /// scoped as the query says (`GET /v1/renders`). Keyset pagination: a page holds the renders
+    /// after `query.after`, so a client walking the pages while renders are created sees every
+    /// render that existed when it started exactly once.
+    func listRenders(_ query: RenderListQuery) async throws -> RenderListPage
     /// `queued`/`processing` → `processing` with `started_at`. Returns the render when it may
     /// be worked on, nil when it does not exist or is already terminal.
     func markProcessing(id: UUID, at: Date) async throws -> RenderRecord?

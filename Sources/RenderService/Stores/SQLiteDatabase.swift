@@ -148,6 +148,20 @@ public final class SQLiteDatabase: Sendable {
         migrator.registerMigration("006_asset_owner") { db in
             try db.execute(sql: "ALTER TABLE assets ADD COLUMN owner TEXT")
         }
+        // `GET /v1/renders`: the listing's indexes (db/migrations/007_render_listing.sql), and
+        // times of earlier renders rounded to whole microseconds as they are now stored
+        // (`SQLiteRenderStore.storedTime`), so keyset positions compare exactly.
+        migrator.registerMigration("007_render_listing") { db in
+            try db.execute(sql: """
+                UPDATE renders SET created_at = round(created_at * 1000000) / 1000000.0;
+                CREATE INDEX renders_owner_list_idx ON renders (owner, created_at DESC, id DESC);
+                CREATE INDEX renders_owner_status_list_idx ON renders (owner, status, created_at DESC, id DESC);
+                CREATE INDEX renders_owner_style_list_idx ON renders (owner, style_id, created_at DESC, id DESC);
+                CREATE INDEX renders_list_idx ON renders (created_at DESC, id DESC);
+                CREATE INDEX renders_status_list_idx ON renders (status, created_at DESC, id DESC);
+                CREATE INDEX renders_style_list_idx ON renders (style_id, created_at DESC, id DESC);
+                """)
+        }
         return migrator
     }()
 

@@ -253,3 +253,152 @@ struct RenderStoreConformance {
         #expect(record.status == .completed && abs((record.outputsDeletedAt ?? .distantPast).timeIntervalSince(deletedAt)) < 0.001)
     }
 }
+
+/// `listRenders` (`GET /v1/renders`): newest first, keyset pages, filters and scope.
+extension RenderStoreConformance {
+    /// Records as the store keeps them, in the listing's order: `created_at` in the store's
+    /// microseconds (read back), then id, both descending.
+    static func listingOrder(_ store: any RenderStore, _ ids: [UUID]) async throws -> [UUID] {
+        var keyed: [(Int64, String, UUID)] = []
+        for id in ids {
+            let record = try #require(try await store.render(id: id))
+            keyed.append((Int64((record.createdAt.timeIntervalSince1970 * 1_000_000).rounded()), id.lowercased, id))
+        }
+        return keyed.sorted { ($0.0, $0.1) > ($1.0, $1.1) }.map(\.2)
+    }
+
+    /// Every page of a listing, following `next` until nil.
+    static func walk(_ store: any RenderStore, _ query: RenderListQuery, between: @Sendable () async throws -> Void = {}) async throws -> [[RenderRecord]] {
+        var pages: [[RenderRecord]] = []
+        var query = query
+        while true {
+            let page = try await store.listRenders(query)
+            pages.append(page.renders)
+            #expect(pages.count < 1000, "the walk ends")
+            guard let next = page.next, pages.count < 1000 else { break }
+            #expect(page.renders.count == query.limit, "only the last page is short")
+            #expect(next.id == page.renders.last?.id)
+            query.after = next
+            try await between()
+        }
+        return pages
+    }
+
+    /// Ties (one instant for several renders) and neighbours one microsecond apart are where a
+    /// position that was rounded, or compared on time alone, repeats or skips a render.
+    @Test(arguments: Implementations.stores)
+    func listingIsNewestFirstInKeysetPagesThroughTiesAndMicroseconds(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let base = 1_764_000_000.123_456
+        let times = (0..<10).map { base + Double($0) / 1_000_000 } + Array(repeating: base + 0.5, count: 10) + (0..<10).map { base - Double($0 * 7919) }
+        let owners: [String?] = ["key_a", "key_b", nil]
+        var ids: [UUID] = []
+        var byOwner: [String: [UUID]] = [:]
+        for (index, time) in times.enumerated() {
+            var (render, asset) = Fixtures.pair(createdAt: Date(timeIntervalSince1970: time))
+            render.owner = owners[index % 3]
+            try await store.create(render, asset: asset)
+            ids.append(render.id)
+            byOwner[render.owner ?? "", default: []].append(render.id)
+        }
+        for limit in [1, 4, 7, 30, 100] {
+            let everyone = try await Self.walk(store, RenderListQuery(scope: .everyone, limit: limit))
+            #expect(everyone.flatMap { $0 }.map(\.id) == (try await Self.listingOrder(store, ids)), "limit \(limit)")
+            #expect(everyone.count == (ids.count + limit - 1) / limit)
+            let mine = try await Self.walk(store, RenderListQuery(scope: .owner("key_a"), limit: limit))
+            #expect(mine.flatMap { $0 }.map(\.id) == (try await Self.listingOrder(store, byOwner["key_a"]!)), "limit \(limit)")
+            #expect(mine.flatMap { $0 }.allSatisfy { $0.owner == "key_a" })
+        }
+        // The records are whole: the same as reading them one by one.
+        let first = try await store.listRenders(RenderListQuery(scope: .owner("key_b"), limit: 2))
+        for record in first.renders { #expect(try await store.render(id: record.id) == record) }
+        #expect(try await store.listRenders(RenderListQuery(scope: .owner("key_nobody"), limit: 10)) == RenderListPage(renders: [], next: nil))
+        // A position past either end: everything, or nothing.
+        let future = RenderListPosition(createdAtMicroseconds: .max, id: UUID())
+        #expect(try await store.listRenders(RenderListQuery(scope: .everyone, after: future, limit: 100)).renders.count == ids.count)
+        let past = RenderListPosition(createdAtMicroseconds: .min, id: UUID())
+        #expect(try await store.listRenders(RenderListQuery(scope: .everyone, after: past, limit: 100)).renders.isEmpty)
+    }
+
+    @Test(arguments: Implementations.stores)
+    func listingFiltersByStatusStyleAndCreationTime(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let base: TimeInterval = 1_764_000_000
+        let photo = PhotoStyle().info.id
+        var renders: [RenderRecord] = []
+        for index in 0..<12 {
+            var (render, asset) = Fixtures.pair(createdAt: Date(timeIntervalSince1970: base + Double(index * 10)))
+            render.owner = index % 4 == 3 ? "key_b" : "key_a"
+            if index % 3 == 0 { render.styleID = photo }
+            try await store.create(render, asset: asset)
+            switch index % 4 {
+            case 1: _ = try await store.markFailed(id: render.id, message: "corrupt", at: Date())
+            case 2: _ = try await store.markCanceled(id: render.id, at: Date())
+            default: break
+            }
+            renders.append(try #require(try await store.render(id: render.id)))
+        }
+        func check(_ query: RenderListQuery, _ predicate: (RenderRecord) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let listed = try await Self.walk(store, query).flatMap { $0 }.map(\.id)
+            let expected = try await Self.listingOrder(store, renders.filter(predicate).map(\.id))
+            #expect(listed == expected, sourceLocation: sourceLocation)
+        }
+        let keyA: (RenderRecord) -> Bool = { $0.owner == "key_a" }
+        try await check(RenderListQuery(scope: .owner("key_a"), status: .failed, limit: 2)) { keyA($0) && $0.status == .failed }
+        try await check(RenderListQuery(scope: .everyone, status: .queued, limit: 2)) { $0.status == .queued }
+        try await check(RenderListQuery(scope: .everyone, status: .completed, limit: 2)) { _ in false }
+        try await check(RenderListQuery(scope: .owner("key_a"), styleID: photo, limit: 2)) { keyA($0) && $0.styleID == photo }
+        try await check(RenderListQuery(scope: .everyone, styleID: photo, limit: 3)) { $0.styleID == photo }
+        try await check(RenderListQuery(scope: .owner("key_a"), status: .queued, styleID: photo, limit: 1)) {
+            keyA($0) && $0.status == .queued && $0.styleID == photo
+        }
+        // From inclusive, before exclusive: [base + 20, base + 70) is indexes 2 to 6.
+        let from = Date(timeIntervalSince1970: base + 20), before = Date(timeIntervalSince1970: base + 70)
+        try await check(RenderListQuery(scope: .everyone, createdFrom: from, createdBefore: before, limit: 2)) {
+            $0.createdAt >= from && $0.createdAt < before
+        }
+        try await check(RenderListQuery(scope: .owner("key_a"), status: .canceled, createdFrom: from, limit: 5)) {
+            keyA($0) && $0.status == .canceled && $0.createdAt >= from
+        }
+        try await check(RenderListQuery(scope: .owner("key_b"), createdBefore: before, limit: 5)) { $0.owner == "key_b" && $0.createdAt < before }
+    }
+
+    /// A client walking the pages while renders are created sees each render that existed when
+    /// it began exactly once: new renders are newer, so they sort before its first page.
+    @Test(arguments: Implementations.stores)
+    func listingWalkSeesEveryRenderOnceWhileRendersAreCreated(_ impl: StoreUnderTest) async throws {
+        let (store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        var existing: [UUID] = []
+        let now = Date()
+        for index in 0..<45 {
+            // Ties in threes, a second apart, all in the past.
+            var (render, asset) = Fixtures.pair(createdAt: now.addingTimeInterval(-1000 + Double(index / 3)))
+            render.owner = "key_a"
+            try await store.create(render, asset: asset)
+            existing.append(render.id)
+        }
+        let inserting = Task {
+            var created: [UUID] = []
+            for _ in 0..<60 {
+                var (render, asset) = Fixtures.pair(createdAt: Date())
+                render.owner = "key_a"
+                try await store.create(render, asset: asset)
+                created.append(render.id)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            return created
+        }
+        let walked = try await Self.walk(store, RenderListQuery(scope: .owner("key_a"), limit: 4)) { try await Task.sleep(for: .milliseconds(5)) }
+            .flatMap { $0 }
+        let created = try await inserting.value
+        let ids = walked.map(\.id)
+        #expect(Set(ids).count == ids.count, "no render twice")
+        #expect(Set(existing).isSubset(of: Set(ids)), "no render that existed is skipped")
+        #expect(Set(ids).isSubset(of: Set(existing + created)))
+        #expect(Array(ids.suffix(existing.count)) == (try await Self.listingOrder(store, existing)), "the existing ones last, in order")
+        #expect(zip(walked, walked.dropFirst()).allSatisfy { $0.createdAt >= $1.createdAt }, "newest first")
+    }
+}
