@@ -5,3 +5,4 @@
 \ir migrations/003_reliability.sql
 \ir migrations/005_print_options.sql
 \ir migrations/006_asset_owner.sql
+\ir migrations/008_webhooks.sql
