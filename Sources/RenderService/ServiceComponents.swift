@@ -12,6 +12,8 @@ public struct ServiceComponents: Sendable {
     public let queue: any JobQueue
     public let objects: any ObjectStore
     public let metrics: ServiceMetrics
+    /// Webhook deliveries waiting to be made, in the render database.
+    public let webhookOutbox: any WebhookOutbox
     /// Embedded mode's file server, when objects are local.
     public let localFiles: (store: LocalObjectStore, signer: URLSigner)?
     /// Where uploads are received before they are accepted.
@@ -22,6 +24,11 @@ public struct ServiceComponents: Sendable {
     let migrationCheck: @Sendable () async throws -> Bool
 
     public func isMigrated() async throws -> Bool { try await migrationCheck() }
+
+    /// The service that delivers this deployment's webhooks (one in every serve and worker process).
+    public func webhookDeliverer(logger: Logger) -> WebhookDeliverer {
+        WebhookDeliverer(outbox: webhookOutbox, store: store, settings: configuration.webhooks, metrics: metrics, logger: logger)
+    }
 
     /// Worker processes render `WORKER_COUNT` at once rather than `WORKER_CONCURRENCY`.
     public mutating func overrideWorkerConcurrency(_ count: Int) {
@@ -50,6 +57,7 @@ public enum EmbeddedBackend {
         let signer = URLSigner(secret: secret)
         var configuration = configuration
         configuration.apiKeys = configuration.apiKeys.keyed(with: secret)
+        configuration.webhooks = configuration.webhooks.keyed(with: secret)
         let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
         let queue = TableJobQueue(database: database)
         let metrics = ServiceMetrics(queueName: queue.name)
@@ -65,6 +73,7 @@ public enum EmbeddedBackend {
             queue: queue,
             objects: objects,
             metrics: metrics,
+            webhookOutbox: SQLiteWebhookOutbox(database: database),
             localFiles: (objects, signer),
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

@@ -72,6 +72,8 @@ public struct ServiceConfiguration: Sendable {
     /// `PREVIEW_CONCURRENCY`: style previews rendered at once, on their own threads, so
     /// previews and print renders never wait for each other.
     public var previewConcurrency: Int
+    /// `WEBHOOK_*`: signed webhooks on a render's terminal status.
+    public var webhooks = WebhookSettings()
     /// How long an `Idempotency-Key` is remembered.
     public var idempotencyKeyLifetime: Duration = .seconds(24 * 3600)
 
@@ -208,6 +210,17 @@ public struct ServiceConfiguration: Sendable {
         originalRetention = try period("ORIGINAL_RETENTION", default: "0")
         outputRetention = try period("OUTPUT_RETENTION", default: "0")
         retentionSweepInterval = try period("RETENTION_SWEEP_INTERVAL", default: "1h") ?? .seconds(3600)
+
+        if let text = try secret("WEBHOOK_SECRET") { webhooks.secret = try WebhookSecret(text) }
+        webhooks.keysByDigest = try WebhookSettings.parseKeys(try secret("WEBHOOK_KEYS") ?? "")
+        let allowPrivate = string("WEBHOOK_ALLOW_PRIVATE")?.lowercased() ?? "false"
+        guard ["true", "false", "1", "0", "yes", "no"].contains(allowPrivate) else {
+            throw ConfigurationError("WEBHOOK_ALLOW_PRIVATE must be true or false, got '\(allowPrivate)'")
+        }
+        webhooks.allowPrivate = ["true", "1", "yes"].contains(allowPrivate)
+        webhooks.timeout = .seconds(try integer("WEBHOOK_TIMEOUT_SECONDS", default: 10, range: 1...60))
+        webhooks.retryBase = .seconds(try integer("WEBHOOK_RETRY_BASE_SECONDS", default: 5, range: 1...3600))
+        webhooks.retryWindow = try period("WEBHOOK_RETRY_WINDOW", default: "25h") ?? .seconds(25 * 3600)
     }
 
     /// What serving the API in production mode needs beyond what workers need: it is closed
@@ -240,6 +253,10 @@ public struct ServiceConfiguration: Sendable {
             ("MAX_QUEUED_RENDERS", String(maxQueuedRenders)), ("OVERLOAD_RETRY_AFTER_SECONDS", String(overloadRetryAfterSeconds)),
             ("ORIGINAL_RETENTION", RetentionPeriod.format(originalRetention)), ("OUTPUT_RETENTION", RetentionPeriod.format(outputRetention)),
             ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),
+            ("WEBHOOK_SECRET", webhooks.secret == nil ? "(not set)" : "********"),
+            ("WEBHOOK_KEYS", webhooks.keysByDigest.isEmpty ? "(not set)" : "(\(webhooks.keysByDigest.count) keys, hidden)"),
+            ("WEBHOOK_ALLOW_PRIVATE", String(webhooks.allowPrivate)), ("WEBHOOK_TIMEOUT_SECONDS", String(Int(webhooks.timeout.seconds))),
+            ("WEBHOOK_RETRY_BASE_SECONDS", String(Int(webhooks.retryBase.seconds))), ("WEBHOOK_RETRY_WINDOW", RetentionPeriod.format(webhooks.retryWindow)),
             ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
             ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
             ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),
