@@ -197,7 +197,7 @@ struct WebhookTests {
         let second = WebhookDeliverer(outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
         let restarted = Task { try await second.run() }
         defer { restarted.cancel() }
-        try await eventually(timeout: .seconds(20)) { try await outbox2.deliveries(renderID: id).first?.status == .delivered }
+        try await eventually(timeout: .seconds(90)) { try await outbox2.deliveries(renderID: id).first?.status == .delivered }
         try await Task.sleep(for: .seconds(1))
         let requests = receiver.requests
         #expect(requests.map(\.answered) == [500, 200], "delivered once after the restart")
@@ -230,7 +230,7 @@ struct WebhookTests {
 }
 
 /// Polls until `condition` holds.
-func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+func eventually(timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
         guard ContinuousClock.now < deadline else { throw ConfigurationError("condition not met within \(timeout)") }

@@ -39,6 +39,9 @@ public struct WebhookDeliverer: Service {
 
     public func run() async throws {
         var lastGauge = ContinuousClock.now - .seconds(60)
+        // The outbox may be unreachable for a while (a database restart, or migrations still
+        // running at start): said once a minute, not once a poll.
+        var lastComplaint: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if ContinuousClock.now - lastGauge > .seconds(5) {
                 lastGauge = .now
@@ -47,8 +50,12 @@ public struct WebhookDeliverer: Service {
             let batch: [WebhookDelivery]
             do {
                 batch = try await outbox.claimDue(now: Date(), limit: settings.concurrency, worker: worker, lease: lease)
+                lastComplaint = nil
             } catch {
-                logger.error("Webhook outbox unavailable", metadata: ["error": "\(error)"])
+                if lastComplaint.map({ ContinuousClock.now - $0 > .seconds(60) }) ?? true {
+                    lastComplaint = .now
+                    logger.warning("Webhook outbox unavailable; retrying", metadata: ["error": "\(error)"])
+                }
                 batch = []
             }
             if batch.isEmpty {

@@ -49,7 +49,7 @@ final class WebhookReceiver: @unchecked Sendable {
 
     /// Waits until `condition` holds for the requests received.
     @discardableResult
-    func wait(timeout: Duration = .seconds(30), until condition: ([Request]) -> Bool) async throws -> [Request] {
+    func wait(timeout: Duration = .seconds(90), until condition: ([Request]) -> Bool) async throws -> [Request] {
         let deadline = ContinuousClock.now + timeout
         while true {
             let seen = requests
