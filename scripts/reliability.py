@@ -44,6 +44,7 @@ def main():
         ("graceful shutdown", checks.check_graceful_shutdown),
         ("crash", checks.check_crash),
         ("retention", checks.check_retention),
+        ("webhooks", checks.check_webhooks),
         ("secrets", lambda work: checks.check_secrets(work, options.servers_env)),
     ]
     rows, failed = [], []
@@ -129,6 +130,11 @@ Limits and behaviour behind the rows:
   back to the queue; nothing is left `processing`.
 - A request header over NIO's limit is refused by the HTTP parser with a bare `400` and the
   connection closed (there is no request yet to answer in JSON).
+- Webhooks: deliveries are rows written with the render's terminal status and claimed under a
+  lease, so a restart (SIGTERM or SIGKILL) between attempts loses none, and an attempt is made
+  by one process only; a receiver that is down, slow or answers non-2xx is retried with
+  backoff and full jitter (at least 1 s apart) until `WEBHOOK_RETRY_WINDOW`. The receiver in
+  these rows (`tests/webhooks/receiver.py`) verifies every signature in Python.
 """
 
 

@@ -53,6 +53,7 @@ public enum RenderServiceApplication {
             logger: logger)
         app.addServices(dependencies)
         app.addServices(RetentionSweeper(services: services, logger: logger))
+        app.addServices(services.webhookDeliverer(logger: logger))
         if let workers { app.addServices(workers) }
         if let prepare { app.beforeServerStarts(perform: prepare) }
         return app
@@ -77,6 +78,7 @@ public enum RenderServiceApplication {
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
         app.addServices(dependencies)
+        app.addServices(services.webhookDeliverer(logger: logger))
         app.addServices(workers)
         return app
     }

@@ -18,6 +18,7 @@ public struct ProductionBackend: Sendable {
         var configuration = configuration
         if let secret = configuration.urlSigningSecret {
             configuration.apiKeys = configuration.apiKeys.keyed(with: Data(secret.utf8))
+            configuration.webhooks = configuration.webhooks.keyed(with: Data(secret.utf8))
         }
         guard let password = configuration.database.password else { throw ConfigurationError("DB_PASSWORD is required") }
         var pg = configuration.database.clientConfiguration(password: password)
@@ -50,6 +51,7 @@ public struct ProductionBackend: Sendable {
             objects: objects,
             metrics: metrics,
             rateLimiter: FailoverRateLimiter(primary: RedisRateLimiter(client: rateLimitRedis), metrics: metrics, logger: logger),
+            webhookOutbox: PostgresWebhookOutbox(client: postgres, logger: logger),
             localFiles: nil,
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

@@ -15,6 +15,8 @@ public struct ServiceComponents: Sendable {
     /// Counts `/v1` requests against `RATE_LIMIT_*` (used only when they are set): in process
     /// (embedded) or shared through Redis (production).
     public let rateLimiter: any RateLimiter
+    /// Webhook deliveries waiting to be made, in the render database.
+    public let webhookOutbox: any WebhookOutbox
     /// Embedded mode's file server, when objects are local.
     public let localFiles: (store: LocalObjectStore, signer: URLSigner)?
     /// Where uploads are received before they are accepted.
@@ -25,6 +27,11 @@ public struct ServiceComponents: Sendable {
     let migrationCheck: @Sendable () async throws -> Bool
 
     public func isMigrated() async throws -> Bool { try await migrationCheck() }
+
+    /// The service that delivers this deployment's webhooks (one in every serve and worker process).
+    public func webhookDeliverer(logger: Logger) -> WebhookDeliverer {
+        WebhookDeliverer(outbox: webhookOutbox, store: store, settings: configuration.webhooks, metrics: metrics, logger: logger)
+    }
 
     /// Worker processes render `WORKER_COUNT` at once rather than `WORKER_CONCURRENCY`.
     public mutating func overrideWorkerConcurrency(_ count: Int) {
@@ -53,6 +60,7 @@ public enum EmbeddedBackend {
         let signer = URLSigner(secret: secret)
         var configuration = configuration
         configuration.apiKeys = configuration.apiKeys.keyed(with: secret)
+        configuration.webhooks = configuration.webhooks.keyed(with: secret)
         let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
         let queue = TableJobQueue(database: database)
         let metrics = ServiceMetrics(queueName: queue.name)
@@ -69,6 +77,7 @@ public enum EmbeddedBackend {
             objects: objects,
             metrics: metrics,
             rateLimiter: InProcessRateLimiter(),
+            webhookOutbox: SQLiteWebhookOutbox(database: database),
             localFiles: (objects, signer),
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",

@@ -161,6 +161,16 @@ struct APIKeyCommand: ParsableCommand {
     }
 }
 
+struct WebhookSecretCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webhook-secret",
+        abstract: "Make a new webhook signing secret (whsec_…) for WEBHOOK_SECRET or a WEBHOOK_KEYS entry; give it to the receiver too.")
+
+    func run() {
+        print(WebhookSecret.generate())
+    }
+}
+
 enum ProcessFiles {
     /// Customers' photos and prints, the database and the signing key are this user's alone:
     /// everything the service creates is 0600 (files) or 0700 (directories).

@@ -29,7 +29,7 @@ struct ListBackend: Sendable, CustomTestStringConvertible {
         let c = service.components
         let components = ServiceComponents(
             configuration: c.configuration, engine: c.engine, store: MeasuredRenderStore(store, metrics: c.metrics), queue: c.queue,
-            objects: c.objects, metrics: c.metrics, rateLimiter: c.rateLimiter, localFiles: c.localFiles,
+            objects: c.objects, metrics: c.metrics, rateLimiter: c.rateLimiter, webhookOutbox: c.webhookOutbox, localFiles: c.localFiles,
             uploadDirectory: c.uploadDirectory, workDirectory: c.workDirectory, previews: c.previews, migrationCheck: c.migrationCheck)
         let replaced = EmbeddedTestService(
             components: components, lock: service.lock, directory: service.directory, logSink: service.logSink, logger: service.logger)

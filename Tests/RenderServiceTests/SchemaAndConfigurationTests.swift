@@ -11,6 +11,27 @@ struct SchemaAndConfigurationTests {
     /// The data migrations (`*_seed*.sql`): the spec's seed and the lab sizes added later.
     static let seedFiles = ["002_seed.sql", "004_seed_print_sizes.sql"]
 
+    /// Every setting `aso-render config` shows is documented in one of the README's tables, and
+    /// every field `POST /v1/renders` accepts and every key of a render is in the OpenAPI document.
+    @Test func settingsAndFieldsAreDocumented() throws {
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }.joined(separator: "\n")
+        for (name, _) in try ServiceConfiguration(environment: [:]).describe() {
+            #expect(rows.contains("`\(name)`"), "\(name) is not in the README's settings tables")
+        }
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root.appendingPathComponent("Sources/RenderService/Resources/openapi.json"))) as? [String: Any])
+        let paths = try #require(document["paths"] as? [String: Any])
+        let post = try #require((paths["/v1/renders"] as? [String: Any])?["post"] as? [String: Any])
+        let body = try #require(((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"] as? [String: Any])
+        let fields = try #require((body["schema"] as? [String: Any])?["properties"] as? [String: Any])
+        #expect(Set(fields.keys) == RenderController.formFields.union(["file"]))
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let render = try #require((schemas["Render"] as? [String: Any])?["properties"] as? [String: Any])
+        guard case .object(let members) = RenderJSON.object(Fixtures.render()) else { Issue.record("a render is an object"); return }
+        #expect(Set(render.keys) == Set(members.map(\.0)))
+    }
+
     /// `db/schema.sql` and `db/seed.sql` (the spec's psql path) run the migration files.
     @Test func specSQLFilesIncludeTheMigrations() throws {
         let schema = try String(contentsOf: Self.root.appendingPathComponent("db/schema.sql"), encoding: .utf8)
@@ -89,7 +110,7 @@ struct SchemaAndConfigurationTests {
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         let database = try SQLiteDatabase(path: "\(temporary)/schema.sqlite")
         let sqlite = try database.pool.read { db in
-            try ["styles", "size_presets", "assets", "renders", "idempotency_keys"].reduce(into: [String: [String]]()) { result, table in
+            try ["styles", "size_presets", "assets", "renders", "idempotency_keys", "webhook_deliveries"].reduce(into: [String: [String]]()) { result, table in
                 result[table] = try db.columns(in: table).map(\.name)
             }
         }

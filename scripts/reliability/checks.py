@@ -850,6 +850,132 @@ def check_retention(work):
         server.stop()
 
 
+# MARK: webhooks
+
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+class Receiver:
+    """tests/webhooks/receiver.py: checks every signature in Python and logs every request."""
+
+    def __init__(self, work, name, *arguments):
+        self.log_path = os.path.join(work, f"{name}-deliveries.jsonl")
+        port_file = os.path.join(work, f"{name}.port")
+        self.process = subprocess.Popen(
+            ["python3", os.path.join(ROOT, "tests/webhooks/receiver.py"), "--secret", WEBHOOK_SECRET, "--log", self.log_path,
+             "--port-file", port_file, *arguments], stdout=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not os.path.exists(port_file):
+            expect(time.time() < deadline, "the webhook receiver did not start")
+            time.sleep(0.05)
+        with open(port_file) as f:
+            self.url = f"http://127.0.0.1:{f.read().strip()}/hooks"
+
+    def requests(self):
+        if not os.path.exists(self.log_path):
+            return []
+        with open(self.log_path) as log:
+            return [json.loads(line) for line in log if line.strip()]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def webhook_server(work, name, **env):
+    return Server(work, name, {"WEBHOOK_SECRET": WEBHOOK_SECRET, "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_RETRY_BASE_SECONDS": "1",
+                               **env})
+
+
+def deliveries(server):
+    with server.database() as db:
+        return db.execute("SELECT render_id, status, attempts, last_error FROM webhook_deliveries ORDER BY created_at").fetchall()
+
+
+def wait_for_deliveries(server, count, statuses, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = deliveries(server)
+        if len(found) == count and all(row[1] in statuses for row in found):
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"deliveries not {statuses}: {deliveries(server)}")
+
+
+def expect_each_attempt_once(requests):
+    pairs = [(r["id"], r["attempt"]) for r in requests]
+    expect(len(pairs) == len(set(pairs)), f"an attempt was delivered twice: {pairs}")
+    expect(all(r["hmac_valid"] and r["reference_valid"] is not False for r in requests), "a signature did not verify")
+
+
+def check_webhooks(work):
+    rows = []
+    photo = corpus.read(corpus.DUNE)
+    # A dead endpoint: nothing listens (each attempt fails at the 2 s timeout); retried with
+    # backoff until the (shortened) window closes.
+    dead_url = f"http://127.0.0.1:{free_port()}/hooks"
+    server = webhook_server(work, "webhook-dead", WEBHOOK_RETRY_WINDOW="12s", WEBHOOK_TIMEOUT_SECONDS="2").start()
+    try:
+        ids = [server.upload(photo, extra=[("webhook_url", dead_url)]).json()["render_id"] for _ in range(3)]
+        expect([server.wait_for(i) for i in ids] == ["completed"] * 3, "renders did not complete")
+        found = wait_for_deliveries(server, 3, ("failed",), timeout=60)
+        attempts = sum(row[2] for row in found)
+        expect(all(row[2] >= 2 for row in found), f"not retried: {found}")
+        metrics = server.request("GET", "/metrics").body.decode()
+        expect('webhook_deliveries_total{outcome="failed"} 3' in metrics, "failed deliveries not counted")
+        rows.append(Row("webhooks to a dead endpoint (connection refused; timeout 2 s, retry window shortened to 12 s)", 3,
+                        f"{attempts} attempts with backoff, then each delivery marked failed and counted; renders completed"))
+    finally:
+        server.stop()
+
+    # A slow endpoint: the first attempt outlasts the 2 s timeout, the retry is answered.
+    receiver = Receiver(work, "webhook-slow", "--delay", "4", "--slow-first", "1")
+    server = webhook_server(work, "webhook-slow", WEBHOOK_TIMEOUT_SECONDS="2").start()
+    try:
+        ids = [server.upload(photo, extra=[("webhook_url", receiver.url)]).json()["render_id"] for _ in range(3)]
+        started = time.time()
+        expect(server.request("GET", "/health/liveness", timeout=5).status == 200, "API not answering")
+        wait_for_deliveries(server, 3, ("delivered",))
+        elapsed = time.time() - started
+        time.sleep(4.5)  # the receiver logs a slow request once it has slept through it
+        requests = receiver.requests()
+        expect_each_attempt_once(requests)
+        expect(sorted({r["render_id"] for r in requests}) == sorted(ids), "a render's webhook is missing")
+        expect(sorted(r["render_id"] for r in requests if r["attempt"] == "2") == sorted(ids), f"retries: {requests}")
+        rows.append(Row("webhook receiver slower than WEBHOOK_TIMEOUT_SECONDS (4 s on the first attempt, timeout 2 s)", 3,
+                        f"first attempts timed out and were retried, all delivered ({len(requests)} requests, "
+                        f"signatures verified in Python) within {elapsed:.0f} s; no attempt sent twice"))
+    finally:
+        server.stop()
+        receiver.stop()
+
+    # A restart between an attempt that failed and its retry: SIGTERM, then SIGKILL.
+    for number, label in ((signal.SIGTERM, "SIGTERM"), (signal.SIGKILL, "SIGKILL")):
+        receiver = Receiver(work, f"webhook-restart-{label}", "--fail-first", "1")
+        server = webhook_server(work, f"webhook-restart-{label}", WEBHOOK_RETRY_BASE_SECONDS="4").start()
+        try:
+            ids = [server.upload(photo, extra=[("webhook_url", receiver.url)]).json()["render_id"] for _ in range(2)]
+            expect([server.wait_for(i) for i in ids] == ["completed"] * 2, "renders did not complete")
+            deadline = time.time() + 30
+            while len(receiver.requests()) < 2:
+                expect(time.time() < deadline, "first attempts not seen")
+                time.sleep(0.1)
+            server.stop(number)
+            server.start()
+            wait_for_deliveries(server, 2, ("delivered",))
+            time.sleep(2)
+            requests = receiver.requests()
+            expect_each_attempt_once(requests)
+            delivered = [r["render_id"] for r in requests if r["answered"] == 200]
+            expect(sorted(delivered) == sorted(ids), f"delivered: {delivered}")
+            rows.append(Row(f"{label} and restart while 2 webhooks wait for their retry (first attempts got 500)", 2,
+                            "both delivered once after the restart (same webhook-id, attempt 2); no attempt sent twice"))
+        finally:
+            server.stop()
+            receiver.stop()
+    return rows
+
+
 # MARK: secrets
 
 

@@ -14,6 +14,8 @@ what a real client sends, keeping everything else it generated:
 - the size: the API takes exactly one of `size_preset_id`, `width_inches` + `height_inches` and
   `width_mm` + `height_mm`, which OpenAPI 3.0 cannot say; the generated choice is kept and made
   whole (a lone width gets its height) or, with none, the spec's 9x12 preset is added;
+- `webhook_url`, when present and not empty: a URL that resolves (fuzz-api.sh allows private
+  addresses; nothing renders there, so nothing is ever delivered to it);
 - `Idempotency-Key`, when present and valid: the generated key with a digest of the request as
   sent appended, so one key never names two different requests (that 422 is a designed answer,
   not a bug). This one is done for every case, negative ones too, except a case testing the key.
@@ -160,6 +162,8 @@ def _normalise(body, path):
         return
     if "style_params" in body:
         body["style_params"] = _style_params(body.get("style_id"), body["style_params"])
+    if body.get("webhook_url"):
+        body["webhook_url"] = WEBHOOK_URL
     _one_size(body)
 
 
@@ -168,6 +172,7 @@ def _is_upload(case):
 
 
 PREVIEW = "/v1/assets/{id}/styles/{style_id}/preview.jpg"
+WEBHOOK_URL = "http://127.0.0.1:9/hooks"
 
 
 @schemathesis.hook

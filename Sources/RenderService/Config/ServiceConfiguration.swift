@@ -74,6 +74,8 @@ public struct ServiceConfiguration: Sendable {
     public var previewConcurrency: Int
     /// `RATE_LIMIT_PER_HOUR`, `RATE_LIMIT_UPLOADS_PER_HOUR`, `TRUSTED_PROXIES`: off by default.
     public var rateLimits: RateLimitSettings
+    /// `WEBHOOK_*`: signed webhooks on a render's terminal status.
+    public var webhooks = WebhookSettings()
     /// How long an `Idempotency-Key` is remembered.
     public var idempotencyKeyLifetime: Duration = .seconds(24 * 3600)
 
@@ -230,6 +232,16 @@ public struct ServiceConfiguration: Sendable {
             trustedProxies.append(network)
         }
         rateLimits = RateLimitSettings(requestsPerHour: perHour, uploadsPerHour: perHour == 0 ? 0 : uploadsPerHour, trustedProxies: trustedProxies)
+        if let text = try secret("WEBHOOK_SECRET") { webhooks.secret = try WebhookSecret(text) }
+        webhooks.keysByDigest = try WebhookSettings.parseKeys(try secret("WEBHOOK_KEYS") ?? "")
+        let allowPrivate = string("WEBHOOK_ALLOW_PRIVATE")?.lowercased() ?? "false"
+        guard ["true", "false", "1", "0", "yes", "no"].contains(allowPrivate) else {
+            throw ConfigurationError("WEBHOOK_ALLOW_PRIVATE must be true or false, got '\(allowPrivate)'")
+        }
+        webhooks.allowPrivate = ["true", "1", "yes"].contains(allowPrivate)
+        webhooks.timeout = .seconds(try integer("WEBHOOK_TIMEOUT_SECONDS", default: 10, range: 1...60))
+        webhooks.retryBase = .seconds(try integer("WEBHOOK_RETRY_BASE_SECONDS", default: 5, range: 1...3600))
+        webhooks.retryWindow = try period("WEBHOOK_RETRY_WINDOW", default: "25h") ?? .seconds(25 * 3600)
     }
 
     /// What serving the API in production mode needs beyond what workers need: it is closed
@@ -265,6 +277,10 @@ public struct ServiceConfiguration: Sendable {
             ("RATE_LIMIT_PER_HOUR", rateLimits.isEnabled ? String(rateLimits.requestsPerHour) : "0 (off)"),
             ("RATE_LIMIT_UPLOADS_PER_HOUR", rateLimits.uploadsPerHour > 0 ? String(rateLimits.uploadsPerHour) : rateLimits.isEnabled ? "0 (no separate limit)" : "0 (off)"),
             ("TRUSTED_PROXIES", rateLimits.trustedProxies.isEmpty ? "(none: X-Forwarded-For is ignored)" : rateLimits.trustedProxies.map(\.description).joined(separator: ",")),
+            ("WEBHOOK_SECRET", webhooks.secret == nil ? "(not set)" : "********"),
+            ("WEBHOOK_KEYS", webhooks.keysByDigest.isEmpty ? "(not set)" : "(\(webhooks.keysByDigest.count) keys, hidden)"),
+            ("WEBHOOK_ALLOW_PRIVATE", String(webhooks.allowPrivate)), ("WEBHOOK_TIMEOUT_SECONDS", String(Int(webhooks.timeout.seconds))),
+            ("WEBHOOK_RETRY_BASE_SECONDS", String(Int(webhooks.retryBase.seconds))), ("WEBHOOK_RETRY_WINDOW", RetentionPeriod.format(webhooks.retryWindow)),
             ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
             ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
             ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),

@@ -65,6 +65,7 @@ struct RenderController: Sendable {
         let print = try RenderForm.printOptions(upload.fields)
         let parameters = try RenderForm.styleParameters(upload.fields["style_params"], style: style)
         let seed = try RenderForm.seedValue(upload.fields["seed"])
+        let webhookURL = try await RenderForm.webhookURL(upload.fields["webhook_url"], owner: owner, settings: configuration.webhooks)
         let existingAsset = try await assetField.asyncMap { try await intake.asset($0, owner: owner) }
         if let file = upload.file, file.size == 0 { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
 
@@ -74,7 +75,8 @@ struct RenderController: Sendable {
                 file: upload.file?.path,
                 fields: [style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
                          StyleParametersJSON.encode(parameters), seed.map(String.init) ?? "",
-                         PrintOptionsJSON.encode(print, custom: customSize)] + (existingAsset.map { ["asset:\($0.id.lowercased)"] } ?? []))
+                         PrintOptionsJSON.encode(print, custom: customSize)] + (existingAsset.map { ["asset:\($0.id.lowercased)"] } ?? [])
+                    + (webhookURL.map { ["webhook:\($0)"] } ?? []))
             if let earlierUse { return try replay(earlierUse, key: idempotencyKey, requestHash: digest) }
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
         }
@@ -93,7 +95,8 @@ struct RenderController: Sendable {
         guard let asset = newAsset ?? existingAsset else { throw APIError(.internalServerError, "Internal server error") }
         let record = RenderRecord(
             id: renderID, assetID: asset.id, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
-            customSize: customSize, print: print, styleParameters: parameters, seed: seed, createdAt: now, owner: owner)
+            customSize: customSize, print: print, styleParameters: parameters, seed: seed, createdAt: now, owner: owner,
+            webhookURL: webhookURL)
         /// Only an original stored by this request is removed when the render is not recorded.
         func discardNewOriginal() async {
             if let newAsset { try? await services.objects.delete(key: newAsset.storageKey) }
@@ -141,6 +144,7 @@ struct RenderController: Sendable {
     static let formFields: Set<String> = [
         "asset_id", "style_id", "size_preset_id", "orientation", "fit", "style_params", "seed",
         "width_inches", "height_inches", "width_mm", "height_mm", "bleed_inches", "crop_marks", "output_profile", "rendering_intent",
+        "webhook_url",
     ]
 
     /// `Idempotency-Key`: optional; 1–255 visible ASCII characters.
@@ -312,6 +316,7 @@ enum RenderJSON {
             ("effective_dpi", .optional(record.effectiveDPI)),
             ("warnings", .array(record.warnings.map(JSONValue.string))),
             ("outputs_deleted_at", date(record.outputsDeletedAt)),
+            ("webhook_url", .optional(record.webhookURL)),
         ])
     }
 

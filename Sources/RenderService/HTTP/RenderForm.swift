@@ -107,6 +107,25 @@ enum RenderForm {
         return supplied
     }
 
+    /// `webhook_url`, or the API key's default (`WEBHOOK_KEYS`): an http(s) URL whose host
+    /// resolves only to public addresses (unless `WEBHOOK_ALLOW_PRIVATE`), with a secret to sign
+    /// its deliveries. An empty field means none, even where the key has a default.
+    static func webhookURL(_ value: String?, owner: String?, settings: WebhookSettings) async throws -> String? {
+        if let value, value.isEmpty { return nil }
+        guard let text = value ?? settings.defaultURL(owner: owner) else { return nil }
+        let url: URL
+        do { url = try WebhookURL.parse(text) } catch { throw APIError(.badRequest, "Invalid webhook_url", message: error.message) }
+        guard settings.secret(owner: owner) != nil else {
+            throw APIError(.badRequest, "Webhooks are not configured", message: "This deployment has no webhook secret (WEBHOOK_SECRET) to sign deliveries with")
+        }
+        do {
+            _ = try await WebhookAddress.resolve(host: url.host ?? "", allowPrivate: settings.allowPrivate)
+        } catch {
+            throw APIError(.badRequest, "Invalid webhook_url", message: error.message)
+        }
+        return text
+    }
+
     static func seedValue(_ value: String?) throws -> UInt64? {
         guard let value, !value.isEmpty else { return nil }
         // At most 19 digits: the OpenAPI pattern can say exactly that.

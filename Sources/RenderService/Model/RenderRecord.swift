@@ -72,6 +72,8 @@ public struct RenderRecord: Sendable, Equatable {
     public var owner: String?
     /// When the retention sweep removed the TIFF and preview.
     public var outputsDeletedAt: Date?
+    /// Where the render's terminal status is posted (`webhook_url`, or its key's default).
+    public var webhookURL: String?
 
     public init(
         id: UUID, assetID: UUID, styleID: UUID, presetID: UUID, status: RenderStatus = .queued,
@@ -79,8 +81,10 @@ public struct RenderRecord: Sendable, Equatable {
         print: PrintOptions = PrintOptions(), styleParameters: [String: Double] = [:],
         seed: UInt64? = nil, outputKey: String? = nil, previewKey: String? = nil, errorMessage: String? = nil,
         effectiveDPI: Double? = nil, warnings: [String] = [], createdAt: Date, startedAt: Date? = nil,
-        completedAt: Date? = nil, durationMs: Int? = nil, owner: String? = nil, outputsDeletedAt: Date? = nil
+        completedAt: Date? = nil, durationMs: Int? = nil, owner: String? = nil, outputsDeletedAt: Date? = nil,
+        webhookURL: String? = nil
     ) {
+        self.webhookURL = webhookURL
         self.id = id
         self.assetID = assetID
         self.styleID = styleID

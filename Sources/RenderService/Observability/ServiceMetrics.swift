@@ -27,6 +27,10 @@ public final class ServiceMetrics: Sendable {
         _ = registry.makeGauge(descriptor: Self.describe("rq_queue_depth", "Renders waiting to be claimed."), labels: [("queue", queueName)])
         _ = registry.makeGauge(descriptor: Self.describe("rq_jobs_in_progress", "Renders being worked on by this process."), labels: [("queue", queueName)])
         dbConnections(active: 0, idle: 0)
+        for outcome in ["delivered", "retried", "failed", "refused"] {
+            _ = registry.makeCounter(descriptor: Self.describe("webhook_deliveries_total", "Webhook attempts by outcome."), labels: [("outcome", outcome)])
+        }
+        webhooksPending(0, oldest: nil)
     }
 
     static let queryBuckets: [Duration] = [
@@ -130,6 +134,33 @@ public final class ServiceMetrics: Sendable {
         guard count > 0 else { return }
         registry.makeCounter(descriptor: Self.describe("retention_objects_deleted_total", "Objects deleted at the end of their retention period."), labels: [("kind", kind)])
             .increment(by: Int64(count))
+    }
+
+    static let webhookLagBuckets: [Duration] = [
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+        .seconds(60), .seconds(300), .seconds(900), .seconds(3600), .seconds(6 * 3600), .seconds(24 * 3600),
+    ]
+
+    /// A webhook attempt's outcome: `delivered`, `retried` (will be tried again), `failed` (given up
+    /// after its retry window) or `refused` (its URL may not be delivered to).
+    public func webhookOutcome(_ outcome: String) {
+        registry.makeCounter(descriptor: Self.describe("webhook_deliveries_total", "Webhook attempts by outcome."), labels: [("outcome", outcome)]).increment()
+    }
+
+    /// A webhook delivered, `lag` seconds after its render reached its terminal status.
+    public func webhookDelivered(lag: TimeInterval) {
+        webhookOutcome("delivered")
+        registry.makeDurationHistogram(
+            descriptor: Self.describe("webhook_delivery_lag_seconds", "Time from a render's terminal status to its webhook's delivery."),
+            labels: [], buckets: Self.webhookLagBuckets
+        ).recordNanoseconds(Int64(max(0, lag) * 1_000_000_000))
+    }
+
+    /// Webhooks waiting for delivery, and the age of the oldest (0 when none).
+    public func webhooksPending(_ count: Int, oldest: Date?) {
+        registry.makeGauge(descriptor: Self.describe("webhook_deliveries_pending", "Webhook deliveries not yet delivered or given up."), labels: []).set(Double(count))
+        registry.makeGauge(descriptor: Self.describe("webhook_oldest_pending_seconds", "Age of the oldest pending webhook delivery."), labels: [])
+            .set(oldest.map { max(0, Date().timeIntervalSince($0)) } ?? 0)
     }
 
     public func gauge(_ name: String, _ value: Double, help: String) {

@@ -46,10 +46,11 @@ public struct PostgresRenderStore: RenderStore {
             let preset: UUID? = render.customSize == nil ? render.presetID : nil
             try await connection.query(
                 """
-                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options)
+                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options,
+                                     webhook_url)
                 VALUES (\(render.id), \(render.assetID), \(render.styleID), \(preset), \(render.status.rawValue), \(render.orientation.rawValue),
                         \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt), \(render.owner),
-                        \(options)::jsonb)
+                        \(options)::jsonb, \(render.webhookURL))
                 """, logger: logger)
             return nil
         }
@@ -134,7 +135,7 @@ public struct PostgresRenderStore: RenderStore {
     static let columns = """
         id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params::text, seed, output_key, preview_key,
         error_message, effective_dpi, warnings::text, created_at, started_at, completed_at, duration_ms, owner, outputs_deleted_at,
-        print_options::text
+        print_options::text, webhook_url
         """
 
     public func render(id: UUID) async throws -> RenderRecord? {
@@ -162,7 +163,9 @@ public struct PostgresRenderStore: RenderStore {
         for try await row in try await client.query(Self.listQuery(query), logger: logger) {
             let record = try Self.record(row)
             records.append(record)
-            positions.append(RenderListPosition(createdAtMicroseconds: try row.makeRandomAccess()[21].decode(Int64.self), id: record.id))
+            // The position is the column after the record's (`listQuery`).
+            let columns = row.makeRandomAccess()
+            positions.append(RenderListPosition(createdAtMicroseconds: try columns[columns.count - 1].decode(Int64.self), id: record.id))
         }
         guard records.count > query.limit else { return RenderListPage(renders: records, next: nil) }
         return RenderListPage(renders: Array(records.prefix(query.limit)), next: positions[query.limit - 1])
@@ -213,11 +216,12 @@ public struct PostgresRenderStore: RenderStore {
     public func markCompleted(id: UUID, _ result: CompletedRender) async throws -> Bool {
         let rows = try await client.query(
             """
-            UPDATE renders SET status = 'completed', output_key = \(result.outputKey), preview_key = \(result.previewKey),
+            WITH ended AS (UPDATE renders SET status = 'completed', output_key = \(result.outputKey), preview_key = \(result.previewKey),
                 completed_at = \(result.completedAt), duration_ms = \(Int64(result.durationMs)), effective_dpi = \(result.effectiveDPI),
                 warnings = \(WarningsJSON.encode(result.warnings))::jsonb, seed = COALESCE(seed, \(result.seed.map(String.init))),
                 error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id
+            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id, webhook_url, owner, completed_at)
+            \(unescaped: Self.enqueueWebhook(.completed))
             """, logger: logger)
         for try await _ in rows { return true }
         return false
@@ -226,10 +230,11 @@ public struct PostgresRenderStore: RenderStore {
     public func markFailed(id: UUID, message: String, at date: Date) async throws -> Bool {
         let rows = try await client.query(
             """
-            UPDATE renders SET status = 'failed', error_message = \(message), completed_at = \(date),
+            WITH ended AS (UPDATE renders SET status = 'failed', error_message = \(message), completed_at = \(date),
                 duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END,
                 lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id
+            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id, webhook_url, owner, completed_at)
+            \(unescaped: Self.enqueueWebhook(.failed))
             """, logger: logger)
         for try await _ in rows { return true }
         return false
@@ -238,13 +243,25 @@ public struct PostgresRenderStore: RenderStore {
     public func markCanceled(id: UUID, at date: Date) async throws -> Bool {
         let rows = try await client.query(
             """
-            UPDATE renders SET status = 'canceled', completed_at = \(date),
+            WITH ended AS (UPDATE renders SET status = 'canceled', completed_at = \(date),
                 duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END,
                 lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id
+            WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id, webhook_url, owner, completed_at)
+            \(unescaped: Self.enqueueWebhook(.canceled))
             """, logger: logger)
         for try await _ in rows { return true }
         return false
+    }
+
+    /// The rest of a terminal status change (`WITH ended AS (UPDATE renders … RETURNING id,
+    /// webhook_url, owner)`): the webhook delivery goes into the outbox in the same statement, so
+    /// the status and its delivery are written together or not at all. Answers the render's id.
+    private static func enqueueWebhook(_ event: WebhookEvent) -> String {
+        """
+        , outbox AS (INSERT INTO webhook_deliveries (id, render_id, event, url, owner, next_attempt_at, created_at)
+            SELECT gen_random_uuid(), id, '\(event.rawValue)', webhook_url, owner, completed_at, completed_at FROM ended WHERE webhook_url IS NOT NULL)
+        SELECT id FROM ended
+        """
     }
 
     public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
@@ -286,7 +303,8 @@ public struct PostgresRenderStore: RenderStore {
             warnings: WarningsJSON.decode(try columns[13].decode(String?.self)),
             createdAt: try columns[14].decode(Date.self), startedAt: try columns[15].decode(Date?.self),
             completedAt: try columns[16].decode(Date?.self), durationMs: try columns[17].decode(Int64?.self).map(Int.init),
-            owner: try columns[18].decode(String?.self), outputsDeletedAt: try columns[19].decode(Date?.self))
+            owner: try columns[18].decode(String?.self), outputsDeletedAt: try columns[19].decode(Date?.self),
+            webhookURL: try columns[21].decode(String?.self))
     }
 }
 

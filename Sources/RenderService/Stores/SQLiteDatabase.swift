@@ -162,6 +162,28 @@ public final class SQLiteDatabase: Sendable {
                 CREATE INDEX renders_style_list_idx ON renders (style_id, created_at DESC, id DESC);
                 """)
         }
+        migrator.registerMigration("008_webhooks") { db in
+            try db.execute(sql: """
+                ALTER TABLE renders ADD COLUMN webhook_url TEXT;
+                CREATE TABLE webhook_deliveries (
+                    id TEXT PRIMARY KEY,
+                    render_id TEXT NOT NULL REFERENCES renders(id) ON DELETE CASCADE,
+                    event TEXT NOT NULL,
+                    url TEXT NOT NULL,
+                    owner TEXT,
+                    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    lease_owner TEXT,
+                    lease_expires_at REAL,
+                    last_error TEXT,
+                    created_at REAL NOT NULL,
+                    finished_at REAL
+                );
+                CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+                CREATE INDEX webhook_deliveries_render_idx ON webhook_deliveries (render_id);
+                """)
+        }
         return migrator
     }()
 

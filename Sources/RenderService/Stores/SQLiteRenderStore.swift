@@ -23,8 +23,8 @@ public struct SQLiteRenderStore: RenderStore {
             if let asset { try Self.insert(asset, db) }
             try db.execute(
                 sql: """
-                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options, webhook_url)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     render.id.lowercased, render.assetID.lowercased, render.styleID.lowercased,
@@ -32,7 +32,7 @@ public struct SQLiteRenderStore: RenderStore {
                     render.status.rawValue, render.orientation.rawValue, render.fit.rawValue,
                     StyleParametersJSON.encode(render.styleParameters), render.seed.map(String.init),
                     Self.storedTime(render.createdAt), Self.storedTime(render.createdAt), render.owner,
-                    PrintOptionsJSON.encode(render.print, custom: render.customSize),
+                    PrintOptionsJSON.encode(render.print, custom: render.customSize), render.webhookURL,
                 ])
             if let idempotency {
                 try db.execute(
@@ -224,7 +224,9 @@ public struct SQLiteRenderStore: RenderStore {
                     result.outputKey, result.previewKey, result.completedAt.timeIntervalSince1970, result.durationMs,
                     result.effectiveDPI, WarningsJSON.encode(result.warnings), result.seed.map(String.init), id.lowercased,
                 ])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.enqueueWebhook(db, renderID: id, status: .completed, at: result.completedAt)
+            return true
         }
     }
 
@@ -239,7 +241,9 @@ public struct SQLiteRenderStore: RenderStore {
                     WHERE id = ? AND status IN ('queued', 'processing')
                     """,
                 arguments: [message, date.timeIntervalSince1970, date.timeIntervalSince1970, id.lowercased])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.enqueueWebhook(db, renderID: id, status: .failed, at: date)
+            return true
         }
     }
 
@@ -254,8 +258,23 @@ public struct SQLiteRenderStore: RenderStore {
                     WHERE id = ? AND status IN ('queued', 'processing')
                     """,
                 arguments: [date.timeIntervalSince1970, date.timeIntervalSince1970, id.lowercased])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            try Self.enqueueWebhook(db, renderID: id, status: .canceled, at: date)
+            return true
         }
+    }
+
+    /// The webhook delivery of a render that just reached a terminal status, in the transaction
+    /// that wrote the status (nothing when the render names no webhook URL).
+    private static func enqueueWebhook(_ db: Database, renderID: UUID, status: RenderStatus, at date: Date) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO webhook_deliveries (id, render_id, event, url, owner, next_attempt_at, created_at)
+                SELECT ?, id, ?, webhook_url, owner, ?, ? FROM renders WHERE id = ? AND webhook_url IS NOT NULL
+                """,
+            arguments: [
+                UUID().lowercased, WebhookEvent(status)?.rawValue ?? "", date.timeIntervalSince1970, date.timeIntervalSince1970, renderID.lowercased,
+            ])
     }
 
     public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
@@ -302,7 +321,8 @@ public struct SQLiteRenderStore: RenderStore {
             completedAt: date("completed_at"),
             durationMs: row["duration_ms"],
             owner: row["owner"],
-            outputsDeletedAt: date("outputs_deleted_at"))
+            outputsDeletedAt: date("outputs_deleted_at"),
+            webhookURL: row["webhook_url"])
     }
 }
 
