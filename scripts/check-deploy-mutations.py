@@ -96,6 +96,9 @@ MUTATIONS = [
     ("k8s egress elsewhere", K + "networkpolicy.yaml", "      port: 5432", "      port: 5433", "egress to port 5433"),
     ("k8s egress anywhere", K + "networkpolicy.yaml", "  - to:\n    - podSelector:\n        matchLabels:\n          app: redis",
      "  - to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n    - podSelector:\n        matchLabels:\n          app: redis", "egress to 0.0.0.0/0"),
+    ("k8s webhooks reach private addresses", K + "networkpolicy.yaml", "except: [10.0.0.0/8, ", "except: [", "does not except 10.0.0.0/8"),
+    ("k8s webhooks on any port", K + "networkpolicy.yaml", '"::1/128"]\n    ports:\n    - protocol: TCP\n      port: 443',
+     '"::1/128"]\n    ports:\n    - protocol: TCP\n      port: 22', "on port 22, not only HTTPS"),
     ("k8s job unselected", K + "migrate-job.yaml", "        app: aso-render-migrate\n", "        app: aso-render-migrate-x\n", "aso-render-migrate: no NetworkPolicy selects"),
     # Kubernetes: credentials
     ("k8s API as migration owner", K + "api.yaml", "name: postgres-app-secret", "name: postgres-migrate-secret", "the migration job's credentials"),

@@ -12,7 +12,8 @@ exists. And that they stay locked down (issue 16):
     privilege escalation, no capabilities, seccomp RuntimeDefault, no service-account token,
     and emptyDirs where the process writes (DATA_DIR, /tmp);
   - a NetworkPolicy selects every pod: API only from the ingress controller (and monitoring),
-    worker metrics only from monitoring, egress only to PostgreSQL, Redis, S3 and DNS;
+    worker metrics only from monitoring, egress only to PostgreSQL, Redis, S3 and DNS, and
+    (API and workers, for webhooks) HTTPS to public addresses, every private range excepted;
   - the API and workers log in to PostgreSQL as the application role, never as the migration
     owner or `postgres`, and reach S3 as the bucket-limited user, never with the MinIO root
     keys; the bucket policy names only the one bucket; deploy/postgres/roles.sql gives the
@@ -499,6 +500,15 @@ dependency_ports = {
     "S3": int(re.search(r":(\d+)(?:/|$)", endpoint).group(1)) if re.search(r":(\d+)(?:/|$)", endpoint) else 443, "DNS": 53}
 
 
+# Webhooks go to public HTTPS receivers: a rule to all addresses must except these (the ranges
+# `WebhookURL` refuses) and open only port 443.
+PRIVATE_RANGES = {
+    "0.0.0.0/0": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"],
+    "::/0": ["fc00::/7", "fe80::/10", "::1/128"],
+}
+WEBHOOK_PORT = 443
+
+
 def namespace_of(peer):
     return ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
 
@@ -547,10 +557,21 @@ for file, document in workloads:
             if not peers or not ports:
                 problem(f"{where}: an egress rule without to/ports lets {name} reach anything")
                 continue
-            for peer in peers:
-                cidr = (peer.get("ipBlock") or {}).get("cidr")
-                if cidr in ("0.0.0.0/0", "::/0"):
-                    problem(f"{where}: egress to {cidr}")
+            wide = [peer["ipBlock"] for peer in peers if (peer.get("ipBlock") or {}).get("cidr") in PRIVATE_RANGES]
+            if wide:
+                # The webhook rule: HTTPS to the internet less every range the service refuses.
+                for block in wide:
+                    missing = [r for r in PRIVATE_RANGES[block["cidr"]] if r not in (block.get("except") or [])]
+                    if missing:
+                        problem(f"{where}: egress to {block['cidr']} does not except {', '.join(missing)} (webhooks must not reach private addresses)")
+                if len(wide) < len(peers):
+                    problem(f"{where}: the webhook rule mixes public addresses with other peers")
+                if not container_roles & {"serve", "worker"}:
+                    problem(f"{where}: {name} sends no webhooks but may reach the internet")
+                for port in ports:
+                    if port.get("port") != WEBHOOK_PORT:
+                        problem(f"{where}: egress to the internet on port {port.get('port')}, not only HTTPS ({WEBHOOK_PORT})")
+                continue
             for port in ports:
                 if port.get("port") not in dependency_ports.values():
                     problem(f"{where}: egress to port {port.get('port')}, not PostgreSQL, Redis, S3 or DNS {sorted(set(dependency_ports.values()))}")
