@@ -7,3 +7,4 @@
 \ir migrations/006_asset_owner.sql
 \ir migrations/007_render_listing.sql
 \ir migrations/008_webhooks.sql
+\ir migrations/009_render_change_notify.sql

@@ -86,7 +86,7 @@ public enum RenderServiceApplication {
     public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {
         let configuration = services.configuration
         return RenderWorkers(
-            engine: services.engine, store: services.store, queue: services.queue, objects: services.objects, metrics: services.metrics,
+            engine: services.engine, store: services.store, changes: services.store.changes, queue: services.queue, objects: services.objects, metrics: services.metrics,
             settings: .init(
                 concurrency: configuration.workerConcurrency, maxAttempts: configuration.maxAttempts, lease: configuration.leaseDuration,
                 gracePeriod: configuration.shutdownGracePeriod, workDirectory: services.workDirectory),

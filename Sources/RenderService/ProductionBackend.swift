@@ -81,6 +81,12 @@ public struct ProductionBackend: Sendable {
 }
 
 extension ProductionBackend {
+    /// Wakes this process's long-polls and cancel watches on any process's render changes; runs
+    /// after `postgres` in the same service group.
+    public func changeListener(logger: Logger) -> PostgresRenderChangeListener {
+        PostgresRenderChangeListener(client: postgres, changes: components.store.changes, logger: logger)
+    }
+
     /// One direct connection, so a wrong host, user or password fails at once with the
     /// server's reason (the pool would retry for a minute and report only a tripped circuit
     /// breaker). The reason never contains the password.

@@ -39,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
                 let workers = configuration.renderInAPI ? RenderServiceApplication.workers(backend.components, logger: logger) : nil
                 let app = RenderServiceApplication.build(
-                    backend.components, workers: workers, dependencies: [backend.postgres],
+                    backend.components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger)],
                     prepare: { try await backend.prepare(migrate: true, logger: logger) }, logger: logger
                 ) { port in
                     logger.info("Listening", metadata: ["port": "\(port)", "mode": "production", "renders_here": "\(configuration.renderInAPI)"])
@@ -99,7 +99,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     logger.error("Start-up check failed; workers will retry", metadata: ["error": "\(error)"])
                 }
             }
-            let app = RenderServiceApplication.workerProcess(components, workers: workers, dependencies: [backend.postgres, startupCheck], logger: logger) { port in
+            let app = RenderServiceApplication.workerProcess(components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger), startupCheck], logger: logger) { port in
                 logger.info("Worker started", metadata: ["queue": "\(queue)", "workers": "\(configuration.workerCount)", "port": "\(port)"])
             }
             try await app.runService()

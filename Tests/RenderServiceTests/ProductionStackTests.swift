@@ -206,13 +206,16 @@ struct ProductionStackTests {
             request.method = .POST
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             #expect(response.status.code == 200)
-            // The worker, in another process, stops at its next checkpoint and discards the work.
+            // The worker, in another process, hears of it through PostgreSQL's NOTIFY (its
+            // safety-net re-read is every 10 s), stops at its next checkpoint and discards the work.
+            let canceledAt = ContinuousClock.now
             var stopped = false
             for _ in 0..<300 where !stopped {
                 stopped = worker.log.contains("Render canceled by the customer")
                 if !stopped { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(stopped, "worker log: \(worker.log.suffix(2000))")
+            #expect(ContinuousClock.now - canceledAt < .seconds(6), "the worker stopped \(ContinuousClock.now - canceledAt) after the cancel")
             #expect(try await Self.json("\(api.baseURL)/v1/renders/\(id)").body["status"] as? String == "canceled")
             let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: deployment.environment["MINIO_BUCKET"]!))
             #expect(try await store.head(key: ObjectKeys.output(render: UUID(uuidString: id)!)) == nil)

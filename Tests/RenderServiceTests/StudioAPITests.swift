@@ -249,23 +249,45 @@ struct StudioAPITests {
         #expect(RenderController.preferredWait(Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/", headerFields: [.prefer: "wait=-3"]), body: .init(buffer: ByteBuffer()))) == nil)
     }
 
-    @Test func changeSignalWakesWaitersAndForgetsThemAfterATimeout() async throws {
+    @Test func changeSignalWakesWatchesKeepsEarlyNewsAndForgetsEndedWatches() async throws {
         let signal = RenderChangeSignal()
         let id = UUID(), clock = ContinuousClock()
-        var started = clock.now
-        await signal.wait(for: id, timeout: .milliseconds(200))
-        #expect(clock.now - started >= .milliseconds(190))
-        #expect(signal.waiting(on: id) == 0, "a timed-out waiter is removed")
+        await signal.watching(id) { watch in
+            // Nothing happens: the wait lasts its timeout.
+            var started = clock.now
+            await watch.wait(timeout: .milliseconds(200))
+            #expect(clock.now - started >= .milliseconds(190))
 
-        started = clock.now
-        async let woken: Void = signal.wait(for: id, timeout: .seconds(30))
-        while signal.waiting(on: id) == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        signal.signal(UUID())
-        #expect(signal.waiting(on: id) == 1, "another render's change wakes nobody here")
-        signal.signal(id)
-        await woken
-        #expect(clock.now - started < .seconds(5))
-        #expect(signal.waiting(on: id) == 0)
+            // A change between the caller's read and its wait is kept: the wait returns at once.
+            signal.signal(id)
+            started = clock.now
+            await watch.wait(timeout: .seconds(30))
+            #expect(clock.now - started < .seconds(1))
+            // ... once: the next wait waits again.
+            started = clock.now
+            await watch.wait(timeout: .milliseconds(200))
+            #expect(clock.now - started >= .milliseconds(190))
+
+            // A change while waiting wakes it; another render's change does not.
+            started = clock.now
+            async let woken: Void = watch.wait(timeout: .seconds(30))
+            try? await Task.sleep(for: .milliseconds(100))
+            signal.signal(UUID())
+            try? await Task.sleep(for: .milliseconds(100))
+            signal.signal(id)
+            await woken
+            #expect(clock.now - started < .seconds(5) && clock.now - started >= .milliseconds(190))
+
+            // The cross-process feed coming back wakes everyone.
+            started = clock.now
+            async let all: Void = watch.wait(timeout: .seconds(30))
+            try? await Task.sleep(for: .milliseconds(100))
+            signal.signalAll()
+            await all
+            #expect(clock.now - started < .seconds(5))
+            #expect(signal.watches(on: id) == 1)
+        }
+        #expect(signal.watches(on: id) == 0, "an ended watch is forgotten")
     }
 
     @Test func theStudioIsServedWithAStrictPolicyAndCanBeTurnedOff() async throws {

@@ -194,24 +194,28 @@ struct RenderController: Sendable {
 
     /// With `Prefer: wait=N` (N ≤ 60 seconds) the answer waits until the render's status
     /// changes or is terminal, or N seconds pass: a client follows a render with one request
-    /// per change instead of a polling storm. Woken at once by changes made in this process;
-    /// changes made elsewhere (workers on other hosts, other replicas) are read from the store
-    /// every `Self.waitRecheck`, so it works across replicas with no shared memory.
+    /// per change instead of a polling storm. Woken by the store's change signal, which in
+    /// production hears every process's changes (`PostgresRenderChangeListener`); the store is
+    /// re-read every `Self.waitSafetyNet` only in case a notification was lost.
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        var record = try await findRender(context)
-        guard let wait = Self.preferredWait(request) else { return JSONBody.response(RenderJSON.object(record)) }
-        let clock = ContinuousClock(), deadline = clock.now + .seconds(wait)
-        let seen = record.status
-        while !record.status.isTerminal, record.status == seen, clock.now < deadline, !Task.isCancelled {
-            await services.store.changes.wait(for: record.id, timeout: min(Self.waitRecheck, deadline - clock.now))
-            guard let current = try await services.store.render(id: record.id) else { throw APIError.renderNotFound }
-            record = current
+        guard let wait = Self.preferredWait(request) else { return JSONBody.response(RenderJSON.object(try await findRender(context))) }
+        let id = try Self.renderID(context)
+        // Armed before the first read, so a change between the read and the wait is not missed.
+        return try await services.store.changes.watching(id) { watch in
+            var record = try await findRender(context)
+            let clock = ContinuousClock(), deadline = clock.now + .seconds(wait)
+            let seen = record.status
+            while !record.status.isTerminal, record.status == seen, clock.now < deadline, !Task.isCancelled {
+                await watch.wait(timeout: min(Self.waitSafetyNet, deadline - clock.now))
+                guard let current = try await services.store.render(id: record.id) else { throw APIError.renderNotFound }
+                record = current
+            }
+            return JSONBody.response(RenderJSON.object(record), headers: [.preferenceApplied: "wait=\(wait)"])
         }
-        return JSONBody.response(RenderJSON.object(record), headers: [.preferenceApplied: "wait=\(wait)"])
     }
 
-    /// How often a waiting request re-reads the store for changes made by other processes.
-    static let waitRecheck: Duration = .seconds(1)
+    /// How often a waiting request re-reads the store though nothing woke it.
+    static let waitSafetyNet: Duration = .seconds(10)
     static let maxWaitSeconds = 60
 
     /// `Prefer: wait=N` (RFC 7240), capped at 60 s; nil without it. A malformed preference is
@@ -228,8 +232,13 @@ struct RenderController: Sendable {
         return nil
     }
 
-    private func findRender(_ context: Context) async throws -> RenderRecord {
+    private static func renderID(_ context: Context) throws -> UUID {
         guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw APIError.invalidUUID("render_id") }
+        return id
+    }
+
+    private func findRender(_ context: Context) async throws -> RenderRecord {
+        let id = try Self.renderID(context)
         guard let record = try await services.store.render(id: id) else { throw APIError.renderNotFound }
         // Another key's render does not exist as far as this key can tell (404, not 403).
         if services.configuration.apiKeys.isEnabled, record.owner != context.apiKeyOwner { throw APIError.renderNotFound }

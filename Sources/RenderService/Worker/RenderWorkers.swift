@@ -23,8 +23,9 @@ public final class RenderWorkers: Service, Sendable {
         public var maintenanceInterval: Duration = .seconds(5)
         /// First retry delay; doubles per attempt, with jitter, capped at a minute.
         public var retryBaseDelay: Duration = .seconds(2)
-        /// How often a render in progress checks whether it was canceled.
-        public var cancelPollInterval: Duration = .seconds(1)
+        /// How often a render in progress re-reads its status though no change woke it (a
+        /// customer's cancel normally arrives through `RenderChangeSignal` at once).
+        public var cancelSafetyNet: Duration = .seconds(10)
 
         public init(concurrency: Int, maxAttempts: Int, lease: Duration, gracePeriod: Duration, workDirectory: String) {
             self.concurrency = concurrency
@@ -37,6 +38,8 @@ public final class RenderWorkers: Service, Sendable {
 
     let engine: RenderEngine
     let store: any RenderStore
+    /// Wakes a render's cancel watch when its status changes.
+    let changes: RenderChangeSignal
     let queue: any JobQueue
     let objects: any ObjectStore
     let metrics: ServiceMetrics
@@ -49,11 +52,12 @@ public final class RenderWorkers: Service, Sendable {
     private let inFlight = Atomic<Int>(0)
 
     public init(
-        engine: RenderEngine, store: any RenderStore, queue: any JobQueue, objects: any ObjectStore,
+        engine: RenderEngine, store: any RenderStore, changes: RenderChangeSignal, queue: any JobQueue, objects: any ObjectStore,
         metrics: ServiceMetrics, settings: Settings, logger: Logger
     ) {
         self.engine = engine
         self.store = store
+        self.changes = changes
         self.queue = queue
         self.objects = objects
         self.metrics = metrics
@@ -190,14 +194,18 @@ public final class RenderWorkers: Service, Sendable {
             }
         }
         defer { heartbeat.cancel() }
-        // A customer's cancel reaches the worker through the store, whichever API replica took it.
+        // A customer's cancel reaches the worker through the store, whichever API replica took
+        // it: the change signal wakes this watch, which then reads the status.
         let canceled = Atomic<Bool>(false)
         let cancelWatch = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: settings.cancelPollInterval)
-                if (try? await store.render(id: id))?.status == .canceled {
-                    canceled.store(true, ordering: .sequentiallyConsistent)
-                    break
+            await changes.watching(id) { watch in
+                while !Task.isCancelled {
+                    await watch.wait(timeout: settings.cancelSafetyNet)
+                    if Task.isCancelled { break }
+                    if (try? await store.render(id: id))?.status == .canceled {
+                        canceled.store(true, ordering: .sequentiallyConsistent)
+                        break
+                    }
                 }
             }
         }

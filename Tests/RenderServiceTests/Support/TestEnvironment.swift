@@ -31,7 +31,7 @@ struct EmbeddedTestService {
             workDirectory: components.workDirectory)
         settings.retryBaseDelay = retryBaseDelay
         return RenderWorkers(
-            engine: components.engine, store: components.store, queue: components.queue, objects: components.objects,
+            engine: components.engine, store: components.store, changes: components.store.changes, queue: components.queue, objects: components.objects,
             metrics: components.metrics, settings: settings, logger: logger)
     }
 
