@@ -1,5 +1,5 @@
 """Production mode end to end: 20 renders of 9x12 `photo` through one API process and two
-`aso-render worker` processes on PostgreSQL, Redis and S3 (moto), beside the same 20 in
+`aso-render worker` processes on PostgreSQL, Redis and S3 (SeaweedFS), beside the same 20 in
 embedded mode (one process, SQLite, local files) with the same number of renders at once.
 Wall time is from the first upload to the last render completed; peak RSS is each process's
 VmHWM. Starts the test servers from scripts/test-servers.sh.
@@ -98,7 +98,7 @@ try:
                        DB_USER=servers["TEST_PG_USER"], DB_PASSWORD=servers["TEST_PG_PASSWORD"],
                        REDIS_HOST=servers["TEST_REDIS_HOST"], REDIS_PORT=servers["TEST_REDIS_PORT"], REDIS_DB=str(run % 16),
                        REDIS_PASSWORD=servers["TEST_REDIS_PASSWORD"], MINIO_ENDPOINT=servers["TEST_S3_ENDPOINT"],
-                       MINIO_ACCESS_KEY="bench", MINIO_SECRET_KEY="bench-secret", MINIO_BUCKET=database.replace("_", "-"),
+                       MINIO_ACCESS_KEY=servers["TEST_S3_ACCESS_KEY"], MINIO_SECRET_KEY=servers["TEST_S3_SECRET_KEY"], MINIO_BUCKET=database.replace("_", "-"),
                        WORKER_COUNT="1", DATA_DIR=f"{work}/production-{run}")
             api = start(["serve"], env, "http://127.0.0.1:18090/health/readiness")
             workers = [start(["worker"], dict(env, DATA_DIR=f"{work}/worker-{run}-{index}")) for index in range(2)]
@@ -125,7 +125,7 @@ rows = {"renders": RENDERS, "photo": photo, "production_s": production, "embedde
 lines = [
     f"| {RENDERS} renders, 9x12 photo, 2 at once (median of {RUNS}) | wall | renders/min | ratio | peak RSS |",
     "|---|---|---|---|---|",
-    f"| production: API + 2 workers, PostgreSQL, Redis, S3 (moto) | {ours:.1f} s | {RENDERS * 60 / ours:.0f} | {ours / base:.2f}× | "
+    f"| production: API + 2 workers, PostgreSQL, Redis, S3 (SeaweedFS) | {ours:.1f} s | {RENDERS * 60 / ours:.0f} | {ours / base:.2f}× | "
     f"API {rss['api']:.0f} MB, worker {rss['worker']:.0f} MB |",
     f"| embedded: one process, SQLite, local files (baseline) | {base:.1f} s | {RENDERS * 60 / base:.0f} | 1.00× | {rss['embedded']:.0f} MB |",
 ]
