@@ -8,7 +8,7 @@ export ASO_BIN=${ASO_BIN:-.build/release/aso-render}
 export PEERS=${PEERS:-../shared/bench/peers.sh}
 export BENCH_RUNS=${BENCH_RUNS:-3}
 suites=("$@")
-((${#suites[@]})) || suites=(engine service styles production studio list wait)
+((${#suites[@]})) || suites=(engine service styles production studio list wait idle)
 mkdir -p bench/results
 for suite in "${suites[@]}"; do
     python3 "bench/$suite.py"

@@ -13,6 +13,8 @@ public struct ProductionBackend: Sendable {
     public let redis: RedisClient
     public let objects: S3ObjectStore
     public let migrator: PostgresMigrator
+    /// Wakes this process's idle workers (see `RedisJobQueue`).
+    let arrivals: WorkSignal
 
     public static func open(configuration: ServiceConfiguration, logger: Logger) throws -> ProductionBackend {
         var configuration = configuration
@@ -40,7 +42,9 @@ public struct ProductionBackend: Sendable {
         for directory in ["\(root)/tmp", "\(root)/work"] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
-        let queue = RedisJobQueue(client: redis)
+        // Idle workers sleep until an enqueue anywhere is announced through PostgreSQL.
+        let arrivals = WorkSignal()
+        let queue = RedisJobQueue(client: redis, arrivals: arrivals) { await PostgresRenderChangeListener.announceWork(postgres, logger: logger) }
         let metrics = ServiceMetrics(queueName: queue.name)
         let engine = try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads)
         let components = ServiceComponents(
@@ -57,7 +61,7 @@ public struct ProductionBackend: Sendable {
             workDirectory: "\(root)/work",
             previews: StylePreviews(engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
             migrationCheck: { try await migrator.isMigrated() })
-        return ProductionBackend(components: components, postgres: postgres, redis: redis, objects: objects, migrator: migrator)
+        return ProductionBackend(components: components, postgres: postgres, redis: redis, objects: objects, migrator: migrator, arrivals: arrivals)
     }
 
     /// Schema up to date and bucket present; run once the PostgreSQL client is running.
@@ -81,10 +85,10 @@ public struct ProductionBackend: Sendable {
 }
 
 extension ProductionBackend {
-    /// Wakes this process's long-polls and cancel watches on any process's render changes; runs
-    /// after `postgres` in the same service group.
+    /// Wakes this process's long-polls, cancel watches and idle workers on any process's render
+    /// changes and enqueues; runs after `postgres` in the same service group.
     public func changeListener(logger: Logger) -> PostgresRenderChangeListener {
-        PostgresRenderChangeListener(client: postgres, changes: components.store.changes, logger: logger)
+        PostgresRenderChangeListener(client: postgres, changes: components.store.changes, arrivals: arrivals, logger: logger)
     }
 
     /// One direct connection, so a wrong host, user or password fails at once with the

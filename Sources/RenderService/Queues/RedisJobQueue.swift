@@ -15,13 +15,23 @@ import Foundation
 /// workers on different hosts agree on lease expiry), loaded once and called by EVALSHA. Each
 /// script touches only the keys it is given in KEYS, and they all hash to one slot (the list's
 /// name is the others' hash tag): each is a single-slot operation, as Redis Cluster requires.
+///
+/// Idle workers do not poll Redis: they wait on `arrivals`, woken by an enqueue in this process
+/// or, from other processes, by `announce` (production: a PostgreSQL NOTIFY that every process's
+/// `PostgresRenderChangeListener` hears), and otherwise only after `waitForWork`'s timeout.
 public struct RedisJobQueue: JobQueue {
     public let name: String
     let client: RedisClient
+    /// Wakes this process's idle workers.
+    let arrivals: WorkSignal
+    /// Tells the other processes that work is ready (after an enqueue or an immediate retry).
+    let announce: @Sendable () async -> Void
 
-    public init(client: RedisClient, name: String = "render-queue") {
+    public init(client: RedisClient, name: String = "render-queue", arrivals: WorkSignal = WorkSignal(), announce: @escaping @Sendable () async -> Void = {}) {
         self.client = client
         self.name = name
+        self.arrivals = arrivals
+        self.announce = announce
     }
 
     /// Every key of the queue, in the order the scripts' KEYS number them.
@@ -32,6 +42,12 @@ public struct RedisJobQueue: JobQueue {
 
     public func enqueue(_ renderID: UUID) async throws {
         _ = try await run(Scripts.enqueue, arguments: [renderID.lowercased])
+        await workIsReady()
+    }
+
+    private func workIsReady() async {
+        await arrivals.notify()
+        await announce()
     }
 
     public func claim(owner: String, lease: Duration) async throws -> JobLease? {
@@ -52,6 +68,7 @@ public struct RedisJobQueue: JobQueue {
 
     public func retry(_ lease: JobLease, after delay: Duration) async throws {
         _ = try await run(Scripts.retry, arguments: [lease.renderID.lowercased, lease.owner, String(Int(delay.seconds * 1000))])
+        if delay <= .zero { await workIsReady() }
     }
 
     public func reapExpired() async throws -> [UUID] {
@@ -68,10 +85,8 @@ public struct RedisJobQueue: JobQueue {
         return Int(ready + delayed)
     }
 
-    /// Polls: a claim is one short script, and a blocking pop would need a connection per
-    /// waiting worker.
     public func waitForWork(timeout: Duration) async {
-        try? await Task.sleep(for: min(timeout, .milliseconds(250)))
+        await arrivals.wait(timeout: timeout)
     }
 
     public func ping() async throws {

@@ -129,34 +129,6 @@ public struct TableJobQueue: JobQueue {
     }
 }
 
-/// Wakes waiting in-process workers when work arrives, so an upload starts rendering at
-/// once instead of at the next poll.
-actor WorkSignal {
-    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
-
-    func notify() {
-        let woken = waiters
-        waiters.removeAll()
-        for continuation in woken.values { continuation.resume() }
-    }
-
-    /// Returns on the next `notify` or after `timeout`, whichever comes first.
-    func wait(timeout: Duration) async {
-        let id = UUID()
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.fire(id)
-        }
-        // The continuation is registered before this actor can run `fire` or `notify`.
-        await withCheckedContinuation { waiters[id] = $0 }
-        timer.cancel()
-    }
-
-    private func fire(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.resume()
-    }
-}
-
 extension Duration {
     /// Seconds as a floating-point number.
     public var seconds: Double {

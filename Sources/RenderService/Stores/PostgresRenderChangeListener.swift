@@ -4,7 +4,7 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Hears every process's render status changes in production: one pooled connection per
+/// Hears every process's render status changes, and new work, in production: one pooled connection per
 /// process `LISTEN`s on `render_changes` (sent by the trigger of
 /// `db/migrations/009_render_change_notify.sql`) and signals `changes`, so a long-poll on one
 /// API replica wakes when a worker on another host finishes, and a worker's cancel watch wakes
@@ -12,17 +12,33 @@ import Synchronization
 /// slow re-reads; once it is back everyone re-reads, in case a change was missed meanwhile.
 public struct PostgresRenderChangeListener: Service {
     public static let channel = "render_changes"
+    /// The payload that says a job was queued (sent by the queue after an enqueue); every
+    /// other payload is a render's id.
+    public static let workPayload = "work"
 
     let client: PostgresClient
     let changes: RenderChangeSignal
+    /// Wakes this process's idle workers.
+    let arrivals: WorkSignal
     let logger: Logger
     /// Longest pause between attempts to listen again.
     var maxRetryDelay: Duration = .seconds(30)
 
-    public init(client: PostgresClient, changes: RenderChangeSignal, logger: Logger) {
+    public init(client: PostgresClient, changes: RenderChangeSignal, arrivals: WorkSignal, logger: Logger) {
         self.client = client
         self.changes = changes
+        self.arrivals = arrivals
         self.logger = logger
+    }
+
+    /// Tells every process's listener that a job is ready to claim.
+    public static func announceWork(_ client: PostgresClient, logger: Logger) async {
+        do {
+            try await client.query("SELECT pg_notify('render_changes', 'work')", logger: logger)
+        } catch {
+            // Idle workers find the job at their next timeout instead.
+            logger.debug("Could not announce new work", metadata: ["error": "\(String(reflecting: error))"])
+        }
     }
 
     public func run() async throws {
@@ -31,15 +47,20 @@ public struct PostgresRenderChangeListener: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let attempt = Attempt(afterFailure: failedSince != nil)
             do {
-                try await cancelWhenGracefulShutdown { [client, changes, logger] in
+                try await cancelWhenGracefulShutdown { [client, changes, arrivals, logger] in
                     try await client.withConnection { connection in
                         try await connection.listen(on: Self.channel) { notifications in
                             if attempt.listening.exchange(true, ordering: .relaxed) == false, attempt.afterFailure {
                                 logger.info("Listening for render changes again")
                             }
                             changes.signalAll()
+                            await arrivals.notify()
                             for try await notification in notifications {
-                                if let id = UUID(uuidString: notification.payload) { changes.signal(id) }
+                                if notification.payload == Self.workPayload {
+                                    await arrivals.notify()
+                                } else if let id = UUID(uuidString: notification.payload) {
+                                    changes.signal(id)
+                                }
                             }
                         }
                     }

@@ -114,7 +114,8 @@ public final class RenderWorkers: Service, Sendable {
 
     /// After shutdown begins, waits out the grace period, then asks in-flight renders to stop.
     private func cancelAfterGracePeriod() async {
-        while !isStopping { try? await Task.sleep(for: .milliseconds(100)) }
+        // Returns when shutdown begins, or at once when the task is cancelled.
+        try? await gracefulShutdown()
         let deadline = ContinuousClock.now + settings.gracePeriod
         // Cancelled outright (not a graceful shutdown): no grace period.
         while !Task.isCancelled, inFlight.load(ordering: .sequentiallyConsistent) > 0, ContinuousClock.now < deadline {
@@ -126,8 +127,8 @@ public final class RenderWorkers: Service, Sendable {
     private func maintenanceLoop() async {
         while !isStopping {
             await maintain()
-            let next = ContinuousClock.now + settings.maintenanceInterval
-            while !isStopping, ContinuousClock.now < next { try? await Task.sleep(for: .milliseconds(200)) }
+            let interval = settings.maintenanceInterval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 
