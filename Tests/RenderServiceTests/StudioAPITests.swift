@@ -258,11 +258,12 @@ struct StudioAPITests {
             await watch.wait(timeout: .milliseconds(200))
             #expect(clock.now - started >= .milliseconds(190))
 
-            // A change between the caller's read and its wait is kept: the wait returns at once.
+            // A change between the caller's read and its wait is kept: the wait returns at once
+            // (bounds far under the 30 s timeout: a loaded machine took 1.9 s once).
             signal.signal(id)
             started = clock.now
             await watch.wait(timeout: .seconds(30))
-            #expect(clock.now - started < .seconds(1))
+            #expect(clock.now - started < .seconds(10))
             // ... once: the next wait waits again.
             started = clock.now
             await watch.wait(timeout: .milliseconds(200))
@@ -276,7 +277,7 @@ struct StudioAPITests {
             try? await Task.sleep(for: .milliseconds(100))
             signal.signal(id)
             await woken
-            #expect(clock.now - started < .seconds(5) && clock.now - started >= .milliseconds(190))
+            #expect(clock.now - started < .seconds(10) && clock.now - started >= .milliseconds(190))
 
             // The cross-process feed coming back wakes everyone.
             started = clock.now
@@ -284,7 +285,7 @@ struct StudioAPITests {
             try? await Task.sleep(for: .milliseconds(100))
             signal.signalAll()
             await all
-            #expect(clock.now - started < .seconds(5))
+            #expect(clock.now - started < .seconds(10))
             #expect(signal.watches(on: id) == 1)
         }
         #expect(signal.watches(on: id) == 0, "an ended watch is forgotten")
