@@ -2,7 +2,7 @@
 # API fuzzing (part of `make test`): schemathesis generates requests from /v1/openapi.json
 # against a real server over a socket and runs every check — no 5xx, every status, header,
 # content type and body as documented, invalid data refused, valid data accepted (uploads with
-# real photos: tests/fuzz/hooks.py).
+# real photos: scripts/fuzz/hooks.py).
 #   scripts/fuzz-api.sh [BINARY] [--api-keys]   FUZZ_EXAMPLES (per operation, default 60), FUZZ_SEED
 # With --api-keys the server requires API_KEYS and METRICS_TOKEN, and schemathesis sends the
 # key (its auth checks also try requests without it).
@@ -31,10 +31,10 @@ if [[ -n $keys ]]; then
     export API_KEYS=$key METRICS_TOKEN="metrics-$key"
     auth=(--header "Authorization: Bearer $key")
 fi
-# Uploads carry real photos (tests/fuzz/hooks.py) and are accepted, hundreds of them: no
+# Uploads carry real photos (scripts/fuzz/hooks.py) and are accepted, hundreds of them: no
 # render threads, so they wait in the queue instead of taking the machine, and a queue that
 # holds them all, so "valid data accepted" never meets the designed 503 of a full queue.
-# Webhooks are on (a schema-valid webhook_url is a local one, tests/fuzz/hooks.py).
+# Webhooks are on (a schema-valid webhook_url is a local one, scripts/fuzz/hooks.py).
 WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw WEBHOOK_ALLOW_PRIVATE=true \
 API_HOST=127.0.0.1 API_PORT=$port DATA_DIR="$work/data" WORKER_CONCURRENCY=0 MAX_QUEUED_RENDERS=100000 LOG_LEVEL=WARNING \
     PUBLIC_BASE_URL="http://127.0.0.1:$port" "$binary" serve >"$work/server.log" 2>&1 &
@@ -44,7 +44,7 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 # The styles' parameters and ranges, for the hook's style_params.
-export FUZZ_STYLES=$work/styles.json SCHEMATHESIS_HOOKS=$root/tests/fuzz/hooks.py
+export FUZZ_STYLES=$work/styles.json SCHEMATHESIS_HOOKS=$root/scripts/fuzz/hooks.py
 curl -fsS "${auth[@]}" "http://127.0.0.1:$port/v1/styles" >"$FUZZ_STYLES"
 # A photo uploaded once, for the cases that render by asset_id.
 FUZZ_ASSET_ID=$(curl -fsS "${auth[@]}" -F "file=@/usr/share/backgrounds/mate/nature/Dune.jpg" "http://127.0.0.1:$port/v1/assets" |
@@ -53,7 +53,7 @@ export FUZZ_ASSET_ID
 
 cd "$work"
 status=0
-st --config-file "$root/tests/fuzz/schemathesis.toml" run "http://127.0.0.1:$port/v1/openapi.json" \
+st --config-file "$root/scripts/fuzz/schemathesis.toml" run "http://127.0.0.1:$port/v1/openapi.json" \
     --max-examples "${FUZZ_EXAMPLES:-60}" --seed "${FUZZ_SEED:-20261125}" --workers 2 \
     --no-color --output-sanitize false --report json --report-dir "$work/report" "${auth[@]}" >"$work/fuzz.log" 2>&1 || status=$?
 cases=$(grep -oE '[0-9]+ generated' "$work/fuzz.log" | grep -oE '[0-9]+' | tail -1)

@@ -12,7 +12,7 @@ case $purpose in
         # debootstrap build and run the container image (scripts/container-test.sh).
         apt_packages+=(libvips-tools libimage-exiftool-perl libtiff-tools plasma-workspace-wallpapers mate-backgrounds
             postgresql redis-server openssl podman runc debootstrap)
-        # The studio's browser test (tests/browser/studio_test.py): headless chromium and its driver.
+        # The studio's browser test (scripts/browser/studio_test.py): headless chromium and its driver.
         if [[ $purpose == test ]]; then apt_packages+=(chromium chromium-driver); fi
         ;;
 esac

@@ -134,7 +134,7 @@ Limits and behaviour behind the rows:
   lease, so a restart (SIGTERM or SIGKILL) between attempts loses none, and an attempt is made
   by one process only; a receiver that is down, slow or answers non-2xx is retried with
   backoff and full jitter (at least 1 s apart) until `WEBHOOK_RETRY_WINDOW`. The receiver in
-  these rows (`tests/webhooks/receiver.py`) verifies every signature in Python.
+  these rows (`scripts/webhooks/receiver.py`) verifies every signature in Python.
 """
 
 

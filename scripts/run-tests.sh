@@ -79,12 +79,12 @@ step "production stack" 1200 swift swift test --skip-build --filter ProductionSt
 step "API fuzzing" 900 check scripts/fuzz-api.sh
 step "API fuzzing, keys on" 900 check scripts/fuzz-api.sh --api-keys
 # The studio page in headless chromium: upload, previews, slider, size, order, download.
-step "studio in a browser" 1200 check tests/browser/studio_test.py --binary .build/debug/aso-render
-step "studio, keys on" 1200 check tests/browser/studio_test.py --binary .build/debug/aso-render --api-keys
+step "studio in a browser" 1200 check scripts/browser/studio_test.py --binary .build/debug/aso-render
+step "studio, keys on" 1200 check scripts/browser/studio_test.py --binary .build/debug/aso-render --api-keys
 # The same page in production mode: two API replicas and a worker on the shared test servers,
 # behind a round-robin proxy, so uploads, previews and the long-poll cross replicas; with API
 # keys, as deployed (both replicas must derive the same owner from a key).
-step "studio, production" 1200 check tests/browser/studio_test.py --binary .build/debug/aso-render --production --api-keys \
+step "studio, production" 1200 check scripts/browser/studio_test.py --binary .build/debug/aso-render --production --api-keys \
     --servers-env "$servers_dir/servers.env"
 # Hostile input, overload, shutdown, crashes, access control, retention, secrets (docs/reliability.md).
 step "reliability" 2400 check scripts/reliability.py --servers-env "$servers_dir/servers.env"

@@ -146,7 +146,7 @@ extension TestServers {
     }
 }
 
-/// tests/s3-fault-proxy.py in front of the test S3 server.
+/// scripts/s3-fault-proxy.py in front of the test S3 server.
 final class FaultProxy: Sendable {
     let process: Process
     let endpoint: String
@@ -156,7 +156,7 @@ final class FaultProxy: Sendable {
         let upstream = try #require(URLComponents(string: TestServers.environment["TEST_S3_ENDPOINT"] ?? "")?.port)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestServers.root.appendingPathComponent("tests/s3-fault-proxy.py").path, String(upstream), plan.joined(separator: ",")]
+        process.arguments = ["python3", TestServers.root.appendingPathComponent("scripts/s3-fault-proxy.py").path, String(upstream), plan.joined(separator: ",")]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardInput = FileHandle.nullDevice

@@ -856,13 +856,13 @@ WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 class Receiver:
-    """tests/webhooks/receiver.py: checks every signature in Python and logs every request."""
+    """scripts/webhooks/receiver.py: checks every signature in Python and logs every request."""
 
     def __init__(self, work, name, *arguments):
         self.log_path = os.path.join(work, f"{name}-deliveries.jsonl")
         port_file = os.path.join(work, f"{name}.port")
         self.process = subprocess.Popen(
-            ["python3", os.path.join(ROOT, "tests/webhooks/receiver.py"), "--secret", WEBHOOK_SECRET, "--log", self.log_path,
+            ["python3", os.path.join(ROOT, "scripts/webhooks/receiver.py"), "--secret", WEBHOOK_SECRET, "--log", self.log_path,
              "--port-file", port_file, *arguments], stdout=subprocess.DEVNULL)
         deadline = time.time() + 10
         while not os.path.exists(port_file):

@@ -1,7 +1,7 @@
 import Foundation
 @testable import RenderService
 
-/// `tests/webhooks/receiver.py` on a local port: verifies every delivery's signature in Python
+/// `scripts/webhooks/receiver.py` on a local port: verifies every delivery's signature in Python
 /// (hmac, and the `standardwebhooks` reference package when installed) and records it.
 final class WebhookReceiver: @unchecked Sendable {
     struct Request: Decodable, Sendable {
@@ -26,7 +26,7 @@ final class WebhookReceiver: @unchecked Sendable {
         directory = temporaryDirectory("receiver-\(name)")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [
-            TestServers.root.appendingPathComponent("tests/webhooks/receiver.py").path, "--secret", secret, "--log", "\(directory)/log.jsonl",
+            TestServers.root.appendingPathComponent("scripts/webhooks/receiver.py").path, "--secret", secret, "--log", "\(directory)/log.jsonl",
             "--port-file", "\(directory)/port", "--fail-first", String(failFirst), "--status", String(status), "--delay", String(delay),
         ]
         process.standardOutput = FileHandle.nullDevice

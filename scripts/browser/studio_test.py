@@ -13,8 +13,8 @@ In production mode the page's requests alternate between the replicas, and the r
 unless both answered, the photo uploaded through one was previewed by the other, and the render
 ordered through one was seen `completed` by a long-poll waiting on the other (see production.py).
 
-    tests/browser/studio_test.py [--binary .build/debug/aso-render] [--screenshots DIR] [--api-keys]
-                                 [--production --servers-env $ASO_TEST_SERVERS/servers.env]
+    scripts/browser/studio_test.py [--binary .build/debug/aso-render] [--screenshots DIR] [--api-keys]
+                                   [--production --servers-env $ASO_TEST_SERVERS/servers.env]
 """
 import argparse
 import json

@@ -20,7 +20,7 @@ what a real client sends, keeping everything else it generated:
   sent appended, so one key never names two different requests (that 422 is a designed answer,
   not a bug). This one is done for every case, negative ones too, except a case testing the key.
 
-With these, "valid data accepted" holds POST /v1/renders to 2xx (tests/fuzz/schemathesis.toml).
+With these, "valid data accepted" holds POST /v1/renders to 2xx (scripts/fuzz/schemathesis.toml).
 Apart from their key, negative cases are left exactly as generated.
 
 Where each part is done follows from how schemathesis (4.32) treats hooks:
