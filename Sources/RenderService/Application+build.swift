@@ -7,8 +7,12 @@ import ServiceLifecycle
 /// The HTTP application over a set of components. Used by `aso-render serve` and by the tests.
 public enum RenderServiceApplication {
     public static func router(_ services: ServiceComponents) -> Router<RenderRequestContext> {
+        router(services, routes: RouteTable())
+    }
+
+    /// The router, its routes recorded in `routes` (for 405 answers, access rules and tests).
+    static func router(_ services: ServiceComponents, routes: RouteTable) -> Router<RenderRequestContext> {
         let router = Router(context: RenderRequestContext.self)
-        let routes = RouteTable()
         // Middleware first: Hummingbird applies it to the routes registered after it.
         router.middlewares.add(MetricsMiddleware(metrics: services.metrics))
         router.middlewares.add(CORSMiddleware(allowedOrigins: Set(services.configuration.corsAllowedOrigins)))

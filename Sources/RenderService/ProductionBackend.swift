@@ -67,7 +67,10 @@ public struct ProductionBackend: Sendable {
     /// Schema up to date and bucket present; run once the PostgreSQL client is running.
     public func prepare(migrate: Bool, logger: Logger) async throws {
         try await checkDatabase(logger: logger)
-        if migrate { try await migrator.migrate() }
+        if migrate {
+            try await migrator.migrate()
+            try await migrator.seedCatalogue()
+        }
         do {
             try await objects.ensureBucket()
         } catch {

@@ -50,4 +50,35 @@ struct PostgresInstallTests {
             group.cancelAll()
         }
     }
+    /// A database migrated by an earlier release lacks the styles and presets added since (the
+    /// seed migrations ran once): the API's start puts them in, and brings names up to date.
+    @Test func theCatalogueIsSeededIntoADatabaseMigratedEarlier() async throws {
+        let (client, cleanUp) = try await TestServers.postgresDatabase()
+        defer { Task { await cleanUp() } }
+        let comic = StyleCatalog.all.map(\.info).first { $0.slug == "comic" }!
+        let a4 = SizePreset.all.first { $0.name == "A4" }!
+        try await client.query("DELETE FROM styles WHERE id = \(comic.id)", logger: TestServers.logger)
+        try await client.query("DELETE FROM size_presets WHERE id = \(a4.id)", logger: TestServers.logger)
+        try await client.query("UPDATE styles SET name = 'Old name', description = 'old' WHERE slug = 'watercolor'", logger: TestServers.logger)
+        func styles() async throws -> [String: String] {
+            var found: [String: String] = [:]
+            for try await (slug, name) in try await client.query("SELECT slug, name FROM styles", logger: TestServers.logger).decode((String, String).self) {
+                found[slug] = name
+            }
+            return found
+        }
+        #expect(try await styles()["comic"] == nil)
+
+        let migrator = PostgresMigrator(client: client, directory: TestServers.migrations, logger: TestServers.logger)
+        try await migrator.seedCatalogue()
+        try await migrator.seedCatalogue()  // and again: nothing changes
+        let seeded = try await styles()
+        #expect(seeded == Dictionary(uniqueKeysWithValues: StyleCatalog.all.map { ($0.info.slug, $0.info.name) }))
+        var presets = 0
+        for try await count in try await client.query("SELECT COUNT(*) FROM size_presets WHERE id = \(a4.id) AND width_px = 2480", logger: TestServers.logger).decode(Int64.self) {
+            presets = Int(count)
+        }
+        #expect(presets == 1)
+    }
 }
+

@@ -119,6 +119,9 @@ final class RouteTable: Sendable {
         routes.withLock { $0.append(route) }
     }
 
+    /// Every route registered, in order (the OpenAPI test compares them with the document).
+    var all: [Route] { routes.withLock { $0 } }
+
     /// The access rule of the route Hummingbird matched (its `endpointPath`, the template as
     /// registered). Deny by default: an unmatched request, or a route registered without a
     /// rule, needs an API key.

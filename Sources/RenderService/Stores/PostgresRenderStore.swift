@@ -405,4 +405,28 @@ public struct PostgresMigrator: Sendable {
         for try await name in rows.decode(String.self) { applied.insert(name) }
         return files.allSatisfy(applied.contains)
     }
+
+    /// Upserts the engine's styles and size presets, as SQLite's seed does on every open: a
+    /// style or preset added in a release then exists in a database that earlier releases
+    /// migrated (the seed migrations run once per database, and `renders.style_id` and
+    /// `size_preset_id` reference these rows). Names and descriptions follow the catalogue;
+    /// needs only row rights, so the API's role can do it at every start.
+    public func seedCatalogue() async throws {
+        for style in StyleCatalog.all.map(\.info) {
+            try await client.query(
+                """
+                INSERT INTO styles (id, slug, name, description) VALUES (\(style.id), \(style.slug), \(style.name), \(style.description))
+                ON CONFLICT (id) DO UPDATE SET slug = excluded.slug, name = excluded.name, description = excluded.description
+                WHERE (styles.slug, styles.name, styles.description) IS DISTINCT FROM (excluded.slug, excluded.name, excluded.description)
+                """, logger: logger)
+        }
+        for preset in SizePreset.all where !preset.isCustom {
+            try await client.query(
+                """
+                INSERT INTO size_presets (id, name, width_inches, height_inches, dpi, width_px, height_px)
+                VALUES (\(preset.id), \(preset.name), \(preset.widthInches), \(preset.heightInches), \(preset.dpi), \(preset.widthPixels), \(preset.heightPixels))
+                ON CONFLICT (id) DO NOTHING
+                """, logger: logger)
+        }
+    }
 }
