@@ -4,9 +4,9 @@ import Foundation
 /// cropped" and "8-bit pixels on paper".
 ///
 /// Every style has the two-stage shape from `styles.md`:
-/// 1. `abstract` runs once at a bounded *working resolution* (about 2700 px on the short side,
-///    or the photo's own size if smaller) and does the expensive, edge-aware work. Its result
-///    is a few float planes.
+/// 1. `abstract` runs once at a bounded *working resolution* (`workingShortSide`: 1000–1200 px
+///    on the short side for the artistic styles, or the photo's own size if smaller) and does
+///    the expensive, edge-aware work. Its result is a few float planes.
 /// 2. The engine upsamples those planes to print resolution (Lanczos3) and the style's
 ///    `PrintFinish` turns each print row into RGB: paper grain, dots, relief, line thresholds.
 ///    That stage streams in strips on all cores and never holds the print in memory.
