@@ -24,7 +24,7 @@ import time
 import urllib.request
 import uuid
 
-from benchlib import ASO, write
+from benchlib import ASO, wait_for, write
 
 ROWS = int(os.environ.get("LIST_ROWS", "1000000"))
 REQUESTS = int(os.environ.get("LIST_REQUESTS", "1500"))
@@ -44,17 +44,6 @@ def psql(servers, database, sql, quiet=True):
                           "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql], env=dict(os.environ, PGPASSWORD=servers["TEST_PG_PASSWORD"]),
                          stdout=subprocess.PIPE, text=True, check=True).stdout
     return out.strip()
-
-
-def wait_for(url, seconds=90):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def serve(env):

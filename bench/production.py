@@ -14,7 +14,7 @@ import time
 import urllib.request
 import uuid
 
-from benchlib import ASO, RUNS, write
+from benchlib import ASO, RUNS, wait_for, write
 
 RENDERS = 20
 PHOTO = "/usr/share/wallpapers/Elarun/contents/images/2560x1600.png"
@@ -22,17 +22,6 @@ FALLBACK = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
 PHOTO_STYLE = "550e8400-e29b-41d4-a716-446655440008"
 PRESET_9X12 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
 SERVERS = "/tmp/aso-bench-servers"
-
-
-def wait_for(url, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def peak_rss_mb(process):

@@ -18,10 +18,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from datetime import datetime
 
-from benchlib import ASO, RUNS, write
+from benchlib import ASO, RUNS, cpu_seconds, create_database, production_environment, test_servers, wait_for, write
 
 RENDERS = 40
 PHOTO = "/usr/share/wallpapers/Elarun/contents/images/2560x1600.png"
@@ -34,24 +33,6 @@ PORTS = (18094, 18095)
 # replica A, so replica B's CPU over that round is what it spends with nobody following there.
 WAYS = {"nobody following on B (idle; polled on A)": ("A", 1.0), "poll every 1 s": ("B", 1.0),
         "poll every 0.1 s": ("B", 0.1), "Prefer: wait=60": ("B", None)}
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def wait_for(url, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def cpu_seconds(process):
-    with open(f"/proc/{process.pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def upload(base, photo):
@@ -89,7 +70,7 @@ def round_of(apis, api_b, start_worker, photo, way):
     replica, interval = way
     ids = [upload(apis[0], photo) for _ in range(RENDERS)]
     results = []
-    cpu_before, start = cpu_seconds(api_b), time.monotonic()
+    cpu_before, start = cpu_seconds(api_b.pid), time.monotonic()
     threads = [threading.Thread(target=follow, args=(apis[0 if replica == "A" else 1], render_id, interval, results)) for render_id in ids]
     for thread in threads:
         thread.start()
@@ -101,7 +82,7 @@ def round_of(apis, api_b, start_worker, photo, way):
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
     wall = time.monotonic() - start
-    cpu = cpu_seconds(api_b) - cpu_before
+    cpu = cpu_seconds(api_b.pid) - cpu_before
     if len(results) != RENDERS or any(r["status"] != "completed" for r in results):
         raise RuntimeError(f"not every render completed: {results}")
     lags = [r["lag_s"] for r in results]
@@ -110,48 +91,32 @@ def round_of(apis, api_b, start_worker, photo, way):
 
 
 photo = PHOTO if os.path.exists(PHOTO) else FALLBACK
-servers_env = dict(os.environ, ASO_TEST_SERVERS=SERVERS, ASO_TEST_PG_PORT="55452", ASO_TEST_REDIS_PORT="56399", ASO_TEST_S3_PORT="55920")
-subprocess.run(["scripts/test-servers.sh", "start"], env=servers_env, check=True, stdout=subprocess.DEVNULL)
 measured = {way: [] for way in WAYS}
-try:
-    servers = dict(line.split("=", 1) for line in open(f"{SERVERS}/servers.env").read().split())
-    with tempfile.TemporaryDirectory() as work:
-        database = f"bench_wait_{uuid.uuid4().hex[:6]}"
-        subprocess.run(["psql", "-h", servers["TEST_PG_HOST"], "-p", servers["TEST_PG_PORT"], "-U", servers["TEST_PG_USER"],
-                        "-d", servers["TEST_PG_DATABASE"], "-q", "-c", f"CREATE DATABASE {database}"],
-                       env=dict(os.environ, PGPASSWORD=servers["TEST_PG_PASSWORD"]), check=True)
-        env = dict(os.environ, ASO_MODE="production", ALLOW_ANONYMOUS="true", LOG_LEVEL="WARNING",
-                   DB_HOST=servers["TEST_PG_HOST"], DB_PORT=servers["TEST_PG_PORT"], DB_NAME=database,
-                   DB_USER=servers["TEST_PG_USER"], DB_PASSWORD=servers["TEST_PG_PASSWORD"],
-                   REDIS_HOST=servers["TEST_REDIS_HOST"], REDIS_PORT=servers["TEST_REDIS_PORT"], REDIS_DB="5",
-                   REDIS_PASSWORD=servers["TEST_REDIS_PASSWORD"], MINIO_ENDPOINT=servers["TEST_S3_ENDPOINT"],
-                   MINIO_ACCESS_KEY=servers["TEST_S3_ACCESS_KEY"], MINIO_SECRET_KEY=servers["TEST_S3_SECRET_KEY"], MINIO_BUCKET=database.replace("_", "-"),
-                   MAX_QUEUED_RENDERS="1000", WORKER_COUNT="2")
-        processes = []
-        try:
-            for index, port in enumerate(PORTS):
-                log = open(f"{work}/api-{index}.log", "w")
-                processes.append(subprocess.Popen([ASO, "serve"], env=dict(env, API_PORT=str(port), DATA_DIR=f"{work}/api-{index}"),
-                                                  stderr=subprocess.STDOUT, stdout=log))
-                try:
-                    wait_for(f"http://127.0.0.1:{port}/health/readiness")
-                except RuntimeError:
-                    raise RuntimeError(open(f"{work}/api-{index}.log").read()[-3000:])
-            apis = [f"http://127.0.0.1:{port}" for port in PORTS]
+with test_servers(SERVERS, 55452, 56399, 55920) as servers, tempfile.TemporaryDirectory() as work:
+    env = production_environment(servers, create_database(servers, "bench_wait"), 5, MAX_QUEUED_RENDERS="1000", WORKER_COUNT="2")
+    processes = []
+    try:
+        for index, port in enumerate(PORTS):
+            log = open(f"{work}/api-{index}.log", "w")
+            processes.append(subprocess.Popen([ASO, "serve"], env=dict(env, API_PORT=str(port), DATA_DIR=f"{work}/api-{index}"),
+                                              stderr=subprocess.STDOUT, stdout=log))
+            try:
+                wait_for(f"http://127.0.0.1:{port}/health/readiness", 60)
+            except RuntimeError:
+                raise RuntimeError(open(f"{work}/api-{index}.log").read()[-3000:])
+        apis = [f"http://127.0.0.1:{port}" for port in PORTS]
 
-            def start_worker():
-                return subprocess.Popen([ASO, "worker"], env=dict(env, DATA_DIR=f"{work}/worker", WORKER_METRICS_PORT="0"),
-                                        stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-            for _ in range(RUNS):
-                for name, way in WAYS.items():
-                    measured[name].append(round_of(apis, processes[1], start_worker, photo, way))
-        finally:
-            for process in processes:
-                process.send_signal(signal.SIGTERM)
-            for process in processes:
-                process.wait(timeout=60)
-finally:
-    subprocess.run(["scripts/test-servers.sh", "stop"], env=servers_env, check=False)
+        def start_worker():
+            return subprocess.Popen([ASO, "worker"], env=dict(env, DATA_DIR=f"{work}/worker", WORKER_METRICS_PORT="0"),
+                                    stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        for _ in range(RUNS):
+            for name, way in WAYS.items():
+                measured[name].append(round_of(apis, processes[1], start_worker, photo, way))
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
 
 
 def median(way, key):

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 /// Objects as files under `DATA_DIR/objects`, served by the API itself behind signed URLs
 /// (`/v1/files/{key}?expires=…&filename=…&signature=…`).
@@ -21,6 +22,12 @@ public struct LocalObjectStore: ObjectStore {
 
     public func put(key: String, fileAt source: String, contentType: String, consume: Bool) async throws {
         guard let destination = path(for: key) else { throw ObjectStoreError("invalid object key") }
+        // Copies and fsyncs block for as long as the disk takes: on the thread pool, never on
+        // the concurrency threads that serve requests.
+        try await NIOThreadPool.singleton.runIfActive { try Self.place(source, at: destination, key: key, consume: consume) }
+    }
+
+    private static func place(_ source: String, at destination: String, key: String, consume: Bool) throws {
         let directory = (destination as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // Into place atomically: a temporary name in the same directory, then rename.
@@ -32,11 +39,11 @@ public struct LocalObjectStore: ObjectStore {
                 try FileManager.default.copyItem(atPath: source, toPath: temporary)
             }
             // Durable before it becomes visible: a crash never leaves a named but empty object.
-            Self.sync(path: temporary, flags: O_RDONLY)
+            sync(path: temporary, flags: O_RDONLY)
             guard rename(temporary, destination) == 0 else {
                 throw ObjectStoreError("could not move \(key) into place: \(String(cString: strerror(errno)))")
             }
-            Self.sync(path: directory, flags: O_RDONLY | O_DIRECTORY)
+            sync(path: directory, flags: O_RDONLY | O_DIRECTORY)
         } catch {
             unlink(temporary)
             throw error
@@ -52,10 +59,13 @@ public struct LocalObjectStore: ObjectStore {
 
     public func download(key: String, to destination: String) async throws {
         guard let source = path(for: key) else { throw ObjectStoreError("invalid object key") }
-        if FileManager.default.fileExists(atPath: destination) { try FileManager.default.removeItem(atPath: destination) }
-        // A hard link costs nothing and keeps the original intact.
-        if link(source, destination) != 0 {
-            try FileManager.default.copyItem(atPath: source, toPath: destination)
+        try await NIOThreadPool.singleton.runIfActive {
+            if FileManager.default.fileExists(atPath: destination) { try FileManager.default.removeItem(atPath: destination) }
+            // A hard link costs nothing and keeps the original intact; a copy (another file
+            // system) blocks, hence the thread pool.
+            if link(source, destination) != 0 {
+                try FileManager.default.copyItem(atPath: source, toPath: destination)
+            }
         }
     }
 
