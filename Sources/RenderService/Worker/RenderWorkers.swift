@@ -200,13 +200,13 @@ public final class RenderWorkers: Service, Sendable {
         let canceled = Atomic<Bool>(false)
         let cancelWatch = Task {
             await changes.watching(id) { watch in
+                // Read once the watch is armed, so a cancel taken just before it is not missed.
                 while !Task.isCancelled {
-                    await watch.wait(timeout: settings.cancelSafetyNet)
-                    if Task.isCancelled { break }
                     if (try? await store.render(id: id))?.status == .canceled {
                         canceled.store(true, ordering: .sequentiallyConsistent)
                         break
                     }
+                    await watch.wait(timeout: settings.cancelSafetyNet)
                 }
             }
         }
