@@ -98,6 +98,13 @@ public struct ImpressionistStyle: RenderStyle {
         let pick = keyUnit(key, 13)
         let variant: Float = pick < 0.3 ? 0 : (pick < 0.65 ? 1 : -1)
         colour = rotateHue(colour, by: variant * jitter * (0.3 + 0.12 * keyUnit(key, 16)))
+        // A hue turned about the grey axis leaves grey grey: neutral passages (walls, sky,
+        // stone) are broken instead into warm ochre, cool blue and lilac dabs, as Monet painted
+        // a grey facade (blind round 11: impressionist read as oil where the photo was grey).
+        let chroma = colour.max() - colour.min()
+        let neutral = (1 - smoothstep(0.06, 0.22, chroma)) * jitter
+        let tint: SIMD3<Float> = variant > 0 ? SIMD3(0.08, 0.035, -0.06) : (variant < 0 ? SIMD3(-0.045, 0.0, 0.08) : SIMD3(0.04, -0.025, 0.05))
+        colour += tint * neutral
         colour *= 1 + ((keyUnit(key, 11) - 0.5) * 0.1 + variant * 0.03) * jitter
         let purity = 1 + 0.2 * keyUnit(key, 12) * jitter
         let grey = (colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
