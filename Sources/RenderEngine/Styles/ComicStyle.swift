@@ -62,9 +62,11 @@ public struct ComicStyle: RenderStyle {
         let texture = PlaneMath.map(detailEnergy) { smoothstep(1.5, 3.5, $0) }
         // Skin-coloured texture (tabby fur, wood grain) is not a face: it gets no licence to crowd.
         let smoothSkin = PlaneMath.combine(skin, detailEnergy) { k, e in k * smoothstep(4.5, 2.5, e) }
+        // Only long contours are inked: short ones (ripples, grass, feather flecks) read as
+        // stray dashes (blind round 11: "flat blocks with stray outlines").
         let lines = Sketch.contourField(
             lineLightness, importance: nil, skin: smoothSkin, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
-            texture: PlaneMath.map(detailEnergy) { smoothstep(2.2, 4.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 50)
+            texture: PlaneMath.map(detailEnergy) { smoothstep(2.2, 4.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 130)
         for c in 0..<3 {
             let plane = flat.planes[c]
             let averaged = Blur.gaussian(plane, sigma: max(1, 16 * s))
@@ -305,7 +307,8 @@ struct ComicPalette: Sendable {
 
     /// A ridge (1 at its crest) on the borders between colour shapes of clearly different hue
     /// (ΔE of the hue colours ≥ 22) or between a hue and spot black, blurred by `sigma` working px.
-    /// None inside faces (a lit cheek is not a shape) nor where borders crowd (foliage, gravel).
+    /// None inside faces (a lit cheek is not a shape) nor where borders crowd (foliage, gravel);
+    /// only where they really crowd, so a patterned subject (a speckled bird) keeps its outline.
     func hueBorders(_ lab: PlanarImage, skin: Plane, sigma: Double, scale: Double) -> Plane {
         let w = lab.width, h = lab.height
         // Labels of the colours softened over ~12 reference px: slivers and flecks (sky seen
@@ -337,7 +340,7 @@ struct ComicPalette: Sendable {
         Parallel.rows(h) { rows in
             for y in rows {
                 let o = border.row(y), c = crowding.row(y), k = skin.row(y)
-                for x in 0..<w { o[x] *= (1 - smoothstep(0.12, 0.26, c[x])) * (1 - smoothstep(0.25, 0.6, k[x])) }
+                for x in 0..<w { o[x] *= (1 - smoothstep(0.26, 0.5, c[x])) * (1 - smoothstep(0.25, 0.6, k[x])) }
             }
         }
         let ridge = SketchFlow.gaussian(border, sigma: sigma)
