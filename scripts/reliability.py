@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Runs the reliability checks (scripts/reliability/checks.py) against real aso-render
-processes and prints one table: each fault or bad input, how often it was tried, what
-happened, and the data lost. `--write docs/reliability.md` regenerates the document.
-Part of `make test`; exits non-zero when any check fails.
+"""Runs the reliability checks against real aso-render processes and prints one table: each
+fault or bad input, how often it was tried, what happened, and the data lost.
+`--write docs/reliability.md` regenerates the document.
 
-  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N] [--only NAME]
+The checks are Swift tests (Tests/RenderServiceTests/Reliability, the suites named
+*ReliabilityTests): each records its rows as JSON in $ASO_RELIABILITY_ROWS, named by section
+and part, and this script orders them into the table. The sections not yet ported run from
+scripts/reliability/checks.py. Exits non-zero when any check fails; the document is then left
+as it was.
+
+  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N] [--only NAME] [--python-only]
 """
 import argparse
 import datetime
+import glob
+import json
 import os
 import platform
 import subprocess
@@ -21,6 +28,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rel
 import checks  # noqa: E402
 from harness import BINARY, ROOT  # noqa: E402
 
+# The Swift suites that record rows (`swift test --filter` takes a regular expression).
+SWIFT_CHECKS = "ReliabilityTests"
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,39 +38,49 @@ def main():
     parser.add_argument("--servers-env", default=os.path.join(os.environ.get("ASO_TEST_SERVERS", "/tmp/aso-test-servers"), "servers.env"),
                         help="PostgreSQL/Redis/S3 of scripts/test-servers.sh, for the production-stack secrets check")
     parser.add_argument("--load-seconds", type=int, default=60)
-    parser.add_argument("--only", help="run only the checks whose name contains this")
+    parser.add_argument("--only", help="run only the Python checks whose name contains this")
+    parser.add_argument("--python-only", action="store_true", help="run only the sections not yet ported to Swift")
     options = parser.parse_args()
     if not os.path.exists(BINARY):
         sys.exit(f"reliability: build first ({BINARY} is missing)")
 
+    # (section number as in ReliabilityGroup, name, check)
     suite = [
-        ("hostile files and requests", lambda work: checks.check_hostile_inputs(work)),
-        ("signed URLs and ids", checks.check_signed_urls),
-        ("idempotency", checks.check_idempotency),
-        ("access control", checks.check_access_control),
-        ("form floods", checks.check_form_floods),
-        ("overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
-        ("rate limit", checks.check_rate_limit),
-        ("graceful shutdown", checks.check_graceful_shutdown),
-        ("crash", checks.check_crash),
-        ("retention", checks.check_retention),
-        ("webhooks", checks.check_webhooks),
-        ("secrets", lambda work: checks.check_secrets(work, options.servers_env)),
+        (4, "access control", checks.check_access_control),
+        (5, "form floods", checks.check_form_floods),
+        (6, "overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
+        (7, "rate limit", checks.check_rate_limit),
+        (8, "graceful shutdown", checks.check_graceful_shutdown),
+        (9, "crash", checks.check_crash),
+        (10, "retention", checks.check_retention),
+        (11, "webhooks", checks.check_webhooks),
+        (12, "secrets", lambda work: checks.check_secrets(work, options.servers_env)),
     ]
     rows, failed = [], []
     with tempfile.TemporaryDirectory(prefix="aso-reliability-") as work:
-        for name, check in suite:
+        if not options.python_only and not options.only:
+            recorded = os.path.join(work, "rows")
+            os.mkdir(recorded)
+            print("reliability: Swift checks …", flush=True)
+            swift = subprocess.run(["swift", "test", "--skip-build", "--no-parallel", "--filter", SWIFT_CHECKS], cwd=ROOT,
+                                   env={**os.environ, "ASO_RELIABILITY_ROWS": recorded})
+            if swift.returncode != 0:
+                failed.append("Swift checks")
+            for path in sorted(glob.glob(os.path.join(recorded, "*.json"))):
+                section = int(os.path.basename(path).split("-")[0])
+                with open(path) as f:
+                    rows.extend((section, checks.Row(r["fault"], r["tries"], r["result"], r["lost"])) for r in json.load(f))
+        for section, name, check in suite:
             if options.only and options.only not in name:
                 continue
             started = time.time()
             print(f"reliability: {name} …", flush=True)
             try:
-                found = check(work)
-                rows.extend(found)
+                rows.extend((section, row) for row in check(work))
                 print(f"reliability: {name}: ok ({time.time() - started:.0f} s)", flush=True)
             except Exception as error:  # every failure is reported, then the run fails
                 failed.append(name)
-                rows.append(checks.Row(name, 1, f"FAILED: {error}", lost="see log", ok=False))
+                rows.append((section, checks.Row(name, 1, f"FAILED: {error}", lost="see log", ok=False)))
                 traceback.print_exc()
                 for log in sorted(os.listdir(work)):
                     if log.endswith(".log"):
@@ -68,14 +88,15 @@ def main():
                             tail = f.read()[-3000:]
                         print(f"--- {log} (tail)\n{tail}", file=sys.stderr)
 
+    rows = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
     table = render(rows)
     print(table)
+    if failed:
+        sys.exit(f"reliability: FAILED: {', '.join(failed)}")
     if options.write:
         with open(options.write, "w") as document:
             document.write(document_text(table))
         print(f"reliability: wrote {options.write}")
-    if failed:
-        sys.exit(f"reliability: FAILED: {', '.join(failed)}")
     print(f"reliability: ok — {len(rows)} rows, {sum(r.tries for r in rows)} tries, no data lost")
 
 
@@ -93,11 +114,13 @@ def document_text(table):
     cores = os.cpu_count()
     return f"""# Reliability
 
-What ASO Render does when things go wrong, tried for real: every row below is a check in
-`scripts/reliability/checks.py`, run against `aso-render` processes over real sockets (embedded
-mode; the secrets row runs the production stack: PostgreSQL, Redis and SeaweedFS's S3). This file is
-generated — `scripts/reliability.py --write docs/reliability.md` — and the same checks run in
-`make test`, where any failure fails the build.
+What ASO Render does when things go wrong, tried for real: every row below is recorded by a
+check run against `aso-render` processes over real sockets (embedded mode; the secrets row runs
+the production stack: PostgreSQL, Redis and SeaweedFS's S3) — the Swift suites in
+`Tests/RenderServiceTests/Reliability` (`*ReliabilityTests`, tagged `reliability`), and
+`scripts/reliability/checks.py` for the sections not yet ported. This file is generated —
+`scripts/reliability.py --write docs/reliability.md` — and the same checks run in `make test`,
+where any failure fails the build.
 
 Last generated {today} at commit `{commit}` on {platform.system()} with {cores} cores.
 

@@ -1,10 +1,7 @@
 """The faults and bad inputs of docs/reliability.md, each tried against real `aso-render`
 processes over real sockets. Every check returns a row: what was tried, how many times, what
 happened, and whether any data was lost; an `ok` of False fails the run."""
-import hashlib
-import hmac
 import http.client
-import io
 import json
 import os
 import random
@@ -14,14 +11,10 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from concurrent.futures import ThreadPoolExecutor
-
-from PIL import Image
 
 import corpus
 from harness import BINARY, OIL, P24X36, PHOTO, P9X12, ROOT, WATERCOLOR, Server, free_port, multipart
 
-SIGNING_SECRET = "reliability-signing-secret-5b1e-0123456789"
 ELEPHANTS = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
 
 
@@ -42,7 +35,7 @@ def error_of(response):
         return None
 
 
-# MARK: hostile files and requests
+# MARK: raw requests
 
 
 def raw_exchange(port, data, read_timeout=10):
@@ -68,242 +61,6 @@ def status_of(raw):
         return int(raw.split(b" ", 2)[1])
     except (IndexError, ValueError):
         return None
-
-
-def request_cases(server, photo):
-    """Bad requests rather than bad files: (name, callable → (status, error))."""
-    def post(content_type, body, headers=None):
-        response = server.request("POST", "/v1/renders", {"Content-Type": content_type, **(headers or {})}, body)
-        return response.status, error_of(response)
-
-    def two_files():
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo), ("file", "b.jpg", photo)])
-        return post(content_type, body)
-
-    def no_boundary():
-        _, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo)])
-        return post("multipart/form-data", body)
-
-    def unterminated():
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo)])
-        return post(content_type, body[:-40])
-
-    def non_utf8_field():
-        content_type, body = multipart([("style_id", b"\xff\xfe\xfa"), ("size_preset_id", P9X12)], [("file", "a.jpg", photo)])
-        return post(content_type, body)
-
-    def traversal_filename():
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "../../../../etc/passwd", photo)])
-        status, error = post(content_type, body)
-        expect(not os.path.exists(os.path.join(server.data, "etc")), "a path was made from the file name")
-        return status, error
-
-    def huge_headers():
-        head = (f"POST /v1/renders HTTP/1.1\r\nHost: x\r\nX-Filler: {'a' * 200_000}\r\nContent-Length: 0\r\n\r\n").encode()
-        return status_of(raw_exchange(server.port, head)), None
-
-    def ten_gigabytes_declared():
-        started = time.time()
-        head = (b"POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                b"Content-Length: 10737418240\r\n\r\n--b\r\n")
-        raw = raw_exchange(server.port, head)
-        expect(time.time() - started < 5, "the 10 GB request was not refused at once")
-        return status_of(raw), json.loads(raw.split(b"\r\n\r\n", 1)[1]).get("error")
-
-    def disconnect_mid_upload():
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "a.jpg", photo * 4)])
-        head = f"POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        with socket.create_connection(("127.0.0.1", server.port)) as s:
-            s.sendall(head + body[:len(body) // 2])
-            time.sleep(0.3)
-        time.sleep(0.5)
-        return "closed", None
-
-    def json_body():
-        return post("application/json", b'{"style_id": "x"}')
-
-    def unknown_field():
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12), ("styel_params", "{}")], [("file", "a.jpg", photo)])
-        return post(content_type, body)
-
-    def oversized_field():
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12), ("style_params", "{" + " " * 70_000 + "}")],
-                                       [("file", "a.jpg", photo)])
-        return post(content_type, body)
-
-    return [
-        ("multipart body with two `file` parts", two_files, (400, "Multiple files provided")),
-        ("multipart content type without a boundary", no_boundary, (400, "Expected multipart/form-data")),
-        ("multipart body without its closing boundary", unterminated, (400, "Malformed multipart body")),
-        ("non-UTF-8 bytes in a field value", non_utf8_field, (400, "Invalid form field")),
-        ("file name `../../../../etc/passwd`", traversal_filename, (201, None)),
-        # Refused by the HTTP parser before there is a request to answer in JSON.
-        ("200 KB request header", huge_headers, (400, None)),
-        ("10 GB Content-Length that never arrives", ten_gigabytes_declared, (413, "File too large (maximum 50MB)")),
-        ("client disconnects half-way through a 10 MB upload", disconnect_mid_upload, ("closed", None)),
-        ("JSON body instead of multipart", json_body, (400, "Expected multipart/form-data")),
-        ("misspelt field `styel_params`", unknown_field, (400, "Unknown form field")),
-        ("70 KB style_params field", oversized_field, (400, "Form field too large")),
-    ]
-
-
-def check_hostile_inputs(work, rounds=3):
-    server = Server(work, "hostile", {"WORKER_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"}).start()
-    rows = []
-    try:
-        files = corpus.cases()
-        photo = corpus.read(corpus.DUNE)
-        requests = request_cases(server, photo)
-        warm_up = server.upload(photo).json()["render_id"]
-        server.wait_for(warm_up)
-        baseline = server.rss_mb()
-        after_round = []
-        outcomes = {}
-        accepted = []
-        for round_number in range(rounds):
-            for name, data, filename, (want, detail) in files:
-                response = server.upload(data, filename=filename)
-                if want == "render":
-                    expect(response.status == 201, f"{name}: {response.status} {response.body[:200]}")
-                    accepted.append((name, response.json()["render_id"], detail))
-                    outcomes[name] = f"201, render {detail}"
-                else:
-                    expect((response.status, error_of(response)) == (want, detail), f"{name}: {response.status} {response.body[:200]}")
-                    outcomes[name] = f"{want} {detail}"
-            for name, attempt, (want, detail) in requests:
-                got = attempt()
-                expect(got[0] == want and (detail is None or got[1] == detail), f"{name}: got {got}, want {(want, detail)}")
-                outcomes[name] = f"{want}" + (f" {detail}" if detail else "") if want != "closed" else "connection closed, nothing kept"
-            for name, render_id, want in accepted:
-                final = server.wait_for(render_id, timeout=300)
-                expect(final == want, f"{name}: render ended {final}, want {want}")
-            accepted.clear()
-            expect(server.request("GET", "/health").status == 200, "unhealthy after the corpus")
-            expect(server.temporary_files() == [], f"temporary files left: {server.temporary_files()}")
-            after_round.append(server.rss_mb())
-        errors = [line for line in server.log().splitlines() if '"level":"ERROR"' in line]
-        expect(not errors, f"the server logged errors: {errors[:3]}")
-        # Memory: later rounds must not grow past the first (no leak per request).
-        growth = after_round[-1] - after_round[0]
-        expect(growth < 48, f"RSS grew {growth:.0f} MB between round 1 and round {rounds}")
-        # Exactly the accepted uploads became renders: nothing from refused or broken requests.
-        expected = 1 + rounds * (sum(1 for *_, (want, _) in files if want == "render") + 1)
-        expect(sum(server.statuses().values()) == expected, f"{server.statuses()} renders, {expected} expected")
-        gps = check_outputs_carry_no_metadata(server, files)
-        for name, _, _, _ in files:
-            rows.append(Row(f"upload: {name}", rounds, outcomes[name]))
-        for name, _, _ in requests:
-            rows.append(Row(f"request: {name}", rounds, outcomes[name]))
-        rows.append(Row(
-            "server after the whole corpus", rounds,
-            f"healthy, no error logged; renders recorded = uploads accepted ({expected}); no temporary file left; RSS {baseline:.0f} MB before, {after_round[0]:.0f} MB after round 1, "
-            f"{after_round[-1]:.0f} MB after round {rounds}"))
-        rows.append(gps)
-    finally:
-        server.stop()
-    return rows
-
-
-def check_outputs_carry_no_metadata(server, files):
-    """The GPS-tagged, rotated upload: master and preview carry no EXIF/GPS, and are upright."""
-    data = next(d for n, d, _, _ in files if "GPS" in n)
-    render_id = server.upload(data).json()["render_id"]
-    expect(server.wait_for(render_id) == "completed", "GPS photo did not complete")
-    for route in ("download", "preview"):
-        url = server.request("GET", f"/v1/renders/{render_id}/{route}").json()["url"]
-        parsed = urllib.parse.urlsplit(url)
-        body = server.request("GET", f"{parsed.path}?{parsed.query}").body
-        image = Image.open(io.BytesIO(body))
-        exif = image.getexif()
-        # No GPS and nothing else of the upload's EXIF (libvips writes a minimal block of its own
-        # into JPEGs: orientation 1 and the resolution).
-        expect(0x8825 not in exif and not exif.get_ifd(0x8825), f"{route} carries GPS")
-        expect(b"ASO-Test-Camera" not in body and 0x010F not in exif, f"{route} carries the upload's EXIF")
-        expect(exif.get(0x0112, 1) == 1, f"{route} still says orientation {exif.get(0x0112)}")
-        expect(image.height > image.width, f"{route} is not upright (orientation 6 → portrait)")
-    return Row("GPS-tagged photo with EXIF orientation 6: outputs checked", 1,
-               "TIFF and preview upright (portrait); neither carries the GPS position or any EXIF field of the upload")
-
-
-# MARK: signed URLs and ids
-
-
-def check_signed_urls(work):
-    server = Server(work, "signed", {"URL_SIGNING_SECRET": SIGNING_SECRET}).start()
-    try:
-        render_id = server.upload(corpus.read(corpus.DUNE)).json()["render_id"]
-        expect(server.wait_for(render_id) == "completed", "render did not complete")
-        url = urllib.parse.urlsplit(server.request("GET", f"/v1/renders/{render_id}/download").json()["url"])
-        query = dict(urllib.parse.parse_qsl(url.query))
-        key = urllib.parse.unquote(url.path[len("/v1/files/"):])
-
-        def fetch(path, params):
-            return server.request("GET", f"{path}?{urllib.parse.urlencode(params)}")
-
-        def sign(key, expires, filename):
-            message = f"GET\n{key}\n{expires}\n{filename}".encode()
-            return hmac.new(SIGNING_SECRET.encode(), message, hashlib.sha256).hexdigest()
-
-        expect(fetch(url.path, query).status == 200, "the signed URL does not work")
-        expired = int(time.time()) - 10
-        cases = [
-            ("expiry moved later", fetch(url.path, {**query, "expires": str(int(query["expires"]) + 3600)}), 403),
-            ("signature altered", fetch(url.path, {**query, "signature": "0" * 64}), 403),
-            ("download name altered", fetch(url.path, {**query, "filename": "other.tiff"}), 403),
-            ("signature removed", fetch(url.path, {"expires": query["expires"]}), 403),
-            ("validly signed but expired", fetch(url.path, {**query, "expires": str(expired), "signature": sign(key, expired, query["filename"])}), 403),
-        ]
-        # Traversal: raw paths (the client must not normalise them) and validly signed bad keys.
-        for bad_key in ("../aso-render.sqlite", "renders/../../aso-render.sqlite", "renders/%2e%2e/%2e%2e/url-signing.key", "..%2F..%2Fetc%2Fpasswd"):
-            future = int(time.time()) + 600
-            signed = {"expires": str(future), "filename": "x", "signature": sign(urllib.parse.unquote(bad_key), future, "x")}
-            cases.append((f"key `{bad_key}`", server.request("GET", f"/v1/files/{bad_key}?{urllib.parse.urlencode(signed)}"), 404))
-        for bad_id in ("..%2F..%2Fhealth", "%2e%2e", "00000000-0000-0000-0000-00000000000g", "' OR 1=1 --".replace(" ", "%20")):
-            cases.append((f"render id `{bad_id}`", server.request("GET", f"/v1/renders/{bad_id}"), 400))
-        cases.append(("render id of no render", server.request("GET", "/v1/renders/00000000-0000-4000-8000-000000000000"), 404))
-        for name, response, want in cases:
-            expect(response.status == want, f"{name}: {response.status} {response.body[:200]}")
-            expect(error_of(response), f"{name}: no error body")
-        expect(fetch(url.path, query).status == 200, "the URL stopped working")
-        return [Row("signed download URLs: expiry, signature, name altered; expired; unsigned", 5,
-                    "403 Invalid signature / URL expired; the genuine URL keeps working"),
-                Row("path traversal in file keys (raw and %-encoded, validly signed)", 4, "404, nothing outside the object store served"),
-                Row("malformed and hostile render ids", 4, "400 Invalid UUID format for render_id; unknown id 404")]
-    finally:
-        server.stop()
-
-
-# MARK: idempotency and access control
-
-
-def check_idempotency(work):
-    server = Server(work, "idempotency").start()
-    try:
-        photo = corpus.read(corpus.DUNE)
-        with ThreadPoolExecutor(10) as pool:
-            answers = list(pool.map(lambda _: server.upload(photo, headers={"Idempotency-Key": "order-7731"}), range(10)))
-        ids = {a.json()["render_id"] for a in answers}
-        expect(all(a.status == 201 for a in answers) and len(ids) == 1, f"concurrent retries: {[a.status for a in answers]} {ids}")
-        expect(sum(server.statuses().values()) == 1, f"renders recorded: {server.statuses()}")
-        other = server.upload(photo, headers={"Idempotency-Key": "order-7731"}, style=WATERCOLOR)
-        expect(other.status == 422, f"reuse with another style: {other.status}")
-        expect(sum(server.statuses().values()) == 1, "a second render was recorded")
-        # Harvesting: with API keys off every client shares the key namespace; guessing keys
-        # (order numbers) must not reveal anyone's render id.
-        (victim,) = ids
-        guesses = 0
-        for number in range(7700, 7760):
-            answer = server.upload(b"GIF89a" + bytes(64), headers={"Idempotency-Key": f"order-{number}"}, filename="probe.gif")
-            guesses += 1
-            expect(victim.encode() not in answer.body, f"order-{number}: the answer names the earlier render")
-        expect(victim.encode() not in other.body, "the 422 names the earlier render")
-        return [Row("the same upload retried 10 times at once with one Idempotency-Key", 10,
-                    "ten 201s with one render_id, one render recorded"),
-                Row("Idempotency-Key reused with a different request", 1, "422, nothing recorded"),
-                Row("id harvesting: guessed Idempotency-Keys (order-7700…7759) with another file, API keys off", guesses,
-                    "no answer contains another client's render id (the 422 says only that the key was used)")]
-    finally:
-        server.stop()
 
 
 def check_access_control(work):

@@ -59,11 +59,27 @@ final class ServerProcess: Sendable {
         for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
     }
 
+    /// SIGTERM (graceful shutdown), SIGKILL if it has not exited within 30 s.
     func terminate() async {
-        guard process.isRunning else { return }
-        process.terminate()  // SIGTERM: graceful shutdown
-        for _ in 0..<600 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { await kill() }
+        await stop(SIGTERM, timeout: .seconds(30))
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func send(_ signal: Int32) {
+        Foundation.kill(pid, signal)
+    }
+
+    /// Sends `signal` and waits for the exit (SIGKILL after `timeout`); the exit status.
+    @discardableResult
+    func stop(_ signal: Int32, timeout: Duration = .seconds(120)) async -> Int32 {
+        if process.isRunning {
+            send(signal)
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(25)) }
+            if process.isRunning { await kill() }
+        }
+        return process.terminationStatus
     }
 }
 
