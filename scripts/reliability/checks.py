@@ -13,7 +13,7 @@ import time
 import urllib.parse
 
 import corpus
-from harness import BINARY, OIL, P24X36, PHOTO, P9X12, ROOT, WATERCOLOR, Server, free_port, multipart
+from harness import BINARY, PHOTO, P9X12, ROOT, WATERCOLOR, Server, free_port, multipart
 
 ELEPHANTS = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
 
@@ -26,13 +26,6 @@ class Row:
 def expect(condition, message):
     if not condition:
         raise AssertionError(message)
-
-
-def error_of(response):
-    try:
-        return response.json().get("error")
-    except ValueError:
-        return None
 
 
 # MARK: raw requests
@@ -61,39 +54,6 @@ def status_of(raw):
         return int(raw.split(b" ", 2)[1])
     except (IndexError, ValueError):
         return None
-
-
-def check_access_control(work):
-    alice, bob = "alice-reliability-key-000000000001", "bob-reliability-key-0000000000002"
-    server = Server(work, "keys", {"API_KEYS": f"{alice},{bob}", "METRICS_TOKEN": "metrics-reliability-token"}).start()
-    try:
-        photo = corpus.read(corpus.DUNE)
-        render_id = server.upload(photo, headers={"Authorization": f"Bearer {alice}"}).json()["render_id"]
-        refusals = 0
-        for path in ("/v1/size-presets", "/v1/styles", f"/v1/renders/{render_id}"):
-            for headers in ({}, {"Authorization": "Bearer wrong-key"}, {"Authorization": f"Basic {alice}"}):
-                response = server.request("GET", path, headers)
-                expect(response.status == 401 and response.header("WWW-Authenticate"), f"{path} {headers}: {response.status}")
-                refusals += 1
-        hidden = 0
-        for suffix in ("", "/download", "/preview"):
-            response = server.request("GET", f"/v1/renders/{render_id}{suffix}", {"Authorization": f"Bearer {bob}"})
-            expect(response.status == 404 and error_of(response) == "Render not found", f"bob sees {suffix}: {response.status}")
-            hidden += 1
-        response = server.request("POST", f"/v1/renders/{render_id}/cancel", {"Authorization": f"Bearer {bob}"})
-        expect(response.status == 404, f"bob cancels: {response.status}")
-        expect(server.status(render_id, {"Authorization": f"Bearer {alice}"}) in ("queued", "processing", "completed"), "alice lost her render")
-        expect(server.request("GET", "/metrics").status == 401, "metrics without token")
-        expect(server.request("GET", "/metrics", {"Authorization": "Bearer metrics-reliability-token"}).status == 200, "metrics with token")
-        expect(server.request("GET", "/v1/openapi.json").status == 200, "OpenAPI document needs a key")
-        variants = path_variant_attack(server, render_id, alice, "metrics-reliability-token")
-        return [Row("/v1 requests without a key, with a wrong key, with Basic auth", refusals, "401 with WWW-Authenticate: Bearer"),
-                Row("path variants (//v1/…, /v1//…, /./v1/…, %2F, trailing slashes) × every protected route and /metrics, embedded",
-                    variants, "401 for every spelling without the credential; with it the same spellings reach the route"),
-                Row("another API key asks for, downloads or cancels a render", hidden + 1, "404 Render not found; the render is untouched"),
-                Row("/metrics without METRICS_TOKEN", 1, "401; with the token 200")]
-    finally:
-        server.stop()
 
 
 PROTECTED = ("GET /v1/size-presets", "GET /v1/styles", "POST /v1/renders", "GET /v1/renders/{id}", "GET /v1/renders/{id}/download",
@@ -140,112 +100,6 @@ def path_variant_attack(api, render_id, key, metrics_token, worker_port=None):
             metrics += with_token == 200
         expect(metrics >= 4, f"only {metrics} spellings of /metrics reached it on port {port}")
     return tries
-
-
-# MARK: form floods
-
-
-def flood(port, chunks, limit=600 * corpus.MB):
-    """Streams a chunked multipart body until the server answers or hangs up, or `limit`
-    bytes are sent. Returns (status, error, bytes sent)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(b"POST /v1/renders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
-        sent, answer = 0, b""
-        s.setblocking(False)
-        try:
-            for chunk in chunks:
-                if sent >= limit:
-                    break
-                frame = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
-                view = memoryview(frame)
-                while view:
-                    try:
-                        answer += s.recv(65536)
-                    except BlockingIOError:
-                        pass
-                    if b"\r\n\r\n" in answer:
-                        break
-                    try:
-                        n = s.send(view)
-                        view = view[n:]
-                    except BlockingIOError:
-                        time.sleep(0.001)
-                sent += len(chunk)
-                if b"\r\n\r\n" in answer:
-                    break
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        s.setblocking(True)
-        s.settimeout(10)
-        try:
-            while b'"status"' not in answer and (more := s.recv(65536)):
-                answer += more
-        except OSError:
-            pass
-    body = answer.split(b"\r\n\r\n", 1)[-1]
-    try:
-        error = json.loads(body[body.index(b"{"):body.rindex(b"}") + 1]).get("error")
-    except ValueError:
-        error = None
-    return status_of(answer), error, sent
-
-
-def check_form_floods(work):
-    """The review's memory attack: 600 MB of form data in a chunked body (no Content-Length).
-    Each flood is refused at its first offending part; the server's memory stays flat."""
-    server = Server(work, "floods").start()
-    try:
-        filler = b"a" * 60 * 1024
-
-        def parts(header_of):
-            number = 0
-            while True:
-                number += 1
-                yield header_of(number) + filler + b"\r\n"
-
-        floods = [
-            ("distinct unknown fields of 60 KB", lambda: parts(lambda n: b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\n' % n),
-             "Unknown form field"),
-            ("one known field repeated", lambda: parts(lambda n: b'--b\r\nContent-Disposition: form-data; name="seed"\r\n\r\n'),
-             "Duplicate form field"),
-            ("parts without a name", lambda: parts(lambda n: b"--b\r\nContent-Disposition: form-data\r\n\r\n"), "Unnamed form part"),
-            ("a preamble that never reaches a boundary", lambda: iter(lambda: filler, None), "Form fields too large"),
-            ("one field of 600 MB", lambda: iter([b'--b\r\nContent-Disposition: form-data; name="style_params"\r\n\r\n'] + [filler] * 10_000),
-             "Form field too large"),
-            ("part headers that never end", lambda: iter([b"--b\r\nX-Filler: "] + [filler] * 10_000), "Malformed multipart body"),
-        ]
-        time.sleep(1)
-        idle = server.rss_mb()
-        peak, rows = idle, []
-        stop = threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not stop.is_set():
-                peak = max(peak, server.rss_mb())
-                time.sleep(0.02)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            for name, chunks, error in floods:
-                for _ in range(3):
-                    status, got, sent = flood(server.port, chunks())
-                    expect(status == 400 and got == error, f"{name}: {status} {got}")
-                    expect(sent < 100 * corpus.MB, f"{name}: the server read {sent >> 20} MB before refusing")
-                rows.append(name)
-        finally:
-            stop.set()
-            sampler.join()
-        expect(peak - idle <= 50, f"RSS grew from {idle:.0f} MB to {peak:.0f} MB")
-        expect(server.request("GET", "/health").status == 200, "health after the floods")
-        expect(not server.temporary_files(), f"temporary files left: {server.temporary_files()}")
-        return [Row(f"form flood in a chunked body (up to 600 MB): {name}", 3, f"400 {error} at the first offending part")
-                for (name, _, error) in floods] + \
-               [Row("server memory during all the floods above", len(floods) * 3, f"RSS {idle:.0f} MB idle, {peak:.0f} MB at most (limit idle + 50 MB)")]
-    finally:
-        server.stop()
 
 
 # MARK: overload
@@ -471,138 +325,6 @@ def check_rate_limit(work, hammer_threads=8, hammer_gets=300, hammer_uploads=60,
                 Row(f"{others} other clients behind the same proxy during the hammering (X-Forwarded-For, a spoofed left-hand entry)",
                     others * 21, "every request answered 200/201, none refused; each client counted in its own bucket (X-RateLimit-Remaining "
                     f"{per_hour - 1} down to {per_hour - 21})")]
-    finally:
-        server.stop()
-
-
-# MARK: shutdown and crashes
-
-
-def slow_upload(port, body, content_type, seconds):
-    """Sends a request body over `seconds`; returns the status line's code."""
-    head = f"POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(head)
-        pieces = 20
-        step = len(body) // pieces + 1
-        for i in range(0, len(body), step):
-            s.sendall(body[i:i + step])
-            time.sleep(seconds / pieces)
-        answer = b""
-        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-        return status_of(answer), answer
-
-
-def wait_until_processing(server, render_id, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline and server.status(render_id) != "processing":
-        time.sleep(0.05)
-    expect(server.status(render_id) == "processing", "render never started")
-
-
-def check_graceful_shutdown(work, tries=2):
-    rows = []
-    photo = corpus.read(corpus.DUNE)
-    elephants = corpus.read(ELEPHANTS)
-    # SIGTERM with an upload arriving and a short render in progress: both finish.
-    for attempt in range(tries):
-        server = Server(work, f"term-finish-{attempt}", {"SHUTDOWN_GRACE_SECONDS": "60"}).start()
-        rendering = server.upload(photo).json()["render_id"]
-        wait_until_processing(server, rendering)
-        content_type, body = multipart([("style_id", PHOTO), ("size_preset_id", P9X12)], [("file", "slow.jpg", photo)])
-        result = {}
-        uploading = threading.Thread(target=lambda: result.update(answer=slow_upload(server.port, body, content_type, 3)))
-        uploading.start()
-        time.sleep(1)
-        server.send(signal.SIGTERM)
-        time.sleep(0.3)
-        try:
-            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
-            refused = False
-        except OSError:
-            refused = True
-        uploading.join()
-        code = server.process.wait(120)
-        status, answer = result["answer"]
-        expect(status == 201, f"in-flight upload got {status}: {answer[:200]}")
-        expect(refused, "new connections were still accepted after SIGTERM")
-        expect(code == 0, f"exit code {code}")
-        states = server.statuses()
-        expect(states.get("processing", 0) == 0, f"left processing: {states}")
-        # The workers stop after the HTTP server: the upload accepted while draining may be rendered too.
-        expect(sum(states.values()) == 2 and set(states) <= {"completed", "queued"}, f"statuses after shutdown: {states}")
-        server.start()
-        uploaded = json.loads(answer.split(b"\r\n\r\n", 1)[1])["render_id"]
-        expect(server.wait_for(uploaded) == "completed", "the upload accepted during shutdown did not complete")
-        server.stop()
-    rows.append(Row("SIGTERM during an upload and a render (grace period long enough)", tries,
-                    "upload answered 201, new connections refused, render completed, exit 0, nothing left processing; "
-                    "the upload completed (before exit or after restart)"))
-    # SIGTERM with a long render and a short grace period: handed back, then finished.
-    for attempt in range(tries):
-        server = Server(work, f"term-handback-{attempt}", {"SHUTDOWN_GRACE_SECONDS": "1"}).start()
-        long_render = server.upload(elephants, style=OIL, preset=P24X36).json()["render_id"]
-        wait_until_processing(server, long_render)
-        time.sleep(1)
-        started = time.time()
-        code = server.stop(signal.SIGTERM)
-        stopped_in = time.time() - started
-        expect(code == 0, f"exit code {code}")
-        states = server.statuses()
-        expect(states == {"queued": 1}, f"statuses after shutdown: {states}")
-        server.start()
-        expect(server.wait_for(long_render, timeout=600) == "completed", "the handed-back render did not complete")
-        server.stop()
-    rows.append(Row("SIGTERM during a 24x36 oil-painting render, 1 s grace period", tries,
-                    f"render stopped at its next checkpoint and handed back (queued), exit 0 in {stopped_in:.1f} s; completed after restart"))
-    return rows
-
-
-def check_crash(work, tries=2):
-    for attempt in range(tries):
-        server = Server(work, f"kill-{attempt}", {"WORKER_CONCURRENCY": "1"}).start()
-        photo = corpus.read(corpus.DUNE)
-        ids = [server.upload(photo).json()["render_id"] for _ in range(3)]
-        wait_until_processing(server, ids[0])
-        server.stop(signal.SIGKILL)
-        server.start()
-        finals = [server.wait_for(i) for i in ids]
-        expect(finals == ["completed"] * 3, f"after SIGKILL: {finals}")
-        expect(server.temporary_files() == [], "temporary files left after the crash")
-        server.stop()
-    return [Row("SIGKILL with one render processing and two queued", tries, "all three completed after restart")]
-
-
-# MARK: retention
-
-
-def check_retention(work):
-    server = Server(work, "retention", {"ORIGINAL_RETENTION": "3s", "OUTPUT_RETENTION": "5s", "RETENTION_SWEEP_INTERVAL": "1s"}).start()
-    try:
-        render_id = server.upload(corpus.read(corpus.DUNE)).json()["render_id"]
-        expect(server.wait_for(render_id) == "completed", "render did not complete")
-        expect(server.request("GET", f"/v1/renders/{render_id}/download").status == 200, "download before expiry")
-        objects = os.path.join(server.data, "objects")
-
-        def stored():
-            return sorted(os.path.relpath(os.path.join(d, f), objects) for d, _, fs in os.walk(objects) for f in fs)
-
-        before = stored()
-        expect(len(before) == 3, f"objects before: {before}")
-        deadline = time.time() + 30
-        while time.time() < deadline and stored():
-            time.sleep(0.5)
-        expect(stored() == [], f"objects left: {stored()}")
-        gone = server.request("GET", f"/v1/renders/{render_id}/download")
-        expect(gone.status == 410 and error_of(gone) == "Render outputs expired", f"download after expiry: {gone.status}")
-        record = server.request("GET", f"/v1/renders/{render_id}").json()
-        expect(record["status"] == "completed" and record["outputs_deleted_at"], f"record after expiry: {record}")
-        return [Row("retention periods passed (original 3 s, outputs 5 s, sweep every 1 s)", 1,
-                    "original, TIFF and preview deleted from the object store; download 410; the render record stays")]
     finally:
         server.stop()
 

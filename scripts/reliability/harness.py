@@ -12,10 +12,8 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.environ.get("ASO_RENDER_BINARY", os.path.join(ROOT, ".build", "debug", "aso-render"))
 WATERCOLOR = "550e8400-e29b-41d4-a716-446655440000"
-OIL = "550e8400-e29b-41d4-a716-446655440001"
 PHOTO = "550e8400-e29b-41d4-a716-446655440008"
 P9X12 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
-P24X36 = "6ba7b814-9dad-11d1-80b4-00c04fd430c8"
 
 
 def free_port():
@@ -118,9 +116,6 @@ class Server:
                     return int(line.split()[1]) / 1024
         return 0.0
 
-    def send(self, number):
-        self.process.send_signal(number)
-
     def stop(self, number=signal.SIGTERM, timeout=120):
         if self.process and self.process.poll() is None:
             self.process.send_signal(number)
@@ -141,6 +136,3 @@ class Server:
     def statuses(self):
         with self.database() as db:
             return dict(db.execute("SELECT status, COUNT(*) FROM renders GROUP BY status").fetchall())
-
-    def temporary_files(self):
-        return sorted(os.listdir(os.path.join(self.data, "tmp")))

@@ -57,9 +57,10 @@ final class RawConnection {
         return count > 0 ? Data(buffer[..<count]) : nil
     }
 
-    /// Reads until the server closes, `done` holds for what came, or `timeout` seconds pass.
-    func read(timeout: Double = 10, until done: (Data) -> Bool = { _ in false }) -> Data {
-        var answer = Data()
+    /// Reads until the server closes, `done` holds for what came (after `start`, already
+    /// received), or `timeout` seconds pass.
+    func read(after start: Data = Data(), timeout: Double = 10, until done: (Data) -> Bool = { _ in false }) -> Data {
+        var answer = start
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline, !done(answer), let more = receive(timeout: deadline.timeIntervalSinceNow) {
             answer += more
@@ -71,7 +72,8 @@ final class RawConnection {
     /// `limit` bytes are sent. What the server answered (read to its JSON body) and bytes sent.
     func stream(_ frames: some Sequence<Data>, limit: Int) -> (answer: Data, sent: Int) {
         var answer = Data(), sent = 0, open = true
-        frames: for frame in frames where sent < limit {
+        frames: for frame in frames {
+            if sent >= limit { break }
             var offset = 0
             while offset < frame.count {
                 var poller = pollfd(fd: descriptor, events: Int16(POLLIN | POLLOUT), revents: 0)
@@ -101,7 +103,7 @@ final class RawConnection {
             }
             sent += frame.count
         }
-        if open || !answer.isEmpty { answer += read { $0.hasJSONBody } }
+        if open || !answer.isEmpty { answer = read(after: answer) { $0.hasJSONBody } }
         return (answer, sent)
     }
 
