@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Runs the reliability checks against real aso-render processes and prints one table: each
-fault or bad input, how often it was tried, what happened, and the data lost.
-`--write docs/reliability.md` regenerates the document.
+"""Writes docs/reliability.md from the reliability checks: each fault or bad input, how often it
+was tried, what happened, and the data lost.
 
-The checks are Swift tests (Tests/RenderServiceTests/Reliability, the suites named
-*ReliabilityTests): each records its rows as JSON in $ASO_RELIABILITY_ROWS, named by section
-and part, and this script orders them into the table. The sections not yet ported run from
-scripts/reliability/checks.py. Exits non-zero when any check fails; the document is then left
-as it was.
+The checks are Swift tests against real aso-render processes (Tests/RenderServiceTests/Reliability,
+the suites named *ReliabilityTests, and the few tests elsewhere that already covered a row). Each
+records its rows as JSON in $ASO_RELIABILITY_ROWS, one file per section and part; this script
+runs them with that variable set and orders the rows into one table. It exits non-zero when any
+check fails, and then leaves the document as it was.
 
-  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N] [--only NAME] [--python-only]
+  scripts/reliability.py [--write PATH] [--load-seconds N]
+
+Needs a build (`swift build --build-tests`) and the test servers' environment (scripts/test-servers.sh,
+servers.env) for the production-stack section.
 """
 import argparse
 import datetime
@@ -20,13 +22,8 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
-
-import checks  # noqa: E402
-from harness import BINARY, ROOT  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The Swift tests that record rows (`swift test --filter` takes a regular expression): the
 # reliability suites, and the tests elsewhere that already covered a section's rows.
@@ -41,70 +38,30 @@ SWIFT_CHECKS = "|".join([
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", help="write the table as Markdown to this path")
-    parser.add_argument("--servers-env", default=os.path.join(os.environ.get("ASO_TEST_SERVERS", "/tmp/aso-test-servers"), "servers.env"),
-                        help="PostgreSQL/Redis/S3 of scripts/test-servers.sh, for the production-stack secrets check")
-    parser.add_argument("--load-seconds", type=int, default=60)
-    parser.add_argument("--only", help="run only the Python checks whose name contains this")
-    parser.add_argument("--python-only", action="store_true", help="run only the sections not yet ported to Swift")
+    parser.add_argument("--load-seconds", type=int, default=60, help="how long the overload check loads the server")
     options = parser.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit(f"reliability: build first ({BINARY} is missing)")
-
-    # (section number as in ReliabilityGroup, name, check)
-    suite = [
-        (6, "overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
-        (7, "rate limit", checks.check_rate_limit),
-        (11, "webhooks", checks.check_webhooks),
-        (12, "secrets", lambda work: checks.check_secrets(work, options.servers_env)),
-    ]
-    rows, failed = [], []
-    with tempfile.TemporaryDirectory(prefix="aso-reliability-") as work:
-        if not options.python_only and not options.only:
-            recorded = os.path.join(work, "rows")
-            os.mkdir(recorded)
-            print("reliability: Swift checks …", flush=True)
-            swift = subprocess.run(["swift", "test", "--skip-build", "--no-parallel", "--filter", SWIFT_CHECKS], cwd=ROOT,
-                                   env={**os.environ, "ASO_RELIABILITY_ROWS": recorded})
-            if swift.returncode != 0:
-                failed.append("Swift checks")
-            for path in sorted(glob.glob(os.path.join(recorded, "*.json"))):
-                section = int(os.path.basename(path).split("-")[0])
-                with open(path) as f:
-                    rows.extend((section, checks.Row(r["fault"], r["tries"], r["result"], r["lost"])) for r in json.load(f))
-        for section, name, check in suite:
-            if options.only and options.only not in name:
-                continue
-            started = time.time()
-            print(f"reliability: {name} …", flush=True)
-            try:
-                rows.extend((section, row) for row in check(work))
-                print(f"reliability: {name}: ok ({time.time() - started:.0f} s)", flush=True)
-            except Exception as error:  # every failure is reported, then the run fails
-                failed.append(name)
-                rows.append((section, checks.Row(name, 1, f"FAILED: {error}", lost="see log", ok=False)))
-                traceback.print_exc()
-                for log in sorted(os.listdir(work)):
-                    if log.endswith(".log"):
-                        with open(os.path.join(work, log), errors="replace") as f:
-                            tail = f.read()[-3000:]
-                        print(f"--- {log} (tail)\n{tail}", file=sys.stderr)
-
-    rows = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+    with tempfile.TemporaryDirectory(prefix="aso-reliability-") as recorded:
+        env = {**os.environ, "ASO_RELIABILITY_ROWS": recorded, "ASO_RELIABILITY_LOAD_SECONDS": str(options.load_seconds)}
+        checks = subprocess.run(["swift", "test", "--skip-build", "--no-parallel", "--filter", SWIFT_CHECKS], cwd=ROOT, env=env)
+        rows = []
+        for path in sorted(glob.glob(os.path.join(recorded, "*.json"))):
+            with open(path) as f:
+                rows.extend(json.load(f))
     table = render(rows)
     print(table)
-    if failed:
-        sys.exit(f"reliability: FAILED: {', '.join(failed)}")
+    if checks.returncode != 0:
+        sys.exit("reliability: FAILED (see the Swift test output above)")
     if options.write:
         with open(options.write, "w") as document:
             document.write(document_text(table))
         print(f"reliability: wrote {options.write}")
-    print(f"reliability: ok — {len(rows)} rows, {sum(r.tries for r in rows)} tries, no data lost")
+    print(f"reliability: ok — {len(rows)} rows, {sum(r['tries'] for r in rows)} tries, no data lost")
 
 
 def render(rows):
     lines = ["| Fault or bad input | Tries | Result | Data lost |", "|---|---:|---|---|"]
     for row in rows:
-        cells = [row.fault, str(row.tries), row.result, row.lost]
+        cells = [row["fault"], str(row["tries"]), row["result"], row["lost"]]
         lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -116,12 +73,13 @@ def document_text(table):
     return f"""# Reliability
 
 What ASO Render does when things go wrong, tried for real: every row below is recorded by a
-check run against `aso-render` processes over real sockets (embedded mode; the secrets row runs
-the production stack: PostgreSQL, Redis and SeaweedFS's S3) — the Swift suites in
-`Tests/RenderServiceTests/Reliability` (`*ReliabilityTests`, tagged `reliability`), and
-`scripts/reliability/checks.py` for the sections not yet ported. This file is generated —
-`scripts/reliability.py --write docs/reliability.md` — and the same checks run in `make test`,
-where any failure fails the build.
+Swift test — the suites in `Tests/RenderServiceTests/Reliability` (`*ReliabilityTests`, tagged
+`reliability`), run against `aso-render` processes over real sockets (embedded mode; the secrets
+rows run the production stack: PostgreSQL, Redis and SeaweedFS's S3), and three tests that
+already covered a row: the keys and metrics rows (`AccessAndReliabilityAPITests`, in process),
+the embedded path variants (`SecurityTests`, over a socket) and SIGKILL (`CrashRecoveryTests`).
+This file is generated — `scripts/reliability.py --write docs/reliability.md` — and the same
+checks run in `make test`, where any failure fails the build.
 
 Last generated {today} at commit `{commit}` on {platform.system()} with {cores} cores.
 

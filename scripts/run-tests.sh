@@ -86,11 +86,11 @@ step "studio, keys on" 1200 check scripts/browser/studio_test.py --binary .build
 # keys, as deployed (both replicas must derive the same owner from a key).
 step "studio, production" 1200 check scripts/browser/studio_test.py --binary .build/debug/aso-render --production --api-keys \
     --servers-env "$servers_dir/servers.env"
-# Hostile input, overload, shutdown, crashes, access control, retention, secrets (docs/reliability.md):
-# the *ReliabilityTests suites start their own aso-render processes, one suite at a time so that
-# their memory and latency figures are their own; the sections not yet ported run in Python.
+# Hostile input, overload, shutdown, crashes, webhooks, rate limits, retention, secrets
+# (docs/reliability.md; `scripts/reliability.py --write` regenerates it from these): the
+# *ReliabilityTests suites start their own aso-render processes, one suite at a time so that
+# their memory and latency figures are their own.
 step "reliability" 2400 swift swift test --skip-build --no-parallel --filter ReliabilityTests
-step "reliability, Python" 2400 check scripts/reliability.py --python-only --servers-env "$servers_dir/servers.env"
 step "walkthrough" 2400 check scripts/walkthrough.sh
 # The image built with podman around the release binary the walkthrough built, and run.
 step "container image" 1200 check scripts/container-test.sh .build/release/aso-render "$servers_dir/servers.env"

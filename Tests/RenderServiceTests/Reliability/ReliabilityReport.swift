@@ -36,3 +36,8 @@ enum ReliabilityReport {
         try encoder.encode(rows).write(to: URL(fileURLWithPath: directory).appendingPathComponent(name))
     }
 }
+
+extension Duration {
+    /// In seconds, as the rows print times.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

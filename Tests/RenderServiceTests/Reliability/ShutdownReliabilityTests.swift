@@ -84,11 +84,10 @@ struct ShutdownReliabilityTests {
             await restarted.terminate()
             try #require(final == "completed", "the handed-back render did not complete")
         }
-        let seconds = Double(stoppedIn.components.seconds) + Double(stoppedIn.components.attoseconds) / 1e18
         try ReliabilityReport.record(.gracefulShutdown, part: 2, [
             ReliabilityRow(
                 fault: "SIGTERM during a 24x36 oil-painting render, 1 s grace period", tries: Self.tries,
-                result: "render stopped at its next checkpoint and handed back (queued), exit 0 in \(String(format: "%.1f", seconds)) s; completed after restart")
+                result: "render stopped at its next checkpoint and handed back (queued), exit 0 in \(String(format: "%.1f", stoppedIn.seconds)) s; completed after restart")
         ])
     }
 
