@@ -62,15 +62,16 @@ struct LoadReliabilityTests {
 
     // MARK: overload
 
-    /// Real photos of 5 to 20 MB: the Elephants wallpaper at several JPEG qualities.
-    static func uploadPhotos(in directory: String) async throws -> [Data] {
-        var photos = [try Data(contentsOf: URL(fileURLWithPath: Photos.elephants))]
+    /// Real photos of 5 to 20 MB: the Elephants wallpaper at several JPEG qualities. Their paths and sizes.
+    static func uploadPhotos(in directory: String) async throws -> [(path: String, size: Int)] {
+        var paths = [Photos.elephants]
         for quality in [88, 95, 100] {
             let path = "\(directory)/elephants-q\(quality).jpg"
             try #require(try await ChildProcess.run("/usr/bin/vips", ["copy", Photos.elephants, "\(path)[Q=\(quality)]"]) == 0)
-            photos.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            paths.append(path)
         }
-        return photos.filter { (5 << 20...21 << 20).contains($0.count) }
+        let sized = try paths.map { ($0, try FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int ?? 0) }
+        return sized.filter { (5 << 20...21 << 20).contains($0.1) }
     }
 
     /// Polls each render in `ids` from `connections` curl processes (a C client leaves the cores
@@ -95,30 +96,37 @@ struct LoadReliabilityTests {
         }
     }
 
-    /// `uploaders` clients uploading one of `photos` after another until `deadline`, each
-    /// waiting for Retry-After when refused with 503.
-    static func upload(_ photos: [Data], to base: String, from uploaders: Int, until deadline: ContinuousClock.Instant, _ tally: Tally) async throws {
-        try await withClient(connections: uploaders) { client in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<uploaders {
-                    group.addTask {
-                        while ContinuousClock.now < deadline {
-                            let form = MultipartBody.renderForm(photos.randomElement()!)
-                            do {
-                                let (reply, _) = try await exchange(
-                                    client, "\(base)/v1/renders", method: .POST, headers: ["Content-Type": form.contentType], body: form.finished(),
-                                    timeout: .seconds(120))
-                                tally.count("\(reply.status)")
-                                if reply.status == 201, let id = reply.json["render_id"] as? String { tally.accept(id) }
-                                if reply.status == 503 { try await Task.sleep(for: .seconds(Double(reply.header("Retry-After") ?? "") ?? 1)) }
-                            } catch {
-                                tally.problem("upload: \(error)")
-                                try await Task.sleep(for: .milliseconds(500))
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
+    /// `uploaders` curl clients, each uploading one of `photos` after another for `seconds`
+    /// and waiting for Retry-After when refused with 503 (curl, like the pollers, so that the
+    /// cores go to the server rather than to this debug-built test process). Each upload's
+    /// status goes into the tally, and the render id of each one accepted.
+    static func upload(_ photos: [String], port: Int, from uploaders: Int, seconds: Int, directory: String, _ tally: Tally) async throws {
+        let form = "-F style_id=\(IDs.photo) -F size_preset_id=\(IDs.preset9x12)"
+        _ = try await Shell.run("""
+            photos=(\(photos.map { "'\($0)'" }.joined(separator: " ")))
+            end=$((SECONDS + \(seconds)))
+            uploader() {
+                while ((SECONDS < end)); do
+                    photo=${photos[RANDOM % ${#photos[@]}]}
+                    code=$(curl -s --max-time 120 -H 'Expect:' -D \(directory)/up-$1.head -o \(directory)/up-$1.body -w '%{http_code}' \(form) \\
+                        -F "file=@$photo;filename=photo.jpg;type=application/octet-stream" http://127.0.0.1:\(port)/v1/renders) || code=000
+                    echo "$code $(grep -o '"render_id":"[^"]*"' \(directory)/up-$1.body | cut -d'"' -f4)" >> \(directory)/up-$1.txt
+                    case $code in
+                        503) sleep "$(grep -i '^retry-after:' \(directory)/up-$1.head | tr -dc 0-9)" ;;
+                        000) sleep 0.5 ;;
+                    esac
+                done
+            }
+            for i in $(seq 0 \(uploaders - 1)); do uploader $i & done
+            wait
+            """)
+        for index in 0..<uploaders {
+            let text = (try? String(contentsOfFile: "\(directory)/up-\(index).txt", encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard let code = fields.first else { continue }
+                if code == "000" { tally.problem("upload: no answer") } else { tally.count(String(code)) }
+                if code == "201", fields.count > 1 { tally.accept(String(fields[1])) }
             }
         }
     }
@@ -129,7 +137,7 @@ struct LoadReliabilityTests {
         let scratch = temporaryDirectory("overload")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let photos = try await Self.uploadPhotos(in: scratch)
-        let sizes = photos.map { $0.count >> 20 }.sorted()
+        let sizes = photos.map { $0.size >> 20 }.sorted(), paths = photos.map { $0.path }
         try await EmbeddedDeployment.withServer(["MAX_QUEUED_RENDERS": String(bound), "OVERLOAD_RETRY_AFTER_SECONDS": "2"]) { deployment, server in
             // Polled throughout: renders made before the load starts (completed, so outside the bound).
             let dune = try Data(contentsOf: URL(fileURLWithPath: Photos.dune))
@@ -138,9 +146,9 @@ struct LoadReliabilityTests {
             let polled = uploaded
             for id in polled { _ = try await server.waitFor(id) }
             let tally = Tally()
-            let clock = ContinuousClock(), started = clock.now, deadline = started + .seconds(seconds)
+            let clock = ContinuousClock(), started = clock.now
             let polling = Task { try await Self.poll(port: server.port, polled, rate: pollRate, seconds: seconds, connections: 100, directory: scratch) }
-            try await Self.upload(photos, to: server.baseURL, from: uploaders, until: deadline, tally)
+            try await Self.upload(paths, port: server.port, from: uploaders, seconds: seconds, directory: scratch, tally)
             let elapsed = clock.now - started
             let answers = try await polling.value
             let peak = server.residentMegabytes("VmHWM")
