@@ -8,10 +8,10 @@ records its rows as JSON in $ASO_RELIABILITY_ROWS, one file per section and part
 runs them with that variable set and orders the rows into one table. It exits non-zero when any
 check fails, and then leaves the document as it was.
 
-  scripts/reliability.py [--write PATH] [--load-seconds N]
+  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N]
 
-Needs a build (`swift build --build-tests`) and the test servers' environment (scripts/test-servers.sh,
-servers.env) for the production-stack section.
+Needs a build (`swift build --build-tests`) and the test servers of scripts/test-servers.sh for
+the production-stack section (their servers.env is read unless TEST_PG_HOST is already set).
 """
 import argparse
 import datetime
@@ -38,10 +38,17 @@ SWIFT_CHECKS = "|".join([
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", help="write the table as Markdown to this path")
+    parser.add_argument("--servers-env", default=os.path.join(os.environ.get("ASO_TEST_SERVERS", "/tmp/aso-test-servers"), "servers.env"),
+                        help="PostgreSQL/Redis/S3 of scripts/test-servers.sh, for the production-stack section")
     parser.add_argument("--load-seconds", type=int, default=60, help="how long the overload check loads the server")
     options = parser.parse_args()
+    servers = {}
+    if "TEST_PG_HOST" not in os.environ and os.path.exists(options.servers_env):
+        with open(options.servers_env) as f:
+            servers = dict(line.strip().split("=", 1) for line in f if "=" in line and not line.startswith("#"))
     with tempfile.TemporaryDirectory(prefix="aso-reliability-") as recorded:
-        env = {**os.environ, "ASO_RELIABILITY_ROWS": recorded, "ASO_RELIABILITY_LOAD_SECONDS": str(options.load_seconds)}
+        env = {**os.environ, **servers, "ASO_REQUIRE_SERVERS": "1", "ASO_RELIABILITY_ROWS": recorded,
+               "ASO_RELIABILITY_LOAD_SECONDS": str(options.load_seconds)}
         checks = subprocess.run(["swift", "test", "--skip-build", "--no-parallel", "--filter", SWIFT_CHECKS], cwd=ROOT, env=env)
         rows = []
         for path in sorted(glob.glob(os.path.join(recorded, "*.json"))):

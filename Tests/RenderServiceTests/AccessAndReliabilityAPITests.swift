@@ -18,7 +18,7 @@ struct AccessAndReliabilityAPITests {
         return headers
     }
 
-    @Test func apiKeysGuardV1AndScopeRendersToTheirKey() async throws {
+    @Test(.tags(.reliability)) func apiKeysGuardV1AndScopeRendersToTheirKey() async throws {
         // One key given as itself, one as its digest only.
         let bobDigest = APIKeys.digest(Self.bob)
         let service = try await EmbeddedTestService.make(["API_KEYS": "\(Self.alice), sha256:\(bobDigest)", "METRICS_TOKEN": "metrics-token-xyz"])

@@ -19,7 +19,7 @@ struct CrashRecoveryTests {
         return try #require(object?["render_id"] as? String)
     }
 
-    @Test func sigkillWhileRenderingThenRestartCompletesEveryRender() async throws {
+    @Test(.tags(.reliability)) func sigkillWhileRenderingThenRestartCompletesEveryRender() async throws {
         let dataDirectory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
         let environment = ["DATA_DIR": dataDirectory, "WORKER_CONCURRENCY": "1", "LOG_LEVEL": "INFO"]

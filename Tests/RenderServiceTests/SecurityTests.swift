@@ -31,7 +31,7 @@ struct SecurityTests {
         return Int(output) ?? -1
     }
 
-    @Test func everySpellingOfAProtectedRouteNeedsItsCredential() async throws {
+    @Test(.tags(.reliability)) func everySpellingOfAProtectedRouteNeedsItsCredential() async throws {
         let service = try await EmbeddedTestService.make(["API_KEYS": Self.key, "METRICS_TOKEN": Self.metricsToken])
         defer { service.cleanUp() }
         let upload = try MultipartBody.render()

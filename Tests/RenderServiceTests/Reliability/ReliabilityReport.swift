@@ -2,10 +2,10 @@ import Foundation
 import Testing
 
 extension Tag {
-    /// The checks behind docs/reliability.md: real `aso-render` processes, faults injected,
-    /// minutes per suite. `swift test` selects by name, not tag, so these suites are also named
-    /// `*ReliabilityTests`: `make test` runs them in their own step (`--filter ReliabilityTests`)
-    /// and skips them in the service step.
+    /// The checks behind docs/reliability.md: the `*ReliabilityTests` suites (real `aso-render`
+    /// processes, faults injected, minutes each) and the three tests elsewhere that record a row.
+    /// `swift test` selects by name, not tag, so `make test` runs the suites in their own step
+    /// (`--filter ReliabilityTests`) and skips them in the service step.
     @Tag static var reliability: Self
 }
 
