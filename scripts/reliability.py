@@ -1,88 +1,74 @@
 #!/usr/bin/env python3
-"""Runs the reliability checks (scripts/reliability/checks.py) against real aso-render
-processes and prints one table: each fault or bad input, how often it was tried, what
-happened, and the data lost. `--write docs/reliability.md` regenerates the document.
-Part of `make test`; exits non-zero when any check fails.
+"""Writes docs/reliability.md from the reliability checks: each fault or bad input, how often it
+was tried, what happened, and the data lost.
 
-  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N] [--only NAME]
+The checks are Swift tests against real aso-render processes (Tests/RenderServiceTests/Reliability,
+the suites named *ReliabilityTests, and the few tests elsewhere that already covered a row). Each
+records its rows as JSON in $ASO_RELIABILITY_ROWS, one file per section and part; this script
+runs them with that variable set and orders the rows into one table. It exits non-zero when any
+check fails, and then leaves the document as it was.
+
+  scripts/reliability.py [--write PATH] [--servers-env PATH] [--load-seconds N]
+
+Needs a build (`swift build --build-tests`) and the test servers of scripts/test-servers.sh for
+the production-stack section (their servers.env is read unless TEST_PG_HOST is already set).
 """
 import argparse
 import datetime
+import glob
+import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-import checks  # noqa: E402
-from harness import BINARY, ROOT  # noqa: E402
+# The Swift tests that record rows (`swift test --filter` takes a regular expression): the
+# reliability suites, and the tests elsewhere that already covered a section's rows.
+SWIFT_CHECKS = "|".join([
+    "ReliabilityTests",
+    "AccessAndReliabilityAPITests/apiKeysGuardV1AndScopeRendersToTheirKey",
+    "SecurityTests/everySpellingOfAProtectedRouteNeedsItsCredential",
+    "CrashRecoveryTests/sigkillWhileRenderingThenRestartCompletesEveryRender",
+])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", help="write the table as Markdown to this path")
     parser.add_argument("--servers-env", default=os.path.join(os.environ.get("ASO_TEST_SERVERS", "/tmp/aso-test-servers"), "servers.env"),
-                        help="PostgreSQL/Redis/S3 of scripts/test-servers.sh, for the production-stack secrets check")
-    parser.add_argument("--load-seconds", type=int, default=60)
-    parser.add_argument("--only", help="run only the checks whose name contains this")
+                        help="PostgreSQL/Redis/S3 of scripts/test-servers.sh, for the production-stack section")
+    parser.add_argument("--load-seconds", type=int, default=60, help="how long the overload check loads the server")
     options = parser.parse_args()
-    if not os.path.exists(BINARY):
-        sys.exit(f"reliability: build first ({BINARY} is missing)")
-
-    suite = [
-        ("hostile files and requests", lambda work: checks.check_hostile_inputs(work)),
-        ("signed URLs and ids", checks.check_signed_urls),
-        ("idempotency", checks.check_idempotency),
-        ("access control", checks.check_access_control),
-        ("form floods", checks.check_form_floods),
-        ("overload", lambda work: checks.check_overload(work, seconds=options.load_seconds)),
-        ("rate limit", checks.check_rate_limit),
-        ("graceful shutdown", checks.check_graceful_shutdown),
-        ("crash", checks.check_crash),
-        ("retention", checks.check_retention),
-        ("webhooks", checks.check_webhooks),
-        ("secrets", lambda work: checks.check_secrets(work, options.servers_env)),
-    ]
-    rows, failed = [], []
-    with tempfile.TemporaryDirectory(prefix="aso-reliability-") as work:
-        for name, check in suite:
-            if options.only and options.only not in name:
-                continue
-            started = time.time()
-            print(f"reliability: {name} …", flush=True)
-            try:
-                found = check(work)
-                rows.extend(found)
-                print(f"reliability: {name}: ok ({time.time() - started:.0f} s)", flush=True)
-            except Exception as error:  # every failure is reported, then the run fails
-                failed.append(name)
-                rows.append(checks.Row(name, 1, f"FAILED: {error}", lost="see log", ok=False))
-                traceback.print_exc()
-                for log in sorted(os.listdir(work)):
-                    if log.endswith(".log"):
-                        with open(os.path.join(work, log), errors="replace") as f:
-                            tail = f.read()[-3000:]
-                        print(f"--- {log} (tail)\n{tail}", file=sys.stderr)
-
+    servers = {}
+    if "TEST_PG_HOST" not in os.environ and os.path.exists(options.servers_env):
+        with open(options.servers_env) as f:
+            servers = dict(line.strip().split("=", 1) for line in f if "=" in line and not line.startswith("#"))
+    with tempfile.TemporaryDirectory(prefix="aso-reliability-") as recorded:
+        env = {**os.environ, **servers, "ASO_REQUIRE_SERVERS": "1", "ASO_RELIABILITY_ROWS": recorded,
+               "ASO_RELIABILITY_LOAD_SECONDS": str(options.load_seconds)}
+        checks = subprocess.run(["swift", "test", "--skip-build", "--no-parallel", "--filter", SWIFT_CHECKS], cwd=ROOT, env=env)
+        rows = []
+        for path in sorted(glob.glob(os.path.join(recorded, "*.json"))):
+            with open(path) as f:
+                rows.extend(json.load(f))
     table = render(rows)
     print(table)
+    if checks.returncode != 0:
+        sys.exit("reliability: FAILED (see the Swift test output above)")
     if options.write:
         with open(options.write, "w") as document:
             document.write(document_text(table))
         print(f"reliability: wrote {options.write}")
-    if failed:
-        sys.exit(f"reliability: FAILED: {', '.join(failed)}")
-    print(f"reliability: ok — {len(rows)} rows, {sum(r.tries for r in rows)} tries, no data lost")
+    print(f"reliability: ok — {len(rows)} rows, {sum(r['tries'] for r in rows)} tries, no data lost")
 
 
 def render(rows):
     lines = ["| Fault or bad input | Tries | Result | Data lost |", "|---|---:|---|---|"]
     for row in rows:
-        cells = [row.fault, str(row.tries), row.result, row.lost]
+        cells = [row["fault"], str(row["tries"]), row["result"], row["lost"]]
         lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -93,11 +79,14 @@ def document_text(table):
     cores = os.cpu_count()
     return f"""# Reliability
 
-What ASO Render does when things go wrong, tried for real: every row below is a check in
-`scripts/reliability/checks.py`, run against `aso-render` processes over real sockets (embedded
-mode; the secrets row runs the production stack: PostgreSQL, Redis and SeaweedFS's S3). This file is
-generated — `scripts/reliability.py --write docs/reliability.md` — and the same checks run in
-`make test`, where any failure fails the build.
+What ASO Render does when things go wrong, tried for real: every row below is recorded by a
+Swift test — the suites in `Tests/RenderServiceTests/Reliability` (`*ReliabilityTests`, tagged
+`reliability`), run against `aso-render` processes over real sockets (embedded mode; the secrets
+rows run the production stack: PostgreSQL, Redis and SeaweedFS's S3), and three tests that
+already covered a row: the keys and metrics rows (`AccessAndReliabilityAPITests`, in process),
+the embedded path variants (`SecurityTests`, over a socket) and SIGKILL (`CrashRecoveryTests`).
+This file is generated — `scripts/reliability.py --write docs/reliability.md` — and the same
+checks run in `make test`, where any failure fails the build.
 
 Last generated {today} at commit `{commit}` on {platform.system()} with {cores} cores.
 

@@ -18,12 +18,13 @@ struct AccessAndReliabilityAPITests {
         return headers
     }
 
-    @Test func apiKeysGuardV1AndScopeRendersToTheirKey() async throws {
+    @Test(.tags(.reliability)) func apiKeysGuardV1AndScopeRendersToTheirKey() async throws {
         // One key given as itself, one as its digest only.
         let bobDigest = APIKeys.digest(Self.bob)
         let service = try await EmbeddedTestService.make(["API_KEYS": "\(Self.alice), sha256:\(bobDigest)", "METRICS_TOKEN": "metrics-token-xyz"])
         defer { service.cleanUp() }
-        try await service.app.test(.router) { client in
+        let (refusals, hidden) = try await service.app.test(.router) { client in
+            var refusals = 0, hidden = 0
             let anonymous = try await client.get("/v1/size-presets").expectError(.unauthorized, "Authentication required")
             #expect((anonymous["message"] as? String)?.contains("Bearer") == true)
             #expect(try await client.get("/v1/size-presets").headers[.wwwAuthenticate] == "Bearer")
@@ -46,11 +47,22 @@ struct AccessAndReliabilityAPITests {
                 .expectError(.unauthorized)
 
             #expect(try await client.get("/v1/renders/\(id)", headers: authorized(Self.alice)).status == .ok)
+            // Each way of not having a key, on each kind of /v1 route.
+            for path in ["/v1/size-presets", "/v1/styles", "/v1/renders/\(id)"] {
+                for headers: HTTPFields in [[:], [.authorization: "Bearer wrong-key"], [.authorization: "Basic \(Self.alice)"]] {
+                    let refused = try await client.get(path, headers: headers)
+                    #expect(refused.status == .unauthorized && refused.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true, "\(path) \(headers)")
+                    refusals += 1
+                }
+            }
             // Bob cannot tell Alice's render exists.
             for path in ["/v1/renders/\(id)", "/v1/renders/\(id)/download", "/v1/renders/\(id)/preview"] {
                 try await client.get(path, headers: authorized(Self.bob)).expectError(.notFound, "Render not found")
+                hidden += 1
             }
             try await client.execute(uri: "/v1/renders/\(id)/cancel", method: .post, headers: authorized(Self.bob)).expectError(.notFound, "Render not found")
+            hidden += 1
+            #expect(try await client.get("/v1/renders/\(id)", headers: authorized(Self.alice)).json["status"] as? String == "queued", "the render is untouched")
 
             try await service.drainQueue()
             let link = try await client.get("/v1/renders/\(id)/download", headers: authorized(Self.alice)).json
@@ -62,6 +74,7 @@ struct AccessAndReliabilityAPITests {
             try await client.get("/metrics", headers: authorized(Self.alice)).expectError(.unauthorized, "Authentication required")
             let metrics = try await client.get("/metrics", headers: authorized("metrics-token-xyz"))
             #expect(metrics.status == .ok && String(buffer: metrics.body).contains("http_requests_total"))
+            return (refusals, hidden)
         }
         // The log names keys by an owner id keyed with the deployment's secret, never by the key
         // or a plain hash of it (which would let a log reader test guesses of a weak key).
@@ -70,6 +83,13 @@ struct AccessAndReliabilityAPITests {
         #expect(log.contains(APIKeys.ownerID(digest: APIKeys.digest(Self.alice), secret: secret)))
         #expect(!log.contains(Self.alice) && !log.contains(Self.bob) && !log.contains("metrics-token-xyz"))
         #expect(!log.contains(String(APIKeys.digest(Self.alice).prefix(12))))
+        try ReliabilityReport.record(.accessControl, part: 1, [
+            ReliabilityRow(fault: "/v1 requests without a key, with a wrong key, with Basic auth", tries: refusals, result: "401 with WWW-Authenticate: Bearer")
+        ])
+        try ReliabilityReport.record(.accessControl, part: 3, [
+            ReliabilityRow(fault: "another API key asks for, downloads or cancels a render", tries: hidden, result: "404 Render not found; the render is untouched"),
+            ReliabilityRow(fault: "/metrics without METRICS_TOKEN", tries: 1, result: "401; with the token 200"),
+        ])
     }
 
     @Test func weakOrMalformedKeysAreRefusedAtStartWithoutEchoingThem() throws {

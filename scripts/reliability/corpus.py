@@ -1,8 +1,15 @@
-"""Hostile and awkward uploads, generated here (nothing large is shipped). Each case says what
-the API must answer: the status and `error` of the refusal, or for an accepted upload the
-render's final status."""
+#!/usr/bin/env python3
+"""Hostile and awkward uploads, generated here with Pillow (nothing large is shipped), for the
+reliability checks in Swift (Tests/RenderServiceTests/Reliability). Each case says what the API
+must answer: the status and `error` of the refusal, or for an accepted upload the render's
+final status.
+
+  scripts/reliability/corpus.py DIRECTORY   writes each case's file and DIRECTORY/cases.json
+"""
 import io
+import json
 import os
+import sys
 import struct
 import zlib
 
@@ -154,3 +161,22 @@ def cases():
         ("49.9 MB JPEG (under the limit)", padded_to(dune, int(49.9 * MB)), "big.jpg", ("render", "completed")),
         ("50.1 MB upload (over the limit)", padded_to(dune, int(50.1 * MB)), "huge.jpg", (413, "File too large (maximum 50MB)")),
     ]
+
+
+def write(directory):
+    """Each case's bytes in its own file, and cases.json listing them in order."""
+    os.makedirs(directory, exist_ok=True)
+    manifest = []
+    for index, (name, data, filename, (want, detail)) in enumerate(cases()):
+        path = os.path.join(directory, f"case-{index:02d}")
+        with open(path, "wb") as f:
+            f.write(data)
+        case = {"name": name, "path": path, "filename": filename}
+        case.update({"render": detail} if want == "render" else {"status": want, "error": detail})
+        manifest.append(case)
+    with open(os.path.join(directory, "cases.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
+if __name__ == "__main__":
+    write(sys.argv[1])

@@ -53,17 +53,39 @@ final class ServerProcess: Sendable {
         self.output = output
     }
 
+    /// A check that stopped half-way leaves no server behind.
+    deinit { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+
     /// SIGKILL, then wait for the exit (polled: `waitUntilExit` can hang on Linux).
     func kill() async {
         Foundation.kill(process.processIdentifier, SIGKILL)
         for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(25)) }
     }
 
+    /// SIGTERM (graceful shutdown), SIGKILL if it has not exited within 30 s.
     func terminate() async {
-        guard process.isRunning else { return }
-        process.terminate()  // SIGTERM: graceful shutdown
-        for _ in 0..<600 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        await stop(SIGTERM, timeout: .seconds(30))
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func send(_ signal: Int32) {
+        Foundation.kill(pid, signal)
+    }
+
+    /// Sends `signal` and waits for the exit (SIGKILL after `timeout`); the exit status.
+    @discardableResult
+    func stop(_ signal: Int32, timeout: Duration = .seconds(120)) async -> Int32 {
+        if process.isRunning { send(signal) }
+        return await waitForExit(timeout: timeout)
+    }
+
+    /// Waits for the process to exit (SIGKILL after `timeout`); the exit status.
+    func waitForExit(timeout: Duration = .seconds(120)) async -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(25)) }
         if process.isRunning { await kill() }
+        return process.terminationStatus
     }
 }
 

@@ -56,6 +56,7 @@ enum Photos {
 
 enum IDs {
     static let watercolor = "550e8400-e29b-41d4-a716-446655440000"
+    static let oil = "550e8400-e29b-41d4-a716-446655440001"
     static let photo = "550e8400-e29b-41d4-a716-446655440008"
     static let preset9x12 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
     static let preset24x36 = "6ba7b814-9dad-11d1-80b4-00c04fd430c8"
@@ -67,7 +68,12 @@ struct MultipartBody {
     private(set) var data = Data()
 
     mutating func field(_ name: String, _ value: String) {
-        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+        field(name, bytes: Data(value.utf8))
+    }
+
+    /// A field whose value is any bytes, valid UTF-8 or not.
+    mutating func field(_ name: String, bytes: Data) {
+        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n".utf8) + bytes + Data("\r\n".utf8))
     }
 
     mutating func file(_ name: String = "file", filename: String = "photo.jpg", contentType: String = "image/jpeg", contents: Data) {

@@ -26,15 +26,15 @@ enum TestServers {
             username: environment["TEST_PG_USER"] ?? "aso", password: environment["TEST_PG_PASSWORD"], database: database, tls: .disable)
     }
 
-    /// A fresh, migrated database for one test, dropped by `cleanUp`.
-    static func postgresDatabase() async throws -> (client: PostgresClient, cleanUp: @Sendable () async -> Void) {
+    /// A fresh database for one test, migrated unless the test migrates it, dropped by `cleanUp`.
+    static func postgresDatabase(migrated: Bool = true) async throws -> (client: PostgresClient, cleanUp: @Sendable () async -> Void) {
         let name = "t_\(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased())"
         let admin = PostgresClient(configuration: postgresConfiguration(database: environment["TEST_PG_DATABASE"] ?? "aso_test"), backgroundLogger: logger)
         let adminTask = Task { await admin.run() }
         try await admin.query("CREATE DATABASE \(unescaped: name)", logger: logger)
         let client = PostgresClient(configuration: postgresConfiguration(database: name), backgroundLogger: logger)
         let task = Task { await client.run() }
-        try await PostgresMigrator(client: client, directory: migrations, logger: logger).migrate()
+        if migrated { try await PostgresMigrator(client: client, directory: migrations, logger: logger).migrate() }
         return (client, {
             task.cancel()
             try? await Task.sleep(for: .milliseconds(50))

@@ -22,12 +22,16 @@ final class WebhookReceiver: @unchecked Sendable {
     let port: Int
     var url: String { "http://127.0.0.1:\(port)/hooks" }
 
-    init(secret: String = WebhookReceiver.secret, failFirst: Int = 0, status: Int = 200, delay: Double = 0, name: String = #function) async throws {
+    /// `delay` applies to the first `slowFirst` requests of each webhook-id, or to all when 0.
+    init(
+        secret: String = WebhookReceiver.secret, failFirst: Int = 0, status: Int = 200, delay: Double = 0, slowFirst: Int = 0, name: String = #function
+    ) async throws {
         directory = temporaryDirectory("receiver-\(name)")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [
             TestServers.root.appendingPathComponent("scripts/webhooks/receiver.py").path, "--secret", secret, "--log", "\(directory)/log.jsonl",
             "--port-file", "\(directory)/port", "--fail-first", String(failFirst), "--status", String(status), "--delay", String(delay),
+            "--slow-first", String(slowFirst),
         ]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
