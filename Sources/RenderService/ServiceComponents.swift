@@ -64,15 +64,17 @@ public enum EmbeddedBackend {
         let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
         let queue = TableJobQueue(database: database)
         let metrics = ServiceMetrics(queueName: queue.name)
+        let store = MeasuredRenderStore(SQLiteRenderStore(database: database), metrics: metrics)
         let recovered = try await queue.recoverAbandoned()
         if !recovered.isEmpty {
+            for id in recovered { try await store.markQueued(id: id) }
             logger.warning("Re-queued renders interrupted by the last shutdown", metadata: ["count": "\(recovered.count)"])
         }
         let engine = try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads)
         let components = ServiceComponents(
             configuration: configuration,
             engine: engine,
-            store: MeasuredRenderStore(SQLiteRenderStore(database: database), metrics: metrics),
+            store: store,
             queue: queue,
             objects: objects,
             metrics: metrics,

@@ -19,6 +19,10 @@ public struct JobLease: Sendable, Equatable {
 /// A claim is a lease: the worker extends it while it works (heartbeat); if the worker dies,
 /// `reapExpired` puts the job back for another worker. `complete` and `retry` only act on a
 /// lease that is still held.
+///
+/// A queue keeps only this bookkeeping. It never reads or writes a render's status: the
+/// `RenderStore` is its only writer, so the caller records each move there (`markProcessing`
+/// after a claim, `markQueued` after a retry or a rescue).
 public protocol JobQueue: Sendable {
     /// The queue's name (the spec's `render-queue`), used in metrics.
     var name: String { get }

@@ -1,10 +1,10 @@
 import Foundation
 import GRDB
 
-/// The embedded queue: the renders table itself. A job is a `queued` row whose `available_at`
-/// has passed; a claim is one atomic `UPDATE … RETURNING` that turns the oldest such row into
-/// `processing` with a lease. No second system to install, and no way for the queue and the
-/// records to disagree.
+/// The embedded queue: a `render_jobs` table in the embedded database, one row per render id
+/// waiting or in flight, holding only the queue's bookkeeping (when it may be claimed, how
+/// many claims so far, the lease). It never reads or writes a render's status: the store owns
+/// that, as with the Redis queue. A claim is one atomic `UPDATE … RETURNING`.
 public struct TableJobQueue: JobQueue {
     public let name = "render-queue"
     let database: SQLiteDatabase
@@ -18,8 +18,8 @@ public struct TableJobQueue: JobQueue {
     public func enqueue(_ renderID: UUID) async throws {
         try await database.pool.write { db in
             try db.execute(
-                sql: "UPDATE renders SET available_at = MIN(available_at, ?) WHERE id = ? AND status = 'queued'",
-                arguments: [Date().timeIntervalSince1970, renderID.lowercased])
+                sql: "INSERT INTO render_jobs (render_id, available_at) VALUES (?, ?) ON CONFLICT (render_id) DO NOTHING",
+                arguments: [renderID.lowercased, Date().timeIntervalSince1970])
         }
         await signal.notify()
     }
@@ -30,26 +30,22 @@ public struct TableJobQueue: JobQueue {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    UPDATE renders SET status = 'processing', started_at = ?, attempts = attempts + 1,
-                        lease_owner = ?, lease_expires_at = ?
-                    WHERE id = (SELECT id FROM renders WHERE status = 'queued' AND available_at <= ?
-                                ORDER BY available_at, created_at LIMIT 1)
-                    RETURNING id, attempts
+                    UPDATE render_jobs SET attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?
+                    WHERE rowid = (SELECT rowid FROM render_jobs WHERE lease_owner IS NULL AND available_at <= ?
+                                   ORDER BY available_at, rowid LIMIT 1)
+                    RETURNING render_id, attempts
                     """,
-                arguments: [now, owner, now + lease.seconds, now])
+                arguments: [owner, now + lease.seconds, now])
             return row.flatMap { row in
-                UUID(uuidString: row["id"]).map { JobLease(renderID: $0, attempt: row["attempts"], owner: owner) }
+                UUID(uuidString: row["render_id"]).map { JobLease(renderID: $0, attempt: row["attempts"], owner: owner) }
             }
-        }.map { lease in
-            database.renderCache.invalidate(lease.renderID)
-            return lease
         }
     }
 
     public func extend(_ lease: JobLease, by duration: Duration) async throws -> Bool {
         try await database.pool.write { db in
             try db.execute(
-                sql: "UPDATE renders SET lease_expires_at = ? WHERE id = ? AND lease_owner = ? AND status = 'processing'",
+                sql: "UPDATE render_jobs SET lease_expires_at = ? WHERE render_id = ? AND lease_owner = ?",
                 arguments: [Date().timeIntervalSince1970 + duration.seconds, lease.renderID.lowercased, lease.owner])
             return db.changesCount == 1
         }
@@ -58,65 +54,53 @@ public struct TableJobQueue: JobQueue {
     public func complete(_ lease: JobLease) async throws {
         try await database.pool.write { db in
             try db.execute(
-                sql: "UPDATE renders SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?",
-                arguments: [lease.renderID.lowercased, lease.owner])
+                sql: "DELETE FROM render_jobs WHERE render_id = ? AND lease_owner = ?", arguments: [lease.renderID.lowercased, lease.owner])
         }
     }
 
     public func retry(_ lease: JobLease, after delay: Duration) async throws {
-        defer { database.renderCache.invalidate(lease.renderID) }
         try await database.pool.write { db in
             try db.execute(
-                sql: """
-                    UPDATE renders SET status = 'queued', started_at = NULL, available_at = ?, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = ? AND lease_owner = ? AND status = 'processing'
-                    """,
+                sql: "UPDATE render_jobs SET available_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE render_id = ? AND lease_owner = ?",
                 arguments: [Date().timeIntervalSince1970 + delay.seconds, lease.renderID.lowercased, lease.owner])
         }
         await signal.notify()
     }
 
     public func reapExpired() async throws -> [UUID] {
-        let rescued = try await database.pool.write { db in
-            try String.fetchAll(
-                db,
-                sql: """
-                    UPDATE renders SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL, available_at = ?
-                    WHERE status = 'processing' AND lease_expires_at < ?
-                    RETURNING id
-                    """,
-                arguments: [Date().timeIntervalSince1970, Date().timeIntervalSince1970])
-        }.compactMap(UUID.init(uuidString:))
-        database.renderCache.invalidate(rescued)
-        if !rescued.isEmpty { await signal.notify() }
-        return rescued
+        try await releaseLeases(expiredBefore: Date().timeIntervalSince1970)
     }
 
-    /// Every render left `processing` by a previous run of this process. Only valid while
-    /// nothing else uses the database: the embedded mode holds a lock on the data directory.
+    /// Releases every lease taken by a previous run of this process. Only valid while nothing
+    /// else uses the database: the embedded mode holds a lock on the data directory.
     public func recoverAbandoned() async throws -> [UUID] {
-        let rescued = try await database.pool.write { db in
+        try await releaseLeases(expiredBefore: .infinity)
+    }
+
+    /// Jobs whose lease expires before a time (Unix seconds) become claimable now; returns their ids.
+    private func releaseLeases(expiredBefore time: Double) async throws -> [UUID] {
+        let released = try await database.pool.write { db in
             try String.fetchAll(
                 db,
                 sql: """
-                    UPDATE renders SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_expires_at = NULL
-                    WHERE status = 'processing' RETURNING id
-                    """)
+                    UPDATE render_jobs SET lease_owner = NULL, lease_expires_at = NULL, available_at = ?
+                    WHERE lease_owner IS NOT NULL AND lease_expires_at < ? RETURNING render_id
+                    """,
+                arguments: [Date().timeIntervalSince1970, time])
         }.compactMap(UUID.init(uuidString:))
-        database.renderCache.invalidate(rescued)
-        if !rescued.isEmpty { await signal.notify() }
-        return rescued
+        if !released.isEmpty { await signal.notify() }
+        return released
     }
 
     public func contains(_ renderID: UUID) async throws -> Bool {
         try await database.pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT status IN ('queued', 'processing') FROM renders WHERE id = ?", arguments: [renderID.lowercased]) ?? false
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM render_jobs WHERE render_id = ?)", arguments: [renderID.lowercased]) ?? false
         }
     }
 
     public func depth() async throws -> Int {
         try await database.pool.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM renders WHERE status = 'queued'") ?? 0
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM render_jobs WHERE lease_owner IS NULL") ?? 0
         }
     }
 

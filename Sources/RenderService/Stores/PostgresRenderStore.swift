@@ -46,10 +46,10 @@ public struct PostgresRenderStore: RenderStore {
             let preset: UUID? = render.customSize == nil ? render.presetID : nil
             try await connection.query(
                 """
-                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options,
+                INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, owner, print_options,
                                      webhook_url)
                 VALUES (\(render.id), \(render.assetID), \(render.styleID), \(preset), \(render.status.rawValue), \(render.orientation.rawValue),
-                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.createdAt), \(render.owner),
+                        \(render.fit.rawValue), \(parameters)::jsonb, \(render.seed.map(String.init)), \(render.createdAt), \(render.owner),
                         \(options)::jsonb, \(render.webhookURL))
                 """, logger: logger)
             return nil
@@ -219,7 +219,7 @@ public struct PostgresRenderStore: RenderStore {
             WITH ended AS (UPDATE renders SET status = 'completed', output_key = \(result.outputKey), preview_key = \(result.previewKey),
                 completed_at = \(result.completedAt), duration_ms = \(Int64(result.durationMs)), effective_dpi = \(result.effectiveDPI),
                 warnings = \(WarningsJSON.encode(result.warnings))::jsonb, seed = COALESCE(seed, \(result.seed.map(String.init))),
-                error_message = NULL, lease_owner = NULL, lease_expires_at = NULL
+                error_message = NULL
             WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id, webhook_url, owner, completed_at)
             \(unescaped: Self.enqueueWebhook(.completed))
             """, logger: logger)
@@ -231,8 +231,7 @@ public struct PostgresRenderStore: RenderStore {
         let rows = try await client.query(
             """
             WITH ended AS (UPDATE renders SET status = 'failed', error_message = \(message), completed_at = \(date),
-                duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END,
-                lease_owner = NULL, lease_expires_at = NULL
+                duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END
             WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id, webhook_url, owner, completed_at)
             \(unescaped: Self.enqueueWebhook(.failed))
             """, logger: logger)
@@ -244,8 +243,7 @@ public struct PostgresRenderStore: RenderStore {
         let rows = try await client.query(
             """
             WITH ended AS (UPDATE renders SET status = 'canceled', completed_at = \(date),
-                duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END,
-                lease_owner = NULL, lease_expires_at = NULL
+                duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE (EXTRACT(EPOCH FROM (\(date)::timestamptz - started_at)) * 1000)::bigint END
             WHERE id = \(id) AND status IN ('queued', 'processing') RETURNING id, webhook_url, owner, completed_at)
             \(unescaped: Self.enqueueWebhook(.canceled))
             """, logger: logger)

@@ -4,8 +4,9 @@ import Synchronization
 /// Recently read render records, for the status polling that dominates API traffic.
 ///
 /// Only valid where this process makes every write (embedded mode: the data directory is
-/// locked to one process). Each write invalidates its render; a read that raced a write does
-/// not store what it read (a generation counter detects the race), so no stale entry survives.
+/// locked to one process) and only `SQLiteRenderStore` writes renders; its `update(render:)`
+/// invalidates each. A read that raced a write does not store what it read (a generation
+/// counter detects the race), so no stale entry survives.
 final class RenderRecordCache: Sendable {
     private struct State {
         var entries: [UUID: RenderRecord] = [:]
@@ -31,12 +32,10 @@ final class RenderRecordCache: Sendable {
         }
     }
 
-    func invalidate(_ ids: some Sequence<UUID>) {
+    func invalidate(_ id: UUID) {
         state.withLock { state in
             state.generation &+= 1
-            for id in ids { state.entries.removeValue(forKey: id) }
+            state.entries.removeValue(forKey: id)
         }
     }
-
-    func invalidate(_ id: UUID) { invalidate(CollectionOfOne(id)) }
 }

@@ -3,11 +3,11 @@ import GRDB
 import RenderEngine
 
 /// The embedded database: one SQLite file in WAL mode (concurrent readers, one writer),
-/// shared by the render store and the table queue.
+/// shared by the render store (its tables) and the table queue (`render_jobs`).
 public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
     public let path: String
-    /// Shared by the store and the table queue, which both write renders.
+    /// The render store's: one per database, however many stores are opened on it.
     let renderCache = RenderRecordCache()
 
     public init(path: String) throws {
@@ -30,7 +30,8 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// The SQLite form of `db/migrations/*.sql` (PostgreSQL). Same tables, columns and indexes;
-    /// times are Unix seconds (REAL) and ids lower-case text.
+    /// times are Unix seconds (REAL) and ids lower-case text. Except the queue: here it is its
+    /// own table, `render_jobs`; production queues in Redis.
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("001_initial") { db in
@@ -182,6 +183,28 @@ public final class SQLiteDatabase: Sendable {
                 );
                 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
                 CREATE INDEX webhook_deliveries_render_idx ON webhook_deliveries (render_id);
+                """)
+        }
+        // The table queue's bookkeeping moves out of renders into its own table, so the queue
+        // never writes a render's status (the store is its only writer). Renders still in flight
+        // keep their place, attempts and lease.
+        migrator.registerMigration("010_render_jobs") { db in
+            try db.execute(sql: """
+                CREATE TABLE render_jobs (
+                    render_id TEXT PRIMARY KEY REFERENCES renders(id) ON DELETE CASCADE,
+                    available_at REAL NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    lease_owner TEXT,
+                    lease_expires_at REAL
+                );
+                INSERT INTO render_jobs (render_id, available_at, attempts, lease_owner, lease_expires_at)
+                    SELECT id, available_at, attempts, lease_owner, lease_expires_at FROM renders WHERE status IN ('queued', 'processing');
+                DROP INDEX renders_status_idx;
+                ALTER TABLE renders DROP COLUMN attempts;
+                ALTER TABLE renders DROP COLUMN available_at;
+                ALTER TABLE renders DROP COLUMN lease_owner;
+                ALTER TABLE renders DROP COLUMN lease_expires_at;
+                CREATE INDEX renders_status_idx ON renders (status, created_at);
                 """)
         }
         return migrator

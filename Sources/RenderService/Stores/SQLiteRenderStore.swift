@@ -23,15 +23,15 @@ public struct SQLiteRenderStore: RenderStore {
             if let asset { try Self.insert(asset, db) }
             try db.execute(
                 sql: """
-                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, available_at, owner, print_options, webhook_url)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, orientation, fit, style_params, seed, created_at, owner, print_options, webhook_url)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     render.id.lowercased, render.assetID.lowercased, render.styleID.lowercased,
                     render.customSize == nil ? render.presetID.lowercased : nil,
                     render.status.rawValue, render.orientation.rawValue, render.fit.rawValue,
                     StyleParametersJSON.encode(render.styleParameters), render.seed.map(String.init),
-                    Self.storedTime(render.createdAt), Self.storedTime(render.createdAt), render.owner,
+                    Self.storedTime(render.createdAt), render.owner,
                     PrintOptionsJSON.encode(render.print, custom: render.customSize), render.webhookURL,
                 ])
             if let idempotency {
@@ -113,8 +113,7 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markOutputsDeleted(renderID: UUID, at date: Date) async throws {
-        defer { database.renderCache.invalidate(renderID) }
-        try await database.pool.write { db in
+        try await update(render: renderID) { db in
             try db.execute(
                 sql: "UPDATE renders SET outputs_deleted_at = ? WHERE id = ? AND outputs_deleted_at IS NULL",
                 arguments: [date.timeIntervalSince1970, renderID.lowercased])
@@ -130,6 +129,13 @@ public struct SQLiteRenderStore: RenderStore {
         }
         if let record { database.renderCache.store(record, readAt: generation) }
         return record
+    }
+
+    /// Every change to an existing render goes through here, so the record cache forgets it in
+    /// one place.
+    private func update<T: Sendable>(render id: UUID, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        defer { database.renderCache.invalidate(id) }
+        return try await database.pool.write(body)
     }
 
     public func listRenders(_ query: RenderListQuery) async throws -> RenderListPage {
@@ -191,8 +197,7 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markProcessing(id: UUID, at date: Date) async throws -> RenderRecord? {
-        defer { database.renderCache.invalidate(id) }
-        return try await database.pool.write { db in
+        return try await update(render: id) { db in
             try db.execute(
                 sql: "UPDATE renders SET status = 'processing', started_at = ? WHERE id = ? AND status IN ('queued', 'processing')",
                 arguments: [date.timeIntervalSince1970, id.lowercased])
@@ -202,8 +207,7 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markQueued(id: UUID) async throws {
-        defer { database.renderCache.invalidate(id) }
-        try await database.pool.write { db in
+        try await update(render: id) { db in
             try db.execute(
                 sql: "UPDATE renders SET status = 'queued', started_at = NULL WHERE id = ? AND status IN ('queued', 'processing')",
                 arguments: [id.lowercased])
@@ -211,13 +215,11 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markCompleted(id: UUID, _ result: CompletedRender) async throws -> Bool {
-        defer { database.renderCache.invalidate(id) }
-        return try await database.pool.write { db in
+        return try await update(render: id) { db in
             try db.execute(
                 sql: """
                     UPDATE renders SET status = 'completed', output_key = ?, preview_key = ?, completed_at = ?, duration_ms = ?,
-                        effective_dpi = ?, warnings = ?, seed = COALESCE(seed, ?), error_message = NULL,
-                        lease_owner = NULL, lease_expires_at = NULL
+                        effective_dpi = ?, warnings = ?, seed = COALESCE(seed, ?), error_message = NULL
                     WHERE id = ? AND status IN ('queued', 'processing')
                     """,
                 arguments: [
@@ -231,13 +233,11 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markFailed(id: UUID, message: String, at date: Date) async throws -> Bool {
-        defer { database.renderCache.invalidate(id) }
-        return try await database.pool.write { db in
+        return try await update(render: id) { db in
             try db.execute(
                 sql: """
                     UPDATE renders SET status = 'failed', error_message = ?, completed_at = ?,
-                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(ROUND((? - started_at) * 1000) AS INTEGER) END,
-                        lease_owner = NULL, lease_expires_at = NULL
+                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(ROUND((? - started_at) * 1000) AS INTEGER) END
                     WHERE id = ? AND status IN ('queued', 'processing')
                     """,
                 arguments: [message, date.timeIntervalSince1970, date.timeIntervalSince1970, id.lowercased])
@@ -248,13 +248,11 @@ public struct SQLiteRenderStore: RenderStore {
     }
 
     public func markCanceled(id: UUID, at date: Date) async throws -> Bool {
-        defer { database.renderCache.invalidate(id) }
-        return try await database.pool.write { db in
+        return try await update(render: id) { db in
             try db.execute(
                 sql: """
                     UPDATE renders SET status = 'canceled', completed_at = ?,
-                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(ROUND((? - started_at) * 1000) AS INTEGER) END,
-                        lease_owner = NULL, lease_expires_at = NULL
+                        duration_ms = CASE WHEN started_at IS NULL THEN NULL ELSE CAST(ROUND((? - started_at) * 1000) AS INTEGER) END
                     WHERE id = ? AND status IN ('queued', 'processing')
                     """,
                 arguments: [date.timeIntervalSince1970, date.timeIntervalSince1970, id.lowercased])

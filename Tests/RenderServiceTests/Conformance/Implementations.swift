@@ -11,11 +11,12 @@ struct StoreUnderTest: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
-/// A queue plus what it needs before an id can be enqueued: the table queue works on render
-/// rows, so its harness creates one; Redis needs nothing.
+/// A queue plus the store that records the renders it carries: the table queue shares the
+/// store's database; a Redis queue gets an SQLite store of its own, so every queue is checked
+/// against the same store rules (only the store writes a render's status).
 struct QueueUnderTest: Sendable, CustomTestStringConvertible {
     let name: String
-    let make: @Sendable () async throws -> (queue: any JobQueue, prepare: @Sendable (UUID) async throws -> Void, cleanUp: @Sendable () async -> Void)
+    let make: @Sendable () async throws -> (queue: any JobQueue, store: any RenderStore, cleanUp: @Sendable () async -> Void)
     var testDescription: String { name }
 }
 
@@ -34,9 +35,8 @@ struct RateLimiterUnderTest: Sendable, CustomTestStringConvertible {
 enum Implementations {
     static let stores: [StoreUnderTest] = [
         StoreUnderTest(name: "SQLite") {
-            let directory = temporaryDirectory("sqlite-store")
-            let database = try SQLiteDatabase(path: "\(directory)/test.sqlite")
-            return (SQLiteRenderStore(database: database), { try? FileManager.default.removeItem(atPath: directory) })
+            let (database, cleanUp) = try temporaryDatabase("sqlite-store")
+            return (SQLiteRenderStore(database: database), cleanUp)
         },
     ] + (TestServers.hasPostgres ? [
         StoreUnderTest(name: "PostgreSQL") {
@@ -47,28 +47,30 @@ enum Implementations {
 
     static let queues: [QueueUnderTest] = [
         QueueUnderTest(name: "table (SQLite)") {
-            let directory = temporaryDirectory("table-queue")
-            let database = try SQLiteDatabase(path: "\(directory)/test.sqlite")
-            let store = SQLiteRenderStore(database: database)
-            return (TableJobQueue(database: database), { id in
-                let asset = Fixtures.asset(for: id)
-                try await store.create(Fixtures.render(id: id, assetID: asset.id), asset: asset)
-            },
-                    { try? FileManager.default.removeItem(atPath: directory) })
+            let (database, cleanUp) = try temporaryDatabase("table-queue")
+            return (TableJobQueue(database: database), SQLiteRenderStore(database: database), cleanUp)
         },
     ] + (TestServers.hasRedis ? [
         QueueUnderTest(name: "Redis") {
             let client = RedisClient(configuration: TestServers.redisConfiguration)
+            let (database, cleanUp) = try temporaryDatabase("redis-queue")
             // A queue name of its own per test: tests share one Redis.
             let queue = RedisJobQueue(client: client, name: "test-\(UUID().uuidString.prefix(8))")
-            return (queue, { _ in }, { await client.close() })
+            return (queue, SQLiteRenderStore(database: database), { await client.close(); await cleanUp() })
         },
         QueueUnderTest(name: "Redis over TLS") {
             let client = RedisClient(configuration: TestServers.redisTLSConfiguration)
+            let (database, cleanUp) = try temporaryDatabase("redis-tls-queue")
             let queue = RedisJobQueue(client: client, name: "test-tls-\(UUID().uuidString.prefix(8))")
-            return (queue, { _ in }, { await client.close() })
+            return (queue, SQLiteRenderStore(database: database), { await client.close(); await cleanUp() })
         },
     ] : [])
+
+    /// An embedded database in a directory of its own, removed by the clean-up.
+    private static func temporaryDatabase(_ name: String) throws -> (SQLiteDatabase, @Sendable () async -> Void) {
+        let directory = temporaryDirectory(name)
+        return (try SQLiteDatabase(path: "\(directory)/test.sqlite"), { try? FileManager.default.removeItem(atPath: directory) })
+    }
 
     static let rateLimiters: [RateLimiterUnderTest] = [
         RateLimiterUnderTest(name: "in process") { (InProcessRateLimiter(), {}) },

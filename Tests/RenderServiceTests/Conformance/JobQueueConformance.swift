@@ -7,11 +7,10 @@ import Testing
 struct JobQueueConformance {
     @Test(arguments: Implementations.queues)
     func enqueuedJobIsClaimedOnceThenGone(_ impl: QueueUnderTest) async throws {
-        let (queue, prepare, cleanUp) = try await impl.make()
+        let (queue, store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
         #expect(try await queue.claim(owner: "w1", lease: .seconds(30)) == nil)
-        let id = UUID()
-        try await prepare(id)
+        let id = try await queuedRender(in: store)
         try await queue.enqueue(id)
         #expect(try await queue.depth() == 1)
         #expect(try await queue.contains(id))
@@ -26,12 +25,11 @@ struct JobQueueConformance {
 
     @Test(arguments: Implementations.queues)
     func concurrentClaimersNeverShareAJob(_ impl: QueueUnderTest) async throws {
-        let (queue, prepare, cleanUp) = try await impl.make()
+        let (queue, store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
         var ids = Set<UUID>()
         for _ in 0..<40 {
-            let id = UUID()
-            try await prepare(id)
+            let id = try await queuedRender(in: store)
             try await queue.enqueue(id)
             ids.insert(id)
         }
@@ -53,10 +51,9 @@ struct JobQueueConformance {
 
     @Test(arguments: Implementations.queues)
     func leaseCanBeExtendedOnlyByItsOwnerAndExpiredOnesAreRescued(_ impl: QueueUnderTest) async throws {
-        let (queue, prepare, cleanUp) = try await impl.make()
+        let (queue, store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
-        let id = UUID()
-        try await prepare(id)
+        let id = try await queuedRender(in: store)
         try await queue.enqueue(id)
         // Generous leases: the suite shares the machine with renders running in parallel.
         let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(2)))
@@ -87,10 +84,9 @@ struct JobQueueConformance {
 
     @Test(arguments: Implementations.queues)
     func retriedJobWaitsForItsDelay(_ impl: QueueUnderTest) async throws {
-        let (queue, prepare, cleanUp) = try await impl.make()
+        let (queue, store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
-        let id = UUID()
-        try await prepare(id)
+        let id = try await queuedRender(in: store)
         try await queue.enqueue(id)
         let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
         let retried = ContinuousClock.now
@@ -107,12 +103,46 @@ struct JobQueueConformance {
         #expect(claimed.renderID == id && claimed.attempt == 2)
     }
 
+    /// The store is the only writer of a render's status: whatever the queue does with the job,
+    /// the render reads as the store last wrote it, and the queue delivers the job whatever that
+    /// status is (the worker, reading the store, drops a render that is already terminal).
+    @Test(arguments: Implementations.queues)
+    func queueNeverReadsNorWritesARendersStatus(_ impl: QueueUnderTest) async throws {
+        let (queue, store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let id = try await queuedRender(in: store)
+        func status() async throws -> RenderStatus? { try await store.render(id: id)?.status }
+        try await queue.enqueue(id)
+        let first = try #require(try await queue.claim(owner: "w1", lease: .milliseconds(300)))
+        #expect(try await status() == .queued, "claimed, but not processing until the worker records it")
+        _ = try await store.markProcessing(id: id, at: Date())
+        #expect(try await queue.extend(first, by: .milliseconds(300)))
+        var reaped: [UUID] = []
+        let deadline = ContinuousClock.now + .seconds(15)
+        while reaped.isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            reaped = try await queue.reapExpired()
+        }
+        #expect(reaped == [id])
+        #expect(try await status() == .processing, "rescued, but not queued until the caller records it")
+        let second = try #require(try await queue.claim(owner: "w2", lease: .seconds(30)))
+        try await queue.retry(second, after: .zero)
+        #expect(try await status() == .processing)
+        let third = try #require(try await queue.claim(owner: "w3", lease: .seconds(30)))
+        #expect(try await store.markCanceled(id: id, at: Date()))
+        try await queue.complete(third)
+        #expect(try await status() == .canceled)
+        try await queue.enqueue(id)
+        #expect(try await queue.contains(id))
+        #expect(try await queue.claim(owner: "w4", lease: .seconds(30))?.renderID == id, "a terminal render's job is still delivered")
+        #expect(try await status() == .canceled)
+    }
+
     @Test(arguments: Implementations.queues)
     func waitForWorkWakesOnEnqueue(_ impl: QueueUnderTest) async throws {
-        let (queue, prepare, cleanUp) = try await impl.make()
+        let (queue, store, cleanUp) = try await impl.make()
         defer { Task { await cleanUp() } }
-        let id = UUID()
-        try await prepare(id)
+        let id = try await queuedRender(in: store)
         let clock = ContinuousClock()
         let started = clock.now
         // A long timeout, so waking is told apart from timing out even on a starved machine.
@@ -128,5 +158,12 @@ struct JobQueueConformance {
         let timedOut = clock.now
         await queue.waitForWork(timeout: .milliseconds(200))
         #expect(clock.now - timedOut >= .milliseconds(150))
+    }
+
+    /// A render recorded as `queued` in the store, ready to be enqueued.
+    private func queuedRender(in store: any RenderStore) async throws -> UUID {
+        let (render, asset) = Fixtures.pair()
+        try await store.create(render, asset: asset)
+        return render.id
     }
 }
