@@ -167,4 +167,20 @@ extension StyleMediumTests {
         print("wet-in-wet — rims % in focus \(String(format: "%.2f", inFocus)), out of focus \(String(format: "%.2f", outOfFocus))")
         #expect(outOfFocus < 0.75 * inFocus, "rims % in focus \(inFocus), out of focus \(outOfFocus)")
     }
+
+    /// Monet painted a grey facade in ochre, blue and lilac: a grey photo must come out in warm
+    /// and cool dabs, not grey (a hue turned about the grey axis stays grey; blind round 11
+    /// read those passages as oil).
+    @Test func impressionistBreaksGreyIntoWarmAndCoolDabs() throws {
+        let dir = temporaryDirectory("impressionist-grey")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let grey = try Fixtures.converted(try Photos.require(Photos.boats), to: "grey.jpg", in: dir, ["colourspace", "{in}", "{out}", "b-w"])
+        let rendered = try Rendered.make(grey, style: StyleCatalog.find(slug: "impressionist")!, seed: 5, name: "impressionist-grey")
+        defer { rendered.cleanUp() }
+        let lab = MeasuredImage(try RasterImage.load(path: rendered.preview)).lab
+        let count = Double(lab.b.count)
+        let warm = Double(lab.b.filter { $0 > 5 }.count) / count, cool = Double(lab.b.filter { $0 < -5 }.count) / count
+        print("impressionist on a grey photo — warm dabs \(String(format: "%.3f", warm)), cool dabs \(String(format: "%.3f", cool))")
+        #expect(warm > 0.12 && cool > 0.12, "warm share \(warm), cool share \(cool)")
+    }
 }
