@@ -25,15 +25,16 @@ public enum RenderServiceApplication {
         }
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
-        RenderController(services: services).register(on: router, routes: routes)
-        AssetController(services: services).register(on: router, routes: routes)
+        let registry = RouteRegistry(router: router, table: routes)
+        RenderController(services: services).register(on: registry)
+        AssetController(services: services).register(on: registry)
         if services.configuration.studioEnabled {
-            StudioController(services: services).register(on: router, routes: routes)
+            StudioController(services: services).register(on: registry)
         }
-        CatalogController<RenderRequestContext>().register(on: router, routes: routes)
-        OperationsController<RenderRequestContext>(services: services).register(on: router, routes: routes)
+        CatalogController<RenderRequestContext>().register(on: registry)
+        OperationsController<RenderRequestContext>(services: services).register(on: registry)
         if let files = services.localFiles {
-            FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: router, routes: routes)
+            FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: registry)
         }
         return router
     }
@@ -75,7 +76,7 @@ public enum RenderServiceApplication {
         let routes = RouteTable()
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken, routes: routes))
-        OperationsController<RenderRequestContext>(services: services).registerProbes(on: router, routes: routes)
+        OperationsController<RenderRequestContext>(services: services).registerProbes(on: RouteRegistry(router: router, table: routes))
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.workerMetricsPort), serverName: "aso-render-worker"),
