@@ -375,7 +375,3 @@ enum RenderJSON {
         return kind == .master ? "\(slug)-\(size)-\(record.id.lowercased).tiff" : "\(slug)-\(size)-\(record.id.lowercased)-preview.jpg"
     }
 }
-
-func milliseconds(_ duration: Duration) -> Double {
-    duration.seconds * 1000
-}

@@ -256,7 +256,7 @@ public final class RenderWorkers: Service, Sendable {
         } catch {
             if lease.attempt < settings.maxAttempts {
                 let delay = retryDelay(attempt: lease.attempt)
-                log.warning("Render attempt failed; will retry", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"])
+                log.warning("Render attempt failed; will retry", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(milliseconds(delay)))"])
                 metrics.jobRetried()
                 try? await queue.retry(lease, after: delay)
                 try? await store.markQueued(id: id)
