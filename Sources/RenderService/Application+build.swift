@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import RenderEngine
 import ServiceLifecycle
 
@@ -39,6 +40,9 @@ public enum RenderServiceApplication {
         return router
     }
 
+    /// Connections with nothing to say for this long are closed (slow clients).
+    static let idleConnectionTimeout: TimeAmount = .seconds(75)
+
     /// The server plus, when `workers` is given, the render workers as a lifecycle service.
     /// `dependencies` (e.g. the PostgreSQL pool) run in the same service group; `prepare` runs
     /// once they are up, before the server accepts requests.
@@ -51,8 +55,7 @@ public enum RenderServiceApplication {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxRequestBytes)],
-                    // Connections with nothing to say for this long are closed (slow clients).
-                    idleTimeout: .seconds(75))),
+                    idleTimeout: idleConnectionTimeout)),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "aso-render"),
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)

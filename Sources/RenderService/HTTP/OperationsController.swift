@@ -59,6 +59,12 @@ struct OperationsController<Context: RequestContext>: Sendable {
             status: ready ? .ok : .serviceUnavailable)
     }
 
+    /// How long one dependency check may take before it counts as failed, so `/health`
+    /// answers even when a dependency hangs.
+    static var checkDeadlineSeconds: Int { 3 }
+    /// Of a failed check's error text, what goes to the log (driver messages can be long).
+    static var loggedErrorCharacters: Int { 500 }
+
     private func check(_ name: String, logger: Logger, _ probe: @escaping @Sendable () async throws -> Void) async -> String {
         await withTaskGroup(of: String.self) { group in
             group.addTask {
@@ -66,13 +72,13 @@ struct OperationsController<Context: RequestContext>: Sendable {
                     try await probe()
                     return "ok"
                 } catch {
-                    logger.warning("Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(500))"])
+                    logger.warning("Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(Self.loggedErrorCharacters))"])
                     return "error: unavailable"
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: .seconds(3))
-                return "error: no answer within 3 s"
+                try? await Task.sleep(for: .seconds(Self.checkDeadlineSeconds))
+                return "error: no answer within \(Self.checkDeadlineSeconds) s"
             }
             let first = await group.next() ?? "error"
             group.cancelAll()
