@@ -3,14 +3,28 @@ import PackageDescription
 
 /// ASO Render: one `aso-render` binary over a render engine library.
 ///
-/// Pixel kernels are compiled with optimisation even in debug builds: an unoptimised
-/// Lanczos or domain-transform pass over a 78 Mpx print takes minutes instead of seconds,
-/// which would make the test suite (built in debug) unusable.
-let optimisedKernels: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+/// Linux only: the engine returns freed heap to the system with glibc's `malloc_trim`, reads
+/// its peak memory from `/proc`, and the service reads `stat`'s Linux fields. Built and tested
+/// on Ubuntu (libvips from apt); stop here rather than fail later on another system.
+#if !os(Linux)
+#error("ASO Render builds on Linux only (glibc, /proc); use the container image elsewhere")
+#endif
+
+/// True when another package builds this one as a dependency (SwiftPM and Xcode check
+/// dependencies out under a `checkouts` directory).
+let builtAsDependency = Context.packageDirectory.contains("/checkouts/")
+
+/// Pixel kernels are compiled with optimisation even in debug builds when this package is
+/// developed: an unoptimised Lanczos or domain-transform pass over a 78 Mpx print takes
+/// minutes instead of seconds, which would make the test suite (built in debug) unusable.
+/// SwiftPM refuses a dependency whose product contains any target with unsafe flags, so a
+/// package that depends on the `RenderEngine` product gets none: its release builds are
+/// optimised anyway, and only its debug builds run the kernels slowly.
+let optimisedKernels: [SwiftSetting] = builtAsDependency ? [] : [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+let optimisedC: [CSetting] = builtAsDependency ? [] : [.unsafeFlags(["-O2"])]
 
 let package = Package(
     name: "aso-render",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "aso-render", targets: ["aso-render"]),
         .library(name: "RenderEngine", targets: ["RenderEngine"]),
@@ -39,7 +53,7 @@ let package = Package(
         .target(
             name: "CVipsShim",
             dependencies: ["CVips"],
-            cSettings: [.unsafeFlags(["-O2"])]
+            cSettings: optimisedC
         ),
         .target(
             name: "RenderEngine",

@@ -77,7 +77,7 @@ wait_healthy() { # container: the image's own HEALTHCHECK must pass
 walkthrough() { # base URL: the spec's upload, poll, download of a 300 DPI TIFF and the preview
     local api=$1 id status url
     curl -fsS "$api/v1/size-presets" | grep -q '"9x12"' || fail "size presets"
-    id=$(curl -fsS -X POST "$api/v1/renders" -F "file=@/usr/share/backgrounds/mate/nature/YellowFlower.jpg" \
+    id=$(curl -fsS -X POST "$api/v1/renders" -F "file=@$("$root/scripts/test-photos.sh")/flower.jpg" \
         -F "style_id=550e8400-e29b-41d4-a716-446655440000" -F "size_preset_id=6ba7b810-9dad-11d1-80b4-00c04fd430c8" \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["render_id"])')
     for _ in $(seq 1 600); do

@@ -47,7 +47,7 @@ done
 export FUZZ_STYLES=$work/styles.json SCHEMATHESIS_HOOKS=$root/scripts/fuzz/hooks.py
 curl -fsS "${auth[@]}" "http://127.0.0.1:$port/v1/styles" >"$FUZZ_STYLES"
 # A photo uploaded once, for the cases that render by asset_id.
-FUZZ_ASSET_ID=$(curl -fsS "${auth[@]}" -F "file=@/usr/share/backgrounds/mate/nature/Dune.jpg" "http://127.0.0.1:$port/v1/assets" |
+FUZZ_ASSET_ID=$(curl -fsS "${auth[@]}" -F "file=@$("$root/scripts/test-photos.sh")/dune.jpg" "http://127.0.0.1:$port/v1/assets" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["asset_id"])')
 export FUZZ_ASSET_ID
 

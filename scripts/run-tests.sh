@@ -60,6 +60,9 @@ required() {
 }
 
 required "install" 1800 check scripts/install-deps.sh test
+# Cheap, so first: every Swift file as swift-format writes it (.swift-format; fix with
+# `swift format --in-place --parallel -r Sources Tests Package.swift`).
+step "format" 300 check swift format lint --strict --parallel -r Sources Tests Package.swift
 required "build" 3600 check swift build --build-tests
 step "deploy files" 300 check scripts/check-deploy.py .build/debug/aso-render
 required "test servers" 300 check scripts/test-servers.sh start

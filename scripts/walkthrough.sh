@@ -29,7 +29,7 @@ done
 curl -fs "$API/health" >/dev/null || { echo "walkthrough: server did not come up" >&2; exit 1; }
 
 cd "$work"
-cp /usr/share/backgrounds/mate/nature/YellowFlower.jpg my-photo.jpg
+cp "$("$root/scripts/test-photos.sh")/flower.jpg" my-photo.jpg
 
 check_tiff() { # file expected-width expected-height
     local info

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import RenderEngine
 import ServiceLifecycle
 
@@ -25,18 +26,22 @@ public enum RenderServiceApplication {
         }
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
-        RenderController(services: services).register(on: router, routes: routes)
-        AssetController(services: services).register(on: router, routes: routes)
+        let registry = RouteRegistry(router: router, table: routes)
+        RenderController(services: services).register(on: registry)
+        AssetController(services: services).register(on: registry)
         if services.configuration.studioEnabled {
-            StudioController(services: services).register(on: router, routes: routes)
+            StudioController(services: services).register(on: registry)
         }
-        CatalogController<RenderRequestContext>().register(on: router, routes: routes)
-        OperationsController<RenderRequestContext>(services: services).register(on: router, routes: routes)
+        CatalogController<RenderRequestContext>().register(on: registry)
+        OperationsController<RenderRequestContext>(services: services).register(on: registry)
         if let files = services.localFiles {
-            FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: router, routes: routes)
+            FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: registry)
         }
         return router
     }
+
+    /// Connections with nothing to say for this long are closed (slow clients).
+    static let idleConnectionTimeout: TimeAmount = .seconds(75)
 
     /// The server plus, when `workers` is given, the render workers as a lifecycle service.
     /// `dependencies` (e.g. the PostgreSQL pool) run in the same service group; `prepare` runs
@@ -50,8 +55,7 @@ public enum RenderServiceApplication {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxRequestBytes)],
-                    // Connections with nothing to say for this long are closed (slow clients).
-                    idleTimeout: .seconds(75))),
+                    idleTimeout: idleConnectionTimeout)),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port), serverName: "aso-render"),
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -75,7 +79,7 @@ public enum RenderServiceApplication {
         let routes = RouteTable()
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken, routes: routes))
-        OperationsController<RenderRequestContext>(services: services).registerProbes(on: router, routes: routes)
+        OperationsController<RenderRequestContext>(services: services).registerProbes(on: RouteRegistry(router: router, table: routes))
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.workerMetricsPort), serverName: "aso-render-worker"),

@@ -33,8 +33,8 @@ public struct ProductionBackend: Sendable {
         // request's path, so a stalled Redis must cost it half a second at most (then the
         // process limits on its own), and never queue behind the render queue's commands.
         var rateLimitRedisConfiguration = configuration.redis
-        rateLimitRedisConfiguration.commandTimeout = .milliseconds(500)
-        rateLimitRedisConfiguration.connectTimeout = .seconds(1)
+        rateLimitRedisConfiguration.commandTimeout = RedisRateLimiter.commandTimeout
+        rateLimitRedisConfiguration.connectTimeout = RedisRateLimiter.connectTimeout
         let rateLimitRedis = RedisClient(configuration: rateLimitRedisConfiguration)
         let objects = S3ObjectStore(configuration: try configuration.storage.s3Configuration())
         let migrator = PostgresMigrator(client: postgres, directory: configuration.migrationsDirectory, logger: logger)

@@ -40,10 +40,10 @@ struct ServeCommand: AsyncParsableCommand {
                 let workers = configuration.renderInAPI ? RenderServiceApplication.workers(backend.components, logger: logger) : nil
                 let app = RenderServiceApplication.build(
                     backend.components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger)],
-                    prepare: { try await backend.prepare(migrate: true, logger: logger) }, logger: logger
-                ) { port in
-                    logger.info("Listening", metadata: ["port": "\(port)", "mode": "production", "renders_here": "\(configuration.renderInAPI)"])
-                }
+                    prepare: { try await backend.prepare(migrate: true, logger: logger) }, logger: logger,
+                    onServerRunning: { port in
+                        logger.info("Listening", metadata: ["port": "\(port)", "mode": "production", "renders_here": "\(configuration.renderInAPI)"])
+                    })
                 try await app.runService()
             }
         } catch let error as ConfigurationError {

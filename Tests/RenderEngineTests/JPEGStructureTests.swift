@@ -67,10 +67,11 @@ struct JPEGStructureTests {
             }
             #expect(Self.refused(Self.finding(Data(garbled))), "\(name) garbled")
         }
-        // What the upload check did before: a low-resolution decode passes the padded file.
-        let dune = try Data(contentsOf: URL(fileURLWithPath: try Photos.require(Photos.dune)))
+        // What the upload check did before: a low-resolution decode passes the padded file
+        // (when zero bits decode as short codes in the photo's Huffman tables, as in this one).
+        let flower = try Data(contentsOf: URL(fileURLWithPath: try Photos.require(Photos.flower)))
         let padded = "\(directory)/padded.jpg"
-        try (dune.prefix(dune.count * 6 / 10) + Data(count: dune.count - dune.count * 6 / 10)).write(to: URL(fileURLWithPath: padded))
+        try (flower.prefix(flower.count * 6 / 10) + Data(count: flower.count - flower.count * 6 / 10)).write(to: URL(fileURLWithPath: padded))
         #expect(throws: Never.self) { try ImageProbe.verifyDecodes(path: padded, format: .jpeg) }
         #expect(throws: RenderError.self) { try ImageProbe.verifyUpload(path: padded, format: .jpeg) }
     }

@@ -66,12 +66,6 @@ struct RateLimitPartsTests {
         #expect(Dictionary(uniqueKeysWithValues: defaults.describe())["RATE_LIMIT_PER_HOUR"] == "0 (off)")
     }
 
-    @Test func everySettingAsoRenderConfigListsIsInTheREADME() throws {
-        let readme = try String(contentsOf: TestServers.root.appendingPathComponent("README.md"), encoding: .utf8)
-        let missing = try ServiceConfiguration(environment: [:]).describe().map(\.0).filter { !readme.contains("`\($0)`") }
-        #expect(missing.isEmpty, "settings missing from the README's tables: \(missing)")
-    }
-
     @Test(.enabled(if: TestServers.hasRedis))
     func redisBucketsExpireOnceFullAndTheScriptIsReloadedAfterAFlush() async throws {
         let client = RedisClient(configuration: TestServers.redisConfiguration)

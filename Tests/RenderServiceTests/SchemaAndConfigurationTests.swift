@@ -11,14 +11,24 @@ struct SchemaAndConfigurationTests {
     /// The data migrations (`*_seed*.sql`): the spec's seed and the lab sizes added later.
     static let seedFiles = ["002_seed.sql", "004_seed_print_sizes.sql"]
 
-    /// Every setting `aso-render config` shows is documented in one of the README's tables, and
-    /// every field `POST /v1/renders` accepts and every key of a render is in the OpenAPI document.
+    /// The README's settings tables list exactly the variables of `ServiceConfiguration.settings`
+    /// (which `aso-render config` shows), its secrets paragraph names exactly the ones read
+    /// from `_FILE`, and every field `POST /v1/renders` accepts and every key of a render is
+    /// in the OpenAPI document.
     @Test func settingsAndFieldsAreDocumented() throws {
         let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
-        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }.joined(separator: "\n")
-        for (name, _) in try ServiceConfiguration(environment: [:]).describe() {
-            #expect(rows.contains("`\(name)`"), "\(name) is not in the README's settings tables")
+        func variables(_ text: Substring) -> Set<String> {
+            Set(text.matches(of: /`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`/).map { String($0.1) })
         }
+        // A settings row names its variables in the first cell: `NAME`, or `A`, `B` for a group.
+        let documented = readme.split(separator: "\n").filter { $0.hasPrefix("| `") }
+            .reduce(into: Set<String>()) { names, row in names.formUnion(variables(row.split(separator: "|").first ?? "")) }
+        let settings = ServiceConfiguration.settings
+        #expect(documented == Set(settings.map(\.name)), "README rows without a setting, settings without a README row")
+        let secrets = try #require(readme.firstRange(of: "- **Secrets**"))
+        let fileSuffix = try #require(readme[secrets.upperBound...].firstRange(of: "_FILE"))
+        #expect(variables(readme[secrets.upperBound..<fileSuffix.lowerBound]) == Set(settings.filter(\.isSecret).map(\.name)),
+                "the variables the README says are read from _FILE")
         let document = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root.appendingPathComponent("Sources/RenderService/Resources/openapi.json"))) as? [String: Any])
         let paths = try #require(document["paths"] as? [String: Any])

@@ -34,7 +34,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PHOTO = "/usr/share/backgrounds/mate/nature/Dune.jpg"
+# The test photos (scripts/test-photos.sh: no wallpaper package needed).
+PHOTO = os.path.join(subprocess.run([os.path.join(ROOT, "scripts/test-photos.sh")], capture_output=True, text=True, check=True).stdout.strip(), "dune.jpg")
 WATERCOLOR = "550e8400-e29b-41d4-a716-446655440000"
 
 

@@ -46,16 +46,16 @@ import io
 import json
 import os
 import re
+import subprocess
 
 import schemathesis
 from PIL import Image
 from schemathesis.transport.serialization import Binary
 
-PHOTOS = [
-    "/usr/share/backgrounds/mate/nature/Dune.jpg",
-    "/usr/share/backgrounds/mate/nature/Storm.jpg",
-    "/usr/share/backgrounds/mate/nature/YellowFlower.jpg",
-]
+# The test photos (scripts/test-photos.sh: no wallpaper package needed).
+_photos = subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "../test-photos.sh")],
+                         capture_output=True, text=True, check=True).stdout.strip()
+PHOTOS = [f"{_photos}/{name}.jpg" for name in ("dune", "storm", "flower")]
 FORMATS = [("JPEG", {"quality": 85}), ("PNG", {}), ("WEBP", {"quality": 80}), ("GIF", {}), ("TIFF", {})]
 
 

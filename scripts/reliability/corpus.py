@@ -11,12 +11,15 @@ import json
 import os
 import sys
 import struct
+import subprocess
 import zlib
 
 from PIL import Image
 
-PHOTOS = "/usr/share/backgrounds/mate/nature"
-DUNE = f"{PHOTOS}/Dune.jpg"
+# The test photos (scripts/test-photos.sh: no wallpaper package needed).
+PHOTOS = subprocess.run([os.path.join(os.path.dirname(os.path.abspath(__file__)), "../test-photos.sh")],
+                        capture_output=True, text=True, check=True).stdout.strip()
+DUNE = f"{PHOTOS}/dune.jpg"
 MB = 1024 * 1024
 
 

@@ -332,7 +332,9 @@ public struct RenderEngine: Sendable {
     }
 }
 
-func milliseconds(_ duration: Duration) -> Double {
+/// A duration in milliseconds, to a tenth: the one conversion used for timings, logs and
+/// the queue's millisecond arguments.
+public func milliseconds(_ duration: Duration) -> Double {
     let (seconds, attoseconds) = duration.components
     return ((Double(seconds) * 1000 + Double(attoseconds) / 1e15) * 10).rounded() / 10
 }

@@ -3,6 +3,8 @@ import Logging
 
 /// Everything the service reads from its environment, with the spec's names and defaults.
 /// Built from a dictionary so tests configure the service without touching the process.
+///
+/// The initial values below are the defaults; `settings` says which variable sets each one.
 public struct ServiceConfiguration: Sendable {
     /// `embedded` (default): SQLite, local files, in-process workers, nothing to install.
     /// `production`: PostgreSQL (`DB_*`), Redis (`REDIS_*`) and S3/MinIO (`MINIO_*`).
@@ -10,238 +12,278 @@ public struct ServiceConfiguration: Sendable {
         case embedded, production
     }
 
-    public var mode: Mode
+    public var mode = Mode.embedded
     /// Why `mode` was chosen (logged at start): `ASO_MODE`, or the production variables set.
-    public var modeReason: String
-    public var database: DatabaseSettings
-    public var redis: RedisConfiguration
-    public var storage: StorageSettings
+    public var modeReason = ""
+    public var database = DatabaseSettings()
+    public var redis = RedisConfiguration()
+    public var storage = StorageSettings()
     /// Render workers per `aso-render worker` process (the spec's `WORKER_COUNT`).
-    public var workerCount: Int
+    public var workerCount = 2
     /// Port of a worker process's own `/metrics` and `/health` (0: any free port).
-    public var workerMetricsPort: Int
+    public var workerMetricsPort = 9091
     /// Production mode: whether `serve` also renders (normally separate `worker` processes do).
-    public var renderInAPI: Bool
-    public var migrationsDirectory: String
-    public var host: String
-    public var port: Int
-    public var dataDirectory: String
+    public var renderInAPI = false
+    public var migrationsDirectory = "db/migrations"
+    /// Loopback in embedded mode (open by default), every interface in production.
+    public var host = "127.0.0.1"
+    public var port = Self.defaultPort
+    public var dataDirectory = "./data"
     /// Base of the download URLs the API hands out in embedded mode.
-    public var publicBaseURL: URL
+    public var publicBaseURL = Self.localBaseURL(port: Self.defaultPort)
     /// Renders worked on at once inside `serve` (embedded mode).
-    public var workerConcurrency: Int
-    /// libvips threads per render.
+    public var workerConcurrency = Self.halfTheCores
+    /// libvips threads per render (nil: the core count).
     public var renderThreads: Int?
-    public var logLevel: Logger.Level
-    public var corsAllowedOrigins: [String]
+    public var logLevel = Logger.Level.info
+    public var corsAllowedOrigins: [String] = []
     /// Secret for embedded download URLs (generated and kept in the data directory if unset).
     public var urlSigningSecret: String?
-    public var maxUploadBytes: Int
+    /// The spec's upload limit.
+    public var maxUploadBytes = 50 * 1024 * 1024
     /// Everything of an upload that is not the file (form fields, part headers, boundaries).
     /// Small and fixed: the fields are a few ids and a JSON object of style parameters.
     public var maxFormBytes = 256 * 1024
     /// The most a `POST /v1/renders` body may hold, declared or chunked.
     public var maxRequestBytes: Int { maxUploadBytes + maxFormBytes }
-    public var maxInputPixels: Int
-    /// Lifetime of download URLs (the spec's 7 days; S3's maximum).
-    public var downloadURLExpiry: Int
+    public var maxInputPixels = 100_000_000
+    /// Lifetime of download URLs in seconds (the spec's 7 days; S3's maximum).
+    public var downloadURLExpiry = 604_800
     /// Attempts per render before it is `failed`.
-    public var maxAttempts: Int
+    public var maxAttempts = 3
     /// How long a claimed render may go without a heartbeat before it is re-queued.
-    public var leaseDuration: Duration
+    public var leaseDuration = Duration.seconds(60)
     /// How long SIGTERM waits for in-flight renders before handing them back to the queue.
-    public var shutdownGracePeriod: Duration
+    public var shutdownGracePeriod = Duration.seconds(30)
     /// `API_KEYS`: when any are set, `/v1/*` requires one and renders belong to their key.
-    public var apiKeys: APIKeys
+    public var apiKeys = APIKeys.none
     /// `METRICS_TOKEN`: when set, `/metrics` requires it as a bearer token.
     public var metricsToken: String?
     /// `ALLOW_ANONYMOUS=true`: production mode without `API_KEYS`, chosen deliberately.
-    public var allowAnonymous: Bool
+    public var allowAnonymous = false
     /// Renders waiting in the queue beyond which uploads are refused with 503 + Retry-After.
-    public var maxQueuedRenders: Int
+    public var maxQueuedRenders = 1000
     /// The Retry-After of those 503s.
-    public var overloadRetryAfterSeconds: Int
-    /// How long uploaded originals and rendered outputs are kept (nil: forever).
+    public var overloadRetryAfterSeconds = 30
+    /// How long uploaded originals and rendered outputs are kept (nil: forever). Customers'
+    /// files are kept unless retention is asked for: the spec keeps outputs and lets clients
+    /// re-request their URLs at any time.
     public var originalRetention: Duration?
     public var outputRetention: Duration?
     /// How often the retention sweep runs.
-    public var retentionSweepInterval: Duration
+    public var retentionSweepInterval = Duration.seconds(3600)
     /// `STUDIO_ENABLED`: the studio page (`/`, `/studio`) and the API reference (`/docs`);
     /// false for API-only deployments.
-    public var studioEnabled: Bool
+    public var studioEnabled = true
     /// `PREVIEW_CONCURRENCY`: style previews rendered at once, on their own threads, so
-    /// previews and print renders never wait for each other.
-    public var previewConcurrency: Int
+    /// previews and print renders never wait for each other. Half the cores, as for renders:
+    /// on a shared 2-core machine 2 threads measured no better than 1
+    /// (bench/results/studio.md), and the other half stays free for print renders.
+    public var previewConcurrency = Self.halfTheCores
     /// `RATE_LIMIT_PER_HOUR`, `RATE_LIMIT_UPLOADS_PER_HOUR`, `TRUSTED_PROXIES`: off by default.
-    public var rateLimits: RateLimitSettings
+    public var rateLimits = RateLimitSettings()
     /// `WEBHOOK_*`: signed webhooks on a render's terminal status.
     public var webhooks = WebhookSettings()
     /// How long an `Idempotency-Key` is remembered.
     public var idempotencyKeyLifetime: Duration = .seconds(24 * 3600)
 
     public static let defaultPort = 8089
+    static let halfTheCores = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+
+    private init() {}
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
-        func string(_ name: String) -> String? {
-            guard let value = environment[name]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-            return value
-        }
-        /// A secret from `NAME`, or from the file `NAME_FILE` names (container secrets), so it
-        /// need not sit in the environment or on a command line.
-        func secret(_ name: String) throws(ConfigurationError) -> String? {
-            guard let path = string("\(name)_FILE") else { return string(name) }
-            guard string(name) == nil else { throw ConfigurationError("Set \(name) or \(name)_FILE, not both") }
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigurationError("\(name)_FILE: cannot read \(path)")
+        self.init()
+        for setting in Self.settings {
+            do {
+                try setting.read(&self, SettingInput(name: setting.name, environment: environment))
+            } catch let error as ConfigurationError {
+                throw error
+            } catch {
+                throw ConfigurationError("\(setting.name): \(error)")
             }
-            let value = contents.trimmingCharacters(in: .whitespacesAndNewlines)
-            return value.isEmpty ? nil : value
         }
-        func integer(_ name: String, default value: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-            guard let text = string(name) else { return value }
-            guard let number = Int(text), range.contains(number) else {
-                throw ConfigurationError("\(name) must be a whole number between \(range.lowerBound) and \(range.upperBound), got '\(text)'")
-            }
-            return number
-        }
+        try checkTogether(environment)
+    }
 
-        // A team that sets the spec's variables and nothing else means the spec's stack: any
-        // DB_*, REDIS_* or MINIO_* variable selects production unless ASO_MODE says otherwise.
-        let productionVariables = environment.keys.filter { name in
-            ["DB_", "REDIS_", "MINIO_"].contains { name.hasPrefix($0) } && string(name) != nil
+    /// Every variable the service reads, in the order they are read (a default may depend on
+    /// an earlier one) and shown by `aso-render config`.
+    static let settings: [Setting] = [
+        Setting("ASO_MODE", read: { configuration, input in try configuration.readMode(input) }, show: { "\($0.mode.rawValue) (\($0.modeReason))" }),
+        Setting("API_HOST", read: { configuration, input in
+            configuration.host = input.text ?? (configuration.mode == .embedded ? "127.0.0.1" : "0.0.0.0")
+        }, show: { $0.host }),
+        .integer("API_PORT", \.port, range: 0...65535),
+        Setting("LOG_LEVEL", read: { configuration, input in
+            let level = input.text?.uppercased() ?? "INFO"
+            guard let parsed = Self.logLevels[level] else {
+                throw ConfigurationError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got '\(level)'")
+            }
+            configuration.logLevel = parsed
+        }, show: { Self.levelName($0.logLevel) }),
+        Setting("PUBLIC_BASE_URL", read: { configuration, input in
+            let base = input.text ?? Self.localBaseURL(port: configuration.port == 0 ? Self.defaultPort : configuration.port).absoluteString
+            guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) : base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ConfigurationError("PUBLIC_BASE_URL must be an http(s) URL, got '\(base)'")
+            }
+            configuration.publicBaseURL = url
+        }, show: { $0.publicBaseURL.absoluteString }),
+        .text("DATA_DIR", \.dataDirectory),
+        .integer("WORKER_CONCURRENCY", \.workerConcurrency, range: 0...256),
+        .integer("WORKER_COUNT", \.workerCount, range: 1...256),
+        .integer("WORKER_METRICS_PORT", \.workerMetricsPort, range: 0...65535),
+        .lenientFlag("RENDER_IN_API", \.renderInAPI),
+        Setting("RENDER_THREADS", read: { configuration, input in
+            configuration.renderThreads = try input.integer(range: 1...256)
+        }, show: { $0.renderThreads.map(String.init) ?? "(cores)" }),
+        .integer("PREVIEW_CONCURRENCY", \.previewConcurrency, range: 1...64),
+        .flag("STUDIO_ENABLED", \.studioEnabled),
+        .integer("MAX_INPUT_PIXELS", \.maxInputPixels, range: 1...1_000_000_000),
+        .integer("RENDER_MAX_ATTEMPTS", \.maxAttempts, range: 1...20),
+        .seconds("RENDER_LEASE_SECONDS", \.leaseDuration, range: 5...3600),
+        .seconds("SHUTDOWN_GRACE_SECONDS", \.shutdownGracePeriod, range: 0...3600),
+        Setting("CORS_ALLOWED_ORIGINS", read: { configuration, input in
+            configuration.corsAllowedOrigins = (input.text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }, show: { $0.corsAllowedOrigins.joined(separator: ",") }),
+        Setting("URL_SIGNING_SECRET", secret: true, read: { configuration, input in
+            guard let secret = try input.secret() else { return }
+            guard secret.utf8.count >= URLSigner.minimumSecretBytes else {
+                throw ConfigurationError("URL_SIGNING_SECRET must be at least \(URLSigner.minimumSecretBytes) bytes (e.g. `openssl rand -base64 48`)")
+            }
+            configuration.urlSigningSecret = secret
+        }, show: { Setting.mask($0.urlSigningSecret) }),
+        Setting("API_KEYS", secret: true, read: { configuration, input in
+            configuration.apiKeys = try APIKeys(try input.secret() ?? "")
+        }, show: { $0.apiKeys.isEnabled ? "(\($0.apiKeys.count) keys, hidden)" : "(not set: no authentication)" }),
+        .secret("METRICS_TOKEN", \.metricsToken),
+        .lenientFlag("ALLOW_ANONYMOUS", \.allowAnonymous),
+        .integer("MAX_QUEUED_RENDERS", \.maxQueuedRenders, range: 1...10_000_000),
+        .integer("OVERLOAD_RETRY_AFTER_SECONDS", \.overloadRetryAfterSeconds, range: 1...86_400),
+        .period("ORIGINAL_RETENTION", \.originalRetention),
+        .period("OUTPUT_RETENTION", \.outputRetention),
+        .period("RETENTION_SWEEP_INTERVAL", \.retentionSweepInterval),
+        // Off unless asked for, so the walkthrough is unchanged.
+        .integer("RATE_LIMIT_PER_HOUR", \.rateLimits.requestsPerHour, range: 0...100_000_000, show: { $0.rateLimits.isEnabled ? String($0.rateLimits.requestsPerHour) : "0 (off)" }),
+        Setting("RATE_LIMIT_UPLOADS_PER_HOUR", read: { configuration, input in
+            // A tenth of the general limit by default: each upload is a render's worth of
+            // CPU, a GET is a row read.
+            let perHour = configuration.rateLimits.requestsPerHour
+            let uploadsPerHour = try input.integer(range: 0...100_000_000) ?? max(1, perHour / 10)
+            if perHour == 0, input.text != nil, uploadsPerHour > 0 {
+                throw ConfigurationError("RATE_LIMIT_UPLOADS_PER_HOUR needs RATE_LIMIT_PER_HOUR: uploads count against both limits")
+            }
+            if perHour > 0, uploadsPerHour > perHour {
+                throw ConfigurationError(
+                    "RATE_LIMIT_UPLOADS_PER_HOUR (\(uploadsPerHour)) must not exceed RATE_LIMIT_PER_HOUR (\(perHour)): an upload counts against both")
+            }
+            configuration.rateLimits.uploadsPerHour = perHour == 0 ? 0 : uploadsPerHour
+        }, show: { configuration in
+            let limits = configuration.rateLimits
+            return limits.uploadsPerHour > 0 ? String(limits.uploadsPerHour) : limits.isEnabled ? "0 (no separate limit)" : "0 (off)"
+        }),
+        Setting("TRUSTED_PROXIES", read: { configuration, input in
+            for entry in (input.text ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                guard let network = IPNetwork(entry) else {
+                    throw ConfigurationError("TRUSTED_PROXIES: '\(entry)' is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)")
+                }
+                configuration.rateLimits.trustedProxies.append(network)
+            }
+        }, show: { configuration in
+            let proxies = configuration.rateLimits.trustedProxies
+            return proxies.isEmpty ? "(none: X-Forwarded-For is ignored)" : proxies.map(\.description).joined(separator: ",")
+        }),
+        Setting("WEBHOOK_SECRET", secret: true, read: { configuration, input in
+            if let text = try input.secret() { configuration.webhooks.secret = try WebhookSecret(text) }
+        }, show: { $0.webhooks.secret == nil ? "(not set)" : "********" }),
+        Setting("WEBHOOK_KEYS", secret: true, read: { configuration, input in
+            configuration.webhooks.keysByDigest = try WebhookSettings.parseKeys(try input.secret() ?? "")
+        }, show: { $0.webhooks.keysByDigest.isEmpty ? "(not set)" : "(\($0.webhooks.keysByDigest.count) keys, hidden)" }),
+        .flag("WEBHOOK_ALLOW_PRIVATE", \.webhooks.allowPrivate),
+        .seconds("WEBHOOK_TIMEOUT_SECONDS", \.webhooks.timeout, range: 1...60),
+        .seconds("WEBHOOK_RETRY_BASE_SECONDS", \.webhooks.retryBase, range: 1...3600),
+        .period("WEBHOOK_RETRY_WINDOW", \.webhooks.retryWindow),
+        .text("DB_HOST", \.database.host),
+        .integer("DB_PORT", \.database.port, range: 1...65535),
+        .text("DB_NAME", \.database.name),
+        .text("DB_USER", \.database.user),
+        .secret("DB_PASSWORD", \.database.password),
+        .integer("DB_POOL_MIN", \.database.poolMinimum, range: 0...100),
+        .integer("DB_POOL_MAX", \.database.poolMaximum, range: 1...200),
+        Setting("DB_SSLMODE", read: { configuration, input in
+            guard let text = input.text?.lowercased() else { return }
+            guard let mode = DatabaseSettings.SSLMode(rawValue: text) else {
+                throw ConfigurationError("DB_SSLMODE must be disable, prefer, require or verify-full, got '\(text)'")
+            }
+            configuration.database.sslMode = mode
+        }, show: { $0.database.sslMode.rawValue }),
+        Setting("DB_SSLROOTCERT", read: { configuration, input in
+            configuration.database.sslRootCert = try input.readableFile()
+        }, show: { $0.database.sslRootCert ?? "(system roots)" }),
+        .text("REDIS_HOST", \.redis.host),
+        .integer("REDIS_PORT", \.redis.port, range: 1...65535),
+        .integer("REDIS_DB", \.redis.database, range: 0...15),
+        .optionalText("REDIS_USERNAME", \.redis.username, unset: "(default)"),
+        .secret("REDIS_PASSWORD", \.redis.password),
+        // A TLS setting without REDIS_TLS=true is refused rather than ignored, so a typo never
+        // means a plain-text connection.
+        Setting("REDIS_TLS", read: { configuration, input in
+            if try input.flag() == true { configuration.redis.tls = RedisTLS() }
+        }, show: { String($0.redis.tls != nil) }),
+        .redisTLS("REDIS_TLS_CA_CERT", \.caCertificate, isFile: true, show: { $0.map { $0.caCertificate ?? "(system roots)" } ?? "-" }),
+        .redisTLS("REDIS_TLS_CERT", \.certificate, isFile: true, show: { $0?.certificate ?? "(none)" }),
+        .redisTLS("REDIS_TLS_KEY", \.privateKey, isFile: true, show: { $0?.privateKey ?? "(none)" }),
+        .redisTLS("REDIS_TLS_SERVER_NAME", \.serverName, isFile: false, show: { $0.map { $0.serverName ?? "(REDIS_HOST)" } ?? "-" }),
+        .optionalText("MINIO_ENDPOINT", \.storage.endpoint, unset: "(not set)"),
+        .optionalText("MINIO_PUBLIC_ENDPOINT", \.storage.publicEndpoint, unset: "(MINIO_ENDPOINT)"),
+        .optionalText("MINIO_ACCESS_KEY", \.storage.accessKey, unset: "(not set)"),
+        .secret("MINIO_SECRET_KEY", \.storage.secretKey),
+        .text("MINIO_BUCKET", \.storage.bucket),
+        .optionalText("MINIO_BUCKET_UPLOADS", \.storage.uploadsBucket, unset: "(MINIO_BUCKET)"),
+        .optionalText("MINIO_BUCKET_RENDERS", \.storage.rendersBucket, unset: "(MINIO_BUCKET)"),
+        .optionalText("MINIO_BUCKET_PREVIEWS", \.storage.previewsBucket, unset: "(MINIO_BUCKET)"),
+        .text("MINIO_REGION", \.storage.region),
+        .lenientFlag("MINIO_USE_SSL", \.storage.useSSL),
+        .text("MIGRATIONS_DIR", \.migrationsDirectory),
+    ]
+
+    /// A team that sets the spec's variables and nothing else means the spec's stack: any
+    /// DB_*, REDIS_* or MINIO_* variable selects production unless ASO_MODE says otherwise.
+    private mutating func readMode(_ input: SettingInput) throws(ConfigurationError) {
+        if let text = input.text {
+            guard let chosen = Mode(rawValue: text.lowercased()) else { throw ConfigurationError("ASO_MODE must be embedded or production, got '\(text)'") }
+            mode = chosen
+            modeReason = "ASO_MODE=\(chosen.rawValue)"
+            return
+        }
+        let productionVariables = input.environment.keys.filter { name in
+            ["DB_", "REDIS_", "MINIO_"].contains { name.hasPrefix($0) } && SettingInput.value(of: name, in: input.environment) != nil
         }.sorted()
-        if let modeText = string("ASO_MODE") {
-            guard let mode = Mode(rawValue: modeText.lowercased()) else { throw ConfigurationError("ASO_MODE must be embedded or production, got '\(modeText)'") }
-            self.mode = mode
-            modeReason = "ASO_MODE=\(mode.rawValue)"
-        } else if !productionVariables.isEmpty {
-            mode = .production
-            modeReason = "ASO_MODE is unset and \(productionVariables.joined(separator: ", ")) \(productionVariables.count == 1 ? "is" : "are") set"
-        } else {
+        if productionVariables.isEmpty {
             mode = .embedded
             modeReason = "ASO_MODE is unset and no DB_*, REDIS_* or MINIO_* variable is set"
+        } else {
+            mode = .production
+            modeReason = "ASO_MODE is unset and \(productionVariables.joined(separator: ", ")) \(productionVariables.count == 1 ? "is" : "are") set"
         }
-        database = DatabaseSettings(
-            host: string("DB_HOST") ?? "localhost", port: try integer("DB_PORT", default: 5432, range: 1...65535),
-            name: string("DB_NAME") ?? "aso_render", user: string("DB_USER") ?? "postgres", password: try secret("DB_PASSWORD"),
-            poolMinimum: try integer("DB_POOL_MIN", default: 2, range: 0...100), poolMaximum: try integer("DB_POOL_MAX", default: 10, range: 1...200))
-        let sslMode = string("DB_SSLMODE")?.lowercased() ?? "prefer"
-        guard let parsedSSLMode = DatabaseSettings.SSLMode(rawValue: sslMode) else {
-            throw ConfigurationError("DB_SSLMODE must be disable, prefer, require or verify-full, got '\(sslMode)'")
-        }
-        database.sslMode = parsedSSLMode
-        database.sslRootCert = string("DB_SSLROOTCERT")
-        if let root = database.sslRootCert, !FileManager.default.isReadableFile(atPath: root) {
-            throw ConfigurationError("DB_SSLROOTCERT: cannot read \(root)")
-        }
-        redis = RedisConfiguration(
-            host: string("REDIS_HOST") ?? "localhost", port: try integer("REDIS_PORT", default: 6379, range: 1...65535),
-            database: try integer("REDIS_DB", default: 0, range: 0...15), password: try secret("REDIS_PASSWORD"))
-        redis.username = string("REDIS_USERNAME")
-        redis.tls = try Self.redisTLS(string)
-        let useSSL = ["1", "true", "yes"].contains(string("MINIO_USE_SSL")?.lowercased() ?? "false")
-        storage = StorageSettings(
-            endpoint: string("MINIO_ENDPOINT"), publicEndpoint: string("MINIO_PUBLIC_ENDPOINT"), accessKey: string("MINIO_ACCESS_KEY"),
-            secretKey: try secret("MINIO_SECRET_KEY"), bucket: string("MINIO_BUCKET") ?? "render-assets", region: string("MINIO_REGION") ?? "us-east-1",
-            useSSL: useSSL, uploadsBucket: string("MINIO_BUCKET_UPLOADS"), rendersBucket: string("MINIO_BUCKET_RENDERS"),
-            previewsBucket: string("MINIO_BUCKET_PREVIEWS"))
-        workerCount = try integer("WORKER_COUNT", default: 2, range: 1...256)
-        workerMetricsPort = try integer("WORKER_METRICS_PORT", default: 9091, range: 0...65535)
-        renderInAPI = ["1", "true", "yes"].contains(string("RENDER_IN_API")?.lowercased() ?? "false")
-        migrationsDirectory = string("MIGRATIONS_DIR") ?? "db/migrations"
-        if mode == .production {
-            // Chosen from the variables rather than ASO_MODE: say how to get the other mode.
-            let why = string("ASO_MODE") == nil ? " (production mode, because \(modeReason); set ASO_MODE=embedded for SQLite and local files)" : ""
-            guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required\(why)") }
-            guard storage.endpoint != nil, storage.accessKey != nil, storage.secretKey != nil else {
-                throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required\(why)")
-            }
-        }
-        // Embedded mode is open by default (no API keys, for the walkthrough), so it listens on
-        // loopback unless told otherwise; production runs in containers behind API keys.
-        host = string("API_HOST") ?? (mode == .embedded ? "127.0.0.1" : "0.0.0.0")
-        port = try integer("API_PORT", default: Self.defaultPort, range: 0...65535)
-        dataDirectory = string("DATA_DIR") ?? "./data"
-        let base = string("PUBLIC_BASE_URL") ?? "http://localhost:\(port == 0 ? Self.defaultPort : port)"
-        guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) : base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-            throw ConfigurationError("PUBLIC_BASE_URL must be an http(s) URL, got '\(base)'")
-        }
-        publicBaseURL = url
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        workerConcurrency = try integer("WORKER_CONCURRENCY", default: max(1, cores / 2), range: 0...256)
-        // Half the cores, as for renders: on a shared 2-core machine 2 threads measured no better
-        // than 1 (bench/results/studio.md), and the other half stays free for print renders.
-        previewConcurrency = try integer("PREVIEW_CONCURRENCY", default: max(1, cores / 2), range: 1...64)
-        let studio = string("STUDIO_ENABLED")?.lowercased() ?? "true"
-        guard ["true", "false", "1", "0", "yes", "no"].contains(studio) else {
-            throw ConfigurationError("STUDIO_ENABLED must be true or false, got '\(studio)'")
-        }
-        studioEnabled = ["true", "1", "yes"].contains(studio)
-        renderThreads = string("RENDER_THREADS") == nil ? nil : try integer("RENDER_THREADS", default: cores, range: 1...256)
-        let level = string("LOG_LEVEL")?.uppercased() ?? "INFO"
-        guard let parsed = Self.logLevels[level] else {
-            throw ConfigurationError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got '\(level)'")
-        }
-        logLevel = parsed
-        corsAllowedOrigins = (string("CORS_ALLOWED_ORIGINS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        urlSigningSecret = try secret("URL_SIGNING_SECRET")
-        if let urlSigningSecret, urlSigningSecret.utf8.count < 32 {
-            throw ConfigurationError("URL_SIGNING_SECRET must be at least 32 bytes (e.g. `openssl rand -base64 48`)")
-        }
-        maxUploadBytes = 50 * 1024 * 1024
-        maxInputPixels = try integer("MAX_INPUT_PIXELS", default: 100_000_000, range: 1...1_000_000_000)
-        downloadURLExpiry = 604_800
-        maxAttempts = try integer("RENDER_MAX_ATTEMPTS", default: 3, range: 1...20)
-        leaseDuration = .seconds(try integer("RENDER_LEASE_SECONDS", default: 60, range: 5...3600))
-        shutdownGracePeriod = .seconds(try integer("SHUTDOWN_GRACE_SECONDS", default: 30, range: 0...3600))
-        apiKeys = try APIKeys(try secret("API_KEYS") ?? "")
-        metricsToken = try secret("METRICS_TOKEN")
-        allowAnonymous = ["1", "true", "yes"].contains(string("ALLOW_ANONYMOUS")?.lowercased() ?? "false")
+    }
 
-        maxQueuedRenders = try integer("MAX_QUEUED_RENDERS", default: 1000, range: 1...10_000_000)
-        overloadRetryAfterSeconds = try integer("OVERLOAD_RETRY_AFTER_SECONDS", default: 30, range: 1...86_400)
-        func period(_ name: String, default value: String) throws(ConfigurationError) -> Duration? {
-            let text = string(name) ?? value
-            guard let parsed = RetentionPeriod.parse(text) else {
-                throw ConfigurationError("\(name) must be a period like 30d, 12h, 15m or 45s (0 keeps forever), got '\(text)'")
-            }
-            return parsed == .zero ? nil : parsed
+    /// What no single variable can check alone.
+    private func checkTogether(_ environment: [String: String]) throws(ConfigurationError) {
+        if let tls = redis.tls, (tls.certificate == nil) != (tls.privateKey == nil) {
+            throw ConfigurationError("REDIS_TLS_CERT and REDIS_TLS_KEY go together (a client certificate and its key)")
         }
-        // Customers' files are kept unless retention is asked for: the spec keeps outputs and
-        // lets clients re-request their URLs at any time.
-        originalRetention = try period("ORIGINAL_RETENTION", default: "0")
-        outputRetention = try period("OUTPUT_RETENTION", default: "0")
-        retentionSweepInterval = try period("RETENTION_SWEEP_INTERVAL", default: "1h") ?? .seconds(3600)
+        guard mode == .production else { return }
+        // Chosen from the variables rather than ASO_MODE: say how to get the other mode.
+        let why = SettingInput.value(of: "ASO_MODE", in: environment) == nil
+            ? " (production mode, because \(modeReason); set ASO_MODE=embedded for SQLite and local files)" : ""
+        guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required\(why)") }
+        guard storage.endpoint != nil, storage.accessKey != nil, storage.secretKey != nil else {
+            throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required\(why)")
+        }
+    }
 
-        // Off unless asked for, so the walkthrough is unchanged. Uploads default to a tenth of
-        // the general limit: each one is a render's worth of CPU, a GET is a row read.
-        let perHour = try integer("RATE_LIMIT_PER_HOUR", default: 0, range: 0...100_000_000)
-        let uploadsPerHour = try integer("RATE_LIMIT_UPLOADS_PER_HOUR", default: max(1, perHour / 10), range: 0...100_000_000)
-        if perHour == 0, string("RATE_LIMIT_UPLOADS_PER_HOUR") != nil, uploadsPerHour > 0 {
-            throw ConfigurationError("RATE_LIMIT_UPLOADS_PER_HOUR needs RATE_LIMIT_PER_HOUR: uploads count against both limits")
-        }
-        if perHour > 0, uploadsPerHour > perHour {
-            throw ConfigurationError(
-                "RATE_LIMIT_UPLOADS_PER_HOUR (\(uploadsPerHour)) must not exceed RATE_LIMIT_PER_HOUR (\(perHour)): an upload counts against both")
-        }
-        var trustedProxies: [IPNetwork] = []
-        for entry in (string("TRUSTED_PROXIES") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-            guard let network = IPNetwork(entry) else {
-                throw ConfigurationError("TRUSTED_PROXIES: '\(entry)' is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)")
-            }
-            trustedProxies.append(network)
-        }
-        rateLimits = RateLimitSettings(requestsPerHour: perHour, uploadsPerHour: perHour == 0 ? 0 : uploadsPerHour, trustedProxies: trustedProxies)
-        if let text = try secret("WEBHOOK_SECRET") { webhooks.secret = try WebhookSecret(text) }
-        webhooks.keysByDigest = try WebhookSettings.parseKeys(try secret("WEBHOOK_KEYS") ?? "")
-        let allowPrivate = string("WEBHOOK_ALLOW_PRIVATE")?.lowercased() ?? "false"
-        guard ["true", "false", "1", "0", "yes", "no"].contains(allowPrivate) else {
-            throw ConfigurationError("WEBHOOK_ALLOW_PRIVATE must be true or false, got '\(allowPrivate)'")
-        }
-        webhooks.allowPrivate = ["true", "1", "yes"].contains(allowPrivate)
-        webhooks.timeout = .seconds(try integer("WEBHOOK_TIMEOUT_SECONDS", default: 10, range: 1...60))
-        webhooks.retryBase = .seconds(try integer("WEBHOOK_RETRY_BASE_SECONDS", default: 5, range: 1...3600))
-        webhooks.retryWindow = try period("WEBHOOK_RETRY_WINDOW", default: "25h") ?? .seconds(25 * 3600)
+    static func localBaseURL(port: Int) -> URL {
+        URL(string: "http://localhost:\(port)") ?? URL(fileURLWithPath: "/")
     }
 
     /// What serving the API in production mode needs beyond what workers need: it is closed
@@ -260,64 +302,7 @@ public struct ServiceConfiguration: Sendable {
 
     /// Every setting with its effective value, secrets masked (`aso-render config`).
     public func describe() -> [(String, String)] {
-        func mask(_ value: String?) -> String { value == nil ? "(not set)" : "********" }
-        return [
-            ("ASO_MODE", "\(mode.rawValue) (\(modeReason))"), ("API_HOST", host), ("API_PORT", String(port)), ("LOG_LEVEL", Self.levelName(logLevel)),
-            ("PUBLIC_BASE_URL", publicBaseURL.absoluteString), ("DATA_DIR", dataDirectory), ("WORKER_CONCURRENCY", String(workerConcurrency)),
-            ("WORKER_COUNT", String(workerCount)), ("WORKER_METRICS_PORT", String(workerMetricsPort)), ("RENDER_IN_API", String(renderInAPI)), ("RENDER_THREADS", renderThreads.map(String.init) ?? "(cores)"),
-            ("PREVIEW_CONCURRENCY", String(previewConcurrency)), ("STUDIO_ENABLED", String(studioEnabled)),
-            ("MAX_INPUT_PIXELS", String(maxInputPixels)), ("RENDER_MAX_ATTEMPTS", String(maxAttempts)),
-            ("RENDER_LEASE_SECONDS", String(Int(leaseDuration.seconds))), ("SHUTDOWN_GRACE_SECONDS", String(Int(shutdownGracePeriod.seconds))),
-            ("CORS_ALLOWED_ORIGINS", corsAllowedOrigins.joined(separator: ",")), ("URL_SIGNING_SECRET", mask(urlSigningSecret)),
-            ("API_KEYS", apiKeys.isEnabled ? "(\(apiKeys.count) keys, hidden)" : "(not set: no authentication)"), ("METRICS_TOKEN", mask(metricsToken)),
-            ("ALLOW_ANONYMOUS", String(allowAnonymous)),
-            ("MAX_QUEUED_RENDERS", String(maxQueuedRenders)), ("OVERLOAD_RETRY_AFTER_SECONDS", String(overloadRetryAfterSeconds)),
-            ("ORIGINAL_RETENTION", RetentionPeriod.format(originalRetention)), ("OUTPUT_RETENTION", RetentionPeriod.format(outputRetention)),
-            ("RETENTION_SWEEP_INTERVAL", RetentionPeriod.format(retentionSweepInterval)),
-            ("RATE_LIMIT_PER_HOUR", rateLimits.isEnabled ? String(rateLimits.requestsPerHour) : "0 (off)"),
-            ("RATE_LIMIT_UPLOADS_PER_HOUR", rateLimits.uploadsPerHour > 0 ? String(rateLimits.uploadsPerHour) : rateLimits.isEnabled ? "0 (no separate limit)" : "0 (off)"),
-            ("TRUSTED_PROXIES", rateLimits.trustedProxies.isEmpty ? "(none: X-Forwarded-For is ignored)" : rateLimits.trustedProxies.map(\.description).joined(separator: ",")),
-            ("WEBHOOK_SECRET", webhooks.secret == nil ? "(not set)" : "********"),
-            ("WEBHOOK_KEYS", webhooks.keysByDigest.isEmpty ? "(not set)" : "(\(webhooks.keysByDigest.count) keys, hidden)"),
-            ("WEBHOOK_ALLOW_PRIVATE", String(webhooks.allowPrivate)), ("WEBHOOK_TIMEOUT_SECONDS", String(Int(webhooks.timeout.seconds))),
-            ("WEBHOOK_RETRY_BASE_SECONDS", String(Int(webhooks.retryBase.seconds))), ("WEBHOOK_RETRY_WINDOW", RetentionPeriod.format(webhooks.retryWindow)),
-            ("DB_HOST", database.host), ("DB_PORT", String(database.port)), ("DB_NAME", database.name), ("DB_USER", database.user),
-            ("DB_PASSWORD", mask(database.password)), ("DB_POOL_MIN", String(database.poolMinimum)), ("DB_POOL_MAX", String(database.poolMaximum)),
-            ("DB_SSLMODE", database.sslMode.rawValue), ("DB_SSLROOTCERT", database.sslRootCert ?? "(system roots)"),
-            ("REDIS_HOST", redis.host), ("REDIS_PORT", String(redis.port)), ("REDIS_DB", String(redis.database)),
-            ("REDIS_USERNAME", redis.username ?? "(default)"), ("REDIS_PASSWORD", mask(redis.password)),
-            ("REDIS_TLS", String(redis.tls != nil)), ("REDIS_TLS_CA_CERT", redis.tls.map { $0.caCertificate ?? "(system roots)" } ?? "-"),
-            ("REDIS_TLS_CERT", redis.tls?.certificate ?? "(none)"), ("REDIS_TLS_KEY", redis.tls?.privateKey ?? "(none)"),
-            ("REDIS_TLS_SERVER_NAME", redis.tls.map { $0.serverName ?? "(REDIS_HOST)" } ?? "-"),
-            ("MINIO_ENDPOINT", storage.endpoint ?? "(not set)"), ("MINIO_PUBLIC_ENDPOINT", storage.publicEndpoint ?? "(MINIO_ENDPOINT)"),
-            ("MINIO_ACCESS_KEY", storage.accessKey ?? "(not set)"), ("MINIO_SECRET_KEY", mask(storage.secretKey)), ("MINIO_BUCKET", storage.bucket),
-            ("MINIO_BUCKET_UPLOADS", storage.uploadsBucket ?? "(MINIO_BUCKET)"), ("MINIO_BUCKET_RENDERS", storage.rendersBucket ?? "(MINIO_BUCKET)"),
-            ("MINIO_BUCKET_PREVIEWS", storage.previewsBucket ?? "(MINIO_BUCKET)"),
-            ("MINIO_REGION", storage.region), ("MINIO_USE_SSL", String(storage.useSSL)), ("MIGRATIONS_DIR", migrationsDirectory),
-        ]
-    }
-
-    /// `REDIS_TLS` and the files beside it. A TLS setting without `REDIS_TLS=true` is refused
-    /// rather than ignored, so a typo never means a plain-text connection.
-    static func redisTLS(_ string: (String) -> String?) throws(ConfigurationError) -> RedisTLS? {
-        let names = ["REDIS_TLS_CA_CERT", "REDIS_TLS_CERT", "REDIS_TLS_KEY", "REDIS_TLS_SERVER_NAME"]
-        let text = string("REDIS_TLS")?.lowercased() ?? "false"
-        guard ["true", "false", "1", "0", "yes", "no"].contains(text) else {
-            throw ConfigurationError("REDIS_TLS must be true or false, got '\(text)'")
-        }
-        guard ["true", "1", "yes"].contains(text) else {
-            if let set = names.first(where: { string($0) != nil }) { throw ConfigurationError("\(set) is set but REDIS_TLS is not true") }
-            return nil
-        }
-        for name in names.prefix(3) {
-            if let path = string(name), !FileManager.default.isReadableFile(atPath: path) { throw ConfigurationError("\(name): cannot read \(path)") }
-        }
-        guard (string("REDIS_TLS_CERT") == nil) == (string("REDIS_TLS_KEY") == nil) else {
-            throw ConfigurationError("REDIS_TLS_CERT and REDIS_TLS_KEY go together (a client certificate and its key)")
-        }
-        return RedisTLS(
-            caCertificate: string("REDIS_TLS_CA_CERT"), certificate: string("REDIS_TLS_CERT"), privateKey: string("REDIS_TLS_KEY"),
-            serverName: string("REDIS_TLS_SERVER_NAME"))
+        Self.settings.map { ($0.name, $0.show(self)) }
     }
 
     static func levelName(_ level: Logger.Level) -> String { JSONLogHandler.levelName(level) }
@@ -357,13 +342,13 @@ public struct RateLimitSettings: Sendable {
 
 /// PostgreSQL connection settings (the spec's `DB_*`).
 public struct DatabaseSettings: Sendable {
-    public var host: String
-    public var port: Int
-    public var name: String
-    public var user: String
+    public var host = "localhost"
+    public var port = 5432
+    public var name = "aso_render"
+    public var user = "postgres"
     public var password: String?
-    public var poolMinimum: Int
-    public var poolMaximum: Int
+    public var poolMinimum = 2
+    public var poolMaximum = 10
     /// libpq's `sslmode`, as far as it applies here.
     public enum SSLMode: String, Sendable {
         case disable, prefer, require
@@ -380,9 +365,9 @@ public struct StorageSettings: Sendable {
     public var publicEndpoint: String?
     public var accessKey: String?
     public var secretKey: String?
-    public var bucket: String
-    public var region: String
-    public var useSSL: Bool
+    public var bucket = "render-assets"
+    public var region = "us-east-1"
+    public var useSSL = false
     /// `MINIO_BUCKET_UPLOADS`, `_RENDERS`, `_PREVIEWS`: `bucket` when unset.
     public var uploadsBucket: String?
     public var rendersBucket: String?

@@ -102,9 +102,9 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// The routes the service registers, for 405 answers and access control. Filled while the
-/// router is built (after the middleware that reads it was added, as Hummingbird applies
-/// middleware only to routes registered after it), read-only afterwards.
+/// The routes the service registers, for 405 answers and access control. Filled through a
+/// `RouteRegistry` while the router is built (after the middleware that reads it was added,
+/// as Hummingbird applies middleware only to routes registered after it), read-only afterwards.
 final class RouteTable: Sendable {
     struct Route: Sendable {
         let method: String
@@ -114,7 +114,7 @@ final class RouteTable: Sendable {
     }
     private let routes = Mutex<[Route]>([])
 
-    func add(_ method: HTTPRequest.Method, _ path: String, access: RouteAccess = .apiKey) {
+    fileprivate func add(_ method: HTTPRequest.Method, _ path: String, access: RouteAccess) {
         let route = Route(method: method.rawValue, template: path, segments: path.split(separator: "/").map(String.init), access: access)
         routes.withLock { $0.append(route) }
     }
@@ -147,5 +147,30 @@ final class RouteTable: Sendable {
 
     private static func segmentMatches(_ pair: (String, String)) -> Bool {
         pair.0.hasPrefix("{") || pair.0 == "*" || pair.0 == pair.1
+    }
+}
+
+/// Where controllers register their routes: one call adds the handler to the router and
+/// records the route in the table, so the 405 answers, the access rules and the OpenAPI test
+/// see exactly the routes that are served.
+struct RouteRegistry<Context: RequestContext> {
+    let router: Router<Context>
+    let table: RouteTable
+
+    /// `access` defaults to `.apiKey`: a route is open only when it says so.
+    func on(
+        _ method: HTTPRequest.Method, _ path: String, access: RouteAccess = .apiKey,
+        use handler: @escaping @Sendable (Request, Context) async throws -> some ResponseGenerator
+    ) {
+        router.on(RouterPath(path), method: method, use: handler)
+        table.add(method, path, access: access)
+    }
+
+    func get(_ path: String, access: RouteAccess = .apiKey, use handler: @escaping @Sendable (Request, Context) async throws -> some ResponseGenerator) {
+        on(.get, path, access: access, use: handler)
+    }
+
+    func post(_ path: String, access: RouteAccess = .apiKey, use handler: @escaping @Sendable (Request, Context) async throws -> some ResponseGenerator) {
+        on(.post, path, access: access, use: handler)
     }
 }

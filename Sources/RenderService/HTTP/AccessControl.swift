@@ -72,7 +72,7 @@ public struct APIKeys: Sendable {
     }
 }
 
-/// Who may call a route. Declared where the route is registered (`RouteTable.add`); a route
+/// Who may call a route. Declared where the route is registered (`RouteRegistry.on`); a route
 /// declared without one needs an API key, and so does every path no route matches.
 enum RouteAccess: Sendable {
     /// Anyone: probes, the OpenAPI document, signed file URLs (the signature is the credential).

@@ -9,13 +9,10 @@ struct AssetController: Sendable {
     typealias Context = RenderRequestContext
     let services: ServiceComponents
 
-    func register(on router: Router<Context>, routes: RouteTable) {
-        router.post("/v1/assets", use: create)
-        router.get("/v1/assets/{id}", use: show)
-        router.get("/v1/assets/{id}/styles/{style_id}/preview.jpg", use: preview)
-        routes.add(.post, "/v1/assets")
-        routes.add(.get, "/v1/assets/{id}")
-        routes.add(.get, "/v1/assets/{id}/styles/{style_id}/preview.jpg")
+    func register(on routes: RouteRegistry<Context>) {
+        routes.post("/v1/assets", use: create)
+        routes.get("/v1/assets/{id}", use: show)
+        routes.get("/v1/assets/{id}/styles/{style_id}/preview.jpg", use: preview)
     }
 
     // MARK: POST /v1/assets

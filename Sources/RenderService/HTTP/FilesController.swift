@@ -9,12 +9,10 @@ struct FilesController<Context: RequestContext>: Sendable {
     let store: LocalObjectStore
     let signer: URLSigner
 
-    func register(on router: Router<Context>, routes: RouteTable) {
-        router.get("/v1/files/**") { request, context in try await self.serve(request, context, headOnly: false) }
-        router.head("/v1/files/**") { request, context in try await self.serve(request, context, headOnly: true) }
+    func register(on routes: RouteRegistry<Context>) {
         // The signature is the credential: these URLs are handed to print labs and browsers.
-        routes.add(.get, "/v1/files/**", access: .open)
-        routes.add(.head, "/v1/files/**", access: .open)
+        routes.get("/v1/files/**", access: .open) { request, context in try await self.serve(request, context, headOnly: false) }
+        routes.on(.head, "/v1/files/**", access: .open) { request, context in try await self.serve(request, context, headOnly: true) }
     }
 
     func serve(_ request: Request, _ context: Context, headOnly: Bool) async throws -> Response {

@@ -34,6 +34,9 @@ struct MultipartStreamParser {
     private var carry = ByteBuffer()
     private let maxHeaderBytes: Int
 
+    /// Unread input shorter than this is moved to the buffer's start after each chunk.
+    static let compactBelowBytes = 64 * 1024
+
     init(boundary: String, maxHeaderBytes: Int = 16 * 1024) {
         firstDelimiter = Array("--\(boundary)".utf8)
         delimiter = Array("\r\n--\(boundary)".utf8)
@@ -54,7 +57,7 @@ struct MultipartStreamParser {
         }
         try process(emit)
         // Keep the carry small and compact.
-        if carry.readerIndex > 0 && carry.readableBytes < 64 * 1024 { carry.discardReadBytes() }
+        if carry.readerIndex > 0 && carry.readableBytes < Self.compactBelowBytes { carry.discardReadBytes() }
     }
 
     private mutating func process(_ emit: (Event) throws -> Void) throws {

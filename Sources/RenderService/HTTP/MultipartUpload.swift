@@ -21,6 +21,11 @@ struct MultipartUpload {
     var file: File?
 
     /// The boundary parameter of a multipart/form-data content type, or nil.
+    /// File bytes are gathered into writes of `flushBytes`; a slice of at least
+    /// `directWriteBytes` arriving with nothing pending is written as it is.
+    static let flushBytes = 1 << 20
+    static let directWriteBytes = 64 * 1024
+
     static func boundary(contentType: String) -> String? {
         let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let type = parts.first, type.lowercased() == "multipart/form-data" else { return nil }
@@ -154,11 +159,11 @@ struct MultipartUpload {
                 if partIsFile {
                     fileBytes += buffer.readableBytes
                     if fileBytes > maxFileBytes { throw APIError.fileTooLarge }
-                    if pending.readableBytes == 0 && buffer.readableBytes >= 64 * 1024 {
+                    if pending.readableBytes == 0 && buffer.readableBytes >= MultipartUpload.directWriteBytes {
                         try write(buffer)  // large slices go straight to disk
                     } else {
                         pending.writeBuffer(&buffer)
-                        if pending.readableBytes >= 1 << 20 { try flush() }
+                        if pending.readableBytes >= MultipartUpload.flushBytes { try flush() }
                     }
                 } else if let name = partName {
                     fieldData.append(contentsOf: buffer.readableBytesView)

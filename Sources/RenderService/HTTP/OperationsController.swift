@@ -7,32 +7,26 @@ import RenderEngine
 struct OperationsController<Context: RequestContext>: Sendable {
     let services: ServiceComponents
 
-    func register(on router: Router<Context>, routes: RouteTable) {
-        registerProbes(on: router, routes: routes)
-        router.get("/health/readiness") { _, context in await self.readiness(logger: context.logger) }
-        router.get("/v1/openapi.json") { _, _ in self.openAPI() }
+    func register(on routes: RouteRegistry<Context>) {
+        registerProbes(on: routes)
+        routes.get("/health/readiness", access: .open) { _, context in await self.readiness(logger: context.logger) }
+        // Clients read the OpenAPI document before they have a key.
+        routes.get("/v1/openapi.json", access: .open) { _, _ in self.openAPI() }
         let studio = services.configuration.studioEnabled
-        router.get("/") { request, _ in
+        routes.get("/", access: .open) { request, _ in
             // A browser gets the studio; API clients the index they always had.
             if studio, StudioController.wantsPage(request) { return try StudioController.page(self.services.configuration) }
             return JSONBody.response(.object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
         }
-        // Clients read the OpenAPI document before they have a key.
-        for path in ["/health/readiness", "/v1/openapi.json", "/"] {
-            routes.add(.get, path, access: .open)
-        }
     }
 
     /// Health, liveness and metrics: what an API process and a worker process both serve.
-    func registerProbes(on router: Router<Context>, routes: RouteTable) {
-        router.get("/health") { _, context in await self.health(logger: context.logger) }
-        router.get("/health/liveness") { _, _ in
+    func registerProbes(on routes: RouteRegistry<Context>) {
+        routes.get("/health", access: .open) { _, context in await self.health(logger: context.logger) }
+        routes.get("/health/liveness", access: .open) { _, _ in
             JSONBody.response(.object([("status", .string("alive")), ("timestamp", .string(Timestamps.rfc3339(Date())))]))
         }
-        router.get("/metrics") { _, _ in await self.metrics() }
-        routes.add(.get, "/health", access: .open)
-        routes.add(.get, "/health/liveness", access: .open)
-        routes.add(.get, "/metrics", access: .metrics)
+        routes.get("/metrics", access: .metrics) { _, _ in await self.metrics() }
     }
 
     /// Each dependency checked with a deadline; any failure makes the whole answer 503.
@@ -65,6 +59,12 @@ struct OperationsController<Context: RequestContext>: Sendable {
             status: ready ? .ok : .serviceUnavailable)
     }
 
+    /// How long one dependency check may take before it counts as failed, so `/health`
+    /// answers even when a dependency hangs.
+    static var checkDeadlineSeconds: Int { 3 }
+    /// Of a failed check's error text, what goes to the log (driver messages can be long).
+    static var loggedErrorCharacters: Int { 500 }
+
     private func check(_ name: String, logger: Logger, _ probe: @escaping @Sendable () async throws -> Void) async -> String {
         await withTaskGroup(of: String.self) { group in
             group.addTask {
@@ -72,13 +72,13 @@ struct OperationsController<Context: RequestContext>: Sendable {
                     try await probe()
                     return "ok"
                 } catch {
-                    logger.warning("Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(500))"])
+                    logger.warning("Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(Self.loggedErrorCharacters))"])
                     return "error: unavailable"
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: .seconds(3))
-                return "error: no answer within 3 s"
+                try? await Task.sleep(for: .seconds(Self.checkDeadlineSeconds))
+                return "error: no answer within \(Self.checkDeadlineSeconds) s"
             }
             let first = await group.next() ?? "error"
             group.cancelAll()

@@ -11,19 +11,13 @@ struct RenderController: Sendable {
     typealias Context = RenderRequestContext
     let services: ServiceComponents
 
-    func register(on router: Router<Context>, routes: RouteTable) {
-        router.post("/v1/renders", use: create)
-        router.get("/v1/renders", use: list)
-        router.get("/v1/renders/{id}", use: show)
-        router.get("/v1/renders/{id}/download") { request, context in try await self.link(request, context, kind: .master) }
-        router.get("/v1/renders/{id}/preview") { request, context in try await self.link(request, context, kind: .preview) }
-        router.post("/v1/renders/{id}/cancel", use: cancel)
-        routes.add(.post, "/v1/renders")
-        routes.add(.get, "/v1/renders")
-        routes.add(.post, "/v1/renders/{id}/cancel")
-        routes.add(.get, "/v1/renders/{id}")
-        routes.add(.get, "/v1/renders/{id}/download")
-        routes.add(.get, "/v1/renders/{id}/preview")
+    func register(on routes: RouteRegistry<Context>) {
+        routes.post("/v1/renders", use: create)
+        routes.get("/v1/renders", use: list)
+        routes.get("/v1/renders/{id}", use: show)
+        routes.get("/v1/renders/{id}/download") { request, context in try await self.link(request, context, kind: .master) }
+        routes.get("/v1/renders/{id}/preview") { request, context in try await self.link(request, context, kind: .preview) }
+        routes.post("/v1/renders/{id}/cancel", use: cancel)
     }
 
     // MARK: POST /v1/renders
@@ -380,8 +374,4 @@ enum RenderJSON {
         let size = record.paper?.name ?? "print"
         return kind == .master ? "\(slug)-\(size)-\(record.id.lowercased).tiff" : "\(slug)-\(size)-\(record.id.lowercased)-preview.jpg"
     }
-}
-
-func milliseconds(_ duration: Duration) -> Double {
-    duration.seconds * 1000
 }

@@ -12,21 +12,18 @@ struct StudioController: Sendable {
     typealias Context = RenderRequestContext
     let services: ServiceComponents
 
-    func register(on router: Router<Context>, routes: RouteTable) {
+    func register(on routes: RouteRegistry<Context>) {
         let pages = StudioFiles.shared
         let policy = Self.contentSecurityPolicy(services.configuration)
-        router.get("/studio") { _, _ in try Self.serve(pages, "index.html", policy: policy) }
-        router.get("/docs") { _, _ in try Self.serve(pages, "docs.html", policy: policy) }
-        router.get("/studio/files/{name}") { _, context in
+        routes.get("/studio", access: .open) { _, _ in try Self.serve(pages, "index.html", policy: policy) }
+        routes.get("/docs", access: .open) { _, _ in try Self.serve(pages, "docs.html", policy: policy) }
+        routes.get("/studio/files/{name}", access: .open) { _, context in
             try Self.serve(pages, context.parameters.get("name") ?? "", policy: policy)
         }
         // What the page must know before its first API call: whether to ask for a key (so it
         // never sends a request it knows will be refused).
         let keysRequired = services.configuration.apiKeys.isEnabled
-        router.get("/studio/config.json") { _, _ in JSONBody.response(.object([("api_keys_required", .bool(keysRequired))])) }
-        for path in ["/studio", "/docs", "/studio/files/{name}", "/studio/config.json"] {
-            routes.add(.get, path, access: .open)
-        }
+        routes.get("/studio/config.json", access: .open) { _, _ in JSONBody.response(.object([("api_keys_required", .bool(keysRequired))])) }
     }
 
     /// `/` for a browser: the studio. API clients (no `text/html` in Accept) keep the JSON index.

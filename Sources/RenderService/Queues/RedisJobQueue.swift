@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RenderEngine
 
 /// The production queue on Redis: the reliable-queue pattern with leases.
 ///
@@ -51,7 +52,7 @@ public struct RedisJobQueue: JobQueue {
     }
 
     public func claim(owner: String, lease: Duration) async throws -> JobLease? {
-        let value = try await run(Scripts.claim, arguments: [owner, String(Int(lease.seconds * 1000))])
+        let value = try await run(Scripts.claim, arguments: [owner, String(Int(milliseconds(lease)))])
         guard let pair = value.array, pair.count == 2, let id = pair[0].string.flatMap(UUID.init(uuidString:)),
               let attempts = pair[1].integer
         else { return nil }
@@ -59,7 +60,7 @@ public struct RedisJobQueue: JobQueue {
     }
 
     public func extend(_ lease: JobLease, by duration: Duration) async throws -> Bool {
-        try await run(Scripts.extend, arguments: [lease.renderID.lowercased, lease.owner, String(Int(duration.seconds * 1000))]).integer == 1
+        try await run(Scripts.extend, arguments: [lease.renderID.lowercased, lease.owner, String(Int(milliseconds(duration)))]).integer == 1
     }
 
     public func complete(_ lease: JobLease) async throws {
@@ -67,7 +68,7 @@ public struct RedisJobQueue: JobQueue {
     }
 
     public func retry(_ lease: JobLease, after delay: Duration) async throws {
-        _ = try await run(Scripts.retry, arguments: [lease.renderID.lowercased, lease.owner, String(Int(delay.seconds * 1000))])
+        _ = try await run(Scripts.retry, arguments: [lease.renderID.lowercased, lease.owner, String(Int(milliseconds(delay)))])
         if delay <= .zero { await workIsReady() }
     }
 

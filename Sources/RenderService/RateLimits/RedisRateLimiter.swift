@@ -13,6 +13,11 @@ public struct RedisRateLimiter: RateLimiter {
     let client: RedisClient
     let prefix: String
 
+    /// Deadlines of the limiter's own Redis connection: a check is on every request's path,
+    /// so a stalled Redis may cost it this much before the process limits on its own.
+    public static let commandTimeout: Duration = .milliseconds(500)
+    public static let connectTimeout: Duration = .seconds(1)
+
     public init(client: RedisClient, prefix: String = "rate-limit") {
         self.client = client
         self.prefix = prefix
@@ -93,6 +98,8 @@ public final class FailoverRateLimiter: RateLimiter {
     let metrics: ServiceMetrics
     let logger: Logger
     private let failing = Atomic<Bool>(false)
+    /// Of Redis's error text, what goes to the warning.
+    static let loggedErrorCharacters = 300
 
     public init(primary: any RateLimiter, fallback: any RateLimiter = InProcessRateLimiter(), metrics: ServiceMetrics, logger: Logger) {
         self.primary = primary
@@ -115,7 +122,7 @@ public final class FailoverRateLimiter: RateLimiter {
             if !failing.exchange(true, ordering: .relaxed) {
                 logger.warning(
                     "Rate limiter cannot use Redis; limiting in this process until it is back",
-                    metadata: ["error": "\(String(describing: error).prefix(300))"])
+                    metadata: ["error": "\(String(describing: error).prefix(Self.loggedErrorCharacters))"])
             }
             return try await fallback.acquire(client: client, limits: limits)
         }

@@ -106,7 +106,7 @@ public struct S3ObjectStore: ObjectStore {
     private func multipartPut(key: String, path: String, size: Int, contentType: String) async throws {
         let created = try await send("POST", key: key, query: [("uploads", "")], headers: [("Content-Type", contentType)])
         guard created.status == .ok else { throw try await failure(created, operation: "CreateMultipartUpload") }
-        let createdBody = String(buffer: try await created.body.collect(upTo: 1 << 20))
+        let createdBody = String(buffer: try await created.body.collect(upTo: Self.maxAnswerBytes))
         guard let uploadID = Self.element("UploadId", in: createdBody) else {
             throw S3Error(status: 200, code: "MalformedResponse", message: "no UploadId")
         }
@@ -122,7 +122,7 @@ public struct S3ObjectStore: ObjectStore {
                 guard response.status == .ok, let etag = response.headers.first(name: "ETag") else {
                     throw try await failure(response, operation: "UploadPart")
                 }
-                _ = try await response.body.collect(upTo: 1 << 20)
+                _ = try await response.body.collect(upTo: Self.maxAnswerBytes)
                 etags.append(etag)
                 partNumber += 1
             }
@@ -130,7 +130,7 @@ public struct S3ObjectStore: ObjectStore {
             let complete = try await send(
                 "POST", key: key, query: [("uploadId", uploadID)],
                 body: ByteBuffer(string: "<CompleteMultipartUpload>\(parts)</CompleteMultipartUpload>"))
-            let completeBody = String(buffer: try await complete.body.collect(upTo: 1 << 20))
+            let completeBody = String(buffer: try await complete.body.collect(upTo: Self.maxAnswerBytes))
             // S3 can answer 200 and still report an error in the body.
             guard complete.status == .ok, !completeBody.contains("<Error>") else {
                 throw S3Error(status: Int(complete.status.code), code: Self.element("Code", in: completeBody) ?? "CompleteFailed", message: Self.element("Message", in: completeBody) ?? "")
@@ -167,13 +167,18 @@ public struct S3ObjectStore: ObjectStore {
         }
     }
 
+    /// The most of an S3 answer read: XML documents and error bodies, never objects.
+    static let maxAnswerBytes = 1 << 20
+    /// SigV4 presigned URLs live at most 7 days (in seconds).
+    static let maximumURLLifetime = 604_800
+
     public func signedURL(key: String, expiresIn seconds: Int, downloadName: String) async throws -> URL {
         guard ObjectKey.isValid(key) else { throw ObjectStoreError("invalid object key") }
         let endpoint = configuration.publicEndpoint
         return signer.presign(
             scheme: endpoint.scheme ?? "http", host: Self.hostHeader(endpoint), path: "/\(configuration.bucket(for: key))/\(key)",
             extraQuery: [("response-content-disposition", FilesContentDisposition.header(downloadName))],
-            expires: min(seconds, 604_800), date: Date())
+            expires: min(seconds, Self.maximumURLLifetime), date: Date())
     }
 
     public func ping() async throws {
@@ -210,7 +215,7 @@ public struct S3ObjectStore: ObjectStore {
             do {
                 let response = try await sendOnce(method, bucket: bucket, key: key, query: query, headers: headers, body: body)
                 guard attempt < retries, response.status.code >= 500 else { return response }
-                _ = try? await response.body.collect(upTo: 1 << 20)
+                _ = try? await response.body.collect(upTo: Self.maxAnswerBytes)
             } catch where attempt < retries && Self.isDroppedConnection(error) {
             }
             try await Task.sleep(for: configuration.retryBackoff.delay(attempt: attempt))
@@ -246,7 +251,7 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     private func failure(_ response: HTTPClientResponse, operation: String) async throws -> S3Error {
-        let text = String(buffer: (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer())
+        let text = String(buffer: (try? await response.body.collect(upTo: Self.maxAnswerBytes)) ?? ByteBuffer())
         return S3Error(
             status: Int(response.status.code), code: Self.element("Code", in: text) ?? response.status.reasonPhrase,
             message: "\(operation): \(Self.element("Message", in: text) ?? "")")

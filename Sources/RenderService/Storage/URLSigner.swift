@@ -7,6 +7,10 @@ import Foundation
 public struct URLSigner: Sendable {
     private let key: SymmetricKey
 
+    /// The shortest secret accepted, and the size of a generated one: an HMAC-SHA256 key
+    /// shorter than the hash's 32 bytes weakens it.
+    public static let minimumSecretBytes = 32
+
     public init(secret: Data) {
         key = SymmetricKey(data: secret)
     }
@@ -32,8 +36,8 @@ public struct URLSigner: Sendable {
     public static func loadOrCreateSecret(configured: String?, directory: String) throws -> Data {
         if let configured, !configured.isEmpty { return Data(configured.utf8) }
         let path = "\(directory)/url-signing.key"
-        if let existing = FileManager.default.contents(atPath: path), existing.count >= 32 { return existing }
-        var bytes = [UInt8](repeating: 0, count: 32)
+        if let existing = FileManager.default.contents(atPath: path), existing.count >= minimumSecretBytes { return existing }
+        var bytes = [UInt8](repeating: 0, count: minimumSecretBytes)
         var generator = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &generator) }
         let data = Data(bytes)

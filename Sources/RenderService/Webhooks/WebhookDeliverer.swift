@@ -35,15 +35,20 @@ public struct WebhookDeliverer: Service {
     }
 
     /// Long enough for an attempt and its bookkeeping; a lease that runs out means the process died.
-    var lease: Duration { settings.timeout * 2 + .seconds(30) }
+    var lease: Duration { settings.timeout * 2 + Self.bookkeepingAllowance }
+    static let bookkeepingAllowance: Duration = .seconds(30)
+    /// How often the pending-deliveries gauge is refreshed.
+    static let gaugeInterval: Duration = .seconds(5)
+    /// An unreachable outbox is logged at most this often.
+    static let complaintInterval: Duration = .seconds(60)
 
     public func run() async throws {
-        var lastGauge = ContinuousClock.now - .seconds(60)
+        var lastGauge = ContinuousClock.now - Self.gaugeInterval
         // The outbox may be unreachable for a while (a database restart, or migrations still
-        // running at start): said once a minute, not once a poll.
+        // running at start): said once a `complaintInterval`, not once a poll.
         var lastComplaint: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if ContinuousClock.now - lastGauge > .seconds(5) {
+            if ContinuousClock.now - lastGauge > Self.gaugeInterval {
                 lastGauge = .now
                 if let pending = try? await outbox.pending() { metrics.webhooksPending(pending.count, oldest: pending.oldest) }
             }
@@ -52,7 +57,7 @@ public struct WebhookDeliverer: Service {
                 batch = try await outbox.claimDue(now: Date(), limit: settings.concurrency, worker: worker, lease: lease)
                 lastComplaint = nil
             } catch {
-                if lastComplaint.map({ ContinuousClock.now - $0 > .seconds(60) }) ?? true {
+                if lastComplaint.map({ ContinuousClock.now - $0 > Self.complaintInterval }) ?? true {
                     lastComplaint = .now
                     logger.warning("Webhook outbox unavailable; retrying", metadata: ["error": "\(error)"])
                 }
@@ -139,6 +144,8 @@ public struct WebhookDeliverer: Service {
 
 /// One signed POST to a receiver, to the address `WebhookAddress` checked.
 struct WebhookSender {
+    /// Of a receiver's answer, what is read (and dropped) before the connection is reused.
+    static let maxAnswerBytes = 64 * 1024
     enum Outcome: Equatable {
         case delivered(Int)
         case retry(String)
@@ -183,7 +190,7 @@ struct WebhookSender {
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .init(settings.timeout))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
+            _ = try? await response.body.collect(upTo: Self.maxAnswerBytes)
             if (200..<300).contains(response.status.code) { return .delivered(Int(response.status.code)) }
             return .retry("HTTP \(response.status.code)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {

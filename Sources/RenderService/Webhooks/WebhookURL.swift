@@ -8,8 +8,11 @@ public enum WebhookURL {
         public let message: String
     }
 
+    /// The OpenAPI document's `maxLength` of `webhook_url`.
+    public static let maxLength = 2048
+
     public static func parse(_ text: String) throws(Invalid) -> URL {
-        guard text.utf8.count <= 2048 else { throw Invalid(message: "webhook_url is longer than 2048 characters") }
+        guard text.utf8.count <= maxLength else { throw Invalid(message: "webhook_url is longer than \(maxLength) characters") }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
               let host = url.host, !host.isEmpty
         else { throw Invalid(message: "webhook_url must be an absolute http:// or https:// URL") }

@@ -21,8 +21,16 @@ public final class RenderWorkers: Service, Sendable {
         public var workDirectory: String
         /// How often expired leases are reaped and lost jobs re-enqueued.
         public var maintenanceInterval: Duration = .seconds(5)
-        /// First retry delay; doubles per attempt, with jitter, capped at a minute.
+        /// First retry delay; doubles per attempt, with jitter, capped at `retryDelayCap`.
         public var retryBaseDelay: Duration = .seconds(2)
+        public var retryDelayCap: Duration = .seconds(60)
+        /// Longest an idle worker waits for the queue's work signal before claiming again,
+        /// and the pause after a failed claim.
+        public var idleClaimInterval: Duration = .seconds(1)
+        /// How often shutdown checks whether in-flight renders have finished.
+        public var drainCheckInterval: Duration = .milliseconds(100)
+        /// Queued renders the reconciler checks against the queue per pass.
+        public var reconcileBatch = 500
         /// How often a render in progress re-reads its status though no change woke it (a
         /// customer's cancel normally arrives through `RenderChangeSignal` at once).
         public var cancelSafetyNet: Duration = .seconds(10)
@@ -101,13 +109,13 @@ public final class RenderWorkers: Service, Sendable {
         while !isStopping {
             do {
                 guard let lease = try await queue.claim(owner: workerOwner, lease: settings.lease) else {
-                    await queue.waitForWork(timeout: .seconds(1))
+                    await queue.waitForWork(timeout: settings.idleClaimInterval)
                     continue
                 }
                 await process(lease)
             } catch {
                 logger.error("Queue claim failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: settings.idleClaimInterval)
             }
         }
     }
@@ -119,7 +127,7 @@ public final class RenderWorkers: Service, Sendable {
         let deadline = ContinuousClock.now + settings.gracePeriod
         // Cancelled outright (not a graceful shutdown): no grace period.
         while !Task.isCancelled, inFlight.load(ordering: .sequentiallyConsistent) > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(100))
+            try? await Task.sleep(for: settings.drainCheckInterval)
         }
         cancelInFlight.store(true, ordering: .sequentiallyConsistent)
     }
@@ -143,7 +151,7 @@ public final class RenderWorkers: Service, Sendable {
             }
             // Renders recorded as queued that the queue does not know (enqueue failed after the
             // record was written): enqueue them again so none is silently lost.
-            for id in try await store.renderIDs(status: .queued, limit: 500) where try await !queue.contains(id) {
+            for id in try await store.renderIDs(status: .queued, limit: settings.reconcileBatch) where try await !queue.contains(id) {
                 try await queue.enqueue(id)
                 logger.warning("Re-enqueued a render missing from the queue", metadata: ["render_id": "\(id.lowercased)"])
             }
@@ -256,7 +264,7 @@ public final class RenderWorkers: Service, Sendable {
         } catch {
             if lease.attempt < settings.maxAttempts {
                 let delay = retryDelay(attempt: lease.attempt)
-                log.warning("Render attempt failed; will retry", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(delay.seconds * 1000))"])
+                log.warning("Render attempt failed; will retry", metadata: ["error": "\(error)", "retry_in_ms": "\(Int(milliseconds(delay)))"])
                 metrics.jobRetried()
                 try? await queue.retry(lease, after: delay)
                 try? await store.markQueued(id: id)
@@ -289,7 +297,7 @@ public final class RenderWorkers: Service, Sendable {
     }
 
     private func retryDelay(attempt: Int) -> Duration {
-        Backoff(base: settings.retryBaseDelay, cap: .seconds(60)).delay(attempt: attempt)
+        Backoff(base: settings.retryBaseDelay, cap: settings.retryDelayCap).delay(attempt: attempt)
     }
 
     private func render(_ record: RenderRecord, in directory: String, isCanceled: @escaping @Sendable () -> Bool) async throws -> RenderOutcome {

@@ -1,24 +1,33 @@
 import Foundation
 import Testing
 
-/// Real photos from Debian's wallpaper packages (installed by `make test`).
+/// Real photos at their original sizes, made by `scripts/test-photos.sh` from the small copies
+/// in `Tests/Fixtures/photos` (no wallpaper package needed).
 enum Photos {
-    static let elephants = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
-    static let elephantsSmall = "/usr/share/backgrounds/mate/abstract/Elephants.jpg"
-    static let dune = "/usr/share/backgrounds/mate/nature/Dune.jpg"
-    static let flower = "/usr/share/backgrounds/mate/nature/YellowFlower.jpg"
-    static let storm = "/usr/share/backgrounds/mate/nature/Storm.jpg"
+    static var elephants: String { photo("elephants") }
+    static var elephantsSmall: String { photo("elephants-small") }
+    static var dune: String { photo("dune") }
+    static var flower: String { photo("flower") }
+    static var storm: String { photo("storm") }
     /// A dark, low-key forest.
-    static let forest = "/usr/share/wallpapers/Path/contents/images/2560x1600.jpg"
+    static var forest: String { photo("forest") }
     /// Rowing boats at a lake shore at sunset: many shapes, water, sky, gravel.
-    static let boats = "/usr/share/wallpapers/BytheWater/contents/images/2560x1440.jpg"
+    static var boats: String { photo("boats") }
     /// A ladybird on a grass blade among small blue flowers.
-    static let ladybird = "/usr/share/backgrounds/mate/nature/LadyBird.jpg"
+    static var ladybird: String { photo("ladybird") }
     /// A portrait photo (1622x2880).
-    static let portrait = "/usr/share/wallpapers/SafeLanding/contents/images/1622x2880.jpg"
+    static var portrait: String { photo("portrait") }
 
     static func require(_ path: String) throws -> String {
-        try #require(FileManager.default.fileExists(atPath: path), "missing test photo \(path): run make test (installs mate-backgrounds, plasma-workspace-wallpapers)")
+        try #require(FileManager.default.fileExists(atPath: path), "missing test photo \(path): scripts/test-photos.sh failed")
         return path
     }
+
+    private static func photo(_ name: String) -> String { "\(directory)/\(name).jpg" }
+
+    /// Made once per test process (and kept between processes).
+    private static let directory: String = {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../scripts/test-photos.sh").standardized.path
+        return ((try? Tools.run(script, [])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
 }

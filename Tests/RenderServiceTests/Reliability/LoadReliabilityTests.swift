@@ -62,14 +62,19 @@ struct LoadReliabilityTests {
 
     // MARK: overload
 
-    /// Real photos of 5 to 20 MB: the Elephants wallpaper at several JPEG qualities. Their paths and sizes.
+    /// Real photos of 5 to 20 MB: the Elephants photo at several JPEG qualities, with a little
+    /// film grain (the fixture's enlarged copy compresses far smaller than the wallpaper did).
     static func uploadPhotos(in directory: String) async throws -> [(path: String, size: Int)] {
-        var paths = [Photos.elephants]
-        for quality in [88, 95, 100] {
-            let path = "\(directory)/elephants-q\(quality).jpg"
-            try #require(try await ChildProcess.run("/usr/bin/vips", ["copy", Photos.elephants, "\(path)[Q=\(quality)]"]) == 0)
-            paths.append(path)
-        }
+        let grain = """
+            set -e; w=$(vipsheader -f width "$1"); h=$(vipsheader -f height "$1")
+            vips gaussnoise "$2/noise.v" "$w" "$h" --sigma 6
+            vips add "$1" "$2/noise.v" "$2/grainy.v"
+            vips cast "$2/grainy.v" "$2/grainy8.v" uchar
+            for q in 95 97 99; do vips copy "$2/grainy8.v" "$2/elephants-q$q.jpg[Q=$q]"; done
+            rm -f "$2/noise.v" "$2/grainy.v" "$2/grainy8.v"
+            """
+        try #require(try await ChildProcess.run("/bin/sh", ["-c", grain, "grain", Photos.elephants, directory]) == 0)
+        let paths = [Photos.elephants] + [95, 97, 99].map { "\(directory)/elephants-q\($0).jpg" }
         let sized = try paths.map { ($0, try FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int ?? 0) }
         return sized.filter { (5 << 20...21 << 20).contains($0.1) }
     }

@@ -27,8 +27,8 @@ enum ChildProcess {
         let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for argument in argv { free(argument) }
+            for variable in envp { free(variable) }
         }
         // The test process blocks or ignores some signals (for graceful shutdown); a daemon
         // started from here would inherit that and ignore SIGTERM, so reset both.

@@ -47,11 +47,25 @@ func temporaryDirectory(_ name: String = #function) -> String {
     return path
 }
 
+/// Real photos at their original sizes, made by `scripts/test-photos.sh` from the small copies
+/// in `Tests/Fixtures/photos` (no wallpaper package needed).
 enum Photos {
-    static let dune = "/usr/share/backgrounds/mate/nature/Dune.jpg"
-    static let flower = "/usr/share/backgrounds/mate/nature/YellowFlower.jpg"
-    static let elephants = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
-    static let storm = "/usr/share/backgrounds/mate/nature/Storm.jpg"
+    static var dune: String { "\(directory)/dune.jpg" }
+    static var flower: String { "\(directory)/flower.jpg" }
+    static var elephants: String { "\(directory)/elephants.jpg" }
+    static var storm: String { "\(directory)/storm.jpg" }
+
+    /// Made once per test process (and kept between processes); a failure shows as missing files.
+    private static let directory: String = {
+        let process = Process()
+        process.executableURL = TestServers.root.appendingPathComponent("scripts/test-photos.sh")
+        let output = Pipe()
+        process.standardOutput = output
+        guard (try? process.run()) != nil else { return "/nonexistent" }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
 }
 
 enum IDs {
