@@ -82,7 +82,8 @@ public enum RenderServiceApplication {
         OperationsController<RenderRequestContext>(services: services).registerProbes(on: RouteRegistry(router: router, table: routes))
         var app = Application(
             router: router,
-            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.workerMetricsPort), serverName: "aso-render-worker"),
+            configuration: .init(
+                address: .hostname(services.configuration.host, port: services.configuration.workerMetricsPort), serverName: "aso-render-worker"),
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
         app.addServices(dependencies)
@@ -94,7 +95,8 @@ public enum RenderServiceApplication {
     public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {
         let configuration = services.configuration
         return RenderWorkers(
-            engine: services.engine, store: services.store, changes: services.store.changes, queue: services.queue, objects: services.objects, metrics: services.metrics,
+            engine: services.engine, store: services.store, changes: services.store.changes, queue: services.queue, objects: services.objects,
+            metrics: services.metrics,
             settings: .init(
                 concurrency: configuration.workerConcurrency, maxAttempts: configuration.maxAttempts, lease: configuration.leaseDuration,
                 gracePeriod: configuration.shutdownGracePeriod, workDirectory: services.workDirectory),

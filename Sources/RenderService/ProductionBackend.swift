@@ -59,7 +59,8 @@ public struct ProductionBackend: Sendable {
             localFiles: nil,
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",
-            previews: StylePreviews(engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
+            previews: StylePreviews(
+                engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
             migrationCheck: { try await migrator.isMigrated() })
         return ProductionBackend(components: components, postgres: postgres, redis: redis, objects: objects, migrator: migrator, arrivals: arrivals)
     }

@@ -83,7 +83,8 @@ public enum EmbeddedBackend {
             localFiles: (objects, signer),
             uploadDirectory: "\(root)/tmp",
             workDirectory: "\(root)/work",
-            previews: StylePreviews(engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
+            previews: StylePreviews(
+                engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
             migrationCheck: { try await database.isMigrated() })
         if !recovered.isEmpty { components.metrics.jobsRescued(recovered.count) }
         return (components, lock)

@@ -15,7 +15,9 @@ struct PresetsCommand: ParsableCommand {
             return
         }
         for preset in SizePreset.all {
-            print("\(preset.name.padding(toLength: 8, withPad: " ", startingAt: 0))  \(preset.widthPixels)x\(preset.heightPixels) px @ \(preset.dpi) DPI  \(preset.id.uuidString.lowercased())")
+            print(
+                "\(preset.name.padding(toLength: 8, withPad: " ", startingAt: 0))  \(preset.widthPixels)x\(preset.heightPixels) px @ \(preset.dpi) DPI  \(preset.id.uuidString.lowercased())"
+            )
         }
     }
 }
@@ -36,7 +38,8 @@ struct StylesCommand: ParsableCommand {
         for info in infos {
             print("\(info.slug)  \(info.id.uuidString.lowercased())\n  \(info.description)")
             for parameter in info.parameters {
-                print("  --param \(parameter.name)=N  (\(parameter.minimum)...\(parameter.maximum), default \(parameter.defaultValue)): \(parameter.description)")
+                print(
+                    "  --param \(parameter.name)=N  (\(parameter.minimum)...\(parameter.maximum), default \(parameter.defaultValue)): \(parameter.description)")
             }
         }
     }

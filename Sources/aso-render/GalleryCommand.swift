@@ -47,7 +47,8 @@ struct GalleryCommand: ParsableCommand {
 
         // One row per style: its preview on each photo at `cell` px, then a 100 % crop of the
         // first photo's print (what the print lab receives: brush marks, dots, grain at true size).
-        var html = "<!doctype html><meta charset=utf-8><title>ASO Render gallery</title><style>body{font-family:sans-serif}td{vertical-align:top;padding:6px}img{max-width:\(cell)px}</style><table>"
+        var html =
+            "<!doctype html><meta charset=utf-8><title>ASO Render gallery</title><style>body{font-family:sans-serif}td{vertical-align:top;padding:6px}img{max-width:\(cell)px}</style><table>"
         var rows: [(name: String, cells: [RasterImage])] = []
         for style in catalogue {
             html += "<tr><th>\(style.info.name)</th>"
@@ -61,7 +62,8 @@ struct GalleryCommand: ParsableCommand {
                 if index == 0 {
                     let print = try RasterImage.load(path: "\(directory)/output.tiff")
                     let cropHeight = cells[0].height
-                    cells.insert(print.cropped(x: print.width * 11 / 20 - cell / 2, y: print.height * 11 / 20 - cropHeight / 2, width: cell, height: cropHeight), at: 0)
+                    cells.insert(
+                        print.cropped(x: print.width * 11 / 20 - cell / 2, y: print.height * 11 / 20 - cropHeight / 2, width: cell, height: cropHeight), at: 0)
                 }
                 try? FileManager.default.removeItem(atPath: "\(directory)/output.tiff")
                 let milliseconds = Int(outcome.timingsMs["total"] ?? 0)

@@ -78,7 +78,8 @@ struct RenderCommand: ParsableCommand {
             let outcome = try engine.render(
                 RenderJob(
                     input: input, style: style, parameters: values, preset: preset, orientation: orientation,
-                    fit: fit, print: PrintOptions(bleedInches: bleedInches, cropMarks: cropMarks, outputProfile: outputProfile, renderingIntent: renderingIntent),
+                    fit: fit,
+                    print: PrintOptions(bleedInches: bleedInches, cropMarks: cropMarks, outputProfile: outputProfile, renderingIntent: renderingIntent),
                     seed: seed, masterPath: "\(out)/output.tiff", previewPath: "\(out)/preview.jpg"))
             print(try JSON.string(outcome))
         } catch let error as RenderError {
@@ -92,8 +93,8 @@ struct RenderCommand: ParsableCommand {
         let inches = (widthInches, heightInches), millimetres = (widthMm, heightMm)
         let given = [size != nil, inches.0 != nil || inches.1 != nil, millimetres.0 != nil || millimetres.1 != nil].filter { $0 }.count
         guard given <= 1 else { throw ValidationError("Give --size, or --width-inches/--height-inches, or --width-mm/--height-mm: one of them") }
-        if case let (width?, height?) = inches { return try SizePreset.custom(width: width, height: height, millimetres: false) }
-        if case let (width?, height?) = millimetres { return try SizePreset.custom(width: width, height: height, millimetres: true) }
+        if case (let width?, let height?) = inches { return try SizePreset.custom(width: width, height: height, millimetres: false) }
+        if case (let width?, let height?) = millimetres { return try SizePreset.custom(width: width, height: height, millimetres: true) }
         guard [widthInches, heightInches, widthMm, heightMm].allSatisfy({ $0 == nil }) else {
             throw ValidationError("A custom size needs both its width and its height")
         }

@@ -30,7 +30,12 @@ struct ServeCommand: AsyncParsableCommand {
                 let (services, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
                 let workers = configuration.workerConcurrency > 0 ? RenderServiceApplication.workers(services, logger: logger) : nil
                 let app = RenderServiceApplication.build(services, workers: workers, logger: logger) { port in
-                    logger.info("Listening", metadata: ["port": "\(port)", "mode": "embedded", "data_dir": "\(configuration.dataDirectory)", "workers": "\(configuration.workerConcurrency)"])
+                    logger.info(
+                        "Listening",
+                        metadata: [
+                            "port": "\(port)", "mode": "embedded", "data_dir": "\(configuration.dataDirectory)",
+                            "workers": "\(configuration.workerConcurrency)",
+                        ])
                 }
                 try await app.runService()
                 withExtendedLifetime(lock) {}
@@ -63,7 +68,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Argument(help: "Queue name (the spec's spelling; only render-queue exists).")
     var queue: String = "render-queue"
 
-    @Option(help: "Redis URL, e.g. redis://localhost:6379/0, or rediss:// for TLS (overrides REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_TLS). The password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, never the command line.")
+    @Option(
+        help:
+            "Redis URL, e.g. redis://localhost:6379/0, or rediss:// for TLS (overrides REDIS_HOST, REDIS_PORT, REDIS_DB, REDIS_TLS). The password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, never the command line."
+    )
     var url: String?
 
     func run() async throws {
@@ -99,7 +107,9 @@ struct WorkerCommand: AsyncParsableCommand {
                     logger.error("Start-up check failed; workers will retry", metadata: ["error": "\(error)"])
                 }
             }
-            let app = RenderServiceApplication.workerProcess(components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger), startupCheck], logger: logger) { port in
+            let app = RenderServiceApplication.workerProcess(
+                components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger), startupCheck], logger: logger
+            ) { port in
                 logger.info("Worker started", metadata: ["queue": "\(queue)", "workers": "\(configuration.workerCount)", "port": "\(port)"])
             }
             try await app.runService()

@@ -80,7 +80,8 @@ struct ColourAndFormatTests {
         }
         var total = 0.0, bias = 0.0
         for i in stride(from: 0, to: reference.pixels.count, by: 3) {
-            let y = 0.2126 * toLinear[Int(reference.pixels[i])] + 0.7152 * toLinear[Int(reference.pixels[i + 1])] + 0.0722 * toLinear[Int(reference.pixels[i + 2])]
+            let y =
+                0.2126 * toLinear[Int(reference.pixels[i])] + 0.7152 * toLinear[Int(reference.pixels[i + 1])] + 0.0722 * toLinear[Int(reference.pixels[i + 2])]
             let expected = (y <= 0.0031308 ? y * 12.92 : 1.055 * pow(y, 1 / 2.4) - 0.055) * 255
             let difference = Double(grey.pixels[i]) - expected
             total += abs(difference)
@@ -119,13 +120,15 @@ struct ColourAndFormatTests {
 
     /// Tolerances: measured mean differences from the JPEG's own render were 2.4 (JPEG
     /// re-encoded progressive), 2.4 (WebP), 0 (lossless TIFF), 2.5 (GIF), 1.3 (HEIC).
-    @Test("other input formats", arguments: [
-        ("progressive.jpg", ["copy", "{in}", "{out}[interlace]"], 3.5),
-        ("photo.webp", ["copy", "{in}", "{out}[Q=90]"], 3.5),
-        ("photo.tiff", ["copy", "{in}", "{out}[compression=deflate]"], 0.5),
-        ("photo.gif", ["copy", "{in}", "{out}"], 4),
-        ("photo.heic", ["copy", "{in}", "{out}[Q=80]"], 2.5),
-    ])
+    @Test(
+        "other input formats",
+        arguments: [
+            ("progressive.jpg", ["copy", "{in}", "{out}[interlace]"], 3.5),
+            ("photo.webp", ["copy", "{in}", "{out}[Q=90]"], 3.5),
+            ("photo.tiff", ["copy", "{in}", "{out}[compression=deflate]"], 0.5),
+            ("photo.gif", ["copy", "{in}", "{out}"], 4),
+            ("photo.heic", ["copy", "{in}", "{out}[Q=80]"], 2.5),
+        ])
     func acceptsEveryPhotoFormat(name: String, arguments: [String], tolerance: Double) throws {
         let dir = temporaryDirectory(name)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -151,7 +154,9 @@ struct ColourAndFormatTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let engine = try RenderEngine()
         func render(_ input: String) throws(RenderError) {
-            _ = try engine.render(RenderJob(input: input, style: PhotoStyle(), preset: SizePreset.all[0], masterPath: "\(dir)/o/output.tiff", previewPath: "\(dir)/o/preview.jpg"))
+            _ = try engine.render(
+                RenderJob(input: input, style: PhotoStyle(), preset: SizePreset.all[0], masterPath: "\(dir)/o/output.tiff", previewPath: "\(dir)/o/preview.jpg")
+            )
         }
         let cases: [(String, RenderError.Code)] = [
             (try Fixtures.truncated(try Photos.require(Photos.dune), in: dir), .corruptImage),

@@ -46,13 +46,15 @@ struct GeometryTests {
         let styled = PrintLayout(source: PixelSize(width: 8000, height: 6000), preset: big, orientation: .auto, fit: .cover, maxWorkingShortSide: 2700)
         #expect(styled.working.shortSide == 2700)
         // A huge photo on a small print works at print resolution.
-        let small = PrintLayout(source: PixelSize(width: 8000, height: 6000), preset: SizePreset.all[0], orientation: .auto, fit: .cover, maxWorkingShortSide: nil)
+        let small = PrintLayout(
+            source: PixelSize(width: 8000, height: 6000), preset: SizePreset.all[0], orientation: .auto, fit: .cover, maxWorkingShortSide: nil)
         #expect(small.working == small.canvas)
         #expect(abs(small.effectiveDPI - 666.7) < 0.1)
     }
 
     @Test func containCentresThePhotoWithMargins() {
-        let layout = PrintLayout(source: PixelSize(width: 2000, height: 1000), preset: SizePreset.all[0], orientation: .portrait, fit: .contain, maxWorkingShortSide: nil)
+        let layout = PrintLayout(
+            source: PixelSize(width: 2000, height: 1000), preset: SizePreset.all[0], orientation: .portrait, fit: .contain, maxWorkingShortSide: nil)
         #expect(layout.canvas == PixelSize(width: 2700, height: 3600))
         #expect(layout.content == PixelSize(width: 2700, height: 1350))
         #expect(layout.contentOrigin.x == 0 && layout.contentOrigin.y == 1125)

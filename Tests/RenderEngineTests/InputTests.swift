@@ -4,28 +4,32 @@ import Testing
 
 @Suite("Input: sniffing and header probe")
 struct InputTests {
-    @Test("formats are recognised from magic bytes only", arguments: [
-        ([0xFF, 0xD8, 0xFF, 0xE0], ImageFormat.jpeg),
-        ([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], .png),
-        (Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8), .webp),
-        ([0x49, 0x49, 0x2A, 0x00], .tiff),
-        ([0x4D, 0x4D, 0x00, 0x2A], .tiff),
-        (Array("GIF89a".utf8), .gif),
-        ([0, 0, 0, 0x18] + Array("ftypheic".utf8), .heif),
-        ([0, 0, 0, 0x1C] + Array("ftypavif".utf8), .heif),
-    ] as [([UInt8], ImageFormat)])
+    @Test(
+        "formats are recognised from magic bytes only",
+        arguments: [
+            ([0xFF, 0xD8, 0xFF, 0xE0], ImageFormat.jpeg),
+            ([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], .png),
+            (Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8), .webp),
+            ([0x49, 0x49, 0x2A, 0x00], .tiff),
+            ([0x4D, 0x4D, 0x00, 0x2A], .tiff),
+            (Array("GIF89a".utf8), .gif),
+            ([0, 0, 0, 0x18] + Array("ftypheic".utf8), .heif),
+            ([0, 0, 0, 0x1C] + Array("ftypavif".utf8), .heif),
+        ] as [([UInt8], ImageFormat)])
     func sniffsKnownFormats(bytes: [UInt8], format: ImageFormat) {
         #expect(ImageFormat.sniff(bytes) == format)
     }
 
-    @Test("anything else is not an image", arguments: [
-        Array("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".utf8),
-        Array("%PDF-1.7".utf8),
-        Array("<!DOCTYPE html>".utf8),
-        [0x00, 0x00, 0x00, 0x18] + Array("ftypmp42".utf8),
-        Array("RIFF\u{0}\u{0}\u{0}\u{0}WAVEfmt ".utf8),
-        [],
-    ])
+    @Test(
+        "anything else is not an image",
+        arguments: [
+            Array("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".utf8),
+            Array("%PDF-1.7".utf8),
+            Array("<!DOCTYPE html>".utf8),
+            [0x00, 0x00, 0x00, 0x18] + Array("ftypmp42".utf8),
+            Array("RIFF\u{0}\u{0}\u{0}\u{0}WAVEfmt ".utf8),
+            [],
+        ])
     func rejectsOtherBytes(bytes: [UInt8]) {
         #expect(ImageFormat.sniff(bytes) == nil)
     }

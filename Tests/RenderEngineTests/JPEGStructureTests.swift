@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderEngine
 import Testing
+
+@testable import RenderEngine
 
 /// The upload-time JPEG check walks markers instead of decoding: whole files (baseline,
 /// progressive, with data after EOI) pass; files cut anywhere, cut and zero-padded, or with

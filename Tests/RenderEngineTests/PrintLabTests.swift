@@ -114,7 +114,9 @@ struct PrintLabTests {
         #expect(a4.name == "210x297mm" && a4.widthPixels == 2480 && a4.heightPixels == 3508)
         #expect(try SizePreset.custom(width: 2, height: 60, millimetres: false).heightPixels == 18000)
         #expect(try SizePreset.custom(width: 50.8, height: 1524, millimetres: true).widthPixels == 600)
-        for (width, height, millimetres) in [(1.99, 10, false), (10, 60.01, false), (50.7, 100, true), (100, 1524.1, true), (.nan, 10, false), (.infinity, 10, false)] {
+        for (width, height, millimetres) in [
+            (1.99, 10, false), (10, 60.01, false), (50.7, 100, true), (100, 1524.1, true), (.nan, 10, false), (.infinity, 10, false),
+        ] {
             #expect(throws: RenderError.self, "\(width)x\(height)") { try SizePreset.custom(width: width, height: height, millimetres: millimetres) }
         }
         do {

@@ -89,8 +89,12 @@ struct PrintMasterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let tagged = "\(dir)/gps.jpg"
         try FileManager.default.copyItem(atPath: try Photos.require(Photos.dune), toPath: tagged)
-        try Tools.run("exiftool", ["-q", "-overwrite_original", "-GPSLatitude=48.85", "-GPSLatitudeRef=N", "-GPSLongitude=2.35",
-                                   "-GPSLongitudeRef=E", "-Make=SecretCam", "-XMP:Creator=Someone", tagged])
+        try Tools.run(
+            "exiftool",
+            [
+                "-q", "-overwrite_original", "-GPSLatitude=48.85", "-GPSLatitudeRef=N", "-GPSLongitude=2.35",
+                "-GPSLongitudeRef=E", "-Make=SecretCam", "-XMP:Creator=Someone", tagged,
+            ])
         let r = try Rendered.make(tagged)
         defer { r.cleanUp() }
         try r.expectPrintReady(width: 3600, height: 2700)
@@ -107,7 +111,8 @@ struct PrintMasterTests {
         let truncated = try Fixtures.truncated(try Photos.require(Photos.dune), in: dir)
         let engine = try RenderEngine()
         let out = "\(dir)/out"
-        let job = RenderJob(input: truncated, style: PhotoStyle(), preset: SizePreset.all[0], masterPath: "\(out)/output.tiff", previewPath: "\(out)/preview.jpg")
+        let job = RenderJob(
+            input: truncated, style: PhotoStyle(), preset: SizePreset.all[0], masterPath: "\(out)/output.tiff", previewPath: "\(out)/preview.jpg")
         do {
             _ = try engine.render(job)
             Issue.record("a truncated JPEG rendered")

@@ -155,16 +155,26 @@ enum Similarity {
         for y in stride(from: 0, to: h - 8, by: 4) {
             for x in stride(from: 0, to: w - 8, by: 4) {
                 var ma = 0.0, mb = 0.0
-                for j in 0..<8 { for i in 0..<8 { ma += la[(y + j) * a.width + x + i]; mb += lb[(y + j) * b.width + x + i] } }
-                ma /= 64; mb /= 64
+                for j in 0..<8 {
+                    for i in 0..<8 {
+                        ma += la[(y + j) * a.width + x + i]
+                        mb += lb[(y + j) * b.width + x + i]
+                    }
+                }
+                ma /= 64
+                mb /= 64
                 var va = 0.0, vb = 0.0, cov = 0.0
                 for j in 0..<8 {
                     for i in 0..<8 {
                         let da = la[(y + j) * a.width + x + i] - ma, db = lb[(y + j) * b.width + x + i] - mb
-                        va += da * da; vb += db * db; cov += da * db
+                        va += da * da
+                        vb += db * db
+                        cov += da * db
                     }
                 }
-                va /= 63; vb /= 63; cov /= 63
+                va /= 63
+                vb /= 63
+                cov /= 63
                 total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
                 count += 1
             }

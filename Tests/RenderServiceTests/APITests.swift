@@ -1,10 +1,11 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 @Suite("HTTP API, embedded mode")
 struct APITests {
@@ -192,12 +193,15 @@ struct APITests {
             try await client.upload(try MultipartBody.render(extra: ["seed": "-1"])).expectError(.badRequest, "Invalid seed")
 
             let unknownKey = try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": #"{"paper": 1}"#]))
-            #expect(try unknownKey.expectError(.badRequest, "Invalid style_params")["message"] as? String == "Unknown parameter 'paper' for style watercolor (accepted: paper_texture, edge_darkness, wash_size)")
+            #expect(
+                try unknownKey.expectError(.badRequest, "Invalid style_params")["message"] as? String
+                    == "Unknown parameter 'paper' for style watercolor (accepted: paper_texture, edge_darkness, wash_size)")
             let outOfRange = try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": #"{"edge_darkness": 3}"#]))
             #expect((try outOfRange.expectError(.badRequest)["message"] as? String)?.contains("'edge_darkness'") == true)
             let notNumber = try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": #"{"edge_darkness": "dark"}"#]))
             #expect(try notNumber.expectError(.badRequest)["message"] as? String == "Parameter 'edge_darkness' must be a number")
-            try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": "[1,2]"])).expectError(.badRequest, "Invalid style_params")
+            try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": "[1,2]"])).expectError(
+                .badRequest, "Invalid style_params")
 
             try await client.execute(uri: "/v1/renders", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
                 .expectError(.badRequest, "Expected multipart/form-data")
@@ -233,9 +237,11 @@ struct APITests {
         let bombBody = body(bomb)
         try await service.app.test(.router) { client in
             try await client.upload(body(Data("plain text, not a photo".utf8))).expectError(.badRequest, "Unsupported image format")
-            try await client.upload(body(Data("<svg xmlns='http://www.w3.org/2000/svg'/>".utf8), filename: "x.svg")).expectError(.badRequest, "Unsupported image format")
+            try await client.upload(body(Data("<svg xmlns='http://www.w3.org/2000/svg'/>".utf8), filename: "x.svg")).expectError(
+                .badRequest, "Unsupported image format")
             try await client.upload(body(Data())).expectError(.badRequest, "Empty file")
-            try await client.upload(body(Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 40)))).expectError(.badRequest, "Corrupt image")
+            try await client.upload(body(Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 7, count: 40)))).expectError(
+                .badRequest, "Corrupt image")
             let tooLarge = try await client.upload(bombBody).expectError(.badRequest, "Image too large")
             #expect((tooLarge["message"] as? String)?.contains("60000x60000") == true)
         }
@@ -362,8 +368,9 @@ struct APITests {
             #expect(servers.first?["url"] as? String == "http://localhost:8089")
             // The upload's id fields list exactly the catalogue (the fuzzer generates from them).
             let post = try #require((paths["/v1/renders"] as? [String: Any])?["post"] as? [String: Any])
-            let form = try #require(((((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"]
-                as? [String: Any])?["schema"] as? [String: Any])?["properties"] as? [String: [String: Any]])
+            let form = try #require(
+                ((((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"]
+                    as? [String: Any])?["schema"] as? [String: Any])?["properties"] as? [String: [String: Any]])
             #expect(Set(form["style_id"]?["enum"] as? [String] ?? []) == Set(StyleCatalog.all.map(\.info.id.lowercased)))
             #expect(Set(form["size_preset_id"]?["enum"] as? [String] ?? []) == Set(SizePreset.all.map(\.id.lowercased)))
             #expect(Set(form.keys) == RenderController.formFields.union(["file"]))
@@ -377,7 +384,10 @@ struct APITests {
             try Data(buffer: response.body).write(to: URL(fileURLWithPath: "\(scratch)/openapi.json"))
             let validator = Process()
             validator.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            validator.arguments = ["python3", "-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))", "\(scratch)/openapi.json"]
+            validator.arguments = [
+                "python3", "-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1])))",
+                "\(scratch)/openapi.json",
+            ]
             try validator.run()
             validator.waitUntilExit()
             #expect(validator.terminationStatus == 0, "openapi-spec-validator accepts the document")

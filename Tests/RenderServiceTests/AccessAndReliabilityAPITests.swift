@@ -1,10 +1,11 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// API keys, idempotency keys, load shedding and retention, through the HTTP API.
 @Suite("HTTP API: access control, idempotency, overload, retention")
@@ -83,13 +84,19 @@ struct AccessAndReliabilityAPITests {
         #expect(log.contains(APIKeys.ownerID(digest: APIKeys.digest(Self.alice), secret: secret)))
         #expect(!log.contains(Self.alice) && !log.contains(Self.bob) && !log.contains("metrics-token-xyz"))
         #expect(!log.contains(String(APIKeys.digest(Self.alice).prefix(12))))
-        try ReliabilityReport.record(.accessControl, part: 1, [
-            ReliabilityRow(fault: "/v1 requests without a key, with a wrong key, with Basic auth", tries: refusals, result: "401 with WWW-Authenticate: Bearer")
-        ])
-        try ReliabilityReport.record(.accessControl, part: 3, [
-            ReliabilityRow(fault: "another API key asks for, downloads or cancels a render", tries: hidden, result: "404 Render not found; the render is untouched"),
-            ReliabilityRow(fault: "/metrics without METRICS_TOKEN", tries: 1, result: "401; with the token 200"),
-        ])
+        try ReliabilityReport.record(
+            .accessControl, part: 1,
+            [
+                ReliabilityRow(
+                    fault: "/v1 requests without a key, with a wrong key, with Basic auth", tries: refusals, result: "401 with WWW-Authenticate: Bearer")
+            ])
+        try ReliabilityReport.record(
+            .accessControl, part: 3,
+            [
+                ReliabilityRow(
+                    fault: "another API key asks for, downloads or cancels a render", tries: hidden, result: "404 Render not found; the render is untouched"),
+                ReliabilityRow(fault: "/metrics without METRICS_TOKEN", tries: 1, result: "401; with the token 200"),
+            ])
     }
 
     @Test func weakOrMalformedKeysAreRefusedAtStartWithoutEchoingThem() throws {
@@ -110,8 +117,9 @@ struct AccessAndReliabilityAPITests {
         #expect(keys.owner(of: generated.key) == APIKeys.ownerID(digest: APIKeys.digest(generated.key), secret: secret))
         #expect(keys.owner(of: generated.key + "x") == nil)
         #expect(try APIKeys(generated.entry).owner(of: generated.key) == nil, "keys that were never keyed accept nothing")
-        #expect(APIKeys.ownerID(digest: APIKeys.digest(generated.key), secret: Data("another-deployment-secret-0123456789".utf8))
-            != keys.owner(of: generated.key), "owner ids depend on the deployment's secret")
+        #expect(
+            APIKeys.ownerID(digest: APIKeys.digest(generated.key), secret: Data("another-deployment-secret-0123456789".utf8))
+                != keys.owner(of: generated.key), "owner ids depend on the deployment's secret")
     }
 
     @Test func idempotencyKeyReplaysTheSameRequestAndRefusesAnother() async throws {

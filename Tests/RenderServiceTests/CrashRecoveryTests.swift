@@ -1,8 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 @Suite("Crash recovery (separate process)", .serialized, .timeLimit(.minutes(10)))
 struct CrashRecoveryTests {
@@ -57,11 +58,13 @@ struct CrashRecoveryTests {
         #expect(text.contains(#"rq_jobs_rescued_total{queue="render-queue"} 1"#))
         await second.terminate()
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(dataDirectory)/work").isEmpty)
-        try ReliabilityReport.record(.crash, [
-            ReliabilityRow(
-                fault: "SIGKILL with one render processing and four queued", tries: 1,
-                result: "all five completed after restart, each with one TIFF and one preview, no partial file; the interrupted one counted as rescued")
-        ])
+        try ReliabilityReport.record(
+            .crash,
+            [
+                ReliabilityRow(
+                    fault: "SIGKILL with one render processing and four queued", tries: 1,
+                    result: "all five completed after restart, each with one TIFF and one preview, no partial file; the interrupted one counted as rescued")
+            ])
     }
 
     @Test func secondServerOnTheSameDataDirectoryIsRefused() async throws {

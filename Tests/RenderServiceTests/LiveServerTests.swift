@@ -5,14 +5,18 @@ import HummingbirdTesting
 import NIOCore
 import NIOHTTP1
 import RenderEngine
-@testable import RenderService
+import Synchronization
 import Testing
+
+@testable import RenderService
 
 /// Over a real socket, with the workers running as in `aso-render serve`.
 @Suite("Live server", .serialized, .timeLimit(.minutes(10)))
 struct LiveServerTests {
     /// Runs the service (API + workers) on an ephemeral port and hands `body` its base URL.
-    private func withLiveService(_ overrides: [String: String] = [:], name: String = #function, _ body: @escaping @Sendable (String, EmbeddedTestService) async throws -> Void) async throws {
+    private func withLiveService(
+        _ overrides: [String: String] = [:], name: String = #function, _ body: @escaping @Sendable (String, EmbeddedTestService) async throws -> Void
+    ) async throws {
         let service = try await EmbeddedTestService.make(overrides, name: name)
         defer { service.cleanUp() }
         let port = PortBox()
@@ -155,5 +159,3 @@ enum Shell {
         }
     }
 }
-
-import Synchronization

@@ -1,8 +1,9 @@
 import Foundation
 import PostgresNIO
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// The spec installs the schema with `psql -f db/schema.sql` and `psql -f db/seed.sql`;
 /// `aso-render migrate` applies db/migrations. Both paths must give the same database and
@@ -24,8 +25,10 @@ struct PostgresInstallTests {
                 for file in ["db/schema.sql", "db/seed.sql", "db/schema.sql", "db/seed.sql"] {
                     let status = try await ChildProcess.run(
                         "/usr/bin/psql",
-                        ["-h", environment["TEST_PG_HOST"]!, "-p", environment["TEST_PG_PORT"]!, "-U", environment["TEST_PG_USER"]!, "-d", name,
-                         "-v", "ON_ERROR_STOP=1", "-q", "-f", TestServers.root.appendingPathComponent(file).path],
+                        [
+                            "-h", environment["TEST_PG_HOST"]!, "-p", environment["TEST_PG_PORT"]!, "-U", environment["TEST_PG_USER"]!, "-d", name,
+                            "-v", "ON_ERROR_STOP=1", "-q", "-f", TestServers.root.appendingPathComponent(file).path,
+                        ],
                         environment: ["PGPASSWORD": environment["TEST_PG_PASSWORD"]!])
                     #expect(status == 0, "psql -f \(file)")
                 }
@@ -75,10 +78,11 @@ struct PostgresInstallTests {
         let seeded = try await styles()
         #expect(seeded == Dictionary(uniqueKeysWithValues: StyleCatalog.all.map { ($0.info.slug, $0.info.name) }))
         var presets = 0
-        for try await count in try await client.query("SELECT COUNT(*) FROM size_presets WHERE id = \(a4.id) AND width_px = 2480", logger: TestServers.logger).decode(Int64.self) {
+        for try await count in try await client.query("SELECT COUNT(*) FROM size_presets WHERE id = \(a4.id) AND width_px = 2480", logger: TestServers.logger)
+            .decode(Int64.self)
+        {
             presets = Int(count)
         }
         #expect(presets == 1)
     }
 }
-

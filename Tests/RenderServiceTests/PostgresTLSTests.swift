@@ -1,7 +1,8 @@
 import Foundation
 import PostgresNIO
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// `DB_SSLMODE` against the test PostgreSQL, which serves TLS with a self-signed certificate.
 @Suite("PostgreSQL TLS", .enabled(if: TestServers.hasPostgres))
@@ -28,7 +29,9 @@ struct PostgresTLSTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             var ssl: Bool?
-            for try await value in try await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: TestServers.logger).decode(Bool.self) {
+            for try await value in try await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: TestServers.logger).decode(
+                Bool.self)
+            {
                 ssl = value
             }
             #expect(ssl == encrypted)

@@ -1,9 +1,10 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// The print-lab fields of `POST /v1/renders` (issue 15) through the HTTP API in embedded mode:
 /// refused with a clear 400 when wrong, stored, rendered, reported in the render resource and
@@ -35,8 +36,12 @@ struct PrintOptionsAPITests {
             try await refused(["width_inches": "8", "height_inches": "10"], preset: IDs.preset9x12, "Conflicting size")
             try await refused(["width_inches": "8", "height_mm": "300"], "Conflicting size")
             #expect(try await refused(["width_inches": "8"], "Incomplete custom size") == "width_inches and height_inches go together")
-            #expect(try await refused(["width_inches": "1.5", "height_inches": "10"], "Invalid custom size") == "The width must be between 2 and 60 in (got 1.5 in)")
-            #expect(try await refused(["width_mm": "210", "height_mm": "1600"], "Invalid custom size") == "The height must be between 50.8 and 1524 mm (got 1600 mm)")
+            #expect(
+                try await refused(["width_inches": "1.5", "height_inches": "10"], "Invalid custom size") == "The width must be between 2 and 60 in (got 1.5 in)"
+            )
+            #expect(
+                try await refused(["width_mm": "210", "height_mm": "1600"], "Invalid custom size")
+                    == "The height must be between 50.8 and 1524 mm (got 1600 mm)")
             for number in ["0x10", "8,5", "1e1", "08", " 8", "inf", "8.1234"] {
                 try await refused(["width_inches": number, "height_inches": "10"], "Invalid width_inches")
             }

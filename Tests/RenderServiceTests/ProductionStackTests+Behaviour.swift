@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Promises of the production deployment that no fault test above exercises: the lease
 /// heartbeat, no retries for a bad photo, the public download host, storage in `/health`.

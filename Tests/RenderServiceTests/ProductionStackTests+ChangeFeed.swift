@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import PostgresNIO
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Render changes pushed across processes (PostgreSQL NOTIFY from the status trigger, heard by
 /// `PostgresRenderChangeListener`): waits answer at once, not at the 10 s safety-net re-read.

@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Rate limits across API replicas: two `aso-render serve` processes on one Redis charge the
 /// same buckets, and each limits on its own while Redis is down. In the serialized suite,
@@ -84,7 +85,9 @@ extension ProductionStackTests {
             #expect(!keys.joined().contains(Self.rateKeys.alice))
             var refusals = 0
             for api in apis {
-                let text = String(buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(upTo: 1 << 20))
+                let text = String(
+                    buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(
+                        upTo: 1 << 20))
                 for line in text.split(separator: "\n") where line.hasPrefix("rate_limited_requests_total{") {
                     refusals += Int(Double(line.split(separator: " ").last ?? "") ?? 0)
                 }
@@ -113,7 +116,9 @@ extension ProductionStackTests {
                     #expect(ContinuousClock.now - started < .seconds(8), "no request waits long for the missing Redis")
                     let warnings = api.log.split(separator: "\n").filter { $0.contains("Rate limiter cannot use Redis") }
                     #expect(warnings.count == 1, "one warning for the outage, not one per request: \(warnings.count)")
-                    let metrics = String(buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(upTo: 1 << 20))
+                    let metrics = String(
+                        buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(
+                            upTo: 1 << 20))
                     #expect(metrics.contains("rate_limiter_fallbacks_total "), "fallbacks counted")
                 }
             } catch {

@@ -3,13 +3,16 @@ import Foundation
 import NIOCore
 import PostgresNIO
 import RenderEngine
-@testable import RenderService
 import Synchronization
 import Testing
 
+@testable import RenderService
+
 /// The spec's deployment for real: one API process and two worker processes on PostgreSQL,
 /// Redis and S3 (SeaweedFS, signatures checked), with faults injected. Needs `scripts/test-servers.sh` (run by make test).
-@Suite("Production stack (separate processes)", .serialized, .timeLimit(.minutes(15)), .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
+@Suite(
+    "Production stack (separate processes)", .serialized, .timeLimit(.minutes(15)),
+    .enabled(if: TestServers.hasPostgres && TestServers.hasRedis && TestServers.hasS3))
 struct ProductionStackTests {
     /// Environment for API and worker processes against a fresh database and bucket.
     struct Deployment {
@@ -65,10 +68,12 @@ struct ProductionStackTests {
                 "DATA_DIR": directory,
             ]
             environment.merge(overrides) { $1 }
-            return Deployment(environment: environment, dataDirectory: directory, cleanUp: {
-                await dropDatabase()
-                try? FileManager.default.removeItem(atPath: directory)
-            })
+            return Deployment(
+                environment: environment, dataDirectory: directory,
+                cleanUp: {
+                    await dropDatabase()
+                    try? FileManager.default.removeItem(atPath: directory)
+                })
         }
 
         func worker(_ index: Int, overrides: [String: String] = [:]) async throws -> ServerProcess {
@@ -143,7 +148,9 @@ struct ProductionStackTests {
             #expect(presets.status.code == 200)
 
             var ids: [String] = []
-            for index in 0..<4 { ids.append(try await Self.upload(api.baseURL, photo: [Photos.dune, Photos.storm][index % 2], style: index == 0 ? IDs.watercolor : IDs.photo)) }
+            for index in 0..<4 {
+                ids.append(try await Self.upload(api.baseURL, photo: [Photos.dune, Photos.storm][index % 2], style: index == 0 ? IDs.watercolor : IDs.photo))
+            }
             let results = try await Self.waitForAll(api.baseURL, ids)
             for id in ids {
                 #expect(results[id]?["status"] as? String == "completed", "\(id): \(results[id] ?? [:])")
@@ -153,7 +160,9 @@ struct ProductionStackTests {
             for worker in workers { processed += try await Self.counter("rq_jobs_processed_total", at: worker) }
             #expect(processed == ids.count)
             // PostgreSQL's pool as the API process holds it, and its calls by operation.
-            let apiMetrics = String(buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(upTo: 1 << 20))
+            let apiMetrics = String(
+                buffer: try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(api.baseURL)/metrics"), timeout: .seconds(10)).body.collect(upTo: 1 << 20)
+            )
             #expect(apiMetrics.contains(#"db_query_duration_seconds_count{operation="create"} 4"#), "\(apiMetrics)")
             let idle = apiMetrics.split(separator: "\n").first { $0.hasPrefix("db_connections_idle ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? 0
             #expect(idle >= 1 && idle <= 10, "DB_POOL_MAX bounds the open connections: \(idle)")
@@ -176,7 +185,9 @@ struct ProductionStackTests {
             #expect(probe.format == .tiff && probe.width == 3600 && probe.height == 2700)
             // No secret in any log line.
             for log in [api.log] + workers.map(\.log) {
-                #expect(!log.contains(deployment.environment["DB_PASSWORD"]!) && !log.contains(TestServers.s3SecretKey) && !log.contains(deployment.environment["REDIS_PASSWORD"]!))
+                #expect(
+                    !log.contains(deployment.environment["DB_PASSWORD"]!) && !log.contains(TestServers.s3SecretKey)
+                        && !log.contains(deployment.environment["REDIS_PASSWORD"]!))
             }
         }
     }

@@ -1,8 +1,9 @@
 import NIOCore
 import NIOEmbedded
 import NIOTestUtils
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 @Suite("RESP codec")
 struct RESPCodecTests {
@@ -59,15 +60,17 @@ struct RESPCodecTests {
         #expect(try decoder.decode(buffer: &buffer) == nil)
     }
 
-    @Test("hostile frames are refused, not buffered forever", arguments: [
-        "$99999999999\r\n",        // bulk far over the limit
-        "*5000000\r\n",            // array count over the limit
-        "$abc\r\n",                // not a number
-        "$-2\r\n",                 // negative length
-        "?what\r\n",               // unknown type
-        "$3\r\nabcXY",             // bulk not terminated by CRLF
-        ":12x\r\n",                // bad integer
-    ])
+    @Test(
+        "hostile frames are refused, not buffered forever",
+        arguments: [
+            "$99999999999\r\n",  // bulk far over the limit
+            "*5000000\r\n",  // array count over the limit
+            "$abc\r\n",  // not a number
+            "$-2\r\n",  // negative length
+            "?what\r\n",  // unknown type
+            "$3\r\nabcXY",  // bulk not terminated by CRLF
+            ":12x\r\n",  // bad integer
+        ])
     func rejectsHostileFrames(wire: String) throws {
         var decoder = RESPDecoder(maxBulkLength: 1 << 20, maxArrayCount: 1000)
         var buffer = ByteBuffer(string: wire)

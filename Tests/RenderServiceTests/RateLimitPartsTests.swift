@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// The pieces under the rate-limit middleware: addresses and proxies, settings, the Redis
 /// script's keys, and what happens when Redis cannot answer.
@@ -62,7 +63,9 @@ struct RateLimitPartsTests {
             #expect(throws: ConfigurationError.self, "\(bad)") { try ServiceConfiguration(environment: bad) }
         }
         let described = Dictionary(uniqueKeysWithValues: on.describe())
-        #expect(described["RATE_LIMIT_PER_HOUR"] == "1000" && described["RATE_LIMIT_UPLOADS_PER_HOUR"] == "100" && described["TRUSTED_PROXIES"] == "10.0.0.0/8,::1/128")
+        #expect(
+            described["RATE_LIMIT_PER_HOUR"] == "1000" && described["RATE_LIMIT_UPLOADS_PER_HOUR"] == "100"
+                && described["TRUSTED_PROXIES"] == "10.0.0.0/8,::1/128")
         #expect(Dictionary(uniqueKeysWithValues: defaults.describe())["RATE_LIMIT_PER_HOUR"] == "0 (off)")
     }
 
@@ -89,7 +92,8 @@ struct RateLimitPartsTests {
 
     @Test func whenRedisCannotAnswerTheProcessLimitsOnItsOwnAndSaysSoOnce() async throws {
         // A closed port: every call fails at once.
-        let unreachable = RedisClient(configuration: RedisConfiguration(host: "127.0.0.1", port: 9, commandTimeout: .milliseconds(500), connectTimeout: .milliseconds(500)))
+        let unreachable = RedisClient(
+            configuration: RedisConfiguration(host: "127.0.0.1", port: 9, commandTimeout: .milliseconds(500), connectTimeout: .milliseconds(500)))
         let sink = LogSink.capturing()
         let logger = Logger(label: "aso-render") { label in JSONLogHandler(label: label, level: .debug, sink: sink) }
         let metrics = ServiceMetrics()

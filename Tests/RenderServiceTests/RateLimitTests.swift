@@ -1,9 +1,10 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Rate limits through the HTTP API (embedded mode, in-process limiter): the spec's headers on
 /// every /v1 answer, its 429, buckets per API key or client address, the upload limit.
@@ -55,7 +56,9 @@ struct RateLimitAPITests {
             next(try await client.get("/v1/no-such-route"), .notFound)
             next(try await client.get("//v1//nowhere"), .notFound)
             next(try await client.execute(uri: "/v1/size-presets", method: .delete), .methodNotAllowed)
-            next(try await client.execute(uri: "/v1/renders", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}")), .badRequest)
+            next(
+                try await client.execute(uri: "/v1/renders", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}")),
+                .badRequest)
             // Probes, metrics and the studio are not the API: not limited, no headers.
             for path in ["/health", "/health/liveness", "/metrics", "/"] {
                 let response = try await client.get(path)

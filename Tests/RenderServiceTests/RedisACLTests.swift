@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// `REDIS_USERNAME`: an ACL user of its own, not the `default` user, runs the queue.
 @Suite("Redis ACL user", .enabled(if: TestServers.hasRedis))

@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Redis Cluster routes a script by the keys it is given: every key a queue script touches
 /// must come from KEYS, and all of them must hash to one slot.
@@ -26,12 +27,13 @@ struct RedisQueueKeysTests {
             redis.call('ZADD', KEYS[7], 1, id)
             redis.call('GETDEL', KEYS[1])
             """
-        #expect(LuaKeyCheck.violations(in: before, declaredKeys: 6) == [
-            "HINCRBY: key argument `job` is not KEYS[n]",
-            "command name `cmd` is not a literal",
-            "ZADD: KEYS[7] is beyond the 6 keys passed",
-            "GETDEL: unknown command; add its key positions to LuaKeyCheck",
-        ])
+        #expect(
+            LuaKeyCheck.violations(in: before, declaredKeys: 6) == [
+                "HINCRBY: key argument `job` is not KEYS[n]",
+                "command name `cmd` is not a literal",
+                "ZADD: KEYS[7] is beyond the 6 keys passed",
+                "GETDEL: unknown command; add its key positions to LuaKeyCheck",
+            ])
     }
 
     /// All keys in one slot (the ready list's name is the others' hash tag), so a cluster
@@ -74,11 +76,19 @@ enum LuaKeyCheck {
                     continue
                 }
                 switch character {
-                case "'", "\"": quote = character; current.append(character)
-                case "(", "[", "{": depth += 1; current.append(character)
+                case "'", "\"":
+                    quote = character
+                    current.append(character)
+                case "(", "[", "{":
+                    depth += 1
+                    current.append(character)
                 case ")" where depth == 0: break scan
-                case ")", "]", "}": depth -= 1; current.append(character)
-                case "," where depth == 0: arguments.append(current); current = ""
+                case ")", "]", "}":
+                    depth -= 1
+                    current.append(character)
+                case "," where depth == 0:
+                    arguments.append(current)
+                    current = ""
                 default: current.append(character)
                 }
             }
@@ -123,7 +133,8 @@ enum ClusterSlot {
     static func of(_ key: String) -> Int {
         var bytes = Array(key.utf8)
         if let open = bytes.firstIndex(of: UInt8(ascii: "{")),
-           let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1 {
+            let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
+        {
             bytes = Array(bytes[(open + 1)..<close])
         }
         var crc: UInt16 = 0

@@ -1,9 +1,11 @@
 import Foundation
+import Testing
+
+@testable import RenderService
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import RenderService
-import Testing
 
 /// `REDIS_TLS` against the test Redis's TLS port: a certificate from a test CA for localhost
 /// and 127.0.0.1, client certificates required.
@@ -43,7 +45,12 @@ struct RedisTLSTests {
         let user = "aso-tls-\(UUID().uuidString.prefix(8).lowercased())"
         let name = "tls-\(UUID().uuidString.prefix(8))"
         try await admin.checked(["ACL", "SETUSER", user, "on", ">tls-acl-secret-5e17", "~\(name)", "~{\(name)}:*", "+@all"])
-        defer { Task { _ = try? await admin.checked(["ACL", "DELUSER", user]); await admin.close() } }
+        defer {
+            Task {
+                _ = try? await admin.checked(["ACL", "DELUSER", user])
+                await admin.close()
+            }
+        }
         let configuration = try Self.configuration(["REDIS_USERNAME": user, "REDIS_PASSWORD": "tls-acl-secret-5e17"])
         #expect(configuration.tls?.certificate == Self.environment["TEST_REDIS_TLS_CERT"])
         let client = RedisClient(configuration: configuration)
@@ -78,7 +85,8 @@ struct RedisTLSTests {
         let wrongName = try #require(await Self.failure(try Self.configuration(["REDIS_TLS_SERVER_NAME": "redis.example.com"])))
         #expect(wrongName.contains("TLS with Redis failed (REDIS_TLS=true") && wrongName.contains("REDIS_TLS_SERVER_NAME=redis.example.com"), "\(wrongName)")
         let address = try #require(await Self.failure(try Self.configuration(["REDIS_HOST": "127.0.0.1"])))
-        #expect(address.contains("TLS with Redis failed (REDIS_TLS=true") && address.contains("does not carry 127.0.0.1: set REDIS_TLS_SERVER_NAME"), "\(address)")
+        #expect(
+            address.contains("TLS with Redis failed (REDIS_TLS=true") && address.contains("does not carry 127.0.0.1: set REDIS_TLS_SERVER_NAME"), "\(address)")
     }
 
     /// A CA that did not sign the server's certificate, or the system's roots, are refused,
@@ -111,7 +119,8 @@ struct RedisTLSTests {
 
     /// Plain TCP to the TLS port, and TLS to the plain port, each say what is wrong.
     @Test func theWrongProtocolForAPortFailsClearly() async throws {
-        let plain = try #require(await Self.failure(try Self.configuration(["REDIS_TLS": nil, "REDIS_TLS_CA_CERT": nil, "REDIS_TLS_CERT": nil, "REDIS_TLS_KEY": nil])))
+        let plain = try #require(
+            await Self.failure(try Self.configuration(["REDIS_TLS": nil, "REDIS_TLS_CA_CERT": nil, "REDIS_TLS_CERT": nil, "REDIS_TLS_KEY": nil])))
         #expect(plain.contains("if this port serves TLS, set REDIS_TLS=true"), "\(plain)")
         let tls = try #require(await Self.failure(try Self.configuration(["REDIS_PORT": Self.environment["TEST_REDIS_PORT"] ?? "6379"])))
         #expect(tls.contains("TLS with Redis failed") && tls.contains("is this port Redis's tls-port?"), "\(tls)")

@@ -1,10 +1,11 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// The HTTP layer over one store: the embedded service's own SQLite, or PostgreSQL in place of it.
 struct ListBackend: Sendable, CustomTestStringConvertible {
@@ -14,12 +15,13 @@ struct ListBackend: Sendable, CustomTestStringConvertible {
 
     static let all: [ListBackend] =
         [ListBackend(name: "SQLite", replacement: nil)]
-        + (TestServers.hasPostgres ? [
-            ListBackend(name: "PostgreSQL") {
-                let (client, cleanUp) = try await TestServers.postgresDatabase()
-                return (PostgresRenderStore(client: client, logger: TestServers.logger), cleanUp)
-            },
-        ] : [])
+        + (TestServers.hasPostgres
+            ? [
+                ListBackend(name: "PostgreSQL") {
+                    let (client, cleanUp) = try await TestServers.postgresDatabase()
+                    return (PostgresRenderStore(client: client, logger: TestServers.logger), cleanUp)
+                }
+            ] : [])
 
     /// An embedded service whose records live in this backend's store.
     func service(_ overrides: [String: String] = [:], name: String = #function) async throws -> (EmbeddedTestService, @Sendable () async -> Void) {
@@ -33,10 +35,13 @@ struct ListBackend: Sendable, CustomTestStringConvertible {
             uploadDirectory: c.uploadDirectory, workDirectory: c.workDirectory, previews: c.previews, migrationCheck: c.migrationCheck)
         let replaced = EmbeddedTestService(
             components: components, lock: service.lock, directory: service.directory, logSink: service.logSink, logger: service.logger)
-        return (replaced, {
-            await cleanUp()
-            service.cleanUp()
-        })
+        return (
+            replaced,
+            {
+                await cleanUp()
+                service.cleanUp()
+            }
+        )
     }
 }
 
@@ -57,7 +62,9 @@ struct RenderListAPITests {
     }
 
     /// Every page from `query` on, following next_cursor.
-    static func walk(_ client: some TestClientProtocol, _ query: String, headers: HTTPFields = [:], between: @Sendable () async throws -> Void = {}) async throws -> [[String: Any]] {
+    static func walk(_ client: some TestClientProtocol, _ query: String, headers: HTTPFields = [:], between: @Sendable () async throws -> Void = {})
+        async throws -> [[String: Any]]
+    {
         var items: [[String: Any]] = []
         var cursor: String?
         for _ in 0..<1000 {
@@ -242,7 +249,9 @@ struct RenderListAPITests {
                 let body = try await client.get("/v1/renders?\(query)").expectError(.badRequest, error)
                 #expect((body["message"] as? String)?.isEmpty == false, "\(query)")
             }
-            #expect(try await client.get("/v1/renders?limit=100&status=failed&style_id=\(IDs.watercolor)&created_after=2026-01-24T10:30:00.123456789%2B05:30").status == .ok)
+            #expect(
+                try await client.get("/v1/renders?limit=100&status=failed&style_id=\(IDs.watercolor)&created_after=2026-01-24T10:30:00.123456789%2B05:30")
+                    .status == .ok)
             // Any 32 base64url characters are a position (a made-up one only moves the start).
             #expect(try await client.get("/v1/renders?cursor=\(String(repeating: "_", count: 32))").status == .ok)
             #expect(try await client.get("/v1/renders?cursor=\(String(repeating: "A", count: 32))").status == .ok)

@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// What the optional upload fields (`seed`, `style_params`, `orientation`, `fit`) do to the
 /// pictures, checked end to end: multipart over a socket to an `aso-render serve` process,
@@ -123,8 +124,10 @@ struct RenderOptionsThroughTheAPITests {
                 let minimum = try #require((parameter["minimum"] as? NSNumber)?.doubleValue)
                 let maximum = try #require((parameter["maximum"] as? NSNumber)?.doubleValue)
                 try #require(minimum < maximum, "\(slug).\(name): \(minimum)…\(maximum)")
-                let at = { (value: Double) in try await ProductionStackTests.upload(
-                    base, photo: Photos.storm, style: styleID, extra: ["style_params": "{\"\(name)\": \(value)}", "seed": "42"]) }
+                let at = { (value: Double) in
+                    try await ProductionStackTests.upload(
+                        base, photo: Photos.storm, style: styleID, extra: ["style_params": "{\"\(name)\": \(value)}", "seed": "42"])
+                }
                 pairs.append((name, try await at(minimum), try await at(maximum)))
             }
             try await Self.requireCompleted(base, pairs.flatMap { [$0.minimum, $0.maximum] })
@@ -138,8 +141,9 @@ struct RenderOptionsThroughTheAPITests {
                 // ignored or clamped parameter gives identical pixels: 0 on both.
                 let difference = try Self.meanAbsoluteDifference(low, high)
                 let changed = try Self.changedShare(low, high, by: 24)
-                #expect(difference >= 1.0 || changed >= 0.0025,
-                        "\(slug).\(pair.name): minimum and maximum differ by \(difference) levels on average, visibly in \(changed * 100) % of pixels")
+                #expect(
+                    difference >= 1.0 || changed >= 0.0025,
+                    "\(slug).\(pair.name): minimum and maximum differ by \(difference) levels on average, visibly in \(changed * 100) % of pixels")
             }
         }
     }

@@ -1,9 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-@testable import RenderService
 import Synchronization
 import Testing
+
+@testable import RenderService
 
 /// What only a real S3 server can show: it checks our signatures (SeaweedFS with
 /// authentication on refuses what moto accepted), and the store survives a failing server.
@@ -110,7 +111,10 @@ struct S3StorageTests {
         try await store.ensureBucket()
         let id = UUID()
         let path = "\(temporaryDirectory())/object.bin"
-        let placed = [(ObjectKeys.original(render: id, format: .jpeg), "\(base)-up"), (ObjectKeys.output(render: id), base), (ObjectKeys.preview(render: id), "\(base)-pre")]
+        let placed = [
+            (ObjectKeys.original(render: id, format: .jpeg), "\(base)-up"), (ObjectKeys.output(render: id), base),
+            (ObjectKeys.preview(render: id), "\(base)-pre"),
+        ]
         for (key, bucket) in placed {
             try Data(key.utf8).write(to: URL(fileURLWithPath: path))
             try await store.put(key: key, fileAt: path, contentType: "application/octet-stream", consume: false)
@@ -156,7 +160,9 @@ final class FaultProxy: Sendable {
         let upstream = try #require(URLComponents(string: TestServers.environment["TEST_S3_ENDPOINT"] ?? "")?.port)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", TestServers.root.appendingPathComponent("scripts/s3-fault-proxy.py").path, String(upstream), plan.joined(separator: ",")]
+        process.arguments = [
+            "python3", TestServers.root.appendingPathComponent("scripts/s3-fault-proxy.py").path, String(upstream), plan.joined(separator: ","),
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardInput = FileHandle.nullDevice

@@ -1,8 +1,10 @@
 import Foundation
 import GRDB
+import Logging
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 @Suite("Schema, seed and configuration")
 struct SchemaAndConfigurationTests {
@@ -27,10 +29,12 @@ struct SchemaAndConfigurationTests {
         #expect(documented == Set(settings.map(\.name)), "README rows without a setting, settings without a README row")
         let secrets = try #require(readme.firstRange(of: "- **Secrets**"))
         let fileSuffix = try #require(readme[secrets.upperBound...].firstRange(of: "_FILE"))
-        #expect(variables(readme[secrets.upperBound..<fileSuffix.lowerBound]) == Set(settings.filter(\.isSecret).map(\.name)),
-                "the variables the README says are read from _FILE")
+        #expect(
+            variables(readme[secrets.upperBound..<fileSuffix.lowerBound]) == Set(settings.filter(\.isSecret).map(\.name)),
+            "the variables the README says are read from _FILE")
         let document = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root.appendingPathComponent("Sources/RenderService/Resources/openapi.json"))) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(contentsOf: Self.root.appendingPathComponent("Sources/RenderService/Resources/openapi.json")))
+                as? [String: Any])
         let paths = try #require(document["paths"] as? [String: Any])
         let post = try #require((paths["/v1/renders"] as? [String: Any])?["post"] as? [String: Any])
         let body = try #require(((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"] as? [String: Any])
@@ -38,7 +42,10 @@ struct SchemaAndConfigurationTests {
         #expect(Set(fields.keys) == RenderController.formFields.union(["file"]))
         let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
         let render = try #require((schemas["Render"] as? [String: Any])?["properties"] as? [String: Any])
-        guard case .object(let members) = RenderJSON.object(Fixtures.render()) else { Issue.record("a render is an object"); return }
+        guard case .object(let members) = RenderJSON.object(Fixtures.render()) else {
+            Issue.record("a render is an object")
+            return
+        }
         #expect(Set(render.keys) == Set(members.map(\.0)))
     }
 
@@ -68,8 +75,10 @@ struct SchemaAndConfigurationTests {
         }
         for preset in SizePreset.all {
             let inches = { (value: Double) in (value * 100).rounded() / 100 }
-            #expect((seed + sizes).contains(
-                "('\(preset.id.lowercased)', '\(preset.name)', \(inches(preset.widthInches)), \(inches(preset.heightInches)), 300, \(preset.widthPixels), \(preset.heightPixels))"),
+            #expect(
+                (seed + sizes).contains(
+                    "('\(preset.id.lowercased)', '\(preset.name)', \(inches(preset.widthInches)), \(inches(preset.heightInches)), 300, \(preset.widthPixels), \(preset.heightPixels))"
+                ),
                 "\(preset.name)")
         }
     }
@@ -87,7 +96,8 @@ struct SchemaAndConfigurationTests {
             try await old.write { db in try SQLiteDatabase.seed(db) }
             try await old.write { db in
                 try db.execute(
-                    sql: "INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at) VALUES (?, 'k', 'image/jpeg', 1, 1, 1, 'jpeg', 0)",
+                    sql:
+                        "INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at) VALUES (?, 'k', 'image/jpeg', 1, 1, 1, 'jpeg', 0)",
                     arguments: [asset.id.lowercased])
                 try db.execute(
                     sql: "INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, seed, created_at) VALUES (?, ?, ?, ?, 'queued', '7', 0)",
@@ -117,15 +127,18 @@ struct SchemaAndConfigurationTests {
                 let states: [(status: String, lease: String?)] = [("queued", nil), ("processing", "w1"), ("completed", nil)]
                 for ((render, asset), (status, lease)) in zip(renders, states) {
                     try db.execute(
-                        sql: "INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at) VALUES (?, 'k', 'image/jpeg', 1, 1, 1, 'jpeg', 0)",
+                        sql:
+                            "INSERT INTO assets (id, storage_key, content_type, size_bytes, width, height, format, created_at) VALUES (?, 'k', 'image/jpeg', 1, 1, 1, 'jpeg', 0)",
                         arguments: [asset.id.lowercased])
                     try db.execute(
                         sql: """
                             INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, created_at, available_at, attempts, lease_owner, lease_expires_at)
                             VALUES (?, ?, ?, ?, ?, 0, 5, 2, ?, ?)
                             """,
-                        arguments: [render.id.lowercased, asset.id.lowercased, render.styleID.lowercased, render.presetID.lowercased, status, lease,
-                                    lease.map { _ in Date().timeIntervalSince1970 + 600 }])
+                        arguments: [
+                            render.id.lowercased, asset.id.lowercased, render.styleID.lowercased, render.presetID.lowercased, status, lease,
+                            lease.map { _ in Date().timeIntervalSince1970 + 600 },
+                        ])
                 }
             }
         }
@@ -211,7 +224,9 @@ struct SchemaAndConfigurationTests {
         #expect(configuration.port == 9000 && configuration.logLevel == .warning && configuration.workerConcurrency == 3)
         #expect(configuration.corsAllowedOrigins == ["https://a.example", "https://b.example"])
         #expect(configuration.publicBaseURL.absoluteString == "https://render.example.com")
-        for (name, value) in [("API_PORT", "eighty"), ("API_PORT", "70000"), ("LOG_LEVEL", "LOUD"), ("PUBLIC_BASE_URL", "ftp://x"), ("WORKER_CONCURRENCY", "-1")] {
+        for (name, value) in [
+            ("API_PORT", "eighty"), ("API_PORT", "70000"), ("LOG_LEVEL", "LOUD"), ("PUBLIC_BASE_URL", "ftp://x"), ("WORKER_CONCURRENCY", "-1"),
+        ] {
             do {
                 _ = try ServiceConfiguration(environment: [name: value])
                 Issue.record("\(name)=\(value) accepted")
@@ -238,19 +253,24 @@ struct SchemaAndConfigurationTests {
     }
 }
 
-import Logging
-
 /// Values holding credentials never print them, however they are printed: swift-service-lifecycle
 /// logs its services (and everything they hold) at DEBUG.
 @Suite("Secrets in descriptions")
 struct SecretDescriptionTests {
     @Test func configurationsPrintNoSecret() throws {
-        let secrets = ["pw-db-31f9", "pw-redis-8a2c", "s3-secret-77d0", "metrics-token-0b1e", "signing-secret-5c4d-0123456789abcdefghijk", "api-key-0123456789abcdefghij"]
+        let secrets = [
+            "pw-db-31f9", "pw-redis-8a2c", "s3-secret-77d0", "metrics-token-0b1e", "signing-secret-5c4d-0123456789abcdefghijk", "api-key-0123456789abcdefghij",
+        ]
         let configuration = try ServiceConfiguration(environment: [
             "DB_PASSWORD": secrets[0], "REDIS_PASSWORD": secrets[1], "MINIO_ENDPOINT": "localhost:9000", "MINIO_ACCESS_KEY": "access",
             "MINIO_SECRET_KEY": secrets[2], "METRICS_TOKEN": secrets[3], "URL_SIGNING_SECRET": secrets[4], "API_KEYS": secrets[5],
         ])
-        struct Holder { let configuration: ServiceConfiguration; let s3: S3Configuration; let signer: URLSigner; let redis: RedisConfiguration }
+        struct Holder {
+            let configuration: ServiceConfiguration
+            let s3: S3Configuration
+            let signer: URLSigner
+            let redis: RedisConfiguration
+        }
         let holder = Holder(
             configuration: configuration, s3: try configuration.storage.s3Configuration(), signer: URLSigner(secret: Data(secrets[4].utf8)),
             redis: configuration.redis)

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Attacks from the security review, over a real socket with curl sending paths exactly as
 /// written (`--path-as-is`): the router ignores empty segments and a trailing slash, so
@@ -70,11 +71,13 @@ struct SecurityTests {
             for path in ["/health", "//health/liveness", "/v1/openapi.json/"] {
                 #expect(try await Self.status("GET", base, path) == 200, "\(path)")
             }
-            try ReliabilityReport.record(.accessControl, part: 2, [
-                ReliabilityRow(
-                    fault: "path variants (//v1/…, /v1//…, /./v1/…, %2F, trailing slashes) × every protected route and /metrics, embedded",
-                    tries: refused, result: "401 for every spelling without the credential; with it the same spellings reach the route")
-            ])
+            try ReliabilityReport.record(
+                .accessControl, part: 2,
+                [
+                    ReliabilityRow(
+                        fault: "path variants (//v1/…, /v1//…, /./v1/…, %2F, trailing slashes) × every protected route and /metrics, embedded",
+                        tries: refused, result: "401 for every spelling without the credential; with it the same spellings reach the route")
+                ])
         }
     }
 
@@ -128,7 +131,11 @@ struct SecurityTests {
         try "from-a-file\n".write(toFile: path, atomically: true, encoding: .utf8)
         // Embedded mode, so that only the secret's source is under test (any REDIS_* selects production).
         #expect(try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "REDIS_PASSWORD_FILE": path]).redis.password == "from-a-file")
-        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "REDIS_PASSWORD_FILE": path, "REDIS_PASSWORD": "x"]) }
-        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "DB_PASSWORD_FILE": "\(directory)/missing"]) }
+        #expect(throws: ConfigurationError.self) {
+            try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "REDIS_PASSWORD_FILE": path, "REDIS_PASSWORD": "x"])
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ServiceConfiguration(environment: ["ASO_MODE": "embedded", "DB_PASSWORD_FILE": "\(directory)/missing"])
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 @Suite("SigV4 signing")
 struct SigV4Tests {
@@ -8,24 +9,40 @@ struct SigV4Tests {
     static let suite = SigV4Signer(accessKey: "AKIDEXAMPLE", secretKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", region: "us-east-1", service: "service")
     static let suiteDate = Date(timeIntervalSince1970: 1_440_938_160)  // 2015-08-30T12:36:00Z
 
-    @Test("AWS SigV4 test-suite vectors", arguments: [
-        ("get-vanilla", "GET", "/", [(String, String)](), [(String, String)](), "host;x-amz-date", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
-        ("post-vanilla", "POST", "/", [], [], "host;x-amz-date", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
-        ("get-vanilla-query-order-key-case", "GET", "/", [("Param2", "value2"), ("Param1", "value1")], [], "host;x-amz-date",
-         "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"),
-        ("post-header-value-case", "POST", "/", [], [("My-Header1", "VALUE1")], "host;my-header1;x-amz-date",
-         "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d"),
-        ("get-header-key-duplicate", "GET", "/", [], [("My-Header1", "value2"), ("My-Header1", "value2"), ("My-Header1", "value1")],
-         "host;my-header1;x-amz-date", "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea"),
-        ("get-unreserved", "GET", "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", [], [], "host;x-amz-date",
-         "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"),
-    ] as [(String, String, String, [(String, String)], [(String, String)], String, String)])
-    func testSuiteVectors(name: String, method: String, path: String, query: [(String, String)], headers: [(String, String)], signed: String, signature: String) {
+    @Test(
+        "AWS SigV4 test-suite vectors",
+        arguments: [
+            (
+                "get-vanilla", "GET", "/", [(String, String)](), [(String, String)](), "host;x-amz-date",
+                "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+            ),
+            ("post-vanilla", "POST", "/", [], [], "host;x-amz-date", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"),
+            (
+                "get-vanilla-query-order-key-case", "GET", "/", [("Param2", "value2"), ("Param1", "value1")], [], "host;x-amz-date",
+                "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
+            ),
+            (
+                "post-header-value-case", "POST", "/", [], [("My-Header1", "VALUE1")], "host;my-header1;x-amz-date",
+                "cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d"
+            ),
+            (
+                "get-header-key-duplicate", "GET", "/", [], [("My-Header1", "value2"), ("My-Header1", "value2"), ("My-Header1", "value1")],
+                "host;my-header1;x-amz-date", "c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea"
+            ),
+            (
+                "get-unreserved", "GET", "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", [], [], "host;x-amz-date",
+                "07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"
+            ),
+        ] as [(String, String, String, [(String, String)], [(String, String)], String, String)])
+    func testSuiteVectors(name: String, method: String, path: String, query: [(String, String)], headers: [(String, String)], signed: String, signature: String)
+    {
         let added = Self.suite.sign(
             method: method, path: path, query: query, headers: [("Host", "example.amazonaws.com")] + headers,
             payloadHash: SigV4Signer.emptyPayloadHash, date: Self.suiteDate)
         let authorization = added.first { $0.0 == "Authorization" }?.1
-        #expect(authorization == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=\(signed), Signature=\(signature)", "\(name)")
+        #expect(
+            authorization == "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=\(signed), Signature=\(signature)",
+            "\(name)")
         #expect(added.first { $0.0 == "x-amz-date" }?.1 == "20150830T123600Z")
     }
 
@@ -37,7 +54,10 @@ struct SigV4Tests {
         let added = Self.docs.sign(
             method: "GET", path: "/test.txt", query: [], headers: [("Host", "examplebucket.s3.amazonaws.com"), ("Range", "bytes=0-9")],
             payloadHash: SigV4Signer.emptyPayloadHash, date: Self.docsDate)
-        #expect(added.first { $0.0 == "Authorization" }?.1 == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(
+            added.first { $0.0 == "Authorization" }?.1
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        )
     }
 
     @Test func s3DocumentationPresignedURLExample() {

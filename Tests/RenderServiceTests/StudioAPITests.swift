@@ -1,10 +1,11 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// The studio's API (issue 11): assets, style previews, long-polling, and the pages.
 @Suite("HTTP API: the studio")
@@ -148,8 +149,10 @@ struct StudioAPITests {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try await service.app.test(.router) { client in
             let form = try Self.assetForm(Photos.elephants)
-            let assetID = try #require(try await client.execute(
-                uri: "/v1/assets", method: .post, headers: Self.headers(form), body: ByteBuffer(data: form.finished())).json["asset_id"] as? String)
+            let assetID = try #require(
+                try await client.execute(
+                    uri: "/v1/assets", method: .post, headers: Self.headers(form), body: ByteBuffer(data: form.finished())
+                ).json["asset_id"] as? String)
             func probe(_ response: TestResponse) throws -> ImageProbe {
                 let path = "\(scratch)/\(UUID().uuidString).jpg"
                 try Data(buffer: response.body).write(to: URL(fileURLWithPath: path))
@@ -196,13 +199,15 @@ struct StudioAPITests {
     }
 
     @Test func previewQueriesAreReadAsFormsWriteThem() {
-        #expect(AssetController.formQuery("style_params=%7B%22a%22%3A+1%7D&fit=cover&fit=contain&x") == ["style_params": "{\"a\": 1}", "fit": "cover", "x": ""])
+        #expect(
+            AssetController.formQuery("style_params=%7B%22a%22%3A+1%7D&fit=cover&fit=contain&x") == ["style_params": "{\"a\": 1}", "fit": "cover", "x": ""])
         #expect(AssetController.formQuery("a=%2B1") == ["a": "+1"])
         #expect(AssetController.formQuery(nil).isEmpty)
     }
 
     @Test func previewPaperKeepsThePrintsShapeAtSixHundredPixels() {
-        let asset = AssetRecord(id: UUID(), storageKey: "k", contentType: "image/jpeg", sizeBytes: 1, width: 4000, height: 3000, format: "jpeg", createdAt: Date())
+        let asset = AssetRecord(
+            id: UUID(), storageKey: "k", contentType: "image/jpeg", sizeBytes: 1, width: 4000, height: 3000, format: "jpeg", createdAt: Date())
         for preset in SizePreset.all {
             let paper = StylePreviews.paper(for: preset, asset: asset)
             #expect(abs(max(paper.widthPixels, paper.heightPixels) - 600) <= 40, "\(preset.name): \(paper.widthPixels)x\(paper.heightPixels)")
@@ -246,7 +251,11 @@ struct StudioAPITests {
             // Without Prefer, or with a malformed one, nothing waits.
             #expect(try await client.get("/v1/renders/\(id)", headers: [.prefer: "wait=soon"]).headers[.preferenceApplied] == nil)
         }
-        #expect(RenderController.preferredWait(Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/", headerFields: [.prefer: "wait=-3"]), body: .init(buffer: ByteBuffer()))) == nil)
+        #expect(
+            RenderController.preferredWait(
+                Request(
+                    head: .init(method: .get, scheme: nil, authority: nil, path: "/", headerFields: [.prefer: "wait=-3"]), body: .init(buffer: ByteBuffer())))
+                == nil)
     }
 
     @Test func changeSignalWakesWatchesKeepsEarlyNewsAndForgetsEndedWatches() async throws {

@@ -4,9 +4,10 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
-@testable import RenderService
 import ServiceLifecycle
 import Testing
+
+@testable import RenderService
 
 @Suite("Webhooks")
 struct WebhookTests {
@@ -24,8 +25,10 @@ struct WebhookTests {
     }
 
     @Test func onlyPublicUnicastAddressesArePublic() {
-        for v4 in ["0.0.0.0", "10.1.2.3", "127.0.0.1", "100.64.0.1", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.168.1.1", "192.0.0.8",
-                   "198.18.0.1", "224.0.0.1", "255.255.255.255"] {
+        for v4 in [
+            "0.0.0.0", "10.1.2.3", "127.0.0.1", "100.64.0.1", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.168.1.1", "192.0.0.8",
+            "198.18.0.1", "224.0.0.1", "255.255.255.255",
+        ] {
             #expect(!WebhookAddress.isPublic(v4.split(separator: ".").map { UInt8($0)! }), "\(v4)")
         }
         for v4 in ["8.8.8.8", "172.32.0.1", "100.128.0.1", "93.184.216.34"] {
@@ -86,9 +89,11 @@ struct WebhookTests {
         let service = try await EmbeddedTestService.make(["WEBHOOK_SECRET": WebhookReceiver.secret])
         defer { service.cleanUp() }
         try await service.app.test(.router) { client in
-            for url in ["ftp://shop.example/hooks", "not a url", "/relative", "http://user:pw@shop.example/", "http://127.0.0.1:9/x",
-                        "http://localhost/hooks", "http://[::1]/", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/",
-                        "https://" + String(repeating: "a", count: 2100) + ".example/"] {
+            for url in [
+                "ftp://shop.example/hooks", "not a url", "/relative", "http://user:pw@shop.example/", "http://127.0.0.1:9/x",
+                "http://localhost/hooks", "http://[::1]/", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/",
+                "https://" + String(repeating: "a", count: 2100) + ".example/",
+            ] {
                 let response = try await client.upload(try .render(extra: ["webhook_url": url]))
                 try response.expectError(.badRequest, "Invalid webhook_url")
             }
@@ -185,7 +190,8 @@ struct WebhookTests {
         let logger = Logger(label: "test")
         var settings = try Self.settings(base: .seconds(2))
         settings.retryCap = .seconds(2)
-        let first = WebhookDeliverer(outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
+        let first = WebhookDeliverer(
+            outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
         let group = ServiceGroup(configuration: .init(services: [first], logger: logger))
         let running = Task { try await group.run() }
         try await receiver.wait { $0.count == 1 }
@@ -194,7 +200,8 @@ struct WebhookTests {
         #expect(try await outbox.deliveries(renderID: id).first?.status == .pending, "retry recorded before stopping")
 
         let (store2, outbox2) = try await reopen()
-        let second = WebhookDeliverer(outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
+        let second = WebhookDeliverer(
+            outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
         let restarted = Task { try await second.run() }
         defer { restarted.cancel() }
         try await eventually(timeout: .seconds(90)) { try await outbox2.deliveries(renderID: id).first?.status == .delivered }
@@ -217,9 +224,20 @@ struct WebhookTests {
         var settings = try Self.settings()
         settings.concurrency = 3
         let logger = Logger(label: "test")
-        let a = Task { try await WebhookDeliverer(outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(20)).run() }
-        let b = Task { try await WebhookDeliverer(outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(20)).run() }
-        defer { a.cancel(); b.cancel() }
+        let a = Task {
+            try await WebhookDeliverer(
+                outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(20)
+            ).run()
+        }
+        let b = Task {
+            try await WebhookDeliverer(
+                outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(20)
+            ).run()
+        }
+        defer {
+            a.cancel()
+            b.cancel()
+        }
         try await receiver.wait { $0.count >= 16 }
         try await Task.sleep(for: .seconds(1))
         let requests = receiver.requests

@@ -49,9 +49,11 @@ public struct PrintLayout: Sendable, Equatable {
     /// How far the content reaches beyond the trim box on each side, in print pixels: the
     /// bleed a cover picture runs into (0 where the content lies inside the trim, as with contain).
     public var contentBeyondTrim: (left: Int, top: Int, right: Int, bottom: Int) {
-        (max(0, trimOrigin.x - contentOrigin.x), max(0, trimOrigin.y - contentOrigin.y),
-         max(0, contentOrigin.x + content.width - trimOrigin.x - trim.width),
-         max(0, contentOrigin.y + content.height - trimOrigin.y - trim.height))
+        (
+            max(0, trimOrigin.x - contentOrigin.x), max(0, trimOrigin.y - contentOrigin.y),
+            max(0, contentOrigin.x + content.width - trimOrigin.x - trim.width),
+            max(0, contentOrigin.y + content.height - trimOrigin.y - trim.height)
+        )
     }
     /// The photo decoded, oriented, cropped/fitted and resized to this size before the style
     /// runs; then upsampled to `content`. Never larger than `content`, never larger than the
@@ -114,7 +116,8 @@ public struct PrintLayout: Sendable, Equatable {
             contentOrigin = (edge + (target.width - cw) / 2, edge + (target.height - ch) / 2)
         }
         effectiveDPI = Double(preset.dpi) / scale
-        cropOrigin = fit == .contain
+        cropOrigin =
+            fit == .contain
             ? (0, 0)
             : ((Double(source.width) * scale - Double(content.width)) / 2, (Double(source.height) * scale - Double(content.height)) / 2)
 

@@ -92,7 +92,8 @@ public struct SizePreset: Sendable, Hashable, Codable, Identifiable {
         for (side, value) in [("width", width), ("height", height)] {
             guard value.isFinite, range.contains(value) else {
                 throw RenderError(
-                    .invalidRequest, "The \(side) must be between \(number(range.lowerBound)) and \(number(range.upperBound)) \(unit) (got \(number(value)) \(unit))")
+                    .invalidRequest,
+                    "The \(side) must be between \(number(range.lowerBound)) and \(number(range.upperBound)) \(unit) (got \(number(value)) \(unit))")
             }
         }
         let short = min(width, height), long = max(width, height)

@@ -76,7 +76,8 @@ extension ImageProbe {
     public static func verifyDecodes(path: String, format: ImageFormat) throws(RenderError) {
         var out: UnsafeMutablePointer<VipsImage>?
         defer { if let out { g_object_unref(UnsafeMutableRawPointer(out)) } }
-        let decodes = aso_thumbnail(path, &out, 64, 64, 0, Int32(VIPS_FAIL_ON_ERROR.rawValue), 0) == 0
+        let decodes =
+            aso_thumbnail(path, &out, 64, 64, 0, Int32(VIPS_FAIL_ON_ERROR.rawValue), 0) == 0
             && out.map { image in
                 var size = 0
                 let bytes = aso_write_to_memory(image, &size)

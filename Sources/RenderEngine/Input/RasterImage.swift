@@ -112,7 +112,9 @@ public struct RasterImage: Sendable {
     public func writeJPEG(to path: String, quality: Int) throws(RenderError) {
         try Vips.start()
         let failure: RenderError? = pixels.withUnsafeBytes { bytes in
-            guard let image = aso_image_from_memory(bytes.baseAddress, bytes.count, Int32(width), Int32(height), Int32(bands), Int32(VIPS_FORMAT_UCHAR.rawValue)) else {
+            guard
+                let image = aso_image_from_memory(bytes.baseAddress, bytes.count, Int32(width), Int32(height), Int32(bands), Int32(VIPS_FORMAT_UCHAR.rawValue))
+            else {
                 return RenderError(.internalFailure, "The image could not be wrapped", detail: Vips.takeErrorText())
             }
             let ref = VipsImageRef(taking: image)
@@ -128,7 +130,9 @@ public struct RasterImage: Sendable {
     public func writePNG(to path: String) throws(RenderError) {
         try Vips.start()
         let failure: RenderError? = pixels.withUnsafeBytes { bytes in
-            guard let image = aso_image_from_memory(bytes.baseAddress, bytes.count, Int32(width), Int32(height), Int32(bands), Int32(VIPS_FORMAT_UCHAR.rawValue)) else {
+            guard
+                let image = aso_image_from_memory(bytes.baseAddress, bytes.count, Int32(width), Int32(height), Int32(bands), Int32(VIPS_FORMAT_UCHAR.rawValue))
+            else {
                 return RenderError(.internalFailure, "The image could not be wrapped", detail: Vips.takeErrorText())
             }
             let ref = VipsImageRef(taking: image)

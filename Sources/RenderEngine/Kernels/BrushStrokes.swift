@@ -206,118 +206,120 @@ struct PaintSurface {
         let pr = planes[0], pg = planes[1], pb = planes[2], ph = planes[3], pc = planes[4]
         let colour = stroke.colour
         stroke.segments.withUnsafeBufferPointer { segments in
-        stroke.lengths.withUnsafeBufferPointer { lengths in
-        stroke.bristles.withUnsafeBufferPointer { bristles in
-        stroke.wobble.withUnsafeBufferPointer { wobble in
-            @inline(__always) func distanceSquared(_ k: Int, _ px: Float, _ py: Float) -> Float {
-                let s = segments[k]
-                let vx = px - s.x, vy = py - s.y
-                let t = min(max(vx * s.z + vy * s.w, 0), lengths[k])
-                let ex = vx - s.z * t, ey = vy - s.w * t
-                return ex * ex + ey * ey
-            }
-            for k in 0...last {
-                let seg = segments[k]
-                let length = lengths[k]
-                let ax = seg.x, ay = seg.y, ux = seg.z, uy = seg.w
-                let segmentStart = stroke.starts[k]
-                // Pixels a segment may own: its body (with the head before the first segment and
-                // the tail after the last), and the wedge outside the bend at its end.
-                for piece in 0..<(k < last ? 2 : 1) {
-                let lo: Float = piece == 1 ? length : (k == 0 ? -(0.6 * r + soft) : 0)
-                let hi: Float = piece == 1 ? length + reach : (k == last ? length + tailReach : length)
-                let next = piece == 1 ? segments[k + 1] : seg
-                let minY = max(rows.lowerBound, Int((min(ay + uy * lo, ay + uy * hi) - reach).rounded(.down)))
-                let maxY = min(rows.upperBound - 1, Int((max(ay + uy * lo, ay + uy * hi) + reach).rounded(.up)))
-                guard minY <= maxY else { continue }
-                for y in minY...maxY {
-                    let py = Float(y) + 0.5
-                    let Y = py - ay
-                    // X range where lo ≤ X·ux + Y·uy ≤ hi and |Y·ux − X·uy| ≤ reach (X = px − ax),
-                    // and for the wedge, before the start of the next segment.
-                    var xMin = -Float.infinity, xMax = Float.infinity
-                    guard clip(&xMin, &xMax, cx: ux, cy: uy, Y: Y, lo: lo, hi: hi),
-                        clip(&xMin, &xMax, cx: -uy, cy: ux, Y: Y, lo: -reach, hi: reach)
-                    else { continue }
-                    if piece == 1 {
-                        let shift = (next.x - ax) * next.z + (next.y - ay) * next.w
-                        guard clip(&xMin, &xMax, cx: next.z, cy: next.w, Y: Y, lo: -reach + shift, hi: shift) else { continue }
-                    }
-                    let x0 = max(0, Int((ax + xMin - 0.5).rounded(.up))), x1 = min(width - 1, Int((ax + xMax - 0.5).rounded(.down)))
-                    guard x0 <= x1 else { continue }
-                    let rowR = pr.row(y), rowG = pg.row(y), rowB = pb.row(y), rowH = ph.row(y), rowC = pc.row(y)
-                    for x in x0...x1 {
-                        let px = Float(x) + 0.5
-                        let vx = px - ax
-                        let t = vx * ux + Y * uy
-                        let n = Y * ux - vx * uy
-                        let tc = min(max(t, 0), length)
-                        let ex = vx - ux * tc, ey = Y - uy * tc
-                        let d2 = ex * ex + ey * ey
-                        if d2 > reach * reach && !(k == last && t > length) { continue }
-                        // The pixel belongs to its nearest segment (ties to the earlier one).
-                        if k > 0 && distanceSquared(k - 1, px, py) <= d2 { continue }
-                        if k < last && distanceSquared(k + 1, px, py) < d2 { continue }
-                        var along: Float, across: Float
-                        if k == 0 && t < 0 {
-                            along = t
-                            across = n
-                        } else if k == last && t > length {
-                            along = segmentStart + t
-                            across = n
-                        } else {
-                            along = segmentStart + tc
-                            across = n < 0 ? -d2.squareRoot() : d2.squareRoot()
+            stroke.lengths.withUnsafeBufferPointer { lengths in
+                stroke.bristles.withUnsafeBufferPointer { bristles in
+                    stroke.wobble.withUnsafeBufferPointer { wobble in
+                        @inline(__always) func distanceSquared(_ k: Int, _ px: Float, _ py: Float) -> Float {
+                            let s = segments[k]
+                            let vx = px - s.x, vy = py - s.y
+                            let t = min(max(vx * s.z + vy * s.w, 0), lengths[k])
+                            let ex = vx - s.z * t, ey = vy - s.w * t
+                            return ex * ex + ey * ey
                         }
-                        // Ragged edges: the half-width wanders a little along the stroke, and
-                        // narrows towards the end as the brush lifts.
-                        let progress = min(max(along * inverseSpan, 0), 1)
-                        let edge = r * lookup(wobble, max(along, 0) * inverseWobble) * (1 - texture.taper * progress * progress)
-                        let inside = edge - abs(across)
-                        let lateral = min(max(inside / soft + 0.5, 0), 1)
-                        if lateral <= 0 { continue }
-                        let inverseEdge = 1 / edge
-                        let u = min(abs(across) * inverseEdge, 1)
-                        let profile = (1 - u * u).squareRoot()
-                        // Bristles: streaks across the stroke, each with its own load and length.
-                        let lane = (across * inverseEdge + 1) * 0.5 * lanes
-                        let laneIndex = min(max(Int(lane), 0), Int(lanes) - 1)
-                        let fraction = min(max(lane - Float(laneIndex), 0), 1)
-                        let b0 = bristles[laneIndex], b1 = bristles[laneIndex + 1]
-                        let blend = fraction * fraction * (3 - 2 * fraction)
-                        let bristle = b0.x + (b1.x - b0.x) * blend
-                        let reachOfBristle = fraction < 0.5 ? b0.y : b1.y
-                        // Head: rounded, slightly flattened where the brush landed.
-                        let headDistance = along + 0.6 * r * profile
-                        let head = min(max(headDistance / soft + 0.5, 0), 1)
-                        // Tail: the bristles leave one by one.
-                        let tailDistance = total + tailReach * (0.15 + 0.85 * reachOfBristle) * profile - along
-                        let tail = min(max(tailDistance / soft + 0.5, 0), 1)
-                        let alpha = lateral * head * tail * stroke.opacity
-                        if alpha <= 0.002 { continue }
-                        let v = min(max(along * inverseSpan, 0), 1)
-                        // Wet-in-wet: as the brush empties, bristles drag the paint below along.
-                        let mix = min(1, texture.pickup * v * (0.4 + 1.2 * bristle))
-                        let colourAlpha = alpha * (1 - mix)
-                        let shade = 1 + texture.bristleShade * (2 * bristle - 1)
-                        rowR[x] += (colour.x * shade - rowR[x]) * colourAlpha
-                        rowG[x] += (colour.y * shade - rowG[x]) * colourAlpha
-                        rowB[x] += (colour.z * shade - rowB[x]) * colourAlpha
-                        // Relief: a rounded bead with a ridge of pushed paint inside each edge,
-                        // bristle grooves along the stroke, thinning as the brush empties.
-                        let heightAlpha = smoothstep(inside * inverseRamp) * smoothstep(headDistance * inverseRamp) * smoothstep(tailDistance * inverseRamp) * stroke.opacity
-                        let ridgeOffset = (u - 0.72) * 6
-                        let ridge = texture.ridge * max(0, 1 - ridgeOffset * ridgeOffset)
-                        let deposit = stroke.thickness * (1 - 0.35 * v) * (0.75 + ridge + texture.bristleRelief * (2 * bristle - 1))
-                        rowH[x] += heightAlpha * (deposit - texture.flatten * min(rowH[x], deposit))
-                        rowC[x] += alpha * (1 - rowC[x])
+                        for k in 0...last {
+                            let seg = segments[k]
+                            let length = lengths[k]
+                            let ax = seg.x, ay = seg.y, ux = seg.z, uy = seg.w
+                            let segmentStart = stroke.starts[k]
+                            // Pixels a segment may own: its body (with the head before the first segment and
+                            // the tail after the last), and the wedge outside the bend at its end.
+                            for piece in 0..<(k < last ? 2 : 1) {
+                                let lo: Float = piece == 1 ? length : (k == 0 ? -(0.6 * r + soft) : 0)
+                                let hi: Float = piece == 1 ? length + reach : (k == last ? length + tailReach : length)
+                                let next = piece == 1 ? segments[k + 1] : seg
+                                let minY = max(rows.lowerBound, Int((min(ay + uy * lo, ay + uy * hi) - reach).rounded(.down)))
+                                let maxY = min(rows.upperBound - 1, Int((max(ay + uy * lo, ay + uy * hi) + reach).rounded(.up)))
+                                guard minY <= maxY else { continue }
+                                for y in minY...maxY {
+                                    let py = Float(y) + 0.5
+                                    let Y = py - ay
+                                    // X range where lo ≤ X·ux + Y·uy ≤ hi and |Y·ux − X·uy| ≤ reach (X = px − ax),
+                                    // and for the wedge, before the start of the next segment.
+                                    var xMin = -Float.infinity, xMax = Float.infinity
+                                    guard clip(&xMin, &xMax, cx: ux, cy: uy, Y: Y, lo: lo, hi: hi),
+                                        clip(&xMin, &xMax, cx: -uy, cy: ux, Y: Y, lo: -reach, hi: reach)
+                                    else { continue }
+                                    if piece == 1 {
+                                        let shift = (next.x - ax) * next.z + (next.y - ay) * next.w
+                                        guard clip(&xMin, &xMax, cx: next.z, cy: next.w, Y: Y, lo: -reach + shift, hi: shift) else { continue }
+                                    }
+                                    let x0 = max(0, Int((ax + xMin - 0.5).rounded(.up))), x1 = min(width - 1, Int((ax + xMax - 0.5).rounded(.down)))
+                                    guard x0 <= x1 else { continue }
+                                    let rowR = pr.row(y), rowG = pg.row(y), rowB = pb.row(y), rowH = ph.row(y), rowC = pc.row(y)
+                                    for x in x0...x1 {
+                                        let px = Float(x) + 0.5
+                                        let vx = px - ax
+                                        let t = vx * ux + Y * uy
+                                        let n = Y * ux - vx * uy
+                                        let tc = min(max(t, 0), length)
+                                        let ex = vx - ux * tc, ey = Y - uy * tc
+                                        let d2 = ex * ex + ey * ey
+                                        if d2 > reach * reach && !(k == last && t > length) { continue }
+                                        // The pixel belongs to its nearest segment (ties to the earlier one).
+                                        if k > 0 && distanceSquared(k - 1, px, py) <= d2 { continue }
+                                        if k < last && distanceSquared(k + 1, px, py) < d2 { continue }
+                                        var along: Float, across: Float
+                                        if k == 0 && t < 0 {
+                                            along = t
+                                            across = n
+                                        } else if k == last && t > length {
+                                            along = segmentStart + t
+                                            across = n
+                                        } else {
+                                            along = segmentStart + tc
+                                            across = n < 0 ? -d2.squareRoot() : d2.squareRoot()
+                                        }
+                                        // Ragged edges: the half-width wanders a little along the stroke, and
+                                        // narrows towards the end as the brush lifts.
+                                        let progress = min(max(along * inverseSpan, 0), 1)
+                                        let edge = r * lookup(wobble, max(along, 0) * inverseWobble) * (1 - texture.taper * progress * progress)
+                                        let inside = edge - abs(across)
+                                        let lateral = min(max(inside / soft + 0.5, 0), 1)
+                                        if lateral <= 0 { continue }
+                                        let inverseEdge = 1 / edge
+                                        let u = min(abs(across) * inverseEdge, 1)
+                                        let profile = (1 - u * u).squareRoot()
+                                        // Bristles: streaks across the stroke, each with its own load and length.
+                                        let lane = (across * inverseEdge + 1) * 0.5 * lanes
+                                        let laneIndex = min(max(Int(lane), 0), Int(lanes) - 1)
+                                        let fraction = min(max(lane - Float(laneIndex), 0), 1)
+                                        let b0 = bristles[laneIndex], b1 = bristles[laneIndex + 1]
+                                        let blend = fraction * fraction * (3 - 2 * fraction)
+                                        let bristle = b0.x + (b1.x - b0.x) * blend
+                                        let reachOfBristle = fraction < 0.5 ? b0.y : b1.y
+                                        // Head: rounded, slightly flattened where the brush landed.
+                                        let headDistance = along + 0.6 * r * profile
+                                        let head = min(max(headDistance / soft + 0.5, 0), 1)
+                                        // Tail: the bristles leave one by one.
+                                        let tailDistance = total + tailReach * (0.15 + 0.85 * reachOfBristle) * profile - along
+                                        let tail = min(max(tailDistance / soft + 0.5, 0), 1)
+                                        let alpha = lateral * head * tail * stroke.opacity
+                                        if alpha <= 0.002 { continue }
+                                        let v = min(max(along * inverseSpan, 0), 1)
+                                        // Wet-in-wet: as the brush empties, bristles drag the paint below along.
+                                        let mix = min(1, texture.pickup * v * (0.4 + 1.2 * bristle))
+                                        let colourAlpha = alpha * (1 - mix)
+                                        let shade = 1 + texture.bristleShade * (2 * bristle - 1)
+                                        rowR[x] += (colour.x * shade - rowR[x]) * colourAlpha
+                                        rowG[x] += (colour.y * shade - rowG[x]) * colourAlpha
+                                        rowB[x] += (colour.z * shade - rowB[x]) * colourAlpha
+                                        // Relief: a rounded bead with a ridge of pushed paint inside each edge,
+                                        // bristle grooves along the stroke, thinning as the brush empties.
+                                        let heightAlpha =
+                                            smoothstep(inside * inverseRamp) * smoothstep(headDistance * inverseRamp) * smoothstep(tailDistance * inverseRamp)
+                                            * stroke.opacity
+                                        let ridgeOffset = (u - 0.72) * 6
+                                        let ridge = texture.ridge * max(0, 1 - ridgeOffset * ridgeOffset)
+                                        let deposit = stroke.thickness * (1 - 0.35 * v) * (0.75 + ridge + texture.bristleRelief * (2 * bristle - 1))
+                                        rowH[x] += heightAlpha * (deposit - texture.flatten * min(rowH[x], deposit))
+                                        rowC[x] += alpha * (1 - rowC[x])
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-                }
             }
-        }
-        }
-        }
         }
     }
 }

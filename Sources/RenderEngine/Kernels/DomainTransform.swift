@@ -20,7 +20,10 @@ enum DomainTransform {
         Parallel.rows(h) { rows in
             for y in rows {
                 let ox = dx.row(y), oy = dy.row(y)
-                for x in 0..<w { ox[x] = 0; oy[x] = 0 }
+                for x in 0..<w {
+                    ox[x] = 0
+                    oy[x] = 0
+                }
                 for p in planes {
                     let r = p.row(y)
                     for x in 1..<max(w, 1) { ox[x] += abs(r[x] - r[x - 1]) }

@@ -137,7 +137,8 @@ struct DotPrint: PrintFinish {
                     let first = max(0, Int(((left - px0) / scale.x).rounded(.down)))
                     let last = min(count - 1, Int(((right - px0) / scale.x).rounded(.up)))
                     if first > last { continue }
-                    spans.append(Span(order: UInt64(layer) << 32 | UInt64(dot.order), layer: Int32(layer), index: Int32(index), first: Int32(first), last: Int32(last)))
+                    spans.append(
+                        Span(order: UInt64(layer) << 32 | UInt64(dot.order), layer: Int32(layer), index: Int32(index), first: Int32(first), last: Int32(last)))
                 }
             }
         }

@@ -206,7 +206,9 @@ enum WatercolorWash {
     ///   - toReference: reference pixels per plane pixel (x and y).
     ///   - origin: the plane's top-left pixel centre in reference pixels of the whole photo.
     ///   - period: feature size of the first octave, in reference pixels.
-    static func noise(width: Int, height: Int, toReference: (x: Float, y: Float), origin: (x: Float, y: Float), period: Float, octaves: Int, seed: UInt32) -> Plane {
+    static func noise(width: Int, height: Int, toReference: (x: Float, y: Float), origin: (x: Float, y: Float), period: Float, octaves: Int, seed: UInt32)
+        -> Plane
+    {
         let out = Plane(width: width, height: height)
         let inverse = 1 / period
         Parallel.rows(height) { rows in
@@ -250,7 +252,8 @@ enum WatercolorWash {
                     // Skin and fur: warm hues of moderate chroma and lightness (faces, pets).
                     let chroma = (a[x] * a[x] + b[x] * b[x]).squareRoot()
                     let hue = atan2(b[x], a[x]) * (180 / Float.pi)
-                    let warm = exp(-(hue - 55) * (hue - 55) / (2 * 18 * 18)) * smoothstep(6, 12, chroma) * (1 - smoothstep(32, 45, chroma))
+                    let warm =
+                        exp(-(hue - 55) * (hue - 55) / (2 * 18 * 18)) * smoothstep(6, 12, chroma) * (1 - smoothstep(32, 45, chroma))
                         * smoothstep(25, 45, l[x]) * (1 - smoothstep(82, 92, l[x]))
                     let lit = smoothstep(10, 35, l[x])
                     sk[x] = warm

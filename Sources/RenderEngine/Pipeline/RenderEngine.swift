@@ -75,9 +75,10 @@ public struct RenderEngine: Sendable {
                 workingAnchor: cropOffset.map { (Float($0.x), Float($0.y)) }, overview: overview)
             let styled = try job.style.abstract(planes, context: context)
             let buffer = styled.planes.interleaved()
-            guard let image = aso_image_from_memory(
-                buffer.pointer, buffer.byteCount, Int32(buffer.width), Int32(buffer.height), Int32(buffer.channels),
-                Int32(VIPS_FORMAT_FLOAT.rawValue))
+            guard
+                let image = aso_image_from_memory(
+                    buffer.pointer, buffer.byteCount, Int32(buffer.width), Int32(buffer.height), Int32(buffer.channels),
+                    Int32(VIPS_FORMAT_FLOAT.rawValue))
             else {
                 throw RenderError(.internalFailure, "The styled image could not be handed to libvips", detail: Vips.takeErrorText())
             }

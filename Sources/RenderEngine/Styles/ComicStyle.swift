@@ -20,7 +20,8 @@ public struct ComicStyle: RenderStyle {
         name: "Comic",
         description: "Flat cel-shaded colour in a few tones with clean black ink outlines.",
         parameters: [
-            StyleParameter(name: "line_weight", description: "Thickness of the ink outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
+            StyleParameter(
+                name: "line_weight", description: "Thickness of the ink outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
             StyleParameter(name: "colour_levels", description: "Number of flat tones the lightness is cut into.", defaultValue: 3, minimum: 2, maximum: 5),
         ]
     )
@@ -172,7 +173,10 @@ struct ComicPalette: Sendable {
             let values = members[k].sorted()
             let lightness = centres[k].0 / Self.lightWeight
             guard values.count > 4 else {
-                hues.append(Hue(lightness: lightness, a: centres[k].1 * boost, b: centres[k].2 * boost, centreA: centres[k].1, centreB: centres[k].2, cuts: [], tones: [lightness]))
+                hues.append(
+                    Hue(
+                        lightness: lightness, a: centres[k].1 * boost, b: centres[k].2 * boost, centreA: centres[k].1, centreB: centres[k].2, cuts: [],
+                        tones: [lightness]))
                 continue
             }
             func quantile(_ q: Float) -> Float { values[min(values.count - 1, Int(q * Float(values.count)))] }
@@ -194,7 +198,10 @@ struct ComicPalette: Sendable {
             }
             for i in stride(from: tones.count - 2, through: 0, by: -1) { tones[i] = min(tones[i], tones[i + 1] - 12) }
             tones = tones.map { min(98, max(5, $0)) }
-            hues.append(Hue(lightness: lightness, a: centres[k].1 * boost, b: centres[k].2 * boost, centreA: centres[k].1, centreB: centres[k].2, cuts: cuts, tones: tones))
+            hues.append(
+                Hue(
+                    lightness: lightness, a: centres[k].1 * boost, b: centres[k].2 * boost, centreA: centres[k].1, centreB: centres[k].2, cuts: cuts,
+                    tones: tones))
         }
         self.hues = hues
         black = min(Sketch.percentile(pl, 0.03) + 2, 20)

@@ -37,26 +37,36 @@ public struct ImpressionistStyle: RenderStyle {
         let bright = Self.pleinAir(PaintPreparation.brighten(photo, saturation: 1.3, gamma: 0.85))
 
         // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
-        let ground = PlanarImage(planes: bright.planes.enumerated().map { channel, plane in
-            let tone: [Float] = [0.93, 0.88, 0.78]
-            return PlaneMath.map(Blur.gaussian(plane, sigma: Double(3 * unit))) { $0 * 0.55 + tone[channel] * 0.45 }
-        })
+        let ground = PlanarImage(
+            planes: bright.planes.enumerated().map { channel, plane in
+                let tone: [Float] = [0.93, 0.88, 0.78]
+                return PlaneMath.map(Blur.gaussian(plane, sigma: Double(3 * unit))) { $0 * 0.55 + tone[channel] * 0.45 }
+            })
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 30 * unit, angle: 0.2, swing: 1.2, seed: Noise.stream(context.seed, 41))
         let steps = max(1, Int((3 * lengthFactor).rounded()))
         let layers: [StrokeLayer] = [
-            StrokeLayer(radius: 0.95 * unit * brush, spacing: 1.8 * unit * brush, threshold: 0, cover: true, minSteps: min(2, steps), maxSteps: steps, step: 1.25 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6, angleJitter: 0.25),
-            StrokeLayer(radius: 0.6 * unit * brush, spacing: 1.1 * unit * brush, threshold: 0.09, cover: false, minSteps: min(2, steps), maxSteps: steps, step: 0.8 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5, angleJitter: 0.2),
-            StrokeLayer(radius: 0.42 * unit * brush, spacing: 0.75 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps, step: 0.45 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4, angleJitter: 0.15),
-            StrokeLayer(radius: 0.25 * unit * brush, spacing: 0.45 * unit * brush, threshold: 0.15, cover: false, minSteps: 1, maxSteps: steps, step: 0.27 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3, angleJitter: 0.1),
+            StrokeLayer(
+                radius: 0.95 * unit * brush, spacing: 1.8 * unit * brush, threshold: 0, cover: true, minSteps: min(2, steps), maxSteps: steps,
+                step: 1.25 * unit * brush, inertia: 1, edgeStop: 0.3, thickness: 0.6, angleJitter: 0.25),
+            StrokeLayer(
+                radius: 0.6 * unit * brush, spacing: 1.1 * unit * brush, threshold: 0.09, cover: false, minSteps: min(2, steps), maxSteps: steps,
+                step: 0.8 * unit * brush, inertia: 1, edgeStop: 0.25, thickness: 0.5, angleJitter: 0.2),
+            StrokeLayer(
+                radius: 0.42 * unit * brush, spacing: 0.75 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: steps,
+                step: 0.45 * unit * brush, inertia: 1, edgeStop: 0.2, thickness: 0.4, angleJitter: 0.15),
+            StrokeLayer(
+                radius: 0.25 * unit * brush, spacing: 0.45 * unit * brush, threshold: 0.15, cover: false, minSteps: 1, maxSteps: steps,
+                step: 0.27 * unit * brush, inertia: 1, edgeStop: 0.16, thickness: 0.3, angleJitter: 0.1),
         ]
         var tensor = PlanarImage(width: 1, height: 1, channels: 3)
         for (index, layer) in layers.enumerated() {
             let reference = PlanarImage(planes: bright.planes.map { Blur.gaussian($0, sigma: Double(layer.radius) * 0.6) })
             if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
             let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 2, prior: prior, priorWeight: 0.06, anchor: anchor)
-            var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
+            var strokes = StrokePlacer.place(
+                layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
             // Detail dabs stay closer to the local colour: eyes and mouths must read.
             let jitter: Float = [1, 0.8, 0.55, 0.35][index]
             for i in strokes.indices {
@@ -64,9 +74,11 @@ public struct ImpressionistStyle: RenderStyle {
                 let centre = strokes[i].points[strokes[i].points.count / 2]
                 strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin.value(at: centre)))
             }
-            surface.paint(strokes, texture: BrushTexture(
-                bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.14, bristleRelief: 0.5, ridge: 0.05, tail: 0.45,
-                pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.1, taper: 0.2, flatten: 0.5))
+            surface.paint(
+                strokes,
+                texture: BrushTexture(
+                    bristleWidth: max(1.2, 0.16 * unit), bristleShade: 0.14, bristleRelief: 0.5, ridge: 0.05, tail: 0.45,
+                    pickup: 0.08, softness: max(1.2, 0.12 * unit), wobble: 0.1, taper: 0.2, flatten: 0.5))
         }
         let (gx, gy) = surface.heightGradient()
         return StyledImage(

@@ -19,7 +19,9 @@ public struct OilPaintingStyle: RenderStyle {
         description: "Thick, directional brush strokes that follow the forms of the photo, on lit canvas.",
         parameters: [
             StyleParameter(name: "brush_size", description: "Size of the brush strokes, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
-            StyleParameter(name: "relief", description: "How strongly the impasto and the canvas weave catch the light (0 = flat).", defaultValue: 0.5, minimum: 0, maximum: 1),
+            StyleParameter(
+                name: "relief", description: "How strongly the impasto and the canvas weave catch the light (0 = flat).", defaultValue: 0.5, minimum: 0,
+                maximum: 1),
         ]
     )
 
@@ -38,19 +40,28 @@ public struct OilPaintingStyle: RenderStyle {
         let rich = PaintPreparation.enrich(photo, saturation: 1.2, contrast: 0.12)
 
         // A toned ground (imprimatura): the photo's colours, very blurred and a little warm.
-        let ground = PlanarImage(planes: rich.planes.enumerated().map { channel, plane in
-            let warm: [Float] = [0.04, 0.01, -0.03]
-            return PlaneMath.map(Blur.gaussian(plane, sigma: Double(4 * unit))) { $0 * 0.9 + warm[channel] }
-        })
+        let ground = PlanarImage(
+            planes: rich.planes.enumerated().map { channel, plane in
+                let warm: [Float] = [0.04, 0.01, -0.03]
+                return PlaneMath.map(Blur.gaussian(plane, sigma: Double(4 * unit))) { $0 * 0.9 + warm[channel] }
+            })
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
         let layers: [StrokeLayer] = [
-            StrokeLayer(radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush, inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15),
-            StrokeLayer(radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush, inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12),
-            StrokeLayer(radius: 0.3 * unit * brush, spacing: 0.36 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.3 * unit * brush, inertia: 0.3, edgeStop: 0.12, thickness: 0.35),
-            StrokeLayer(radius: 0.17 * unit * brush, spacing: 0.2 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: 5, step: 0.18 * unit * brush, inertia: 0.3, edgeStop: 0.1, thickness: 0.22),
+            StrokeLayer(
+                radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush,
+                inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15),
+            StrokeLayer(
+                radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush,
+                inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12),
+            StrokeLayer(
+                radius: 0.3 * unit * brush, spacing: 0.36 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.3 * unit * brush,
+                inertia: 0.3, edgeStop: 0.12, thickness: 0.35),
+            StrokeLayer(
+                radius: 0.17 * unit * brush, spacing: 0.2 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: 5, step: 0.18 * unit * brush,
+                inertia: 0.3, edgeStop: 0.1, thickness: 0.22),
         ]
         var tensor = PlanarImage(width: 1, height: 1, channels: 3)
         for (index, layer) in layers.enumerated() {
@@ -58,7 +69,8 @@ public struct OilPaintingStyle: RenderStyle {
             // Coarse layers follow the large forms, fine ones the detail.
             if index % 2 == 0 { tensor = StrokeFlow.tensor(reference) }
             let flow = StrokeFlow.compute(tensor: tensor, sigma: Double(layer.radius) * 1.5, prior: prior, priorWeight: 0.04, anchor: anchor)
-            var strokes = StrokePlacer.place(layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
+            var strokes = StrokePlacer.place(
+                layer, index: index, reference: reference, flow: flow, canvas: surface.colour, anchor: anchor, seed: context.seed, importance: importance)
             for i in strokes.indices {
                 let key = strokes[i].key
                 // A loaded brush never carries quite the mixed colour: small value and warmth shifts.
@@ -72,9 +84,11 @@ public struct OilPaintingStyle: RenderStyle {
                 // The impasto is heaviest where the eye goes; the background is laid in flatter.
                 strokes[i].thickness *= 0.5 + 0.5 * importance.value(at: centre)
             }
-            surface.paint(strokes, texture: BrushTexture(
-                bristleWidth: max(1.2, 0.14 * unit), bristleShade: 0.06, bristleRelief: 0.16, ridge: 0.3, tail: 0.9,
-                pickup: 0.35, softness: 1, wobble: 0.06, taper: 0.15, flatten: 0.75))
+            surface.paint(
+                strokes,
+                texture: BrushTexture(
+                    bristleWidth: max(1.2, 0.14 * unit), bristleShade: 0.06, bristleRelief: 0.16, ridge: 0.3, tail: 0.9,
+                    pickup: 0.35, softness: 1, wobble: 0.06, taper: 0.15, flatten: 0.75))
         }
         let (gx, gy) = surface.heightGradient()
         return StyledImage(

@@ -22,8 +22,14 @@ public struct PointillismStyle: RenderStyle {
         name: "Pointillism",
         description: "Round dots of pure colour on a light ground that blend in the eye, in the manner of Seurat and Signac.",
         parameters: [
-            StyleParameter(name: "dot_size", description: "Size of the dots, relative to the default (0.94 % of the picture's short side, smaller where the photo has detail).", defaultValue: 1, minimum: 0.6, maximum: 2),
-            StyleParameter(name: "colour_split", description: "How strongly neighbouring dots split a colour into contrasting hues (0: only the pigments the colour needs).", defaultValue: 0.3, minimum: 0, maximum: 1),
+            StyleParameter(
+                name: "dot_size",
+                description: "Size of the dots, relative to the default (0.94 % of the picture's short side, smaller where the photo has detail).",
+                defaultValue: 1, minimum: 0.6, maximum: 2),
+            StyleParameter(
+                name: "colour_split",
+                description: "How strongly neighbouring dots split a colour into contrasting hues (0: only the pigments the colour needs).", defaultValue: 0.3,
+                minimum: 0, maximum: 1),
         ]
     )
 
@@ -114,7 +120,8 @@ public struct PointillismStyle: RenderStyle {
             // smaller than a few of them, so the colours are pre-sharpened (as a halftone is)
             // and eyes and mouths keep their shape.
             let sharpSigma = Double(pitch) * (layer == 0 ? 0.45 : 0.35)
-            let sharp = layer == 0 ? half.map { $0.blurred(sharpSigma) } : image.planes.map { ReducedPlane(reduced: Blur.gaussian($0, sigma: sharpSigma), factor: 1) }
+            let sharp =
+                layer == 0 ? half.map { $0.blurred(sharpSigma) } : image.planes.map { ReducedPlane(reduced: Blur.gaussian($0, sigma: sharpSigma), factor: 1) }
             let broad = quarter.map { $0.blurred(Double(pitch) * 2.5) }
             let gain = [Float(0.7), 0.9, 1.0][layer]
             var lattice = DotLattice(pitch: pitch, width: w, height: h, anchor: anchor)
@@ -139,7 +146,8 @@ public struct PointillismStyle: RenderStyle {
     /// R2 mask), so a 9x12 and a 24x36 print — different crops of one photo — paint the same
     /// dab at the same place, and neighbouring dabs take different entries of the mixing plan.
     static func place(
-        _ lattice: inout DotLattice, layer: Int, size: (width: Int, height: Int), sharp: [ReducedPlane], broad: [ReducedPlane], gain: Float, ground: [ReducedPlane],
+        _ lattice: inout DotLattice, layer: Int, size: (width: Int, height: Int), sharp: [ReducedPlane], broad: [ReducedPlane], gain: Float,
+        ground: [ReducedPlane],
         detail: ReducedPlane, thresholds: [Float], tone: Tone,
         anchor: (x: Float, y: Float), palette: [(Float, Float, Float)], split: Float, seed: UInt64
     ) {

@@ -20,8 +20,11 @@ public struct PopArtStyle: RenderStyle {
         name: "Pop Art",
         description: "Bold flat inks, thick black outlines and big Ben-Day dots, like a 1960s comic-strip print.",
         parameters: [
-            StyleParameter(name: "dot_size", description: "Size of the Ben-Day dots, relative to the default (a 1.3 % screen).", defaultValue: 1, minimum: 0.5, maximum: 2.5),
-            StyleParameter(name: "line_weight", description: "Thickness of the black outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
+            StyleParameter(
+                name: "dot_size", description: "Size of the Ben-Day dots, relative to the default (a 1.3 % screen).", defaultValue: 1, minimum: 0.5,
+                maximum: 2.5),
+            StyleParameter(
+                name: "line_weight", description: "Thickness of the black outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
         ]
     )
 
@@ -250,9 +253,15 @@ struct HalftonePrint: PrintFinish {
         // red, orange, brown, skin, pink
         [Treatment(base: black), Treatment(base: red), Treatment(base: paper, dot: red, coverage: 0.42), Treatment(base: paper, dot: red, coverage: 0.2)],
         // yellow
-        [Treatment(base: black), Treatment(base: yellow, dot: red, coverage: 0.42), Treatment(base: yellow), Treatment(base: paper, dot: yellow, coverage: 0.5)],
+        [
+            Treatment(base: black), Treatment(base: yellow, dot: red, coverage: 0.42), Treatment(base: yellow),
+            Treatment(base: paper, dot: yellow, coverage: 0.5),
+        ],
         // green
-        [Treatment(base: black), Treatment(base: green), Treatment(base: yellow, dot: green, coverage: 0.42), Treatment(base: paper, dot: green, coverage: 0.3)],
+        [
+            Treatment(base: black), Treatment(base: green), Treatment(base: yellow, dot: green, coverage: 0.42),
+            Treatment(base: paper, dot: green, coverage: 0.3),
+        ],
         // blue, violet
         [Treatment(base: black), Treatment(base: blue), Treatment(base: paper, dot: blue, coverage: 0.45), Treatment(base: paper, dot: blue, coverage: 0.22)],
         // grey

@@ -77,7 +77,10 @@ public struct StyleContext: Sendable {
     /// The whole photo at `RenderStyle.overviewLongSide`, sRGB in 0...1, when the style asks for it.
     public let overview: PlanarImage?
 
-    public init(seed: UInt64, parameters: ResolvedStyleParameters, layout: PrintLayout, dpi: Int, workingAnchor: (x: Float, y: Float)? = nil, overview: PlanarImage? = nil) {
+    public init(
+        seed: UInt64, parameters: ResolvedStyleParameters, layout: PrintLayout, dpi: Int, workingAnchor: (x: Float, y: Float)? = nil,
+        overview: PlanarImage? = nil
+    ) {
         self.seed = seed
         self.overview = overview
         self.parameters = parameters

@@ -20,8 +20,11 @@ public struct PencilSketchStyle: RenderStyle {
         name: "Pencil Sketch",
         description: "Graphite contour lines and hatched shadows on white paper; optionally coloured pencil.",
         parameters: [
-            StyleParameter(name: "colour", description: "0 for graphite grey, 1 for coloured pencil, in between for a tint.", defaultValue: 0, minimum: 0, maximum: 1),
-            StyleParameter(name: "stroke_length", description: "Size of the hatching strokes (length and spacing), relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
+            StyleParameter(
+                name: "colour", description: "0 for graphite grey, 1 for coloured pencil, in between for a tint.", defaultValue: 0, minimum: 0, maximum: 1),
+            StyleParameter(
+                name: "stroke_length", description: "Size of the hatching strokes (length and spacing), relative to the default.", defaultValue: 1,
+                minimum: 0.5, maximum: 2),
         ]
     )
 
@@ -29,7 +32,8 @@ public struct PencilSketchStyle: RenderStyle {
     public var workingShortSide: Int? { 1100 }
 
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        Sketch.abstract(image, context: context, settings: .pencil(strokeSize: context.parameters["stroke_length"], colour: Float(context.parameters["colour"])))
+        Sketch.abstract(
+            image, context: context, settings: .pencil(strokeSize: context.parameters["stroke_length"], colour: Float(context.parameters["colour"])))
     }
 }
 
@@ -44,9 +48,11 @@ public struct CharcoalStyle: RenderStyle {
         name: "Charcoal",
         description: "Bold, smudged charcoal strokes and deep blacks on coarse paper.",
         parameters: [
-            StyleParameter(name: "smudge", description: "How much the strokes are blended with a finger (0 = crisp).", defaultValue: 0.5, minimum: 0, maximum: 1),
+            StyleParameter(
+                name: "smudge", description: "How much the strokes are blended with a finger (0 = crisp).", defaultValue: 0.5, minimum: 0, maximum: 1),
             StyleParameter(name: "darkness", description: "Overall darkness of the drawing.", defaultValue: 0.5, minimum: 0, maximum: 1),
-            StyleParameter(name: "stroke_width", description: "Width of the charcoal strokes, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
+            StyleParameter(
+                name: "stroke_width", description: "Width of the charcoal strokes, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2),
         ]
     )
 
@@ -146,7 +152,8 @@ enum Sketch {
         var toneSource = DomainTransform.smooth(PlanarImage(planes: [lineSource]), sigmaSpatial: settings.simplify * s, sigmaRange: 0.1).planes[0]
         let (importance, skin) = importanceMap(image, grey: lineSource, context: context, saliency: settings.saliency)
 
-        let lines = contourField(lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s, minimumLength: settings.minimumLineLength)
+        let lines = contourField(
+            lineSource, importance: importance, skin: skin, sigma: settings.lineSigma * s, scale: s, minimumLength: settings.minimumLineLength)
         // Faces are drawn from the less simplified picture: the subject is more finished.
         let w = grey.width
         Parallel.rows(grey.height) { rows in
@@ -256,7 +263,10 @@ enum Sketch {
         let lab = Colour.srgbToLab(PlanarImage(planes: image.planes.map { Blur.gaussian($0, sigma: short * 0.006) }))
         let means = lab.planes.map { plane -> Float in
             var sum: Double = 0
-            for y in 0..<plane.height { let r = plane.row(y); for x in 0..<plane.width { sum += Double(r[x]) } }
+            for y in 0..<plane.height {
+                let r = plane.row(y)
+                for x in 0..<plane.width { sum += Double(r[x]) }
+            }
             return Float(sum / Double(plane.count))
         }
         let distance = Plane(width: image.width, height: image.height)
@@ -551,7 +561,9 @@ struct CharcoalPaper: PrintFinish {
     /// into broad side-of-the-stick streaks along the hatching direction, strongest in the
     /// mid-tones. The streaks are tens of reference pixels wide, so they are computed at
     /// working resolution and the print stage only adds the fine grain.
-    static func drag(_ darkness: Plane, direction: (c2: Plane, s2: Plane), settings: SketchSettings, scale: Double, anchor: (x: Float, y: Float), seed: UInt32) -> Plane {
+    static func drag(_ darkness: Plane, direction: (c2: Plane, s2: Plane), settings: SketchSettings, scale: Double, anchor: (x: Float, y: Float), seed: UInt32)
+        -> Plane
+    {
         let w = darkness.width
         let out = Plane(width: w, height: darkness.height)
         let perWorking = 1 / Float(scale)
@@ -573,7 +585,8 @@ struct CharcoalPaper: PrintFinish {
                         guard weight > 0.01 else { continue }
                         let (c, s) = HatchStrokes.direction(k0 + side)
                         let along = u * c + v * s, across = v * c - u * s
-                        let drag = Noise.value(along / length, across / width, seed &+ 20) * 0.65
+                        let drag =
+                            Noise.value(along / length, across / width, seed &+ 20) * 0.65
                             + Noise.value(along / (0.4 * length), across / (0.35 * width), seed &+ 21) * 0.35
                         streak += weight * drag
                     }
@@ -606,7 +619,8 @@ struct CharcoalPaper: PrintFinish {
             if p[1] > 0.2, p[0] > settings.lineEdge - 0.2 * firmness - 0.06 - settings.lineSoftness {
                 let pressure = Noise.value(u * 0.012, v * 0.012, seed &+ 5)
                 let edge = settings.lineEdge - 0.2 * firmness + 0.12 * (pressure - 0.5)
-                let line = smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
+                let line =
+                    smoothstep(edge - settings.lineSoftness, edge + settings.lineSoftness, p[0])
                     * smoothstep(0.2, 0.55, p[1]) * (0.15 + 0.85 * smoothstep(tooth - 0.25, tooth + 0.05, 0.55 + 0.35 * pressure))
                 ink = 1 - (1 - ink) * (1 - line * settings.lineInk)
             }
@@ -624,6 +638,7 @@ struct CharcoalPaper: PrintFinish {
     /// (two octaves, each stretched a little along its own axis).
     @inline(__always) func toothAt(_ u: Float, _ v: Float) -> Float {
         let ts = 1 / settings.toothScale
-        return Noise.value(u * ts * 0.8 + v * ts * 0.25, v * ts * 1.3, seed &+ 2) * 0.6 + Noise.value(u * ts * 2.1, v * ts * 1.7 - u * ts * 0.4, seed &+ 3) * 0.4
+        return Noise.value(u * ts * 0.8 + v * ts * 0.25, v * ts * 1.3, seed &+ 2) * 0.6 + Noise.value(u * ts * 2.1, v * ts * 1.7 - u * ts * 0.4, seed &+ 3)
+            * 0.4
     }
 }

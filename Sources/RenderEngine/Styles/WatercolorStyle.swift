@@ -127,7 +127,9 @@ public struct WatercolorStyle: RenderStyle {
         let working = Grid(working: w, h, workingScale: s, shortSide: shortSide, round: { $0 })
         let fieldGrid = Grid(working: w, h, workingScale: s, shortSide: min(shortSide, Self.fieldShortSide), round: { $0.rounded() })
         let noiseGrid = Grid(working: w, h, workingScale: s, shortSide: min(shortSide, Self.noiseShortSide), round: { $0.rounded() })
-        let composite = Grid(working: w, h, workingScale: s, shortSide: max(shortSide, min(Self.compositeShortSide, Double(context.layout.content.shortSide))), round: { $0.rounded() })
+        let composite = Grid(
+            working: w, h, workingScale: s, shortSide: max(shortSide, min(Self.compositeShortSide, Double(context.layout.content.shortSide))),
+            round: { $0.rounded() })
         // Reference pixels of the whole photo at working pixel (0, 0).
         let origin = (x: context.workingAnchor.x / s, y: context.workingAnchor.y / s)
 
@@ -138,11 +140,12 @@ public struct WatercolorStyle: RenderStyle {
         // Small features go before the edge-aware smoothing, which would keep them if they
         // are contrasty: repeated 3x3 medians remove shapes a few pixels across, keep borders.
         func declutter(_ image: PlanarImage, passes: Int) -> PlanarImage {
-            PlanarImage(planes: image.planes.map { plane in
-                var p = plane
-                for _ in 0..<passes { p = PlaneMath.median3(p) }
-                return p
-            })
+            PlanarImage(
+                planes: image.planes.map { plane in
+                    var p = plane
+                    for _ in 0..<passes { p = PlaneMath.median3(p) }
+                    return p
+                })
         }
         let calmField = declutter(labField, passes: Int((12 * fieldGrid.scale).rounded()))
         let coarse = WatercolorWash.density(
@@ -164,17 +167,18 @@ public struct WatercolorStyle: RenderStyle {
         let subjectWorking = Resample.enlarge(subjectField, width: w, height: h)
         // The dark layer's source: the detail on the subject, the middle simplification elsewhere.
         let middleWorking = PlanarImage(planes: middle.planes.map { Resample.enlarge($0, width: w, height: h) })
-        let detail = PlanarImage(planes: (0..<3).map { c in
-            let out = middleWorking.planes[c].copy()
-            let f = fine.planes[c], t = subjectWorking
-            Parallel.rows(h) { rows in
-                for y in rows {
-                    let o = out.row(y), fr = f.row(y), tr = t.row(y)
-                    for x in 0..<w { o[x] += (fr[x] - o[x]) * tr[x] }
+        let detail = PlanarImage(
+            planes: (0..<3).map { c in
+                let out = middleWorking.planes[c].copy()
+                let f = fine.planes[c], t = subjectWorking
+                Parallel.rows(h) { rows in
+                    for y in rows {
+                        let o = out.row(y), fr = f.row(y), tr = t.row(y)
+                        for x in 0..<w { o[x] += (fr[x] - o[x]) * tr[x] }
+                    }
                 }
-            }
-            return out
-        })
+                return out
+            })
 
         // 2. Smooth noise fields, anchored to the photo.
         func noise(_ period: Float, _ octaves: Int, _ index: UInt32, on grid: Grid) -> Plane {
@@ -204,7 +208,8 @@ public struct WatercolorStyle: RenderStyle {
         let toReference = Float(w) / Float(context.layout.content.width) / s
         let trimBox = (
             left: Float(beyond.left) * toReference, top: Float(beyond.top) * toReference,
-            right: frame.x - Float(beyond.right) * toReference, bottom: frame.y - Float(beyond.bottom) * toReference)
+            right: frame.x - Float(beyond.right) * toReference, bottom: frame.y - Float(beyond.bottom) * toReference
+        )
         func layer(
             _ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, crisp: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil
         ) -> PlanarImage {
@@ -278,7 +283,9 @@ public struct WatercolorStyle: RenderStyle {
                         // On skin and fur the washes fade in with the tone (graded, no blotches).
                         let width = band + 0.3 * kr[x] + Self.gradedBySpread * spreadRow[x]
                         var covered = WatercolorWash.smoothstep(threshold - width / 2, threshold + width / 2, vr[x])
-                        if let surround { covered = max(covered, WatercolorWash.smoothstep(Self.reserveSurroundLow, Self.reserveSurroundHigh, surround.row(y)[x])) }
+                        if let surround {
+                            covered = max(covered, WatercolorWash.smoothstep(Self.reserveSurroundLow, Self.reserveSurroundHigh, surround.row(y)[x]))
+                        }
                         cv[x] = covered * fade
                     }
                 }
@@ -384,10 +391,12 @@ public struct WatercolorStyle: RenderStyle {
                     // Inside a back-run the wash is paler; the pigment it pushed out dries in a
                     // dark, ragged ring around it.
                     let bloomDistance = local[1] / max(local[2], 1e-4)
-                    let bloom = WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, bloomDistance)
+                    let bloom =
+                        WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, bloomDistance)
                         * (0.4 + 0.6 * WatercolorWash.smoothstep(0, bloomFade, bloomDistance))
                     let outside = -bloomDistance
-                    let ring = WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, outside)
+                    let ring =
+                        WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, outside)
                         * (1 - WatercolorWash.smoothstep(0, bloomRing, outside)) * (1 - WatercolorWash.smoothstep(0, bloomRing * 0.3, outside) * 0.5)
                     var density = SIMD8<Float>.zero
                     for k in 0..<3 {
@@ -405,7 +414,8 @@ public struct WatercolorStyle: RenderStyle {
                         // density below 0.6) pools a fainter rim, none below 0.2, or its border
                         // reads as an outline drawn round a white hole.
                         let tint = (v[0] + v[1] + v[2]) / 3
-                        let rim = (1 - WatercolorWash.smoothstep(0, rimWidth[k], distance)) * (1 - WatercolorWash.smoothstep(0.1, 0.35, softness))
+                        let rim =
+                            (1 - WatercolorWash.smoothstep(0, rimWidth[k], distance)) * (1 - WatercolorWash.smoothstep(0.1, 0.35, softness))
                             * WatercolorWash.smoothstep(0.2, 0.6, tint)
                         var amount = coverage * (1 + rimStrength * rim) * v[6]
                         if k < 2 { amount *= 1 + (0.8 * ring - 0.12 * bloom) * (1 - v[5]) }
@@ -501,4 +511,3 @@ struct WatercolorPaper: PrintFinish {
     guard v > 0 else { return 0 }
     return v >= 1 ? 255 : UInt8(v * 255 + 0.5)
 }
-

@@ -18,7 +18,9 @@ extension RedactedDescription {
 func masked(_ value: String?) -> String { value == nil ? "nil" : "********" }
 
 extension RedisConfiguration: RedactedDescription {
-    var redactedDescription: String { "RedisConfiguration(host: \(host), port: \(port), database: \(database), tls: \(tls != nil), password: \(masked(password)))" }
+    var redactedDescription: String {
+        "RedisConfiguration(host: \(host), port: \(port), database: \(database), tls: \(tls != nil), password: \(masked(password)))"
+    }
 }
 
 extension DatabaseSettings: RedactedDescription {

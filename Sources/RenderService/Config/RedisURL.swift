@@ -10,7 +10,7 @@ public struct RedisURL: Sendable, Equatable {
 
     public init(_ text: String) throws(ConfigurationError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme, ["redis", "rediss"].contains(scheme),
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else { throw ConfigurationError("--url must look like redis://host[:port][/db] or rediss://host[:port][/db]") }
         guard components.password == nil, components.user.map(\.isEmpty) ?? true else {
             throw ConfigurationError("Keep the Redis password off the command line: set REDIS_PASSWORD or REDIS_PASSWORD_FILE and leave it out of --url")

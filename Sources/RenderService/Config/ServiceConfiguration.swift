@@ -110,51 +110,69 @@ public struct ServiceConfiguration: Sendable {
     /// an earlier one) and shown by `aso-render config`.
     static let settings: [Setting] = [
         Setting("ASO_MODE", read: { configuration, input in try configuration.readMode(input) }, show: { "\($0.mode.rawValue) (\($0.modeReason))" }),
-        Setting("API_HOST", read: { configuration, input in
-            configuration.host = input.text ?? (configuration.mode == .embedded ? "127.0.0.1" : "0.0.0.0")
-        }, show: { $0.host }),
+        Setting(
+            "API_HOST",
+            read: { configuration, input in
+                configuration.host = input.text ?? (configuration.mode == .embedded ? "127.0.0.1" : "0.0.0.0")
+            }, show: { $0.host }),
         .integer("API_PORT", \.port, range: 0...65535),
-        Setting("LOG_LEVEL", read: { configuration, input in
-            let level = input.text?.uppercased() ?? "INFO"
-            guard let parsed = Self.logLevels[level] else {
-                throw ConfigurationError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got '\(level)'")
-            }
-            configuration.logLevel = parsed
-        }, show: { Self.levelName($0.logLevel) }),
-        Setting("PUBLIC_BASE_URL", read: { configuration, input in
-            let base = input.text ?? Self.localBaseURL(port: configuration.port == 0 ? Self.defaultPort : configuration.port).absoluteString
-            guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) : base), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                throw ConfigurationError("PUBLIC_BASE_URL must be an http(s) URL, got '\(base)'")
-            }
-            configuration.publicBaseURL = url
-        }, show: { $0.publicBaseURL.absoluteString }),
+        Setting(
+            "LOG_LEVEL",
+            read: { configuration, input in
+                let level = input.text?.uppercased() ?? "INFO"
+                guard let parsed = Self.logLevels[level] else {
+                    throw ConfigurationError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got '\(level)'")
+                }
+                configuration.logLevel = parsed
+            }, show: { Self.levelName($0.logLevel) }),
+        Setting(
+            "PUBLIC_BASE_URL",
+            read: { configuration, input in
+                let base = input.text ?? Self.localBaseURL(port: configuration.port == 0 ? Self.defaultPort : configuration.port).absoluteString
+                guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) : base), url.scheme == "http" || url.scheme == "https",
+                    url.host != nil
+                else {
+                    throw ConfigurationError("PUBLIC_BASE_URL must be an http(s) URL, got '\(base)'")
+                }
+                configuration.publicBaseURL = url
+            }, show: { $0.publicBaseURL.absoluteString }),
         .text("DATA_DIR", \.dataDirectory),
         .integer("WORKER_CONCURRENCY", \.workerConcurrency, range: 0...256),
         .integer("WORKER_COUNT", \.workerCount, range: 1...256),
         .integer("WORKER_METRICS_PORT", \.workerMetricsPort, range: 0...65535),
         .lenientFlag("RENDER_IN_API", \.renderInAPI),
-        Setting("RENDER_THREADS", read: { configuration, input in
-            configuration.renderThreads = try input.integer(range: 1...256)
-        }, show: { $0.renderThreads.map(String.init) ?? "(cores)" }),
+        Setting(
+            "RENDER_THREADS",
+            read: { configuration, input in
+                configuration.renderThreads = try input.integer(range: 1...256)
+            }, show: { $0.renderThreads.map(String.init) ?? "(cores)" }),
         .integer("PREVIEW_CONCURRENCY", \.previewConcurrency, range: 1...64),
         .flag("STUDIO_ENABLED", \.studioEnabled),
         .integer("MAX_INPUT_PIXELS", \.maxInputPixels, range: 1...1_000_000_000),
         .integer("RENDER_MAX_ATTEMPTS", \.maxAttempts, range: 1...20),
         .seconds("RENDER_LEASE_SECONDS", \.leaseDuration, range: 5...3600),
         .seconds("SHUTDOWN_GRACE_SECONDS", \.shutdownGracePeriod, range: 0...3600),
-        Setting("CORS_ALLOWED_ORIGINS", read: { configuration, input in
-            configuration.corsAllowedOrigins = (input.text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }, show: { $0.corsAllowedOrigins.joined(separator: ",") }),
-        Setting("URL_SIGNING_SECRET", secret: true, read: { configuration, input in
-            guard let secret = try input.secret() else { return }
-            guard secret.utf8.count >= URLSigner.minimumSecretBytes else {
-                throw ConfigurationError("URL_SIGNING_SECRET must be at least \(URLSigner.minimumSecretBytes) bytes (e.g. `openssl rand -base64 48`)")
-            }
-            configuration.urlSigningSecret = secret
-        }, show: { Setting.mask($0.urlSigningSecret) }),
-        Setting("API_KEYS", secret: true, read: { configuration, input in
-            configuration.apiKeys = try APIKeys(try input.secret() ?? "")
-        }, show: { $0.apiKeys.isEnabled ? "(\($0.apiKeys.count) keys, hidden)" : "(not set: no authentication)" }),
+        Setting(
+            "CORS_ALLOWED_ORIGINS",
+            read: { configuration, input in
+                configuration.corsAllowedOrigins = (input.text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                    !$0.isEmpty
+                }
+            }, show: { $0.corsAllowedOrigins.joined(separator: ",") }),
+        Setting(
+            "URL_SIGNING_SECRET", secret: true,
+            read: { configuration, input in
+                guard let secret = try input.secret() else { return }
+                guard secret.utf8.count >= URLSigner.minimumSecretBytes else {
+                    throw ConfigurationError("URL_SIGNING_SECRET must be at least \(URLSigner.minimumSecretBytes) bytes (e.g. `openssl rand -base64 48`)")
+                }
+                configuration.urlSigningSecret = secret
+            }, show: { Setting.mask($0.urlSigningSecret) }),
+        Setting(
+            "API_KEYS", secret: true,
+            read: { configuration, input in
+                configuration.apiKeys = try APIKeys(try input.secret() ?? "")
+            }, show: { $0.apiKeys.isEnabled ? "(\($0.apiKeys.count) keys, hidden)" : "(not set: no authentication)" }),
         .secret("METRICS_TOKEN", \.metricsToken),
         .lenientFlag("ALLOW_ANONYMOUS", \.allowAnonymous),
         .integer("MAX_QUEUED_RENDERS", \.maxQueuedRenders, range: 1...10_000_000),
@@ -163,41 +181,53 @@ public struct ServiceConfiguration: Sendable {
         .period("OUTPUT_RETENTION", \.outputRetention),
         .period("RETENTION_SWEEP_INTERVAL", \.retentionSweepInterval),
         // Off unless asked for, so the walkthrough is unchanged.
-        .integer("RATE_LIMIT_PER_HOUR", \.rateLimits.requestsPerHour, range: 0...100_000_000, show: { $0.rateLimits.isEnabled ? String($0.rateLimits.requestsPerHour) : "0 (off)" }),
-        Setting("RATE_LIMIT_UPLOADS_PER_HOUR", read: { configuration, input in
-            // A tenth of the general limit by default: each upload is a render's worth of
-            // CPU, a GET is a row read.
-            let perHour = configuration.rateLimits.requestsPerHour
-            let uploadsPerHour = try input.integer(range: 0...100_000_000) ?? max(1, perHour / 10)
-            if perHour == 0, input.text != nil, uploadsPerHour > 0 {
-                throw ConfigurationError("RATE_LIMIT_UPLOADS_PER_HOUR needs RATE_LIMIT_PER_HOUR: uploads count against both limits")
-            }
-            if perHour > 0, uploadsPerHour > perHour {
-                throw ConfigurationError(
-                    "RATE_LIMIT_UPLOADS_PER_HOUR (\(uploadsPerHour)) must not exceed RATE_LIMIT_PER_HOUR (\(perHour)): an upload counts against both")
-            }
-            configuration.rateLimits.uploadsPerHour = perHour == 0 ? 0 : uploadsPerHour
-        }, show: { configuration in
-            let limits = configuration.rateLimits
-            return limits.uploadsPerHour > 0 ? String(limits.uploadsPerHour) : limits.isEnabled ? "0 (no separate limit)" : "0 (off)"
-        }),
-        Setting("TRUSTED_PROXIES", read: { configuration, input in
-            for entry in (input.text ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
-                guard let network = IPNetwork(entry) else {
-                    throw ConfigurationError("TRUSTED_PROXIES: '\(entry)' is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)")
+        .integer(
+            "RATE_LIMIT_PER_HOUR", \.rateLimits.requestsPerHour, range: 0...100_000_000,
+            show: { $0.rateLimits.isEnabled ? String($0.rateLimits.requestsPerHour) : "0 (off)" }),
+        Setting(
+            "RATE_LIMIT_UPLOADS_PER_HOUR",
+            read: { configuration, input in
+                // A tenth of the general limit by default: each upload is a render's worth of
+                // CPU, a GET is a row read.
+                let perHour = configuration.rateLimits.requestsPerHour
+                let uploadsPerHour = try input.integer(range: 0...100_000_000) ?? max(1, perHour / 10)
+                if perHour == 0, input.text != nil, uploadsPerHour > 0 {
+                    throw ConfigurationError("RATE_LIMIT_UPLOADS_PER_HOUR needs RATE_LIMIT_PER_HOUR: uploads count against both limits")
                 }
-                configuration.rateLimits.trustedProxies.append(network)
-            }
-        }, show: { configuration in
-            let proxies = configuration.rateLimits.trustedProxies
-            return proxies.isEmpty ? "(none: X-Forwarded-For is ignored)" : proxies.map(\.description).joined(separator: ",")
-        }),
-        Setting("WEBHOOK_SECRET", secret: true, read: { configuration, input in
-            if let text = try input.secret() { configuration.webhooks.secret = try WebhookSecret(text) }
-        }, show: { $0.webhooks.secret == nil ? "(not set)" : "********" }),
-        Setting("WEBHOOK_KEYS", secret: true, read: { configuration, input in
-            configuration.webhooks.keysByDigest = try WebhookSettings.parseKeys(try input.secret() ?? "")
-        }, show: { $0.webhooks.keysByDigest.isEmpty ? "(not set)" : "(\($0.webhooks.keysByDigest.count) keys, hidden)" }),
+                if perHour > 0, uploadsPerHour > perHour {
+                    throw ConfigurationError(
+                        "RATE_LIMIT_UPLOADS_PER_HOUR (\(uploadsPerHour)) must not exceed RATE_LIMIT_PER_HOUR (\(perHour)): an upload counts against both")
+                }
+                configuration.rateLimits.uploadsPerHour = perHour == 0 ? 0 : uploadsPerHour
+            },
+            show: { configuration in
+                let limits = configuration.rateLimits
+                return limits.uploadsPerHour > 0 ? String(limits.uploadsPerHour) : limits.isEnabled ? "0 (no separate limit)" : "0 (off)"
+            }),
+        Setting(
+            "TRUSTED_PROXIES",
+            read: { configuration, input in
+                for entry in (input.text ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+                    guard let network = IPNetwork(entry) else {
+                        throw ConfigurationError("TRUSTED_PROXIES: '\(entry)' is not an IP address or CIDR block (e.g. 10.0.0.0/8, 2001:db8::/32)")
+                    }
+                    configuration.rateLimits.trustedProxies.append(network)
+                }
+            },
+            show: { configuration in
+                let proxies = configuration.rateLimits.trustedProxies
+                return proxies.isEmpty ? "(none: X-Forwarded-For is ignored)" : proxies.map(\.description).joined(separator: ",")
+            }),
+        Setting(
+            "WEBHOOK_SECRET", secret: true,
+            read: { configuration, input in
+                if let text = try input.secret() { configuration.webhooks.secret = try WebhookSecret(text) }
+            }, show: { $0.webhooks.secret == nil ? "(not set)" : "********" }),
+        Setting(
+            "WEBHOOK_KEYS", secret: true,
+            read: { configuration, input in
+                configuration.webhooks.keysByDigest = try WebhookSettings.parseKeys(try input.secret() ?? "")
+            }, show: { $0.webhooks.keysByDigest.isEmpty ? "(not set)" : "(\($0.webhooks.keysByDigest.count) keys, hidden)" }),
         .flag("WEBHOOK_ALLOW_PRIVATE", \.webhooks.allowPrivate),
         .seconds("WEBHOOK_TIMEOUT_SECONDS", \.webhooks.timeout, range: 1...60),
         .seconds("WEBHOOK_RETRY_BASE_SECONDS", \.webhooks.retryBase, range: 1...3600),
@@ -209,16 +239,20 @@ public struct ServiceConfiguration: Sendable {
         .secret("DB_PASSWORD", \.database.password),
         .integer("DB_POOL_MIN", \.database.poolMinimum, range: 0...100),
         .integer("DB_POOL_MAX", \.database.poolMaximum, range: 1...200),
-        Setting("DB_SSLMODE", read: { configuration, input in
-            guard let text = input.text?.lowercased() else { return }
-            guard let mode = DatabaseSettings.SSLMode(rawValue: text) else {
-                throw ConfigurationError("DB_SSLMODE must be disable, prefer, require or verify-full, got '\(text)'")
-            }
-            configuration.database.sslMode = mode
-        }, show: { $0.database.sslMode.rawValue }),
-        Setting("DB_SSLROOTCERT", read: { configuration, input in
-            configuration.database.sslRootCert = try input.readableFile()
-        }, show: { $0.database.sslRootCert ?? "(system roots)" }),
+        Setting(
+            "DB_SSLMODE",
+            read: { configuration, input in
+                guard let text = input.text?.lowercased() else { return }
+                guard let mode = DatabaseSettings.SSLMode(rawValue: text) else {
+                    throw ConfigurationError("DB_SSLMODE must be disable, prefer, require or verify-full, got '\(text)'")
+                }
+                configuration.database.sslMode = mode
+            }, show: { $0.database.sslMode.rawValue }),
+        Setting(
+            "DB_SSLROOTCERT",
+            read: { configuration, input in
+                configuration.database.sslRootCert = try input.readableFile()
+            }, show: { $0.database.sslRootCert ?? "(system roots)" }),
         .text("REDIS_HOST", \.redis.host),
         .integer("REDIS_PORT", \.redis.port, range: 1...65535),
         .integer("REDIS_DB", \.redis.database, range: 0...15),
@@ -226,9 +260,11 @@ public struct ServiceConfiguration: Sendable {
         .secret("REDIS_PASSWORD", \.redis.password),
         // A TLS setting without REDIS_TLS=true is refused rather than ignored, so a typo never
         // means a plain-text connection.
-        Setting("REDIS_TLS", read: { configuration, input in
-            if try input.flag() == true { configuration.redis.tls = RedisTLS() }
-        }, show: { String($0.redis.tls != nil) }),
+        Setting(
+            "REDIS_TLS",
+            read: { configuration, input in
+                if try input.flag() == true { configuration.redis.tls = RedisTLS() }
+            }, show: { String($0.redis.tls != nil) }),
         .redisTLS("REDIS_TLS_CA_CERT", \.caCertificate, isFile: true, show: { $0.map { $0.caCertificate ?? "(system roots)" } ?? "-" }),
         .redisTLS("REDIS_TLS_CERT", \.certificate, isFile: true, show: { $0?.certificate ?? "(none)" }),
         .redisTLS("REDIS_TLS_KEY", \.privateKey, isFile: true, show: { $0?.privateKey ?? "(none)" }),
@@ -274,7 +310,8 @@ public struct ServiceConfiguration: Sendable {
         }
         guard mode == .production else { return }
         // Chosen from the variables rather than ASO_MODE: say how to get the other mode.
-        let why = SettingInput.value(of: "ASO_MODE", in: environment) == nil
+        let why =
+            SettingInput.value(of: "ASO_MODE", in: environment) == nil
             ? " (production mode, because \(modeReason); set ASO_MODE=embedded for SQLite and local files)" : ""
         guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required\(why)") }
         guard storage.endpoint != nil, storage.accessKey != nil, storage.secretKey != nil else {
@@ -296,7 +333,8 @@ public struct ServiceConfiguration: Sendable {
         }
         guard !apiKeys.isEnabled || urlSigningSecret != nil else {
             throw ConfigurationError(
-                "URL_SIGNING_SECRET is required with API_KEYS in production mode: it keys the owner ids logged and stored for each API key (32+ bytes, the same on every replica)")
+                "URL_SIGNING_SECRET is required with API_KEYS in production mode: it keys the owner ids logged and stored for each API key (32+ bytes, the same on every replica)"
+            )
         }
     }
 
@@ -394,7 +432,8 @@ public struct StorageSettings: Sendable {
             }
             publicURL = parsed
         }
-        var configuration = S3Configuration(endpoint: internalURL, publicEndpoint: publicURL, bucket: bucket, region: region, accessKey: accessKey, secretKey: secretKey)
+        var configuration = S3Configuration(
+            endpoint: internalURL, publicEndpoint: publicURL, bucket: bucket, region: region, accessKey: accessKey, secretKey: secretKey)
         configuration.uploadsBucket = uploadsBucket ?? bucket
         configuration.rendersBucket = rendersBucket ?? bucket
         configuration.previewsBucket = previewsBucket ?? bucket

@@ -25,74 +25,94 @@ struct Setting: Sendable {
     typealias Field<Value> = WritableKeyPath<ServiceConfiguration, Value> & Sendable
 
     static func text(_ name: String, _ field: Field<String>) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let text = input.text { configuration[keyPath: field] = text }
-        }, show: { $0[keyPath: field] })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let text = input.text { configuration[keyPath: field] = text }
+            }, show: { $0[keyPath: field] })
     }
 
     /// A value with no default; `unset` says what stands in for it.
     static func optionalText(_ name: String, _ field: Field<String?>, unset: String) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let text = input.text { configuration[keyPath: field] = text }
-        }, show: { $0[keyPath: field] ?? unset })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let text = input.text { configuration[keyPath: field] = text }
+            }, show: { $0[keyPath: field] ?? unset })
     }
 
     static func integer(_ name: String, _ field: Field<Int>, range: ClosedRange<Int>, show: (@Sendable (ServiceConfiguration) -> String)? = nil) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let number = try input.integer(range: range) { configuration[keyPath: field] = number }
-        }, show: show ?? { String($0[keyPath: field]) })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let number = try input.integer(range: range) { configuration[keyPath: field] = number }
+            }, show: show ?? { String($0[keyPath: field]) })
     }
 
     /// Whole seconds (`…_SECONDS`).
     static func seconds(_ name: String, _ field: Field<Duration>, range: ClosedRange<Int>) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let number = try input.integer(range: range) { configuration[keyPath: field] = .seconds(number) }
-        }, show: { String(Int($0[keyPath: field].seconds)) })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let number = try input.integer(range: range) { configuration[keyPath: field] = .seconds(number) }
+            }, show: { String(Int($0[keyPath: field].seconds)) })
     }
 
     /// `30d`, `12h`, `15m`, `45s`; `0` means forever (nil).
     static func period(_ name: String, _ field: Field<Duration?>) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let period = try input.period() { configuration[keyPath: field] = period == .zero ? nil : period }
-        }, show: { RetentionPeriod.format($0[keyPath: field]) })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let period = try input.period() { configuration[keyPath: field] = period == .zero ? nil : period }
+            }, show: { RetentionPeriod.format($0[keyPath: field]) })
     }
 
     /// A period that cannot be forever: `0` keeps the default.
     static func period(_ name: String, _ field: Field<Duration>) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let period = try input.period(), period > .zero { configuration[keyPath: field] = period }
-        }, show: { RetentionPeriod.format($0[keyPath: field]) })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let period = try input.period(), period > .zero { configuration[keyPath: field] = period }
+            }, show: { RetentionPeriod.format($0[keyPath: field]) })
     }
 
     /// `true` or `false` (also `1`/`0`, `yes`/`no`); anything else is refused.
     static func flag(_ name: String, _ field: Field<Bool>) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let value = try input.flag() { configuration[keyPath: field] = value }
-        }, show: { String($0[keyPath: field]) })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let value = try input.flag() { configuration[keyPath: field] = value }
+            }, show: { String($0[keyPath: field]) })
     }
 
     /// The spec's reading of its flags: `1`, `true` or `yes` is true, anything else false.
     static func lenientFlag(_ name: String, _ field: Field<Bool>) -> Setting {
-        Setting(name, read: { configuration, input in
-            if let text = input.text { configuration[keyPath: field] = SettingInput.truthy.contains(text.lowercased()) }
-        }, show: { String($0[keyPath: field]) })
+        Setting(
+            name,
+            read: { configuration, input in
+                if let text = input.text { configuration[keyPath: field] = SettingInput.truthy.contains(text.lowercased()) }
+            }, show: { String($0[keyPath: field]) })
     }
 
     static func secret(_ name: String, _ field: Field<String?>) -> Setting {
-        Setting(name, secret: true, read: { configuration, input in
-            if let value = try input.secret() { configuration[keyPath: field] = value }
-        }, show: { mask($0[keyPath: field]) })
+        Setting(
+            name, secret: true,
+            read: { configuration, input in
+                if let value = try input.secret() { configuration[keyPath: field] = value }
+            }, show: { mask($0[keyPath: field]) })
     }
 
     /// One of the files or names beside `REDIS_TLS`, refused unless `REDIS_TLS` is true.
     static func redisTLS(
         _ name: String, _ field: WritableKeyPath<RedisTLS, String?> & Sendable, isFile: Bool, show: @escaping @Sendable (RedisTLS?) -> String
     ) -> Setting {
-        Setting(name, read: { configuration, input in
-            guard let text = input.text else { return }
-            guard configuration.redis.tls != nil else { throw ConfigurationError("\(name) is set but REDIS_TLS is not true") }
-            configuration.redis.tls?[keyPath: field] = isFile ? try input.readableFile() : text
-        }, show: { show($0.redis.tls) })
+        Setting(
+            name,
+            read: { configuration, input in
+                guard let text = input.text else { return }
+                guard configuration.redis.tls != nil else { throw ConfigurationError("\(name) is set but REDIS_TLS is not true") }
+                configuration.redis.tls?[keyPath: field] = isFile ? try input.readableFile() : text
+            }, show: { show($0.redis.tls) })
     }
 
     static func mask(_ value: String?) -> String { value == nil ? "(not set)" : "********" }

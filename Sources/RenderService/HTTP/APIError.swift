@@ -87,8 +87,11 @@ struct ErrorMiddleware: RouterMiddleware {
             if error.status == .notFound, context.endpointPath == nil || context.endpointPath == "NotFound" {
                 let allowed = routes.methods(for: request.uri.path)
                 if !allowed.isEmpty {
-                    return APIError(.methodNotAllowed, "Method not allowed", message: "\(request.method.rawValue) is not supported here; use \(allowed.joined(separator: ", "))",
-                                    headers: [.allow: allowed.joined(separator: ", ")]).response()
+                    return APIError(
+                        .methodNotAllowed, "Method not allowed",
+                        message: "\(request.method.rawValue) is not supported here; use \(allowed.joined(separator: ", "))",
+                        headers: [.allow: allowed.joined(separator: ", ")]
+                    ).response()
                 }
                 return APIError.notFound.response()
             }

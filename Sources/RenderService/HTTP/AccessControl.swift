@@ -66,7 +66,9 @@ public struct APIKeys: Sendable {
     /// A new random key and the `API_KEYS` entry that accepts it without containing it.
     public static func generate() -> (key: String, entry: String) {
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-        let key = "aso_" + bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let key =
+            "aso_"
+            + bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
         return (key, "sha256:\(Self.digest(key))")
     }

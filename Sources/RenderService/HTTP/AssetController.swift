@@ -86,7 +86,9 @@ struct AssetController: Sendable {
         let etag = previewRequest.etag
         // Private: the preview shows one key's photo. A day: the same URL always shows the same image.
         let caching: HTTPFields = [.eTag: etag, .cacheControl: "private, max-age=86400"]
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+        if let match = request.headers[.ifNoneMatch],
+            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" })
+        {
             services.metrics.previewCache("not_modified")
             return Response(status: .notModified, headers: caching)
         }

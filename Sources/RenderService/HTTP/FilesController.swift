@@ -48,7 +48,8 @@ struct FilesController<Context: RequestContext>: Sendable {
             case .whole: break
             case .satisfiable(let r): range = r
             case .unsatisfiable:
-                throw APIError(.rangeNotSatisfiable, "Range not satisfiable", message: "The file has \(size) bytes", headers: [.contentRange: "bytes */\(size)"])
+                throw APIError(
+                    .rangeNotSatisfiable, "Range not satisfiable", message: "The file has \(size) bytes", headers: [.contentRange: "bytes */\(size)"])
             }
         }
         let status: HTTPResponse.Status = range == nil ? .ok : .partialContent

@@ -21,7 +21,9 @@ struct CORSMiddleware<Context: RequestContext>: RouterMiddleware {
     let allowedOrigins: Set<String>
     static var allowedMethods: String { "GET, POST, HEAD, OPTIONS" }
     static var allowedHeaders: String { "Accept, Authorization, Content-Type, Idempotency-Key, If-None-Match, Prefer, Range" }
-    static var exposedHeaders: String { "Content-Disposition, Content-Length, Content-Range, ETag, Location, Preference-Applied, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset" }
+    static var exposedHeaders: String {
+        "Content-Disposition, Content-Length, Content-Range, ETag, Location, Preference-Applied, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let origin = request.headers[.origin] else { return try await next(request, context) }

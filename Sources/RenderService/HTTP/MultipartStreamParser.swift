@@ -28,8 +28,8 @@ struct MultipartStreamParser {
         case done
     }
 
-    private let firstDelimiter: [UInt8]   // "--boundary"
-    private let delimiter: [UInt8]        // "\r\n--boundary"
+    private let firstDelimiter: [UInt8]  // "--boundary"
+    private let delimiter: [UInt8]  // "\r\n--boundary"
     private var state = State.preamble
     private var carry = ByteBuffer()
     private let maxHeaderBytes: Int

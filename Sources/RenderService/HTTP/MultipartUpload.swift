@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A `multipart/form-data` request body, received as a stream: the `file` part goes straight
 /// to a temporary file (never whole into memory) and stops with 413 as soon as it crosses the
@@ -140,7 +141,7 @@ struct MultipartUpload {
                     fileSeen = true
                     clientFilename = disposition.parameters["filename"]
                     guard FileManager.default.createFile(atPath: temporaryPath, contents: nil, attributes: [.posixPermissions: 0o600]),
-                          let handle = FileHandle(forWritingAtPath: temporaryPath)
+                        let handle = FileHandle(forWritingAtPath: temporaryPath)
                     else { throw APIError(.internalServerError, "Internal server error") }
                     self.handle = handle
                 } else {

@@ -16,7 +16,8 @@ struct OperationsController<Context: RequestContext>: Sendable {
         routes.get("/", access: .open) { request, _ in
             // A browser gets the studio; API clients the index they always had.
             if studio, StudioController.wantsPage(request) { return try StudioController.page(self.services.configuration) }
-            return JSONBody.response(.object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
+            return JSONBody.response(
+                .object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
         }
     }
 
@@ -72,7 +73,8 @@ struct OperationsController<Context: RequestContext>: Sendable {
                     try await probe()
                     return "ok"
                 } catch {
-                    logger.warning("Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(Self.loggedErrorCharacters))"])
+                    logger.warning(
+                        "Health check failed", metadata: ["check": "\(name)", "error": "\(String(describing: error).prefix(Self.loggedErrorCharacters))"])
                     return "error: unavailable"
                 }
             }

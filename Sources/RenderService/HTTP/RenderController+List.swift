@@ -38,7 +38,8 @@ enum RenderListRequest {
         let values = try pairs(text)
         var query = RenderListQuery(scope: scope, limit: defaultLimit)
         if let limit = values["limit"] {
-            guard (1...3).contains(limit.count), limit.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(limit), (1...maxLimit).contains(number) else {
+            guard (1...3).contains(limit.count), limit.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(limit), (1...maxLimit).contains(number)
+            else {
                 throw APIError(.badRequest, "Invalid limit", message: "limit must be a whole number from 1 to \(maxLimit) (default \(defaultLimit))")
             }
             query.limit = number
@@ -115,14 +116,21 @@ enum RenderListCursor {
     }
 
     static func decode(_ text: String) -> RenderListPosition? {
-        guard text.utf8.count == 32, text.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }),
-              let data = Data(base64Encoded: text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")), data.count == 24 else {
+        guard text.utf8.count == 32,
+            text.utf8.allSatisfy({
+                $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+            }),
+            let data = Data(base64Encoded: text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")), data.count == 24
+        else {
             return nil
         }
         let bytes = Array(data)
         let micros = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let id = UUID(uuid: (bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15],
-                             bytes[16], bytes[17], bytes[18], bytes[19], bytes[20], bytes[21], bytes[22], bytes[23]))
+        let id = UUID(
+            uuid: (
+                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15],
+                bytes[16], bytes[17], bytes[18], bytes[19], bytes[20], bytes[21], bytes[22], bytes[23]
+            ))
         let position = RenderListPosition(createdAtMicroseconds: Int64(bitPattern: micros), id: id)
         return RenderListPosition(createdAtMicroseconds: position.boundedMicroseconds, id: id)
     }
@@ -141,8 +149,9 @@ enum RFC3339 {
         }
         func byte(_ index: Int, is character: Character) -> Bool { index < bytes.count && bytes[index] == character.asciiValue }
         guard let year = number(0..<4), byte(4, is: "-"), let month = number(5..<7), byte(7, is: "-"), let day = number(8..<10),
-              byte(10, is: "T"), let hour = number(11..<13), byte(13, is: ":"), let minute = number(14..<16), byte(16, is: ":"),
-              let second = number(17..<19) else { return nil }
+            byte(10, is: "T"), let hour = number(11..<13), byte(13, is: ":"), let minute = number(14..<16), byte(16, is: ":"),
+            let second = number(17..<19)
+        else { return nil }
         guard year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour <= 23, minute <= 59, second <= 59 else {
             return nil
         }
@@ -161,7 +170,8 @@ enum RFC3339 {
         if byte(index, is: "Z"), index + 1 == bytes.count {
             offset = 0
         } else if byte(index, is: "+") || byte(index, is: "-"), index + 6 == bytes.count, let hours = number(index + 1..<index + 3),
-                  byte(index + 3, is: ":"), let minutes = number(index + 4..<index + 6), hours <= 23, minutes <= 59 {
+            byte(index + 3, is: ":"), let minutes = number(index + 4..<index + 6), hours <= 23, minutes <= 59
+        {
             offset = (hours * 3600 + minutes * 60) * (byte(index, is: "-") ? -1 : 1)
         } else {
             return nil

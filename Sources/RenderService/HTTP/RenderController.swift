@@ -38,7 +38,9 @@ struct RenderController: Sendable {
 
         let form = try await intake.receive(
             request, fields: Self.formFields,
-            hint: "Send the photo as a multipart/form-data part named 'file' (or the asset_id of a photo sent to POST /v1/assets), with style_id and size_preset_id fields")
+            hint:
+                "Send the photo as a multipart/form-data part named 'file' (or the asset_id of a photo sent to POST /v1/assets), with style_id and size_preset_id fields"
+        )
         defer { form.discard() }
         let upload = form.upload
         let received = clock.now
@@ -50,7 +52,8 @@ struct RenderController: Sendable {
             throw APIError(.badRequest, "Conflicting photo", message: "Send the photo as 'file' or name an uploaded one with asset_id, not both")
         }
         guard upload.file != nil || assetField != nil else {
-            throw APIError(.badRequest, "No file provided", message: "Send the photo as a part named 'file', or the asset_id of a photo sent to POST /v1/assets")
+            throw APIError(
+                .badRequest, "No file provided", message: "Send the photo as a part named 'file', or the asset_id of a photo sent to POST /v1/assets")
         }
         let style = try RenderForm.lookupStyle(upload.fields["style_id"])
         let (preset, customSize) = try RenderForm.paper(upload.fields)
@@ -67,9 +70,11 @@ struct RenderController: Sendable {
         if let idempotencyKey {
             let digest = try await RenderRequestDigest.hex(
                 file: upload.file?.path,
-                fields: [style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
-                         StyleParametersJSON.encode(parameters), seed.map(String.init) ?? "",
-                         PrintOptionsJSON.encode(print, custom: customSize)] + (existingAsset.map { ["asset:\($0.id.lowercased)"] } ?? [])
+                fields: [
+                    style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
+                    StyleParametersJSON.encode(parameters), seed.map(String.init) ?? "",
+                    PrintOptionsJSON.encode(print, custom: customSize),
+                ] + (existingAsset.map { ["asset:\($0.id.lowercased)"] } ?? [])
                     + (webhookURL.map { ["webhook:\($0)"] } ?? []))
             if let earlierUse { return try replay(earlierUse, key: idempotencyKey, requestHash: digest) }
             idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
@@ -130,8 +135,10 @@ struct RenderController: Sendable {
         var headers: HTTPFields = [.location: "/v1/renders/\(renderID.lowercased)"]
         if replayed { headers[.idempotentReplayed] = "true" }
         return JSONBody.response(
-            .object([("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
-                     ("created_at", .string(Timestamps.rfc3339(createdAt)))]),
+            .object([
+                ("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
+                ("created_at", .string(Timestamps.rfc3339(createdAt))),
+            ]),
             status: .created, headers: headers)
     }
 
@@ -145,8 +152,11 @@ struct RenderController: Sendable {
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let value = request.headers[values: .idempotencyKey].first else { return nil }
         guard request.headers[values: .idempotencyKey].count == 1, (1...255).contains(value.utf8.count),
-              value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw APIError(.badRequest, "Invalid Idempotency-Key", message: "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once (a UUID is a good choice)")
+            value.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+        else {
+            throw APIError(
+                .badRequest, "Invalid Idempotency-Key",
+                message: "Idempotency-Key must be 1 to 255 visible ASCII characters, sent once (a UUID is a good choice)")
         }
         return value
     }
@@ -267,7 +277,9 @@ struct RenderController: Sendable {
         if let deleted = record.outputsDeletedAt {
             throw APIError(
                 .gone, "Render outputs expired",
-                message: "The files of this render were deleted on \(Timestamps.rfc3339(deleted)) at the end of the retention period; upload the photo again to render it")
+                message:
+                    "The files of this render were deleted on \(Timestamps.rfc3339(deleted)) at the end of the retention period; upload the photo again to render it"
+            )
         }
         let key = kind == .master ? record.outputKey : record.previewKey
         guard let key, try await services.objects.head(key: key) != nil else {
@@ -355,12 +367,16 @@ enum RenderJSON {
         .object([
             ("id", .string(info.id.lowercased)), ("slug", .string(info.slug)), ("name", .string(info.name)),
             ("description", .string(info.description)),
-            ("parameters", .array(info.parameters.map { parameter in
-                .object([
-                    ("name", .string(parameter.name)), ("description", .string(parameter.description)),
-                    ("default", .double(parameter.defaultValue)), ("minimum", .double(parameter.minimum)), ("maximum", .double(parameter.maximum)),
-                ])
-            })),
+            (
+                "parameters",
+                .array(
+                    info.parameters.map { parameter in
+                        .object([
+                            ("name", .string(parameter.name)), ("description", .string(parameter.description)),
+                            ("default", .double(parameter.defaultValue)), ("minimum", .double(parameter.minimum)), ("maximum", .double(parameter.maximum)),
+                        ])
+                    })
+            ),
         ])
     }
 

@@ -20,7 +20,9 @@ enum RenderForm {
         let units = [("inches", "width_inches", "height_inches"), ("mm", "width_mm", "height_mm")].filter { given($0.1) || given($0.2) }
         if given("size_preset_id") || units.isEmpty {
             guard units.isEmpty else {
-                throw APIError(.badRequest, "Conflicting size", message: "Give size_preset_id or a custom size (width_inches and height_inches, or width_mm and height_mm), not both")
+                throw APIError(
+                    .badRequest, "Conflicting size",
+                    message: "Give size_preset_id or a custom size (width_inches and height_inches, or width_mm and height_mm), not both")
             }
             return (try lookupPreset(fields["size_preset_id"]), nil)
         }
@@ -116,7 +118,8 @@ enum RenderForm {
         let url: URL
         do { url = try WebhookURL.parse(text) } catch { throw APIError(.badRequest, "Invalid webhook_url", message: error.message) }
         guard settings.secret(owner: owner) != nil else {
-            throw APIError(.badRequest, "Webhooks are not configured", message: "This deployment has no webhook secret (WEBHOOK_SECRET) to sign deliveries with")
+            throw APIError(
+                .badRequest, "Webhooks are not configured", message: "This deployment has no webhook secret (WEBHOOK_SECRET) to sign deliveries with")
         }
         do {
             _ = try await WebhookAddress.resolve(host: url.host ?? "", allowPrivate: settings.allowPrivate)

@@ -57,7 +57,8 @@ struct StudioController: Sendable {
         // Embedded download URLs start with PUBLIC_BASE_URL, which may name this host differently.
         if let origin = Self.origin(configuration.publicBaseURL) { images.append(origin) }
         if configuration.mode == .production, let endpoint = configuration.storage.publicEndpoint ?? configuration.storage.endpoint,
-           let url = StorageSettings.url(endpoint, ssl: configuration.storage.useSSL), let origin = Self.origin(url) {
+            let url = StorageSettings.url(endpoint, ssl: configuration.storage.useSSL), let origin = Self.origin(url)
+        {
             images.append(origin)
         }
         return [
@@ -81,11 +82,14 @@ struct StudioFiles: Sendable {
     init() {
         var files: [String: File] = [:]
         if let directory = Bundle.module.url(forResource: "studio", withExtension: nil),
-           let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path)
+        {
             for name in names {
                 guard let type = Self.types[(name as NSString).pathExtension],
-                      let bytes = try? Data(contentsOf: directory.appendingPathComponent(name)) else { continue }
-                files[name] = File(bytes: bytes, contentType: type, etag: "\"" + SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined() + "\"")
+                    let bytes = try? Data(contentsOf: directory.appendingPathComponent(name))
+                else { continue }
+                files[name] = File(
+                    bytes: bytes, contentType: type, etag: "\"" + SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined() + "\"")
             }
         }
         self.files = files

@@ -17,8 +17,10 @@ struct StylePreviewRequest: Sendable {
 
     /// Everything that changes the pixels, and nothing else.
     var cacheKey: String {
-        [asset.id.lowercased, style.info.id.lowercased, preset?.id.lowercased ?? "photo", orientation.rawValue, fit.rawValue,
-         StyleParametersJSON.encode(parameters), "\(StylePreviews.longSide)"].joined(separator: "|")
+        [
+            asset.id.lowercased, style.info.id.lowercased, preset?.id.lowercased ?? "photo", orientation.rawValue, fit.rawValue,
+            StyleParametersJSON.encode(parameters), "\(StylePreviews.longSide)",
+        ].joined(separator: "|")
     }
 
     /// A strong validator: the same request always renders the same bytes (seeds come from
@@ -202,12 +204,14 @@ actor LocalOriginals {
             copies[asset.id] = (copy.path, copy.users + 1, clock)
             return copy.path
         }
-        let download = downloads[asset.id] ?? Task { [directory, objects] in
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let path = "\(directory)/\(asset.id.lowercased).\((asset.storageKey as NSString).pathExtension)"
-            try await objects.download(key: asset.storageKey, to: path)
-            return path
-        }
+        let download =
+            downloads[asset.id]
+            ?? Task { [directory, objects] in
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let path = "\(directory)/\(asset.id.lowercased).\((asset.storageKey as NSString).pathExtension)"
+                try await objects.download(key: asset.storageKey, to: path)
+                return path
+            }
         downloads[asset.id] = download
         let path: String
         do {

@@ -54,7 +54,7 @@ public struct RedisJobQueue: JobQueue {
     public func claim(owner: String, lease: Duration) async throws -> JobLease? {
         let value = try await run(Scripts.claim, arguments: [owner, String(Int(milliseconds(lease)))])
         guard let pair = value.array, pair.count == 2, let id = pair[0].string.flatMap(UUID.init(uuidString:)),
-              let attempts = pair[1].integer
+            let attempts = pair[1].integer
         else { return nil }
         return JobLease(renderID: id, attempt: Int(attempts), owner: owner)
     }
@@ -154,7 +154,8 @@ enum Scripts {
     /// The server's clock in milliseconds (effects replication makes TIME allowed in scripts).
     static let now = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-    static let enqueue = LuaScript("""
+    static let enqueue = LuaScript(
+        """
         if redis.call('SADD', KEYS[4], ARGV[1]) == 1 then
           redis.call('RPUSH', KEYS[1], ARGV[1])
           return 1
@@ -162,27 +163,30 @@ enum Scripts {
         return 0
         """)
 
-    static let claim = LuaScript(now + """
-        local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-        for _, id in ipairs(due) do
-          redis.call('ZREM', KEYS[2], id)
-          redis.call('RPUSH', KEYS[1], id)
-        end
-        local id = redis.call('LPOP', KEYS[1])
-        if not id then return nil end
-        redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)
-        local attempts = redis.call('HINCRBY', KEYS[5], id, 1)
-        redis.call('HSET', KEYS[6], id, ARGV[1])
-        return {id, attempts}
-        """)
+    static let claim = LuaScript(
+        now + """
+            local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+            for _, id in ipairs(due) do
+              redis.call('ZREM', KEYS[2], id)
+              redis.call('RPUSH', KEYS[1], id)
+            end
+            local id = redis.call('LPOP', KEYS[1])
+            if not id then return nil end
+            redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), id)
+            local attempts = redis.call('HINCRBY', KEYS[5], id, 1)
+            redis.call('HSET', KEYS[6], id, ARGV[1])
+            return {id, attempts}
+            """)
 
-    static let extend = LuaScript(now + """
-        if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-        redis.call('ZADD', KEYS[3], 'XX', now + tonumber(ARGV[3]), ARGV[1])
-        return 1
-        """)
+    static let extend = LuaScript(
+        now + """
+            if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+            redis.call('ZADD', KEYS[3], 'XX', now + tonumber(ARGV[3]), ARGV[1])
+            return 1
+            """)
 
-    static let complete = LuaScript("""
+    static let complete = LuaScript(
+        """
         if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] then return 0 end
         redis.call('ZREM', KEYS[3], ARGV[1])
         redis.call('SREM', KEYS[4], ARGV[1])
@@ -191,23 +195,25 @@ enum Scripts {
         return 1
         """)
 
-    static let retry = LuaScript(now + """
-        if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
-        redis.call('ZREM', KEYS[3], ARGV[1])
-        redis.call('HDEL', KEYS[6], ARGV[1])
-        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
-        return 1
-        """)
+    static let retry = LuaScript(
+        now + """
+            if redis.call('HGET', KEYS[6], ARGV[1]) ~= ARGV[2] or not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+            redis.call('ZREM', KEYS[3], ARGV[1])
+            redis.call('HDEL', KEYS[6], ARGV[1])
+            redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+            return 1
+            """)
 
-    static let reap = LuaScript(now + """
-        local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
-        for _, id in ipairs(expired) do
-          redis.call('ZREM', KEYS[3], id)
-          redis.call('HDEL', KEYS[6], id)
-          redis.call('RPUSH', KEYS[1], id)
-        end
-        return expired
-        """)
+    static let reap = LuaScript(
+        now + """
+            local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+            for _, id in ipairs(expired) do
+              redis.call('ZREM', KEYS[3], id)
+              redis.call('HDEL', KEYS[6], id)
+              redis.call('RPUSH', KEYS[1], id)
+            end
+            return expired
+            """)
 
     /// Every script, by name (the key-declaration test reads them all).
     static let all: [(name: String, script: LuaScript)] = [

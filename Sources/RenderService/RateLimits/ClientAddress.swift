@@ -49,10 +49,11 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// The first `bits` bits kept, the rest zero.
     func masked(to bits: Int) -> IPAddress {
-        IPAddress(bytes: bytes.enumerated().map { index, byte in
-            let keep = min(8, max(0, bits - index * 8))
-            return keep == 8 ? byte : byte & ~(0xFF >> keep)
-        })
+        IPAddress(
+            bytes: bytes.enumerated().map { index, byte in
+                let keep = min(8, max(0, bits - index * 8))
+                return keep == 8 ? byte : byte & ~(0xFF >> keep)
+            })
     }
 
     /// Whom a rate limit counts: an IPv4 address on its own; an IPv6 address by its /64, the

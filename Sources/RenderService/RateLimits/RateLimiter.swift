@@ -81,13 +81,15 @@ enum GCRA {
             if allowed {
                 let next = tat + interval
                 newTATs.append(next)
-                states.append(RateLimitState(
-                    name: limit.name, limit: limit.limit, remaining: Int(max(0, (window - (next - now)) / interval)),
-                    resetAfter: .microseconds(next - now), retryAfter: .zero))
+                states.append(
+                    RateLimitState(
+                        name: limit.name, limit: limit.limit, remaining: Int(max(0, (window - (next - now)) / interval)),
+                        resetAfter: .microseconds(next - now), retryAfter: .zero))
             } else {
-                states.append(RateLimitState(
-                    name: limit.name, limit: limit.limit, remaining: Int(max(0, (window - (tat - now)) / interval)),
-                    resetAfter: .microseconds(tat - now), retryAfter: .microseconds(max(0, tat + interval - window - now))))
+                states.append(
+                    RateLimitState(
+                        name: limit.name, limit: limit.limit, remaining: Int(max(0, (window - (tat - now)) / interval)),
+                        resetAfter: .microseconds(tat - now), retryAfter: .microseconds(max(0, tat + interval - window - now))))
             }
         }
         return (RateLimitDecision(allowed: allowed, buckets: states), allowed ? newTATs : nil)

@@ -56,7 +56,8 @@ public struct RedisRateLimiter: RateLimiter {
     /// KEYS: one bucket per limit. ARGV: per limit, its interval and its window (the whole
     /// burst) in microseconds. Answers `{allowed, then per bucket: remaining, reset after,
     /// retry after (µs)}`. `GCRA.evaluate` is the same arithmetic.
-    static let script = LuaScript("""
+    static let script = LuaScript(
+        """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
         local allowed = 1

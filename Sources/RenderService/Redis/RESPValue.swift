@@ -100,7 +100,7 @@ public struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
             guard length <= maxBulkLength else { throw RESPError("bulk string of \(length) bytes exceeds \(maxBulkLength)") }
             guard buffer.writerIndex - position >= length + 2 else { return nil }
             guard buffer.getInteger(at: position + length, as: UInt8.self) == 13,
-                  buffer.getInteger(at: position + length + 1, as: UInt8.self) == 10
+                buffer.getInteger(at: position + length + 1, as: UInt8.self) == 10
             else { throw RESPError("bulk string not terminated by CRLF") }
             let slice = buffer.getSlice(at: position, length: length)
             cursor = position + length + 2

@@ -21,8 +21,10 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// Longest wait for the TCP connection, and again for the TLS handshake.
     public var connectTimeout: Duration
 
-    public init(host: String = "localhost", port: Int = 6379, database: Int = 0, password: String? = nil, tls: RedisTLS? = nil,
-                commandTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(3)) {
+    public init(
+        host: String = "localhost", port: Int = 6379, database: Int = 0, password: String? = nil, tls: RedisTLS? = nil,
+        commandTimeout: Duration = .seconds(5), connectTimeout: Duration = .seconds(3)
+    ) {
         self.host = host
         self.port = port
         self.database = database
@@ -98,8 +100,10 @@ final class RedisConnection: Sendable {
         self.failure = failure
     }
 
-    static func connect(_ configuration: RedisConfiguration, tls: NIOSSLContext? = nil,
-                        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> RedisConnection {
+    static func connect(
+        _ configuration: RedisConfiguration, tls: NIOSSLContext? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> RedisConnection {
         let eventLoop = group.next()
         let handshake = tls.map { _ in eventLoop.makePromise(of: Void.self) }
         let failure = NIOLockedValueBox<(any Error)?>(nil)
@@ -138,9 +142,11 @@ final class RedisConnection: Sendable {
                 connection.close()
                 // A plain port answers a ClientHello in plain text, or waits for a line end.
                 let text = "\(error)"
-                let hint = text.contains("WRONG_VERSION_NUMBER") || text.contains("no TLS handshake") ? " (is this port Redis's tls-port?)"
+                let hint =
+                    text.contains("WRONG_VERSION_NUMBER") || text.contains("no TLS handshake")
+                    ? " (is this port Redis's tls-port?)"
                     : error is NIOSSLExtraError && text.contains("failedToValidateHostname")
-                    ? " (the certificate does not carry \(serverName ?? configuration.host): set REDIS_TLS_SERVER_NAME to a name it does)" : ""
+                        ? " (the certificate does not carry \(serverName ?? configuration.host): set REDIS_TLS_SERVER_NAME to a name it does)" : ""
                 throw RedisError("TLS with Redis failed (\(settings)): \(text)\(hint)")
             }
         }
@@ -169,9 +175,12 @@ final class RedisConnection: Sendable {
         if let tls = configuration.tls, transport || error is NIOSSLError || error is BoringSSLError {
             // TLS 1.3 finishes the client's handshake before the server checks its certificate.
             let text = "\(error)"
-            let hint = text.contains("CERTIFICATE_REQUIRED") ? " (the server requires a client certificate: set REDIS_TLS_CERT and REDIS_TLS_KEY)"
-                : transport && tls.certificate == nil ? " (the server closed the connection after the handshake: if it requires a client certificate, set REDIS_TLS_CERT and REDIS_TLS_KEY)"
-                : ""
+            let hint =
+                text.contains("CERTIFICATE_REQUIRED")
+                ? " (the server requires a client certificate: set REDIS_TLS_CERT and REDIS_TLS_KEY)"
+                : transport && tls.certificate == nil
+                    ? " (the server closed the connection after the handshake: if it requires a client certificate, set REDIS_TLS_CERT and REDIS_TLS_KEY)"
+                    : ""
             return RedisError("TLS with Redis failed (\(tls.settings)): \(text)\(hint)")
         }
         if configuration.tls == nil, transport {

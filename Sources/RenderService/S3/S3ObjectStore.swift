@@ -81,7 +81,10 @@ public struct S3ObjectStore: ObjectStore {
             guard head.status == .notFound else { throw try await failure(head, operation: "HeadBucket") }
             var body: ByteBuffer?
             if configuration.region != "us-east-1" {
-                body = ByteBuffer(string: "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>")
+                body = ByteBuffer(
+                    string:
+                        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>"
+                )
             }
             let created = try await send("PUT", bucket: bucket, body: body)
             guard created.status == .ok || created.status == .conflict else { throw try await failure(created, operation: "CreateBucket") }
@@ -133,7 +136,9 @@ public struct S3ObjectStore: ObjectStore {
             let completeBody = String(buffer: try await complete.body.collect(upTo: Self.maxAnswerBytes))
             // S3 can answer 200 and still report an error in the body.
             guard complete.status == .ok, !completeBody.contains("<Error>") else {
-                throw S3Error(status: Int(complete.status.code), code: Self.element("Code", in: completeBody) ?? "CompleteFailed", message: Self.element("Message", in: completeBody) ?? "")
+                throw S3Error(
+                    status: Int(complete.status.code), code: Self.element("Code", in: completeBody) ?? "CompleteFailed",
+                    message: Self.element("Message", in: completeBody) ?? "")
             }
         } catch {
             _ = try? await send("DELETE", key: key, query: [("uploadId", uploadID)])
@@ -144,7 +149,9 @@ public struct S3ObjectStore: ObjectStore {
     public func download(key: String, to path: String) async throws {
         let response = try await send("GET", key: key)
         guard response.status == .ok else { throw try await failure(response, operation: "GetObject") }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { throw ObjectStoreError("cannot write \(path)") }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw ObjectStoreError("cannot write \(path)")
+        }
         defer { try? handle.close() }
         for try await chunk in response.body {
             try handle.write(contentsOf: Data(buffer: chunk))
@@ -216,7 +223,7 @@ public struct S3ObjectStore: ObjectStore {
                 let response = try await sendOnce(method, bucket: bucket, key: key, query: query, headers: headers, body: body)
                 guard attempt < retries, response.status.code >= 500 else { return response }
                 _ = try? await response.body.collect(upTo: Self.maxAnswerBytes)
-            } catch where attempt < retries && Self.isDroppedConnection(error) {
+            } catch  where attempt < retries && Self.isDroppedConnection(error) {
             }
             try await Task.sleep(for: configuration.retryBackoff.delay(attempt: attempt))
             attempt += 1
@@ -238,7 +245,8 @@ public struct S3ObjectStore: ObjectStore {
         let payloadHash = body.map { buffer in SHA256.hash(data: buffer.readableBytesView).hex } ?? SigV4Signer.emptyPayloadHash
         let signed = signer.sign(method: method, path: path, query: query, headers: [("host", host)] + headers, payloadHash: payloadHash, date: Date())
         let queryString = SigV4Signer.canonicalQuery(query)
-        var request = HTTPClientRequest(url: "\(configuration.endpoint.scheme ?? "http")://\(host)\(SigV4Signer.encodePath(path))\(queryString.isEmpty ? "" : "?" + queryString)")
+        var request = HTTPClientRequest(
+            url: "\(configuration.endpoint.scheme ?? "http")://\(host)\(SigV4Signer.encodePath(path))\(queryString.isEmpty ? "" : "?" + queryString)")
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers + signed { request.headers.add(name: name, value: value) }
         if let body {

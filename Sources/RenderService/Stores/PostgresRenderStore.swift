@@ -35,8 +35,10 @@ public struct PostgresRenderStore: RenderStore {
                     """, logger: logger)
                 var inserted = false
                 for try await _ in claimed { inserted = true }
-                if !inserted, let earlier = try await Self.idempotentRequest(
-                    connection, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter, logger: logger) {
+                if !inserted,
+                    let earlier = try await Self.idempotentRequest(
+                        connection, owner: idempotency.owner, key: idempotency.key, validAfter: idempotency.validAfter, logger: logger)
+                {
                     return earlier
                 }
             }
@@ -106,7 +108,8 @@ public struct PostgresRenderStore: RenderStore {
             """, logger: logger)
         var assets: [AssetRecord] = []
         for try await (id, key, type, size, width, height, format, created) in rows.decode((UUID, String, String, Int64, Int, Int, String, Date).self) {
-            assets.append(AssetRecord(id: id, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format, createdAt: created))
+            assets.append(
+                AssetRecord(id: id, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format, createdAt: created))
         }
         return assets
     }
@@ -149,7 +152,8 @@ public struct PostgresRenderStore: RenderStore {
             "SELECT id, storage_key, content_type, size_bytes, width, height, format, created_at, owner, deleted_at FROM assets WHERE id = \(id)",
             logger: logger)
         for try await (assetID, key, type, size, width, height, format, created, owner, deleted)
-            in rows.decode((UUID, String, String, Int64, Int, Int, String, Date, String?, Date?).self) {
+            in rows.decode((UUID, String, String, Int64, Int, Int, String, Date, String?, Date?).self)
+        {
             return AssetRecord(
                 id: assetID, storageKey: key, contentType: type, sizeBytes: Int(size), width: width, height: height, format: format,
                 createdAt: created, owner: owner, deletedAt: deleted)
@@ -340,7 +344,8 @@ public struct PostgresMigrator: Sendable {
                 // rightly has none. An up-to-date database then needs no DDL at start.
                 var exists = false
                 for try await found in try await connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL", logger: logger)
-                    .decode(Bool.self) { exists = found }
+                    .decode(Bool.self)
+                { exists = found }
                 if !exists {
                     try await connection.query(
                         "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -369,7 +374,8 @@ public struct PostgresMigrator: Sendable {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Int64(0x4153_4F52)))", logger: logger)
                 if let error = error as? PSQLError, let reason = error.serverInfo?[.message] {
                     // postgres-nio's description hides the server's reason; it is what an operator needs.
-                    throw ConfigurationError("Migrations could not be applied: \(reason) (pending migrations need the database owner's role: run aso-render migrate as it)")
+                    throw ConfigurationError(
+                        "Migrations could not be applied: \(reason) (pending migrations need the database owner's role: run aso-render migrate as it)")
                 }
                 throw error
             }

@@ -68,7 +68,8 @@ public struct SQLiteRenderStore: RenderStore {
             db, sql: "SELECT render_id, request_hash, created_at FROM idempotency_keys WHERE owner = ? AND key = ? AND created_at > ?",
             arguments: [owner, key, validAfter.timeIntervalSince1970]
         ).map { row in
-            IdempotentRequest(renderID: UUID(uuidString: row["render_id"])!, requestHash: row["request_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
+            IdempotentRequest(
+                renderID: UUID(uuidString: row["render_id"])!, requestHash: row["request_hash"], createdAt: Date(timeIntervalSince1970: row["created_at"]))
         }
     }
 
@@ -95,7 +96,8 @@ public struct SQLiteRenderStore: RenderStore {
 
     public func markOriginalDeleted(assetID: UUID, at date: Date) async throws {
         try await database.pool.write { db in
-            try db.execute(sql: "UPDATE assets SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", arguments: [date.timeIntervalSince1970, assetID.lowercased])
+            try db.execute(
+                sql: "UPDATE assets SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", arguments: [date.timeIntervalSince1970, assetID.lowercased])
         }
     }
 

@@ -116,7 +116,9 @@ public struct WebhookDeliverer: Service {
                     }
                 } else if try await outbox.scheduleRetry(delivery, worker: worker, next: next, error: reason) {
                     metrics.webhookOutcome("retried")
-                    logger.info("Webhook attempt failed; retrying", metadata: metadata.merging(["reason": "\(reason)", "next_attempt_at": "\(Timestamps.rfc3339(next))"]) { $1 })
+                    logger.info(
+                        "Webhook attempt failed; retrying",
+                        metadata: metadata.merging(["reason": "\(reason)", "next_attempt_at": "\(Timestamps.rfc3339(next))"]) { $1 })
                 }
             }
         } catch {

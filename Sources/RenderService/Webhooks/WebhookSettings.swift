@@ -59,7 +59,9 @@ public struct WebhookSettings: Sendable {
                     throw ConfigurationError("WEBHOOK_KEYS: a sha256: entry must be followed by 64 hex digits")
                 }
             } else {
-                guard key.count >= 24 else { throw ConfigurationError("WEBHOOK_KEYS: each entry starts with an API key (24+ characters) or its sha256: digest") }
+                guard key.count >= 24 else {
+                    throw ConfigurationError("WEBHOOK_KEYS: each entry starts with an API key (24+ characters) or its sha256: digest")
+                }
                 digest = APIKeys.digest(key)
             }
             var defaults = KeyDefaults()
@@ -90,7 +92,8 @@ public struct WebhookSecret: Sendable, Equatable, CustomStringConvertible {
     public init(_ text: String, name: String = "WEBHOOK_SECRET") throws(ConfigurationError) {
         guard text.hasPrefix("whsec_"), let key = Data(base64Encoded: String(text.dropFirst(6))), (24...64).contains(key.count) else {
             // The value itself is never echoed.
-            throw ConfigurationError("\(name): a webhook secret is whsec_ followed by the base64 of 24 to 64 random bytes (aso-render webhook-secret makes one)")
+            throw ConfigurationError(
+                "\(name): a webhook secret is whsec_ followed by the base64 of 24 to 64 random bytes (aso-render webhook-secret makes one)")
         }
         self.key = key
     }

@@ -14,7 +14,7 @@ public enum WebhookURL {
     public static func parse(_ text: String) throws(Invalid) -> URL {
         guard text.utf8.count <= maxLength else { throw Invalid(message: "webhook_url is longer than \(maxLength) characters") }
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty
+            let host = url.host, !host.isEmpty
         else { throw Invalid(message: "webhook_url must be an absolute http:// or https:// URL") }
         guard url.user == nil, url.password == nil else { throw Invalid(message: "webhook_url must not carry a user name or password") }
         return url

@@ -223,10 +223,12 @@ public final class RenderWorkers: Service, Sendable {
         let workDirectory = "\(settings.workDirectory)/\(id.lowercased)-\(lease.attempt)-\(UUID().uuidString.prefix(6))"
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
         do {
-            let outcome = try await render(record, in: workDirectory, isCanceled: { [self] in
-                lost.load(ordering: .sequentiallyConsistent) || canceled.load(ordering: .sequentiallyConsistent)
-                    || cancelInFlight.load(ordering: .sequentiallyConsistent)
-            })
+            let outcome = try await render(
+                record, in: workDirectory,
+                isCanceled: { [self] in
+                    lost.load(ordering: .sequentiallyConsistent) || canceled.load(ordering: .sequentiallyConsistent)
+                        || cancelInFlight.load(ordering: .sequentiallyConsistent)
+                })
             try await objects.put(key: ObjectKeys.output(render: id), fileAt: "\(workDirectory)/output.tiff", contentType: "image/tiff", consume: true)
             try await objects.put(key: ObjectKeys.preview(render: id), fileAt: "\(workDirectory)/preview.jpg", contentType: "image/jpeg", consume: true)
             let completedAt = Date()
@@ -249,7 +251,7 @@ public final class RenderWorkers: Service, Sendable {
             log.info("Render completed", metadata: ["duration_ms": .stringConvertible(durationMs), "effective_dpi": "\(outcome.effectiveDPI)"])
         } catch let error as RenderError where Self.isPermanent(error) {
             await fail(lease, message: error.message, log: log)
-        } catch where (error as? RenderError)?.code == .canceled && canceled.load(ordering: .sequentiallyConsistent) {
+        } catch  where (error as? RenderError)?.code == .canceled && canceled.load(ordering: .sequentiallyConsistent) {
             try? await queue.complete(lease)
             log.info("Render canceled by the customer; work discarded")
         } catch let error as RenderError where error.code == .canceled {
@@ -274,7 +276,8 @@ public final class RenderWorkers: Service, Sendable {
                 log.error("Render failed on its last attempt", metadata: ["error": "\(error)", "attempt": "\(lease.attempt)"])
                 await fail(
                     lease,
-                    message: "Rendering failed after \(lease.attempt) attempts because of a problem on our side, not with your photo. Create the render again; if it keeps failing, contact support with this render's id.",
+                    message:
+                        "Rendering failed after \(lease.attempt) attempts because of a problem on our side, not with your photo. Create the render again; if it keeps failing, contact support with this render's id.",
                     log: log)
             }
         }

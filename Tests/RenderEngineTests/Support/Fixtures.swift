@@ -8,12 +8,13 @@ enum Fixtures {
         var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
         for y in 0..<height {
             for x in 0..<width {
-                let colour: [UInt8] = switch (x < width / 2, y < height / 2) {
-                case (true, true): [220, 30, 30]
-                case (false, true): [30, 200, 40]
-                case (true, false): [30, 40, 220]
-                case (false, false): [250, 250, 250]
-                }
+                let colour: [UInt8] =
+                    switch (x < width / 2, y < height / 2) {
+                    case (true, true): [220, 30, 30]
+                    case (false, true): [30, 200, 40]
+                    case (true, false): [30, 40, 220]
+                    case (false, false): [250, 250, 250]
+                    }
                 ppm.append(contentsOf: colour)
             }
         }
@@ -26,17 +27,18 @@ enum Fixtures {
     static func oriented(_ orientation: Int, in directory: String) throws -> String {
         let upright = try quadrants(in: directory)
         // The inverse of what a viewer applies for each orientation.
-        let steps: [[String]] = switch orientation {
-        case 1: []
-        case 2: [["flip", "horizontal"]]
-        case 3: [["rot", "d180"]]
-        case 4: [["flip", "vertical"]]
-        case 5: [["rot", "d90"], ["flip", "horizontal"]]
-        case 6: [["rot", "d270"]]
-        case 7: [["rot", "d270"], ["flip", "horizontal"]]
-        case 8: [["rot", "d90"]]
-        default: []
-        }
+        let steps: [[String]] =
+            switch orientation {
+            case 1: []
+            case 2: [["flip", "horizontal"]]
+            case 3: [["rot", "d180"]]
+            case 4: [["flip", "vertical"]]
+            case 5: [["rot", "d90"], ["flip", "horizontal"]]
+            case 6: [["rot", "d270"]]
+            case 7: [["rot", "d270"], ["flip", "horizontal"]]
+            case 8: [["rot", "d90"]]
+            default: []
+            }
         var current = upright
         for (index, step) in steps.enumerated() {
             let next = "\(directory)/step-\(orientation)-\(index).v"
@@ -79,8 +81,10 @@ enum Fixtures {
             throw Tools.Failure(description: "no SOF marker")
         }
         // FFC0, length (2), precision (1), height (2), width (2)
-        bytes[sof + 5] = 0xEA; bytes[sof + 6] = 0x60
-        bytes[sof + 7] = 0xEA; bytes[sof + 8] = 0x60
+        bytes[sof + 5] = 0xEA
+        bytes[sof + 6] = 0x60
+        bytes[sof + 7] = 0xEA
+        bytes[sof + 8] = 0x60
         let path = "\(directory)/bomb.jpg"
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path

@@ -74,7 +74,13 @@ enum Fakes {
     static func all(of photo: MeasuredImage) -> [(String, MeasuredImage)] {
         [
             ("the photo", photo),
-            ("greyscale", photo.mapped { r, g, b in let y = 0.2126 * r + 0.7152 * g + 0.0722 * b; return (y, y, y) }),
+            (
+                "greyscale",
+                photo.mapped { r, g, b in
+                    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+                    return (y, y, y)
+                }
+            ),
             ("a Gaussian blur", photo.blurred(2)),
             ("photo + noise", noisy(photo)),
             ("posterised, 4 levels", photo.mapped { r, g, b in (posterise(r, 4), posterise(g, 4), posterise(b, 4)) }),

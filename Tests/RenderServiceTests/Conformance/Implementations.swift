@@ -1,7 +1,8 @@
 import Foundation
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// Every implementation of each protocol, for the conformance suites. The production
 /// implementations join these lists when their servers are configured (see scripts/).
@@ -33,38 +34,56 @@ struct RateLimiterUnderTest: Sendable, CustomTestStringConvertible {
 }
 
 enum Implementations {
-    static let stores: [StoreUnderTest] = [
-        StoreUnderTest(name: "SQLite") {
-            let (database, cleanUp) = try temporaryDatabase("sqlite-store")
-            return (SQLiteRenderStore(database: database), cleanUp)
-        },
-    ] + (TestServers.hasPostgres ? [
-        StoreUnderTest(name: "PostgreSQL") {
-            let (client, cleanUp) = try await TestServers.postgresDatabase()
-            return (PostgresRenderStore(client: client, logger: TestServers.logger), cleanUp)
-        },
-    ] : [])
+    static let stores: [StoreUnderTest] =
+        [
+            StoreUnderTest(name: "SQLite") {
+                let (database, cleanUp) = try temporaryDatabase("sqlite-store")
+                return (SQLiteRenderStore(database: database), cleanUp)
+            }
+        ]
+        + (TestServers.hasPostgres
+            ? [
+                StoreUnderTest(name: "PostgreSQL") {
+                    let (client, cleanUp) = try await TestServers.postgresDatabase()
+                    return (PostgresRenderStore(client: client, logger: TestServers.logger), cleanUp)
+                }
+            ] : [])
 
-    static let queues: [QueueUnderTest] = [
-        QueueUnderTest(name: "table (SQLite)") {
-            let (database, cleanUp) = try temporaryDatabase("table-queue")
-            return (TableJobQueue(database: database), SQLiteRenderStore(database: database), cleanUp)
-        },
-    ] + (TestServers.hasRedis ? [
-        QueueUnderTest(name: "Redis") {
-            let client = RedisClient(configuration: TestServers.redisConfiguration)
-            let (database, cleanUp) = try temporaryDatabase("redis-queue")
-            // A queue name of its own per test: tests share one Redis.
-            let queue = RedisJobQueue(client: client, name: "test-\(UUID().uuidString.prefix(8))")
-            return (queue, SQLiteRenderStore(database: database), { await client.close(); await cleanUp() })
-        },
-        QueueUnderTest(name: "Redis over TLS") {
-            let client = RedisClient(configuration: TestServers.redisTLSConfiguration)
-            let (database, cleanUp) = try temporaryDatabase("redis-tls-queue")
-            let queue = RedisJobQueue(client: client, name: "test-tls-\(UUID().uuidString.prefix(8))")
-            return (queue, SQLiteRenderStore(database: database), { await client.close(); await cleanUp() })
-        },
-    ] : [])
+    static let queues: [QueueUnderTest] =
+        [
+            QueueUnderTest(name: "table (SQLite)") {
+                let (database, cleanUp) = try temporaryDatabase("table-queue")
+                return (TableJobQueue(database: database), SQLiteRenderStore(database: database), cleanUp)
+            }
+        ]
+        + (TestServers.hasRedis
+            ? [
+                QueueUnderTest(name: "Redis") {
+                    let client = RedisClient(configuration: TestServers.redisConfiguration)
+                    let (database, cleanUp) = try temporaryDatabase("redis-queue")
+                    // A queue name of its own per test: tests share one Redis.
+                    let queue = RedisJobQueue(client: client, name: "test-\(UUID().uuidString.prefix(8))")
+                    return (
+                        queue, SQLiteRenderStore(database: database),
+                        {
+                            await client.close()
+                            await cleanUp()
+                        }
+                    )
+                },
+                QueueUnderTest(name: "Redis over TLS") {
+                    let client = RedisClient(configuration: TestServers.redisTLSConfiguration)
+                    let (database, cleanUp) = try temporaryDatabase("redis-tls-queue")
+                    let queue = RedisJobQueue(client: client, name: "test-tls-\(UUID().uuidString.prefix(8))")
+                    return (
+                        queue, SQLiteRenderStore(database: database),
+                        {
+                            await client.close()
+                            await cleanUp()
+                        }
+                    )
+                },
+            ] : [])
 
     /// An embedded database in a directory of its own, removed by the clean-up.
     private static func temporaryDatabase(_ name: String) throws -> (SQLiteDatabase, @Sendable () async -> Void) {
@@ -72,30 +91,36 @@ enum Implementations {
         return (try SQLiteDatabase(path: "\(directory)/test.sqlite"), { try? FileManager.default.removeItem(atPath: directory) })
     }
 
-    static let rateLimiters: [RateLimiterUnderTest] = [
-        RateLimiterUnderTest(name: "in process") { (InProcessRateLimiter(), {}) },
-    ] + (TestServers.hasRedis ? [
-        RateLimiterUnderTest(name: "Redis") {
-            let client = RedisClient(configuration: TestServers.redisConfiguration)
-            // A key prefix of its own per test: tests share one Redis.
-            return (RedisRateLimiter(client: client, prefix: "test-rate-\(UUID().uuidString.prefix(8))"), { await client.close() })
-        },
-    ] : [])
+    static let rateLimiters: [RateLimiterUnderTest] =
+        [
+            RateLimiterUnderTest(name: "in process") { (InProcessRateLimiter(), {}) }
+        ]
+        + (TestServers.hasRedis
+            ? [
+                RateLimiterUnderTest(name: "Redis") {
+                    let client = RedisClient(configuration: TestServers.redisConfiguration)
+                    // A key prefix of its own per test: tests share one Redis.
+                    return (RedisRateLimiter(client: client, prefix: "test-rate-\(UUID().uuidString.prefix(8))"), { await client.close() })
+                }
+            ] : [])
 
-    static let objectStores: [ObjectStoreUnderTest] = [
-        ObjectStoreUnderTest(name: "local directory") {
-            let directory = temporaryDirectory("local-objects")
-            let store = try LocalObjectStore(
-                root: directory, signer: URLSigner(secret: Data("secret".utf8)), publicBaseURL: URL(string: "http://localhost:8089")!)
-            return (store, { try? FileManager.default.removeItem(atPath: directory) })
-        },
-    ] + (TestServers.hasS3 ? [
-        ObjectStoreUnderTest(name: "S3 (SeaweedFS)") {
-            let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: "test-\(UUID().uuidString.prefix(8).lowercased())"))
-            try await store.ensureBucket()
-            return (store, {})
-        },
-    ] : [])
+    static let objectStores: [ObjectStoreUnderTest] =
+        [
+            ObjectStoreUnderTest(name: "local directory") {
+                let directory = temporaryDirectory("local-objects")
+                let store = try LocalObjectStore(
+                    root: directory, signer: URLSigner(secret: Data("secret".utf8)), publicBaseURL: URL(string: "http://localhost:8089")!)
+                return (store, { try? FileManager.default.removeItem(atPath: directory) })
+            }
+        ]
+        + (TestServers.hasS3
+            ? [
+                ObjectStoreUnderTest(name: "S3 (SeaweedFS)") {
+                    let store = S3ObjectStore(configuration: TestServers.s3Configuration(bucket: "test-\(UUID().uuidString.prefix(8).lowercased())"))
+                    try await store.ensureBucket()
+                    return (store, {})
+                }
+            ] : [])
 }
 
 /// Records for store and queue tests.

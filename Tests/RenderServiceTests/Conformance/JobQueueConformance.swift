@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// What every `JobQueue` must do, run against each implementation.
 @Suite("JobQueue conformance")

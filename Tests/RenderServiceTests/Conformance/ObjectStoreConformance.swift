@@ -1,8 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// What every `ObjectStore` must do, run against each implementation.
 @Suite("ObjectStore conformance")

@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// What every `RateLimiter` must do, run against each implementation (in process, Redis).
 @Suite("RateLimiter conformance")
@@ -47,7 +48,8 @@ struct RateLimiterConformance {
         #expect(refilled.allowed && refilled.binding.remaining == 0, "one request's worth came back after Retry-After")
         let again = try await limiter.acquire(client: client, limits: [limit])
         #expect(!again.allowed, "only one")
-        #expect(again.binding.retryAfter > .zero && again.binding.retryAfter <= .seconds(3), "the next one is up to an interval away: \(again.binding.retryAfter)")
+        #expect(
+            again.binding.retryAfter > .zero && again.binding.retryAfter <= .seconds(3), "the next one is up to an interval away: \(again.binding.retryAfter)")
     }
 
     @Test(arguments: Implementations.rateLimiters)

@@ -1,7 +1,8 @@
 import Foundation
 import RenderEngine
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// What every `RenderStore` must do, run against each implementation.
 @Suite("RenderStore conformance")
@@ -198,7 +199,9 @@ struct RenderStoreConformance {
 
         // The same key again: nothing written, the first use returned (whatever its hash).
         let (second, secondAsset) = Fixtures.pair(createdAt: now)
-        let earlier = try #require(try await store.create(second, asset: secondAsset, idempotency: IdempotencyKey(owner: key.owner, key: key.key, requestHash: "bbb", validAfter: validAfter)))
+        let earlier = try #require(
+            try await store.create(
+                second, asset: secondAsset, idempotency: IdempotencyKey(owner: key.owner, key: key.key, requestHash: "bbb", validAfter: validAfter)))
         #expect(earlier.renderID == first.id && earlier.requestHash == "aaa" && abs(earlier.createdAt.timeIntervalSince(now)) < 0.001)
         #expect(try await store.render(id: second.id) == nil)
         #expect(try await store.asset(id: secondAsset.id) == nil)
@@ -206,7 +209,9 @@ struct RenderStoreConformance {
 
         // Keys are per owner: another API key may use the same text.
         let (other, otherAsset) = Fixtures.pair(createdAt: now)
-        #expect(try await store.create(other, asset: otherAsset, idempotency: IdempotencyKey(owner: "", key: key.key, requestHash: "ccc", validAfter: validAfter)) == nil)
+        #expect(
+            try await store.create(other, asset: otherAsset, idempotency: IdempotencyKey(owner: "", key: key.key, requestHash: "ccc", validAfter: validAfter))
+                == nil)
 
         // Expired uses free the key.
         #expect(try await store.idempotentRequest(owner: key.owner, key: key.key, validAfter: now.addingTimeInterval(1)) == nil)
@@ -232,7 +237,9 @@ struct RenderStoreConformance {
         }
         let (done, queued, failed) = (pairs[0], pairs[1], pairs[2])
         _ = try await store.markProcessing(id: done.0.id, at: old)
-        let result = CompletedRender(outputKey: "renders/a/output.tiff", previewKey: "renders/a/preview.jpg", completedAt: old.addingTimeInterval(10), durationMs: 10, effectiveDPI: 300, warnings: [], seed: nil)
+        let result = CompletedRender(
+            outputKey: "renders/a/output.tiff", previewKey: "renders/a/preview.jpg", completedAt: old.addingTimeInterval(10), durationMs: 10, effectiveDPI: 300,
+            warnings: [], seed: nil)
         #expect(try await store.markCompleted(id: done.0.id, result))
         #expect(try await store.markFailed(id: failed.0.id, message: "corrupt", at: old))
 

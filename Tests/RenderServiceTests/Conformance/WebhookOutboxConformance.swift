@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 /// A render store and the webhook outbox over one database; `reopen` gives another pair over the
 /// same data, as a restarted (or another) process sees it.
@@ -10,24 +11,27 @@ struct OutboxUnderTest: Sendable, CustomTestStringConvertible {
     let make: @Sendable () async throws -> (pair: Pair, reopen: @Sendable () async throws -> Pair, cleanUp: @Sendable () async -> Void)
     var testDescription: String { name }
 
-    static let all: [OutboxUnderTest] = [
-        OutboxUnderTest(name: "SQLite") {
-            let directory = temporaryDirectory("sqlite-outbox")
-            let open: @Sendable () async throws -> Pair = {
-                let database = try SQLiteDatabase(path: "\(directory)/test.sqlite")
-                return (SQLiteRenderStore(database: database), SQLiteWebhookOutbox(database: database))
+    static let all: [OutboxUnderTest] =
+        [
+            OutboxUnderTest(name: "SQLite") {
+                let directory = temporaryDirectory("sqlite-outbox")
+                let open: @Sendable () async throws -> Pair = {
+                    let database = try SQLiteDatabase(path: "\(directory)/test.sqlite")
+                    return (SQLiteRenderStore(database: database), SQLiteWebhookOutbox(database: database))
+                }
+                return (try await open(), open, { try? FileManager.default.removeItem(atPath: directory) })
             }
-            return (try await open(), open, { try? FileManager.default.removeItem(atPath: directory) })
-        },
-    ] + (TestServers.hasPostgres ? [
-        OutboxUnderTest(name: "PostgreSQL") {
-            let (client, cleanUp) = try await TestServers.postgresDatabase()
-            let open: @Sendable () async throws -> Pair = {
-                (PostgresRenderStore(client: client, logger: TestServers.logger), PostgresWebhookOutbox(client: client, logger: TestServers.logger))
-            }
-            return (try await open(), open, cleanUp)
-        },
-    ] : [])
+        ]
+        + (TestServers.hasPostgres
+            ? [
+                OutboxUnderTest(name: "PostgreSQL") {
+                    let (client, cleanUp) = try await TestServers.postgresDatabase()
+                    let open: @Sendable () async throws -> Pair = {
+                        (PostgresRenderStore(client: client, logger: TestServers.logger), PostgresWebhookOutbox(client: client, logger: TestServers.logger))
+                    }
+                    return (try await open(), open, cleanUp)
+                }
+            ] : [])
 }
 
 /// A render that names `url` and has reached `status`.

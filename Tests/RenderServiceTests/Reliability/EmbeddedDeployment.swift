@@ -91,7 +91,8 @@ extension ServerProcess {
     }
 
     func upload(_ form: MultipartBody, headers: [String: String] = [:], timeout: TimeAmount = .seconds(60)) async throws -> Reply {
-        try await request("/v1/renders", method: .POST, headers: headers.merging(["Content-Type": form.contentType]) { $1 }, body: form.finished(), timeout: timeout)
+        try await request(
+            "/v1/renders", method: .POST, headers: headers.merging(["Content-Type": form.contentType]) { $1 }, body: form.finished(), timeout: timeout)
     }
 
     /// A render upload that must be accepted: its id.

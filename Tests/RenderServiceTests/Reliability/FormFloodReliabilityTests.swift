@@ -28,11 +28,16 @@ struct FormFloodReliabilityTests {
     }
 
     static let floods = [
-        Flood(name: "distinct unknown fields of 60 KB", error: "Unknown form field", pieces: parts { "--b\r\nContent-Disposition: form-data; name=\"f\($0)\"\r\n\r\n" }),
-        Flood(name: "one known field repeated", error: "Duplicate form field", pieces: parts { _ in "--b\r\nContent-Disposition: form-data; name=\"seed\"\r\n\r\n" }),
+        Flood(
+            name: "distinct unknown fields of 60 KB", error: "Unknown form field",
+            pieces: parts { "--b\r\nContent-Disposition: form-data; name=\"f\($0)\"\r\n\r\n" }),
+        Flood(
+            name: "one known field repeated", error: "Duplicate form field",
+            pieces: parts { _ in "--b\r\nContent-Disposition: form-data; name=\"seed\"\r\n\r\n" }),
         Flood(name: "parts without a name", error: "Unnamed form part", pieces: parts { _ in "--b\r\nContent-Disposition: form-data\r\n\r\n" }),
         Flood(name: "a preamble that never reaches a boundary", error: "Form fields too large", pieces: { AnySequence(repeatElement(filler, count: Int.max)) }),
-        Flood(name: "one field of 600 MB", error: "Form field too large", pieces: after("--b\r\nContent-Disposition: form-data; name=\"style_params\"\r\n\r\n")),
+        Flood(
+            name: "one field of 600 MB", error: "Form field too large", pieces: after("--b\r\nContent-Disposition: form-data; name=\"style_params\"\r\n\r\n")),
         Flood(name: "part headers that never end", error: "Malformed multipart body", pieces: after("--b\r\nX-Filler: ")),
     ]
 
@@ -40,7 +45,8 @@ struct FormFloodReliabilityTests {
     static func send(_ flood: Flood, port: Int) async throws -> (status: Int?, error: String?, sent: Int) {
         try await RawConnection.run {
             let connection = try RawConnection(port: port)
-            connection.send(Data("POST /v1/renders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: multipart/form-data; boundary=b\r\n\r\n".utf8))
+            connection.send(
+                Data("POST /v1/renders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: multipart/form-data; boundary=b\r\n\r\n".utf8))
             let chunks = flood.pieces().lazy.map { Data(String($0.count, radix: 16).utf8) + Data("\r\n".utf8) + $0 + Data("\r\n".utf8) }
             let (answer, sent) = connection.stream(chunks, limit: limit)
             return (answer.statusCode, answer.httpBody.jsonError, sent)
@@ -75,7 +81,8 @@ struct FormFloodReliabilityTests {
             try ReliabilityReport.record(
                 .formFloods,
                 Self.floods.map {
-                    ReliabilityRow(fault: "form flood in a chunked body (up to 600 MB): \($0.name)", tries: 3, result: "400 \($0.error) at the first offending part")
+                    ReliabilityRow(
+                        fault: "form flood in a chunked body (up to 600 MB): \($0.name)", tries: 3, result: "400 \($0.error) at the first offending part")
                 } + [
                     ReliabilityRow(
                         fault: "server memory during all the floods above", tries: Self.floods.count * 3,

@@ -88,7 +88,8 @@ struct HostileInputReliabilityTests {
                 return (try await RawConnection.exchange(port: server.port, Data(head.utf8)).statusCode, nil)
             },
             BadRequest(name: "10 GB Content-Length that never arrives", status: 413, error: "File too large (maximum 50MB)") {
-                let head = "POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                let head =
+                    "POST /v1/renders HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
                     + "Content-Length: 10737418240\r\n\r\n--b\r\n"
                 let clock = ContinuousClock(), started = clock.now
                 let answer = try await RawConnection.exchange(port: server.port, Data(head.utf8))
@@ -152,7 +153,9 @@ struct HostileInputReliabilityTests {
                 }
                 for request in requests {
                     let (status, error) = try await request.send()
-                    try #require(status == request.status && (request.error == nil || error == request.error), "\(request.name): got \(String(describing: status)) \(error ?? "")")
+                    try #require(
+                        status == request.status && (request.error == nil || error == request.error),
+                        "\(request.name): got \(String(describing: status)) \(error ?? "")")
                 }
                 for (item, id) in accepted {
                     let final = try await server.waitFor(id)

@@ -84,7 +84,8 @@ struct LoadReliabilityTests {
     /// answer's status and time, from curl's line-buffered output (a poller still behind its
     /// pace at the end is stopped, with SIGKILL: children of the test process inherit its
     /// ignored SIGTERM; what it did is counted).
-    static func poll(port: Int, _ ids: [String], rate: Int, seconds: Int, connections: Int, directory: String) async throws -> [(status: Int, seconds: Double)] {
+    static func poll(port: Int, _ ids: [String], rate: Int, seconds: Int, connections: Int, directory: String) async throws -> [(status: Int, seconds: Double)]
+    {
         let each = rate / connections
         let pollers = (0..<connections).map { index in
             "timeout -s KILL \(seconds + 2) stdbuf -oL curl -s --rate \(each)/s -o /dev/null -w '%{http_code} %{time_total}\\n' "
@@ -107,7 +108,8 @@ struct LoadReliabilityTests {
     /// status goes into the tally, and the render id of each one accepted.
     static func upload(_ photos: [String], port: Int, from uploaders: Int, seconds: Int, directory: String, _ tally: Tally) async throws {
         let form = "-F style_id=\(IDs.photo) -F size_preset_id=\(IDs.preset9x12)"
-        _ = try await Shell.run("""
+        _ = try await Shell.run(
+            """
             photos=(\(photos.map { "'\($0)'" }.joined(separator: " ")))
             end=$((SECONDS + \(seconds)))
             uploader() {
@@ -165,23 +167,30 @@ struct LoadReliabilityTests {
             let uploads = tally.statuses
             let pollStatuses = Dictionary(answers.map { ($0.status, 1) }, uniquingKeysWith: +)
             let serverErrors = uploads.filter { (Int($0.key) ?? 0) >= 500 && $0.key != "503" }.merging(
-                pollStatuses.filter { $0.key >= 500 }.map { ("\($0.key)", $0.value) }) { $0 + $1 }
+                pollStatuses.filter { $0.key >= 500 }.map { ("\($0.key)", $0.value) }
+            ) { $0 + $1 }
             try #require(serverErrors.isEmpty, "5xx besides 503: \(serverErrors)")
-            try #require(tally.problems.isEmpty && pollStatuses[0] == nil, "transport failures: \(tally.problems.prefix(5)) (\(tally.problems.count)), polls unanswered: \(pollStatuses[0] ?? 0)")
+            try #require(
+                tally.problems.isEmpty && pollStatuses[0] == nil,
+                "transport failures: \(tally.problems.prefix(5)) (\(tally.problems.count)), polls unanswered: \(pollStatuses[0] ?? 0)")
             try #require(uploads["503", default: 0] > 0, "the queue bound was never reached")
             let recorded = try deployment.renderCount
-            try #require(lost == 0 && recorded == accepted.count + polled.count, "\(lost) accepted renders did not complete; \(recorded) recorded vs \(accepted.count) accepted + \(polled.count) polled")
+            try #require(
+                lost == 0 && recorded == accepted.count + polled.count,
+                "\(lost) accepted renders did not complete; \(recorded) recorded vs \(accepted.count) accepted + \(polled.count) polled")
             try #require(try await server.request("/health").status == 200, "unhealthy after the load")
             let latencies = answers.map(\.seconds).sorted()
-            try ReliabilityReport.record(.overload, [
-                ReliabilityRow(
-                    fault: "\(uploaders) concurrent uploaders + polling at \(pollRate)/s for \(seconds) s, queue bound \(bound)", tries: 1,
-                    result: "\(uploads.values.reduce(0, +)) uploads (\(sizes.first ?? 0)–\(sizes.last ?? 0) MB): \(uploads["201", default: 0]) × 201, "
-                        + "\(uploads["503", default: 0]) × 503 + Retry-After; \(answers.count) polls (\(Int(Double(answers.count) / elapsed.seconds))/s, "
-                        + "p50 \(Self.milliseconds(latencies[latencies.count / 2])) ms, p99 \(Self.milliseconds(latencies[Int(Double(latencies.count) * 0.99)])) ms) "
-                        + "all \(pollStatuses.keys.sorted().map(String.init).joined(separator: "/")); no other status; every accepted render completed; "
-                        + "peak RSS \(Int(peak.rounded())) MB")
-            ])
+            try ReliabilityReport.record(
+                .overload,
+                [
+                    ReliabilityRow(
+                        fault: "\(uploaders) concurrent uploaders + polling at \(pollRate)/s for \(seconds) s, queue bound \(bound)", tries: 1,
+                        result: "\(uploads.values.reduce(0, +)) uploads (\(sizes.first ?? 0)–\(sizes.last ?? 0) MB): \(uploads["201", default: 0]) × 201, "
+                            + "\(uploads["503", default: 0]) × 503 + Retry-After; \(answers.count) polls (\(Int(Double(answers.count) / elapsed.seconds))/s, "
+                            + "p50 \(Self.milliseconds(latencies[latencies.count / 2])) ms, p99 \(Self.milliseconds(latencies[Int(Double(latencies.count) * 0.99)])) ms) "
+                            + "all \(pollStatuses.keys.sorted().map(String.init).joined(separator: "/")); no other status; every accepted render completed; "
+                            + "peak RSS \(Int(peak.rounded())) MB")
+                ])
         }
     }
 
@@ -206,61 +215,69 @@ struct LoadReliabilityTests {
             let rssBefore = server.residentMegabytes()
             let clock = ContinuousClock(), started = clock.now
             try await Self.withClient(connections: hammerers) { hammering in
-              try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<hammerers {
-                    group.addTask {
-                        let uploads = index < 2, kind = index < 2 ? "upload" : "get"
-                        for _ in 0..<(uploads ? hammerUploads / 2 : hammerGets) {
-                            let answer: (reply: Reply, seconds: Double)
-                            do {
-                                answer = uploads
-                                    ? try await Self.exchange(hammering, "\(url)/v1/renders", method: .POST, headers: headers("198.51.100.66", upload: true), body: upload)
-                                    : try await Self.exchange(hammering, "\(url)/v1/size-presets", headers: headers("198.51.100.66"))
-                            } catch {
-                                tally.problem("transport: \(error)")
-                                continue
-                            }
-                            let reply = answer.reply
-                            tally.count("\(kind) \(reply.status)")
-                            let rateHeaders = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"].map { reply.header($0) ?? "" }
-                            if !rateHeaders.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) { tally.problem("\(reply.status) without rate-limit headers") }
-                            switch reply.status {
-                            case 429:
-                                tally.latency(answer.seconds)
-                                if reply.body != Self.rateLimitBody || (Int(reply.header("Retry-After") ?? "") ?? 0) < 1 {
-                                    tally.problem("429 answer: \(String(decoding: reply.body, as: UTF8.self)) Retry-After \(reply.header("Retry-After") ?? "none")")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<hammerers {
+                        group.addTask {
+                            let uploads = index < 2, kind = index < 2 ? "upload" : "get"
+                            for _ in 0..<(uploads ? hammerUploads / 2 : hammerGets) {
+                                let answer: (reply: Reply, seconds: Double)
+                                do {
+                                    answer =
+                                        uploads
+                                        ? try await Self.exchange(
+                                            hammering, "\(url)/v1/renders", method: .POST, headers: headers("198.51.100.66", upload: true), body: upload)
+                                        : try await Self.exchange(hammering, "\(url)/v1/size-presets", headers: headers("198.51.100.66"))
+                                } catch {
+                                    tally.problem("transport: \(error)")
+                                    continue
                                 }
-                            case 201: if let id = reply.json["render_id"] as? String { tally.accept(id) }
-                            case 200: break
-                            default: tally.problem("\(kind) answered \(reply.status): \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
+                                let reply = answer.reply
+                                tally.count("\(kind) \(reply.status)")
+                                let rateHeaders = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"].map { reply.header($0) ?? "" }
+                                if !rateHeaders.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+                                    tally.problem("\(reply.status) without rate-limit headers")
+                                }
+                                switch reply.status {
+                                case 429:
+                                    tally.latency(answer.seconds)
+                                    if reply.body != Self.rateLimitBody || (Int(reply.header("Retry-After") ?? "") ?? 0) < 1 {
+                                        tally.problem(
+                                            "429 answer: \(String(decoding: reply.body, as: UTF8.self)) Retry-After \(reply.header("Retry-After") ?? "none")")
+                                    }
+                                case 201: if let id = reply.json["render_id"] as? String { tally.accept(id) }
+                                case 200: break
+                                default: tally.problem("\(kind) answered \(reply.status): \(String(decoding: reply.body.prefix(200), as: UTF8.self))")
+                                }
                             }
                         }
                     }
-                }
-                // Ordinary clients: a few GETs and one upload each, spread over the hammering.
-                for index in 0..<others {
-                    group.addTask {
-                        let client = "198.51.100.\(index + 1)"
-                        var made = 0
-                        for number in 0..<20 {
-                            let (reply, _) = try await Self.exchange(HTTPClient.shared, "\(url)/v1/styles", headers: headers(client))
-                            made += 1
-                            if reply.status != 200 || reply.header("X-RateLimit-Remaining") != String(perHour - made) {
-                                tally.problem("other client \(client): \(reply.status), remaining \(reply.header("X-RateLimit-Remaining") ?? "none")")
-                            }
-                            if number == 10 {
-                                let (created, _) = try await Self.exchange(HTTPClient.shared, "\(url)/v1/renders", method: .POST, headers: headers(client, upload: true), body: upload)
+                    // Ordinary clients: a few GETs and one upload each, spread over the hammering.
+                    for index in 0..<others {
+                        group.addTask {
+                            let client = "198.51.100.\(index + 1)"
+                            var made = 0
+                            for number in 0..<20 {
+                                let (reply, _) = try await Self.exchange(HTTPClient.shared, "\(url)/v1/styles", headers: headers(client))
                                 made += 1
-                                if created.status == 201, let id = created.json["render_id"] as? String { tally.accept(id) } else {
-                                    tally.problem("other client \(client) upload: \(created.status)")
+                                if reply.status != 200 || reply.header("X-RateLimit-Remaining") != String(perHour - made) {
+                                    tally.problem("other client \(client): \(reply.status), remaining \(reply.header("X-RateLimit-Remaining") ?? "none")")
                                 }
+                                if number == 10 {
+                                    let (created, _) = try await Self.exchange(
+                                        HTTPClient.shared, "\(url)/v1/renders", method: .POST, headers: headers(client, upload: true), body: upload)
+                                    made += 1
+                                    if created.status == 201, let id = created.json["render_id"] as? String {
+                                        tally.accept(id)
+                                    } else {
+                                        tally.problem("other client \(client) upload: \(created.status)")
+                                    }
+                                }
+                                try await Task.sleep(for: .milliseconds(50))
                             }
-                            try await Task.sleep(for: .milliseconds(50))
                         }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
-              }
             }
             let elapsed = clock.now - started
             let seconds = elapsed.seconds
@@ -270,7 +287,8 @@ struct LoadReliabilityTests {
             let refused = statuses["get 429", default: 0] + statuses["upload 429", default: 0]
             // GCRA refills one request every 36 s (uploads one every 720 s) while the load runs.
             try #require((perHour...perHour + 1 + Int(seconds / (3600 / Double(perHour)))).contains(passed), "\(passed) requests passed in \(Int(seconds)) s")
-            try #require(statuses["upload 201", default: 0] <= uploadsPerHour + 1 + Int(seconds / (3600 / Double(uploadsPerHour))), "uploads passed: \(statuses)")
+            try #require(
+                statuses["upload 201", default: 0] <= uploadsPerHour + 1 + Int(seconds / (3600 / Double(uploadsPerHour))), "uploads passed: \(statuses)")
             try #require(try await server.request("/health").status == 200, "unhealthy after the hammering")
             for id in tally.accepted {
                 let final = try await server.waitFor(id, timeout: .seconds(600))
@@ -281,19 +299,24 @@ struct LoadReliabilityTests {
             let (p50, p99) = tally.percentiles
             let tries = passed + refused
             let uploadsTried = statuses["upload 201", default: 0] + statuses["upload 429", default: 0]
-            try ReliabilityReport.record(.rateLimit, [
-                ReliabilityRow(
-                    fault: "a client hammering past the rate limit (\(perHour)/h, uploads \(uploadsPerHour)/h): \(hammerers) keep-alive connections, "
-                        + "\(tries) requests (\(uploadsTried) of them uploads) in \(Int(seconds.rounded())) s",
-                    tries: tries,
-                    result: "\(statuses["get 200", default: 0]) × 200 and \(statuses["upload 201", default: 0]) × 201 within its limits, then \(refused) × 429 "
-                        + "with exactly the spec's body, Retry-After and X-RateLimit-* (p50 \(Self.milliseconds(p50, digits: 1)) ms, p99 \(Self.milliseconds(p99, digits: 1)) ms); "
-                        + "refused uploads never stored; healthy, no error logged; RSS \(Int(rssBefore.rounded())) → \(Int(server.residentMegabytes().rounded())) MB"),
-                ReliabilityRow(
-                    fault: "\(others) other clients behind the same proxy during the hammering (X-Forwarded-For, a spoofed left-hand entry)", tries: others * 21,
-                    result: "every request answered 200/201, none refused; each client counted in its own bucket (X-RateLimit-Remaining "
-                        + "\(perHour - 1) down to \(perHour - 21))"),
-            ])
+            try ReliabilityReport.record(
+                .rateLimit,
+                [
+                    ReliabilityRow(
+                        fault: "a client hammering past the rate limit (\(perHour)/h, uploads \(uploadsPerHour)/h): \(hammerers) keep-alive connections, "
+                            + "\(tries) requests (\(uploadsTried) of them uploads) in \(Int(seconds.rounded())) s",
+                        tries: tries,
+                        result:
+                            "\(statuses["get 200", default: 0]) × 200 and \(statuses["upload 201", default: 0]) × 201 within its limits, then \(refused) × 429 "
+                            + "with exactly the spec's body, Retry-After and X-RateLimit-* (p50 \(Self.milliseconds(p50, digits: 1)) ms, p99 \(Self.milliseconds(p99, digits: 1)) ms); "
+                            + "refused uploads never stored; healthy, no error logged; RSS \(Int(rssBefore.rounded())) → \(Int(server.residentMegabytes().rounded())) MB"
+                    ),
+                    ReliabilityRow(
+                        fault: "\(others) other clients behind the same proxy during the hammering (X-Forwarded-For, a spoofed left-hand entry)",
+                        tries: others * 21,
+                        result: "every request answered 200/201, none refused; each client counted in its own bucket (X-RateLimit-Remaining "
+                            + "\(perHour - 1) down to \(perHour - 21))"),
+                ])
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 extension ServerProcess {
     /// A GET sent byte for byte (the path is not normalised): its status and `error`.
@@ -40,7 +41,11 @@ struct SignedURLReliabilityTests {
                 ("signature removed", path(url.percentEncodedPath, ["expires": query["expires"] ?? ""]), 403),
                 (
                     "validly signed but expired",
-                    path(url.percentEncodedPath, query.merging(["expires": String(expired), "signature": signer.signature(key: key, expires: expired, filename: query["filename"] ?? "")]) { $1 }),
+                    path(
+                        url.percentEncodedPath,
+                        query.merging([
+                            "expires": String(expired), "signature": signer.signature(key: key, expires: expired, filename: query["filename"] ?? ""),
+                        ]) { $1 }),
                     403
                 ),
             ]
@@ -59,16 +64,18 @@ struct SignedURLReliabilityTests {
                 try #require(status == want && error != nil, "\(name): \(status.map(String.init) ?? "no answer") \(error ?? "no error body")")
             }
             try #require(try await server.request(genuine).status == 200, "the URL stopped working")
-            try ReliabilityReport.record(.signedURLs, [
-                ReliabilityRow(
-                    fault: "signed download URLs: expiry, signature, name altered; expired; unsigned", tries: 5,
-                    result: "403 Invalid signature / URL expired; the genuine URL keeps working"),
-                ReliabilityRow(
-                    fault: "path traversal in file keys (raw and %-encoded, validly signed)", tries: traversals.count,
-                    result: "404, nothing outside the object store served"),
-                ReliabilityRow(
-                    fault: "malformed and hostile render ids", tries: hostileIDs.count, result: "400 Invalid UUID format for render_id; unknown id 404"),
-            ])
+            try ReliabilityReport.record(
+                .signedURLs,
+                [
+                    ReliabilityRow(
+                        fault: "signed download URLs: expiry, signature, name altered; expired; unsigned", tries: 5,
+                        result: "403 Invalid signature / URL expired; the genuine URL keeps working"),
+                    ReliabilityRow(
+                        fault: "path traversal in file keys (raw and %-encoded, validly signed)", tries: traversals.count,
+                        result: "404, nothing outside the object store served"),
+                    ReliabilityRow(
+                        fault: "malformed and hostile render ids", tries: hostileIDs.count, result: "400 Invalid UUID format for render_id; unknown id 404"),
+                ])
         }
     }
 }
@@ -99,15 +106,17 @@ struct IdempotencyReliabilityTests {
                 try #require(answer.body.range(of: victim) == nil, "order-\(number): the answer names the earlier render")
             }
             try #require(other.body.range(of: victim) == nil, "the 422 names the earlier render")
-            try ReliabilityReport.record(.idempotency, [
-                ReliabilityRow(
-                    fault: "the same upload retried 10 times at once with one Idempotency-Key", tries: answers.count,
-                    result: "ten 201s with one render_id, one render recorded"),
-                ReliabilityRow(fault: "Idempotency-Key reused with a different request", tries: 1, result: "422, nothing recorded"),
-                ReliabilityRow(
-                    fault: "id harvesting: guessed Idempotency-Keys (order-7700…7759) with another file, API keys off", tries: guesses.count,
-                    result: "no answer contains another client's render id (the 422 says only that the key was used)"),
-            ])
+            try ReliabilityReport.record(
+                .idempotency,
+                [
+                    ReliabilityRow(
+                        fault: "the same upload retried 10 times at once with one Idempotency-Key", tries: answers.count,
+                        result: "ten 201s with one render_id, one render recorded"),
+                    ReliabilityRow(fault: "Idempotency-Key reused with a different request", tries: 1, result: "422, nothing recorded"),
+                    ReliabilityRow(
+                        fault: "id harvesting: guessed Idempotency-Keys (order-7700…7759) with another file, API keys off", tries: guesses.count,
+                        result: "no answer contains another client's render id (the 422 says only that the key was used)"),
+                ])
         }
     }
 }

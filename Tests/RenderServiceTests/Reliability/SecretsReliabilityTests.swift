@@ -38,7 +38,9 @@ struct SecretsReliabilityTests {
                 let withToken = try await RawConnection.status(port: port, "GET", variant, headers: ["Authorization: Bearer \(metricsToken)"])
                 let status = try await RawConnection.status(port: port, "GET", variant)
                 tries += 1
-                try #require(withToken == 200 ? status == 401 : [401, 404].contains(status), "GET \(variant) on port \(port): \(status.map(String.init) ?? "none") without the token")
+                try #require(
+                    withToken == 200 ? status == 401 : [401, 404].contains(status),
+                    "GET \(variant) on port \(port): \(status.map(String.init) ?? "none") without the token")
                 if withToken == 200 { metrics += 1 }
             }
             try #require(metrics >= 4, "only \(metrics) spellings of /metrics reached it on port \(port)")
@@ -83,7 +85,9 @@ struct SecretsReliabilityTests {
             let worker = try await ServerProcess(environment: environment, arguments: ["worker", "render-queue"], ready: "Worker started")
             do {
                 let auth = ["Authorization": "Bearer \(apiKey)"]
-                func call(_ path: String, method: HTTPMethod = .GET, _ headers: [String: String] = [:], body: Data? = nil, on server: ServerProcess? = nil) async throws -> Reply {
+                func call(_ path: String, method: HTTPMethod = .GET, _ headers: [String: String] = [:], body: Data? = nil, on server: ServerProcess? = nil)
+                    async throws -> Reply
+                {
                     let reply = try await (server ?? api).request(path, method: method, headers: headers, body: body)
                     let head = reply.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n")
                     seen.append(head + String(decoding: reply.body, as: UTF8.self))
@@ -152,14 +156,17 @@ struct SecretsReliabilityTests {
         let text = seen.joined(separator: "\n")
         let leaks = secrets.filter { text.contains($0.value) }.keys.sorted()
         try #require(leaks.isEmpty, "secrets found in the output: \(leaks)")
-        try ReliabilityReport.record(.secrets, [
-            ReliabilityRow(
-                fault: "path variants × every protected route, /metrics on the API and the worker port, production mode", tries: variants,
-                result: "401 for every spelling without the credential"),
-            ReliabilityRow(
-                fault: "production walkthrough with distinctive DB, Redis, S3, API-key, metrics and signing secrets", tries: 1,
-                result: "\(exchanges) responses, \(text.count { $0 == "\n" }) lines of logs and command output (DEBUG), `aso-render config`, a failed migrate "
-                    + "with a wrong password: no secret in any of them"),
-        ])
+        try ReliabilityReport.record(
+            .secrets,
+            [
+                ReliabilityRow(
+                    fault: "path variants × every protected route, /metrics on the API and the worker port, production mode", tries: variants,
+                    result: "401 for every spelling without the credential"),
+                ReliabilityRow(
+                    fault: "production walkthrough with distinctive DB, Redis, S3, API-key, metrics and signing secrets", tries: 1,
+                    result:
+                        "\(exchanges) responses, \(text.count { $0 == "\n" }) lines of logs and command output (DEBUG), `aso-render config`, a failed migrate "
+                        + "with a wrong password: no secret in any of them"),
+            ])
     }
 }

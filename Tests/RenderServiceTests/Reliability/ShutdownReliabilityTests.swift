@@ -55,12 +55,14 @@ struct ShutdownReliabilityTests {
             await restarted.terminate()
             try #require(final == "completed", "the upload accepted during shutdown did not complete")
         }
-        try ReliabilityReport.record(.gracefulShutdown, part: 1, [
-            ReliabilityRow(
-                fault: "SIGTERM during an upload and a render (grace period long enough)", tries: Self.tries,
-                result: "upload answered 201, new connections refused, render completed, exit 0, nothing left processing; "
-                    + "the upload completed (before exit or after restart)")
-        ])
+        try ReliabilityReport.record(
+            .gracefulShutdown, part: 1,
+            [
+                ReliabilityRow(
+                    fault: "SIGTERM during an upload and a render (grace period long enough)", tries: Self.tries,
+                    result: "upload answered 201, new connections refused, render completed, exit 0, nothing left processing; "
+                        + "the upload completed (before exit or after restart)")
+            ])
     }
 
     @Test func sigtermHandsALongRenderBackAtItsNextCheckpoint() async throws {
@@ -84,15 +86,20 @@ struct ShutdownReliabilityTests {
             await restarted.terminate()
             try #require(final == "completed", "the handed-back render did not complete")
         }
-        try ReliabilityReport.record(.gracefulShutdown, part: 2, [
-            ReliabilityRow(
-                fault: "SIGTERM during a 24x36 oil-painting render, 1 s grace period", tries: Self.tries,
-                result: "render stopped at its next checkpoint and handed back (queued), exit 0 in \(String(format: "%.1f", stoppedIn.seconds)) s; completed after restart")
-        ])
+        try ReliabilityReport.record(
+            .gracefulShutdown, part: 2,
+            [
+                ReliabilityRow(
+                    fault: "SIGTERM during a 24x36 oil-painting render, 1 s grace period", tries: Self.tries,
+                    result:
+                        "render stopped at its next checkpoint and handed back (queued), exit 0 in \(String(format: "%.1f", stoppedIn.seconds)) s; completed after restart"
+                )
+            ])
     }
 
     @Test func expiredOriginalsAndOutputsAreDeletedAndTheRecordStays() async throws {
-        try await EmbeddedDeployment.withServer(["ORIGINAL_RETENTION": "3s", "OUTPUT_RETENTION": "5s", "RETENTION_SWEEP_INTERVAL": "1s"]) { deployment, server in
+        try await EmbeddedDeployment.withServer(["ORIGINAL_RETENTION": "3s", "OUTPUT_RETENTION": "5s", "RETENTION_SWEEP_INTERVAL": "1s"]) {
+            deployment, server in
             let id = try await server.acceptedUpload(.renderForm(try Data(contentsOf: URL(fileURLWithPath: Photos.dune))))
             try #require(try await server.waitFor(id) == "completed", "render did not complete")
             try #require(try await server.request("/v1/renders/\(id)/download").status == 200, "download before expiry")
@@ -112,10 +119,12 @@ struct ShutdownReliabilityTests {
             let record = try await server.request("/v1/renders/\(id)").json
             try #require(record["status"] as? String == "completed" && record["outputs_deleted_at"] is String, "record after expiry: \(record)")
         }
-        try ReliabilityReport.record(.retention, [
-            ReliabilityRow(
-                fault: "retention periods passed (original 3 s, outputs 5 s, sweep every 1 s)", tries: 1,
-                result: "original, TIFF and preview deleted from the object store; download 410; the render record stays")
-        ])
+        try ReliabilityReport.record(
+            .retention,
+            [
+                ReliabilityRow(
+                    fault: "retention periods passed (original 3 s, outputs 5 s, sweep every 1 s)", tries: 1,
+                    result: "original, TIFF and preview deleted from the object store; download 410; the render record stays")
+            ])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,8 @@ struct WebhookReliabilityTests {
 
     static func deployment(_ overrides: [String: String], name: String = #function) -> EmbeddedDeployment {
         EmbeddedDeployment(
-            ["WEBHOOK_SECRET": WebhookReceiver.secret, "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_RETRY_BASE_SECONDS": "1"].merging(overrides) { $1 }, name: name)
+            ["WEBHOOK_SECRET": WebhookReceiver.secret, "WEBHOOK_ALLOW_PRIVATE": "true", "WEBHOOK_RETRY_BASE_SECONDS": "1"].merging(overrides) { $1 }, name: name
+        )
     }
 
     static func deliveries(_ deployment: EmbeddedDeployment) throws -> [Delivery] {
@@ -29,7 +31,9 @@ struct WebhookReliabilityTests {
     }
 
     /// Waits until there are `count` deliveries, each in one of `statuses`.
-    static func waitForDeliveries(_ deployment: EmbeddedDeployment, _ count: Int, _ statuses: Set<String>, timeout: Duration = .seconds(90)) async throws -> [Delivery] {
+    static func waitForDeliveries(_ deployment: EmbeddedDeployment, _ count: Int, _ statuses: Set<String>, timeout: Duration = .seconds(90)) async throws
+        -> [Delivery]
+    {
         let deadline = ContinuousClock.now + timeout
         while true {
             let found = try deliveries(deployment)
@@ -79,11 +83,13 @@ struct WebhookReliabilityTests {
         let metrics = String(decoding: try await server.request("/metrics").body, as: UTF8.self)
         try #require(metrics.contains(#"webhook_deliveries_total{outcome="failed"} 3"#), "failed deliveries not counted")
         await server.terminate()
-        try ReliabilityReport.record(.webhooks, part: 1, [
-            ReliabilityRow(
-                fault: "webhooks to a dead endpoint (connection refused; timeout 2 s, retry window shortened to 12 s)", tries: ids.count,
-                result: "\(found.map(\.attempts).reduce(0, +)) attempts with backoff, then each delivery marked failed and counted; renders completed")
-        ])
+        try ReliabilityReport.record(
+            .webhooks, part: 1,
+            [
+                ReliabilityRow(
+                    fault: "webhooks to a dead endpoint (connection refused; timeout 2 s, retry window shortened to 12 s)", tries: ids.count,
+                    result: "\(found.map(\.attempts).reduce(0, +)) attempts with backoff, then each delivery marked failed and counted; renders completed")
+            ])
     }
 
     @Test func aSlowReceiverTimesOutAndTheRetryIsDelivered() async throws {
@@ -102,14 +108,18 @@ struct WebhookReliabilityTests {
         let requests = receiver.requests
         try Self.expectEachAttemptOnce(requests)
         try #require(Set(requests.compactMap(\.render_id)) == Set(ids), "a render's webhook is missing")
-        try #require(requests.filter { $0.attempt == "2" }.compactMap(\.render_id).sorted() == ids.sorted(), "retries: \(requests.map { "\($0.render_id ?? "?") \($0.attempt ?? "?")" })")
+        try #require(
+            requests.filter { $0.attempt == "2" }.compactMap(\.render_id).sorted() == ids.sorted(),
+            "retries: \(requests.map { "\($0.render_id ?? "?") \($0.attempt ?? "?")" })")
         await server.terminate()
-        try ReliabilityReport.record(.webhooks, part: 2, [
-            ReliabilityRow(
-                fault: "webhook receiver slower than WEBHOOK_TIMEOUT_SECONDS (4 s on the first attempt, timeout 2 s)", tries: ids.count,
-                result: "first attempts timed out and were retried, all delivered (\(requests.count) requests, signatures verified in Python) "
-                    + "within \(Int(elapsed.seconds.rounded())) s; no attempt sent twice")
-        ])
+        try ReliabilityReport.record(
+            .webhooks, part: 2,
+            [
+                ReliabilityRow(
+                    fault: "webhook receiver slower than WEBHOOK_TIMEOUT_SECONDS (4 s on the first attempt, timeout 2 s)", tries: ids.count,
+                    result: "first attempts timed out and were retried, all delivered (\(requests.count) requests, signatures verified in Python) "
+                        + "within \(Int(elapsed.seconds.rounded())) s; no attempt sent twice")
+            ])
     }
 
     @Test(arguments: [(SIGTERM, "SIGTERM"), (SIGKILL, "SIGKILL")])
@@ -131,10 +141,12 @@ struct WebhookReliabilityTests {
         try Self.expectEachAttemptOnce(requests)
         try #require(requests.filter { $0.answered == 200 }.compactMap(\.render_id).sorted() == ids.sorted(), "delivered: \(requests.map(\.answered))")
         await restarted.terminate()
-        try ReliabilityReport.record(.webhooks, part: signal == SIGTERM ? 3 : 4, [
-            ReliabilityRow(
-                fault: "\(label) and restart while 2 webhooks wait for their retry (first attempts got 500)", tries: ids.count,
-                result: "both delivered once after the restart (same webhook-id, attempt 2); no attempt sent twice")
-        ])
+        try ReliabilityReport.record(
+            .webhooks, part: signal == SIGTERM ? 3 : 4,
+            [
+                ReliabilityRow(
+                    fault: "\(label) and restart while 2 webhooks wait for their retry (first attempts got 500)", tries: ids.count,
+                    result: "both delivered once after the restart (same webhook-id, attempt 2); no attempt sent twice")
+            ])
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
-import HummingbirdTesting
 import Hummingbird
+import HummingbirdTesting
 import NIOCore
-@testable import RenderService
 import Testing
+
+@testable import RenderService
 
 extension TestResponse {
     var json: [String: Any] {

@@ -4,7 +4,8 @@ import Synchronization
 /// `aso-render serve` as a separate process, for tests that kill and restart it.
 final class ServerProcess: Sendable {
     static let binary: String = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/aso-render").path
     }()
 

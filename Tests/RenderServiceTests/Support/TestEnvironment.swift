@@ -1,8 +1,9 @@
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import Logging
+import NIOCore
 import RenderEngine
+
 @testable import RenderService
 
 /// A fresh embedded deployment in a temporary data directory.
@@ -91,7 +92,8 @@ struct MultipartBody {
     }
 
     mutating func file(_ name: String = "file", filename: String = "photo.jpg", contentType: String = "image/jpeg", contents: Data) {
-        data.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
+        data.append(
+            Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
         data.append(contents)
         data.append(Data("\r\n".utf8))
     }
@@ -109,7 +111,9 @@ struct MultipartBody {
     }
 
     /// A render upload; `preset: nil` sends no size_preset_id (a custom size comes in `extra`).
-    static func render(photo: String = Photos.dune, style: String = IDs.photo, preset: String? = IDs.preset9x12, extra: [String: String] = [:]) throws -> MultipartBody {
+    static func render(photo: String = Photos.dune, style: String = IDs.photo, preset: String? = IDs.preset9x12, extra: [String: String] = [:]) throws
+        -> MultipartBody
+    {
         var body = MultipartBody()
         body.file(contents: try Data(contentsOf: URL(fileURLWithPath: photo)))
         body.field("style_id", style)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+
 @testable import RenderService
 
 /// The real PostgreSQL, Redis and S3 servers `scripts/test-servers.sh` starts (their addresses
@@ -9,7 +10,8 @@ import PostgresNIO
 enum TestServers {
     static let environment = ProcessInfo.processInfo.environment
     static let logger = Logger(label: "tests")
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static var migrations: String { root.appendingPathComponent("db/migrations").path }
 
     /// `make test` sets `ASO_REQUIRE_SERVERS=1`: the production cases then always run, and
@@ -35,12 +37,15 @@ enum TestServers {
         let client = PostgresClient(configuration: postgresConfiguration(database: name), backgroundLogger: logger)
         let task = Task { await client.run() }
         if migrated { try await PostgresMigrator(client: client, directory: migrations, logger: logger).migrate() }
-        return (client, {
-            task.cancel()
-            try? await Task.sleep(for: .milliseconds(50))
-            _ = try? await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
-            adminTask.cancel()
-        })
+        return (
+            client,
+            {
+                task.cancel()
+                try? await Task.sleep(for: .milliseconds(50))
+                _ = try? await admin.query("DROP DATABASE IF EXISTS \(unescaped: name) WITH (FORCE)", logger: logger)
+                adminTask.cancel()
+            }
+        )
     }
 
     static var redisConfiguration: RedisConfiguration {

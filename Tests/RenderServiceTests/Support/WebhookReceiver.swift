@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import RenderService
 
 /// `scripts/webhooks/receiver.py` on a local port: verifies every delivery's signature in Python
