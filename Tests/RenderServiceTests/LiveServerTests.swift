@@ -44,8 +44,11 @@ struct LiveServerTests {
             #expect(output.contains("File too large (maximum 50MB)"), "\(output)")
             #expect(parts.dropLast().last == "413")
             let uploaded = Int(parts.last ?? "") ?? .max
-            #expect(uploaded < 150 << 20, "the client stopped after the answer (sent \(uploaded >> 20) MB)")
-            #expect(clock.now - started < .seconds(20))
+            print("streamed upload cut off: the client sent \(uploaded >> 20) MB in \(clock.now - started)")
+            // "As soon as" is measured in bytes, not seconds: how fast a debug build parses 50 MB
+            // depends on the machine's load, what the client was let send does not.
+            #expect(uploaded < 100 << 20, "the client stopped soon after the answer (sent \(uploaded >> 20) MB)")
+            #expect(clock.now - started < .seconds(90), "no hang")
             let health = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(base)/health"), timeout: .seconds(10))
             #expect(health.status == .ok)
             #expect(try FileManager.default.contentsOfDirectory(atPath: "\(service.directory)/tmp").isEmpty, "partial upload removed")
