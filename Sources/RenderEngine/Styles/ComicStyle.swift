@@ -78,6 +78,21 @@ public struct ComicStyle: RenderStyle {
                 }
             }
         }
+        // A face is one colour in a few lights: its chroma is the skin's average around it, so a
+        // reddened shadow (nose fold, eye socket) is a shade of the skin, not a patch of the
+        // flag's red (blind round 12: "faces in red and grey patches").
+        let skinWeight = PlaneMath.map(smoothSkin) { smoothstep(0.2, 0.6, $0) }
+        let skinMass = Blur.gaussian(skinWeight, sigma: Double(min(w, h)) * 0.03)
+        for c in 1..<3 {
+            let plane = flat.planes[c]
+            let average = Blur.gaussian(PlaneMath.combine(plane, skinWeight) { $0 * $1 }, sigma: Double(min(w, h)) * 0.03)
+            Parallel.rows(h) { rows in
+                for y in rows {
+                    let o = plane.row(y), m = average.row(y), k = skinWeight.row(y), n = skinMass.row(y)
+                    for x in 0..<w where k[x] > 0 && n[x] > 0.05 { o[x] += (m[x] / n[x] - o[x]) * k[x] }
+                }
+            }
+        }
         guard let overview = context.overview else {
             throw RenderError(.internalFailure, "The comic style needs the photo's overview")
         }
@@ -121,9 +136,14 @@ struct ComicPalette: Sendable {
         /// Lightness cuts between tones, and the lightness of each tone.
         var cuts: [Float]
         var tones: [Float]
-        /// Each tone's sRGB colour (0...1).
+        /// Each tone's sRGB colour (0...1). A shade tone keeps the hue but not its full chroma
+        /// (at a lower lightness the same chroma reads as a hotter colour: skin shadows turned
+        /// into red patches), and a light tone pales towards white, as a colourist's shades do.
         var rgb: [(Float, Float, Float)] {
-            tones.map { Colour.labToSrgb(lightness: $0, a: a, b: b) }
+            tones.map { tone in
+                let chroma = tone < lightness ? max(0.45, pow(tone / max(lightness, 1), 1.2)) : 1 - 0.35 * smoothstep(lightness, 98, tone)
+                return Colour.labToSrgb(lightness: tone, a: a * chroma, b: b * chroma)
+            }
         }
     }
 
@@ -182,9 +202,12 @@ struct ComicPalette: Sendable {
             func quantile(_ q: Float) -> Float { values[min(values.count - 1, Int(q * Float(values.count)))] }
             // Cuts at quantiles of this colour's lightness, but never closer than 14 L: a
             // colour with little shading keeps fewer tones instead of blotches.
+            // A dark colour (a navy suit, black fur) gets one light and one shade: more tones
+            // in the dark read as camouflage blotches, not shading (blind rounds 11 and 12).
+            let toneCount = lightness < 32 ? min(levels, 2) : levels
             var cuts: [Float] = []
-            for i in 1..<levels {
-                let cut = quantile(Float(i) / Float(levels))
+            for i in 1..<toneCount {
+                let cut = quantile(Float(i) / Float(toneCount))
                 if let last = cuts.last, cut - last < 14 { continue }
                 if cut - quantile(0.03) < 7 || quantile(0.97) - cut < 7 { continue }
                 cuts.append(cut)
