@@ -89,8 +89,12 @@ public struct ImpressionistStyle: RenderStyle {
 
     /// A dab of broken colour: its value, hue and purity
     /// nudged, cool complementary accents in the shadows and warm ones in the light.
-    static func broken(_ stroke: BrushStroke, jitter: Float) -> BrushStroke {
+    static func broken(_ stroke: BrushStroke, jitter baseJitter: Float) -> BrushStroke {
         var stroke = stroke
+        // Dark passages are broken more quietly: strong hue swings in a navy suit or black fur
+        // read as muddy noise, not colour (blind round 12).
+        let value = (stroke.colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
+        let jitter = baseJitter * (0.45 + 0.55 * smoothstep(0.1, 0.35, value))
         let key = stroke.key
         let points = stroke.points
         let centre = points.reduce(SIMD2<Float>.zero, +) / Float(points.count)
