@@ -43,15 +43,16 @@ public struct PointillismStyle: RenderStyle {
     /// a small bird lost in the dots; each dot is still seen on its own in the 1200 px preview.
     static let pitches = [25.5, 16.5, 11.25]
 
-    /// The palette: pigments of a dozen hues, each at the most saturated chroma sRGB holds for
-    /// a ladder of lightness levels (the deep pigments, the pure ones and their tints with
+    /// The palette: pigments of a dozen hues, each at 70 % of the most saturated chroma sRGB
+    /// holds (at 88 % faces turned sunburnt orange and the whole picture garish) for a ladder of
+    /// lightness levels (the deep pigments, the pure ones and their tints with
     /// white), plus white. No greys and no black: a neutral is always split into hues.
     static let pigments: [(Float, Float, Float)] = {
         var lab: [(Float, Float, Float)] = [LabColour.fromSrgb((0.97, 0.96, 0.93))]
         let hues: [Float] = [25, 45, 65, 88, 110, 140, 175, 215, 255, 290, 315, 345]
         for hue in hues {
             for lightness in stride(from: Float(14), through: 92, by: 11) {
-                let chroma = LabColour.maximumChroma(lightness: lightness, hue: hue) * 0.88
+                let chroma = LabColour.maximumChroma(lightness: lightness, hue: hue) * 0.7
                 if chroma < 14 { continue }
                 let angle = hue * .pi / 180
                 // No dark yellows (olive, khaki) and no dark oranges: a painter darkens a warm
