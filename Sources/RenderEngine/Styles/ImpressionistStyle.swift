@@ -36,11 +36,15 @@ public struct ImpressionistStyle: RenderStyle {
         // the shadows coloured.
         let bright = Self.pleinAir(PaintPreparation.brighten(photo, saturation: 1.3, gamma: 0.85))
 
-        // A pale, warm ground with a thin, very loose lay-in of the scene's colours.
+        // A pale, warm ground with a thin, very loose lay-in of the scene's colours; under dark
+        // passages the lay-in is dark too, so the gaps between dabs there do not glint as
+        // stray white specks (blind round 13: "white specks", "halos around figures").
+        let layIn = bright.planes.map { Blur.gaussian($0, sigma: Double(3 * unit)) }
+        let layInValue = PlaneMath.map(Colour.luma(PlanarImage(planes: layIn))) { 0.45 * smoothstep(0.15, 0.6, $0) }
         let ground = PlanarImage(
-            planes: bright.planes.enumerated().map { channel, plane in
+            planes: layIn.enumerated().map { channel, plane in
                 let tone: [Float] = [0.93, 0.88, 0.78]
-                return PlaneMath.map(Blur.gaussian(plane, sigma: Double(3 * unit))) { $0 * 0.55 + tone[channel] * 0.45 }
+                return PlaneMath.combine(plane, layInValue) { $0 * (1 - $1) + tone[channel] * $1 }
             })
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
