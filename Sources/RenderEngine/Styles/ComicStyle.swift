@@ -119,7 +119,7 @@ public struct ComicStyle: RenderStyle {
         // Outlines round every colour shape: a ridge on the borders between hues (not between
         // the cel tones of one hue), cut at one level at print resolution so it has one weight.
         let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s), weight: weight)), scale: s)
-        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders]
+        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders, texture]
         let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s))
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
     }
@@ -437,6 +437,9 @@ struct CelInk: PrintFinish {
     }
 
     private static let ink: Float = 0.06
+    /// Width (L units) of a tone border, and of a hue border (Lab distance), where the photo is all texture.
+    static let textureSoftness: Float = 6
+    static let textureBlend: Float = 8
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         let centres = palette.centres, hues = palette.hues
@@ -446,15 +449,18 @@ struct CelInk: PrintFinish {
         for i in 0..<count {
             let p = input + i * bands
             let l = p[0]
-            // Half a print pixel of anti-aliasing across each border.
-            let soft = max(0.15, 0.7 * p[5] / printScale)
+            // Half a print pixel of anti-aliasing across each border; in texture (fur, foliage,
+            // stone) a soft ramp of several L units: hard cuts through texture are the
+            // "camouflage patches" every blind round named, a ramp reads as brushed shading.
+            let soft = max(0.15, 0.7 * p[5] / printScale) + Self.textureSoftness * p[7]
             let (k1, d1, k2, d2) = ComicPalette.nearest((l * ComicPalette.lightWeight, p[1], p[2]), centres)
             let c1 = ComicPalette.colour(hues[k1], rgb[k1], lightness: l, soft: soft)
             var (r, g, b) = c1
             let gap = d2.squareRoot() - d1.squareRoot()
-            if gap < 1.5 {
+            let blend = 1.5 + Self.textureBlend * p[7]
+            if gap < blend {
                 let c2 = ComicPalette.colour(hues[k2], rgb[k2], lightness: l, soft: soft)
-                let t = 0.5 + 0.5 * smoothstep(0, 1.5, gap)
+                let t = 0.5 + 0.5 * smoothstep(0, blend, gap)
                 (r, g, b) = (c2.0 + (c1.0 - c2.0) * t, c2.1 + (c1.1 - c2.1) * t, c2.2 + (c1.2 - c2.2) * t)
             }
             var cover = smoothstep(palette.black + soft, palette.black - soft, l)
