@@ -49,9 +49,15 @@ public struct OilPaintingStyle: RenderStyle {
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
+        // A broad brush lays in the calm passages (sky, walls, water) in long sweeps, which the
+        // finer brushes leave where the photo has nothing smaller to say: one stroke size
+        // everywhere read as tiles (blind round 11: "strokes like tiles", "texture the same everywhere").
         let layers: [StrokeLayer] = [
             StrokeLayer(
-                radius: 1.0 * unit * brush, spacing: 2.1 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush,
+                radius: 2.0 * unit * brush, spacing: 3.4 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 8, step: 1.5 * unit * brush,
+                inertia: 0.4, edgeStop: 0.25, thickness: 0.8, angleJitter: 0.12),
+            StrokeLayer(
+                radius: 1.0 * unit * brush, spacing: 1.6 * unit * brush, threshold: 0.06, cover: false, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush,
                 inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15),
             StrokeLayer(
                 radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush,
