@@ -62,9 +62,12 @@ struct StyleMediumTests {
 
     @Test("pointillism: neighbouring dots of contrasting colour", arguments: photos)
     func pointillism(photo: String) throws {
-        try Self.expectMedium("pointillism", photo, rule: "dot chroma contrast ≥ 8 and dot lightness contrast ≥ 5") { image, _ in
+        // Since the pigments sit at 70 % of the gamut (dbcfde2) the dots' chroma contrast on the
+        // ladybird is 6.7 and their lightness contrast 5.0; a posterised photo, the closest
+        // fake, reaches chroma 9.0 but never lightness 4.6: dots on a ground are what it lacks.
+        try Self.expectMedium("pointillism", photo, rule: "dot chroma contrast ≥ 6 and dot lightness contrast ≥ 4.8") { image, _ in
             let m = Medium.dotContrast(image)
-            return (m.chroma >= 8 && m.lightness >= 5, Self.format([("chroma", m.chroma), ("lightness", m.lightness)]))
+            return (m.chroma >= 6 && m.lightness >= 4.8, Self.format([("chroma", m.chroma), ("lightness", m.lightness)]))
         }
     }
 
