@@ -27,13 +27,20 @@ public enum RenderServiceApplication {
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
         let registry = RouteRegistry(router: router, table: routes)
-        RenderController(services: services).register(on: registry)
-        AssetController(services: services).register(on: registry)
-        if services.configuration.studioEnabled {
-            StudioController(services: services).register(on: registry)
+        let configuration = services.configuration
+        let intake = services.intake
+        let spool = UploadSpool(directory: services.uploadDirectory, configuration: configuration)
+        RenderController(
+            intake: intake, spool: spool, store: services.store, changes: services.store.changes, objects: services.objects,
+            rendersHaveOwners: configuration.apiKeys.isEnabled, downloadURLExpiry: configuration.downloadURLExpiry
+        ).register(on: registry)
+        AssetController(intake: intake, spool: spool, previews: services.previews, metrics: services.metrics).register(on: registry)
+        let studioPolicy = configuration.studioEnabled ? StudioController.contentSecurityPolicy(configuration) : nil
+        if let studioPolicy {
+            StudioController(policy: studioPolicy, keysRequired: configuration.apiKeys.isEnabled).register(on: registry)
         }
         CatalogController<RenderRequestContext>().register(on: registry)
-        OperationsController<RenderRequestContext>(services: services).register(on: registry)
+        operations(services, studioPolicy: studioPolicy).register(on: registry)
         if let files = services.localFiles {
             FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: registry)
         }
@@ -60,7 +67,7 @@ public enum RenderServiceApplication {
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
         app.addServices(dependencies)
-        app.addServices(RetentionSweeper(services: services, logger: logger))
+        app.addServices(services.retentionSweeper(logger: logger))
         app.addServices(services.webhookDeliverer(logger: logger))
         if let workers { app.addServices(workers) }
         if let prepare { app.beforeServerStarts(perform: prepare) }
@@ -79,7 +86,7 @@ public enum RenderServiceApplication {
         let routes = RouteTable()
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken, routes: routes))
-        OperationsController<RenderRequestContext>(services: services).registerProbes(on: RouteRegistry(router: router, table: routes))
+        operations(services, studioPolicy: nil).registerProbes(on: RouteRegistry(router: router, table: routes))
         var app = Application(
             router: router,
             configuration: .init(
@@ -90,6 +97,12 @@ public enum RenderServiceApplication {
         app.addServices(services.webhookDeliverer(logger: logger))
         app.addServices(workers)
         return app
+    }
+
+    static func operations(_ services: ServiceComponents, studioPolicy: String?) -> OperationsController<RenderRequestContext> {
+        OperationsController(
+            store: services.store, queue: services.queue, objects: services.objects, metrics: services.metrics, isMigrated: services.migrationCheck,
+            publicBaseURL: services.configuration.publicBaseURL, studioPolicy: studioPolicy)
     }
 
     public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {

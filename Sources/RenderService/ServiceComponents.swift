@@ -26,11 +26,19 @@ public struct ServiceComponents: Sendable {
     let previews: StylePreviews
     let migrationCheck: @Sendable () async throws -> Bool
 
-    public func isMigrated() async throws -> Bool { try await migrationCheck() }
+    /// Takes in renders and photos for the API, the CLI and the tests.
+    public var intake: RenderIntake {
+        RenderIntake(store: store, queue: queue, objects: objects, engine: engine, metrics: metrics, policy: .init(configuration))
+    }
 
     /// The service that delivers this deployment's webhooks (one in every serve and worker process).
     public func webhookDeliverer(logger: Logger) -> WebhookDeliverer {
         WebhookDeliverer(outbox: webhookOutbox, store: store, settings: configuration.webhooks, metrics: metrics, logger: logger)
+    }
+
+    /// The service that deletes what outlived its retention period (in every serve process).
+    public func retentionSweeper(logger: Logger) -> RetentionSweeper {
+        RetentionSweeper(store: store, objects: objects, metrics: metrics, configuration: configuration, logger: logger)
     }
 
     /// Worker processes render `WORKER_COUNT` at once rather than `WORKER_CONCURRENCY`.

@@ -39,7 +39,7 @@ struct SchemaAndConfigurationTests {
         let post = try #require((paths["/v1/renders"] as? [String: Any])?["post"] as? [String: Any])
         let body = try #require(((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"] as? [String: Any])
         let fields = try #require((body["schema"] as? [String: Any])?["properties"] as? [String: Any])
-        #expect(Set(fields.keys) == RenderController.formFields.union(["file"]))
+        #expect(Set(fields.keys) == RenderForm.fields.union(["file"]))
         let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
         let render = try #require((schemas["Render"] as? [String: Any])?["properties"] as? [String: Any])
         guard case .object(let members) = RenderJSON.object(Fixtures.render()) else {
