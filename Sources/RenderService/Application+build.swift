@@ -5,12 +5,8 @@ import NIOCore
 import RenderEngine
 import ServiceLifecycle
 
-/// The HTTP application over a set of components. Used by `aso-render serve` and by the tests.
-public enum RenderServiceApplication {
-    public static func router(_ services: ServiceComponents) -> Router<RenderRequestContext> {
-        router(services, routes: RouteTable())
-    }
-
+/// The HTTP applications over a set of components, for `Deployment.api` and `Deployment.workerProcess`.
+enum RenderServiceApplication {
     /// The router, its routes recorded in `routes` (for 405 answers, access rules and tests).
     static func router(_ services: ServiceComponents, routes: RouteTable) -> Router<RenderRequestContext> {
         let router = Router(context: RenderRequestContext.self)
@@ -53,12 +49,12 @@ public enum RenderServiceApplication {
     /// The server plus, when `workers` is given, the render workers as a lifecycle service.
     /// `dependencies` (e.g. the PostgreSQL pool) run in the same service group; `prepare` runs
     /// once they are up, before the server accepts requests.
-    public static func build(
+    static func build(
         _ services: ServiceComponents, workers: RenderWorkers?, dependencies: [any Service] = [],
         prepare: (@Sendable () async throws -> Void)? = nil, logger: Logger, onServerRunning: (@Sendable (Int) async -> Void)? = nil
     ) -> some ApplicationProtocol {
         var app = Application(
-            router: router(services),
+            router: router(services, routes: RouteTable()),
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxRequestBytes)],
@@ -78,7 +74,7 @@ public enum RenderServiceApplication {
     /// failed, rescued, durations; Prometheus sums them across workers), the queue depth, and
     /// health checks for an orchestrator's probes. The render workers and `dependencies` run
     /// in the same service group.
-    public static func workerProcess(
+    static func workerProcess(
         _ services: ServiceComponents, workers: RenderWorkers, dependencies: [any Service], logger: Logger,
         onServerRunning: (@Sendable (Int) async -> Void)? = nil
     ) -> some ApplicationProtocol {
@@ -103,16 +99,5 @@ public enum RenderServiceApplication {
         OperationsController(
             store: services.store, queue: services.queue, objects: services.objects, metrics: services.metrics, isMigrated: services.migrationCheck,
             publicBaseURL: services.configuration.publicBaseURL, studioPolicy: studioPolicy)
-    }
-
-    public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {
-        let configuration = services.configuration
-        return RenderWorkers(
-            engine: services.engine, store: services.store, changes: services.store.changes, queue: services.queue, objects: services.objects,
-            metrics: services.metrics,
-            settings: .init(
-                concurrency: configuration.workerConcurrency, maxAttempts: configuration.maxAttempts, lease: configuration.leaseDuration,
-                gracePeriod: configuration.shutdownGracePeriod, workDirectory: services.workDirectory),
-            logger: logger)
     }
 }

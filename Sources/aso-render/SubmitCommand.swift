@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import RenderEngine
 import RenderService
 
@@ -54,7 +53,8 @@ struct SubmitCommand: AsyncParsableCommand {
         let logger = Logging.bootstrapJSON(level: configuration.logLevel)
         do {
             let request = form
-            let accepted = try await Self.withComponents(configuration, logger: logger) { components in
+            let deployment = try await Deployment.open(configuration: configuration, logger: logger)
+            let accepted = try await deployment.run { components in
                 try await components.intake.submit(
                     fields: request, photo: .init(path: photo, size: bytes, isTemporary: false), idempotencyKey: idempotencyKey, logger: logger)
             }
@@ -80,24 +80,5 @@ extension SubmitCommand {
         let status: String
         let created_at: String
         let replayed: Bool
-    }
-
-    /// The deployment's components for `body`, with what they need running meanwhile.
-    static func withComponents<T: Sendable>(
-        _ configuration: ServiceConfiguration, logger: Logger, _ body: @Sendable (ServiceComponents) async throws -> T
-    ) async throws -> T {
-        switch configuration.mode {
-        case .embedded:
-            let (components, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
-            defer { withExtendedLifetime(lock) {} }
-            return try await body(components)
-        case .production:
-            let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await backend.postgres.run() }
-                defer { group.cancelAll() }
-                return try await body(backend.components)
-            }
-        }
     }
 }

@@ -216,6 +216,25 @@ struct SchemaAndConfigurationTests {
         }
     }
 
+    /// `serve --port` and `worker`'s production default are typed overrides read in their
+    /// variables' places: what depends on them follows, and a variable they replace is ignored.
+    @Test func commandLineOverridesTakeTheirVariablesPlace() throws {
+        let served = try ServiceConfiguration(environment: ["API_PORT": "7000"], overrides: [.port(9000)])
+        #expect(served.port == 9000 && served.publicBaseURL.absoluteString == "http://localhost:9000")
+        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: [:], overrides: [.port(70_000)]) }
+        let worker = SettingOverride.defaultMode(.production, command: "worker")
+        #expect(try ServiceConfiguration(environment: ["ASO_MODE": "embedded"], overrides: [worker]).mode == .embedded)
+        // Production by default: the missing password is named, without advice to go embedded.
+        #expect {
+            try ServiceConfiguration(environment: [:], overrides: [worker])
+        } throws: { error in
+            "\(error)" == "DB_PASSWORD is required"
+        }
+        let spec = ["DB_PASSWORD": "pw", "MINIO_ENDPOINT": "localhost:9000", "MINIO_ACCESS_KEY": "minioadmin", "MINIO_SECRET_KEY": "minioadmin"]
+        let chosen = try ServiceConfiguration(environment: spec, overrides: [worker])
+        #expect(chosen.mode == .production && chosen.modeReason == "ASO_MODE is unset and aso-render worker runs in production mode")
+    }
+
     @Test func valuesAreParsedAndBadOnesRefusedWithTheVariablesName() throws {
         let configuration = try ServiceConfiguration(environment: [
             "API_PORT": "9000", "LOG_LEVEL": "warning", "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",
