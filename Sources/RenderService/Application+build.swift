@@ -5,12 +5,8 @@ import NIOCore
 import RenderEngine
 import ServiceLifecycle
 
-/// The HTTP application over a set of components. Used by `aso-render serve` and by the tests.
-public enum RenderServiceApplication {
-    public static func router(_ services: ServiceComponents) -> Router<RenderRequestContext> {
-        router(services, routes: RouteTable())
-    }
-
+/// The HTTP applications over a set of components, for `Deployment.api` and `Deployment.workerProcess`.
+enum RenderServiceApplication {
     /// The router, its routes recorded in `routes` (for 405 answers, access rules and tests).
     static func router(_ services: ServiceComponents, routes: RouteTable) -> Router<RenderRequestContext> {
         let router = Router(context: RenderRequestContext.self)
@@ -27,13 +23,20 @@ public enum RenderServiceApplication {
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: services.configuration.apiKeys, metricsToken: services.configuration.metricsToken, routes: routes))
         let registry = RouteRegistry(router: router, table: routes)
-        RenderController(services: services).register(on: registry)
-        AssetController(services: services).register(on: registry)
-        if services.configuration.studioEnabled {
-            StudioController(services: services).register(on: registry)
+        let configuration = services.configuration
+        let intake = services.intake
+        let spool = UploadSpool(directory: services.uploadDirectory, configuration: configuration)
+        RenderController(
+            intake: intake, spool: spool, store: services.store, changes: services.store.changes, objects: services.objects,
+            rendersHaveOwners: configuration.apiKeys.isEnabled, downloadURLExpiry: configuration.downloadURLExpiry
+        ).register(on: registry)
+        AssetController(intake: intake, spool: spool, previews: services.previews, metrics: services.metrics).register(on: registry)
+        let studioPolicy = configuration.studioEnabled ? StudioController.contentSecurityPolicy(configuration) : nil
+        if let studioPolicy {
+            StudioController(policy: studioPolicy, keysRequired: configuration.apiKeys.isEnabled).register(on: registry)
         }
         CatalogController<RenderRequestContext>().register(on: registry)
-        OperationsController<RenderRequestContext>(services: services).register(on: registry)
+        operations(services, studioPolicy: studioPolicy).register(on: registry)
         if let files = services.localFiles {
             FilesController<RenderRequestContext>(store: files.store, signer: files.signer).register(on: registry)
         }
@@ -46,12 +49,12 @@ public enum RenderServiceApplication {
     /// The server plus, when `workers` is given, the render workers as a lifecycle service.
     /// `dependencies` (e.g. the PostgreSQL pool) run in the same service group; `prepare` runs
     /// once they are up, before the server accepts requests.
-    public static func build(
+    static func build(
         _ services: ServiceComponents, workers: RenderWorkers?, dependencies: [any Service] = [],
         prepare: (@Sendable () async throws -> Void)? = nil, logger: Logger, onServerRunning: (@Sendable (Int) async -> Void)? = nil
     ) -> some ApplicationProtocol {
         var app = Application(
-            router: router(services),
+            router: router(services, routes: RouteTable()),
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [ExpectContinueHandler(maxBodyBytes: services.configuration.maxRequestBytes)],
@@ -60,7 +63,7 @@ public enum RenderServiceApplication {
             onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? 0) },
             logger: logger)
         app.addServices(dependencies)
-        app.addServices(RetentionSweeper(services: services, logger: logger))
+        app.addServices(services.retentionSweeper(logger: logger))
         app.addServices(services.webhookDeliverer(logger: logger))
         if let workers { app.addServices(workers) }
         if let prepare { app.beforeServerStarts(perform: prepare) }
@@ -71,7 +74,7 @@ public enum RenderServiceApplication {
     /// failed, rescued, durations; Prometheus sums them across workers), the queue depth, and
     /// health checks for an orchestrator's probes. The render workers and `dependencies` run
     /// in the same service group.
-    public static func workerProcess(
+    static func workerProcess(
         _ services: ServiceComponents, workers: RenderWorkers, dependencies: [any Service], logger: Logger,
         onServerRunning: (@Sendable (Int) async -> Void)? = nil
     ) -> some ApplicationProtocol {
@@ -79,7 +82,7 @@ public enum RenderServiceApplication {
         let routes = RouteTable()
         router.middlewares.add(ErrorMiddleware(routes: routes))
         router.middlewares.add(AccessControlMiddleware(keys: APIKeys.none, metricsToken: services.configuration.metricsToken, routes: routes))
-        OperationsController<RenderRequestContext>(services: services).registerProbes(on: RouteRegistry(router: router, table: routes))
+        operations(services, studioPolicy: nil).registerProbes(on: RouteRegistry(router: router, table: routes))
         var app = Application(
             router: router,
             configuration: .init(
@@ -92,14 +95,9 @@ public enum RenderServiceApplication {
         return app
     }
 
-    public static func workers(_ services: ServiceComponents, logger: Logger) -> RenderWorkers {
-        let configuration = services.configuration
-        return RenderWorkers(
-            engine: services.engine, store: services.store, changes: services.store.changes, queue: services.queue, objects: services.objects,
-            metrics: services.metrics,
-            settings: .init(
-                concurrency: configuration.workerConcurrency, maxAttempts: configuration.maxAttempts, lease: configuration.leaseDuration,
-                gracePeriod: configuration.shutdownGracePeriod, workDirectory: services.workDirectory),
-            logger: logger)
+    static func operations(_ services: ServiceComponents, studioPolicy: String?) -> OperationsController<RenderRequestContext> {
+        OperationsController(
+            store: services.store, queue: services.queue, objects: services.objects, metrics: services.metrics, isMigrated: services.migrationCheck,
+            publicBaseURL: services.configuration.publicBaseURL, studioPolicy: studioPolicy)
     }
 }

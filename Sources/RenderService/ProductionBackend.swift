@@ -5,68 +5,21 @@ import PostgresNIO
 import RenderEngine
 import ServiceLifecycle
 
-/// The production deployment: PostgreSQL for records, Redis for the queue, S3/MinIO for
-/// objects, shared by any number of API replicas and worker processes.
-public struct ProductionBackend: Sendable {
-    public let components: ServiceComponents
-    public let postgres: PostgresClient
-    public let redis: RedisClient
-    public let objects: S3ObjectStore
-    public let migrator: PostgresMigrator
+/// The production deployment's own clients beside its components (`Deployment.production`):
+/// the PostgreSQL pool, Redis, S3 and the migrations, for start-up work and the change feed.
+struct ProductionBackend: Sendable {
+    let postgres: PostgresClient
+    let redis: RedisClient
+    let objects: S3ObjectStore
+    let migrator: PostgresMigrator
+    let database: DatabaseSettings
+    /// The store's change signal, which the listener feeds with other processes' changes.
+    let changes: RenderChangeSignal
     /// Wakes this process's idle workers (see `RedisJobQueue`).
     let arrivals: WorkSignal
 
-    public static func open(configuration: ServiceConfiguration, logger: Logger) throws -> ProductionBackend {
-        var configuration = configuration
-        if let secret = configuration.urlSigningSecret {
-            configuration.apiKeys = configuration.apiKeys.keyed(with: Data(secret.utf8))
-            configuration.webhooks = configuration.webhooks.keyed(with: Data(secret.utf8))
-        }
-        guard let password = configuration.database.password else { throw ConfigurationError("DB_PASSWORD is required") }
-        var pg = configuration.database.clientConfiguration(password: password)
-        // Names this process's sessions, so db_connections_* count them and no other replica's.
-        let applicationName = "aso-render-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
-        pg.options.additionalStartupParameters = [("application_name", applicationName)]
-        let postgres = PostgresClient(configuration: pg, backgroundLogger: logger)
-        let redis = RedisClient(configuration: configuration.redis)
-        // A connection of its own with short deadlines: a rate-limit check is on every
-        // request's path, so a stalled Redis must cost it half a second at most (then the
-        // process limits on its own), and never queue behind the render queue's commands.
-        var rateLimitRedisConfiguration = configuration.redis
-        rateLimitRedisConfiguration.commandTimeout = RedisRateLimiter.commandTimeout
-        rateLimitRedisConfiguration.connectTimeout = RedisRateLimiter.connectTimeout
-        let rateLimitRedis = RedisClient(configuration: rateLimitRedisConfiguration)
-        let objects = S3ObjectStore(configuration: try configuration.storage.s3Configuration())
-        let migrator = PostgresMigrator(client: postgres, directory: configuration.migrationsDirectory, logger: logger)
-        let root = configuration.dataDirectory
-        for directory in ["\(root)/tmp", "\(root)/work"] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        }
-        // Idle workers sleep until an enqueue anywhere is announced through PostgreSQL.
-        let arrivals = WorkSignal()
-        let queue = RedisJobQueue(client: redis, arrivals: arrivals) { await PostgresRenderChangeListener.announceWork(postgres, logger: logger) }
-        let metrics = ServiceMetrics(queueName: queue.name)
-        let engine = try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads)
-        let components = ServiceComponents(
-            configuration: configuration,
-            engine: engine,
-            store: MeasuredRenderStore(PostgresRenderStore(client: postgres, logger: logger, applicationName: applicationName), metrics: metrics),
-            queue: queue,
-            objects: objects,
-            metrics: metrics,
-            rateLimiter: FailoverRateLimiter(primary: RedisRateLimiter(client: rateLimitRedis), metrics: metrics, logger: logger),
-            webhookOutbox: PostgresWebhookOutbox(client: postgres, logger: logger),
-            localFiles: nil,
-            uploadDirectory: "\(root)/tmp",
-            workDirectory: "\(root)/work",
-            previews: StylePreviews(
-                engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
-            migrationCheck: { try await migrator.isMigrated() })
-        return ProductionBackend(components: components, postgres: postgres, redis: redis, objects: objects, migrator: migrator, arrivals: arrivals)
-    }
-
     /// Schema up to date and bucket present; run once the PostgreSQL client is running.
-    public func prepare(migrate: Bool, logger: Logger) async throws {
+    func prepare(migrate: Bool, logger: Logger) async throws {
         try await checkDatabase(logger: logger)
         if migrate {
             try await migrator.migrate()
@@ -91,28 +44,28 @@ public struct ProductionBackend: Sendable {
 extension ProductionBackend {
     /// Wakes this process's long-polls, cancel watches and idle workers on any process's render
     /// changes and enqueues; runs after `postgres` in the same service group.
-    public func changeListener(logger: Logger) -> PostgresRenderChangeListener {
-        PostgresRenderChangeListener(client: postgres, changes: components.store.changes, arrivals: arrivals, logger: logger)
+    func changeListener(logger: Logger) -> PostgresRenderChangeListener {
+        PostgresRenderChangeListener(client: postgres, changes: changes, arrivals: arrivals, logger: logger)
     }
 
     /// One direct connection, so a wrong host, user or password fails at once with the
     /// server's reason (the pool would retry for a minute and report only a tripped circuit
     /// breaker). The reason never contains the password.
-    public func checkDatabase(logger: Logger) async throws {
-        try await components.configuration.database.checkConnection(logger: logger)
+    func checkDatabase(logger: Logger) async throws {
+        try await database.checkConnection(logger: logger)
     }
 }
 
 /// Runs a closure once the other services of a group are up (PostgreSQL's pool must be
 /// running before migrations), then waits for shutdown.
-public struct StartupService: Service {
+struct StartupService: Service {
     let work: @Sendable () async throws -> Void
 
-    public init(_ work: @escaping @Sendable () async throws -> Void) {
+    init(_ work: @escaping @Sendable () async throws -> Void) {
         self.work = work
     }
 
-    public func run() async throws {
+    func run() async throws {
         try await work()
         try? await gracefulShutdown()
     }

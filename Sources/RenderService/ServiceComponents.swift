@@ -2,11 +2,12 @@ import Foundation
 import Logging
 import RenderEngine
 
-/// Everything the HTTP layer and the workers share, built once per service instance.
+/// Everything the HTTP layer and the workers share, built once per service instance by
+/// `Deployment.embedded` or `Deployment.production`.
 /// Nothing here knows whether it runs embedded or against the production stack: the store,
 /// queue and object store are protocols.
 public struct ServiceComponents: Sendable {
-    public private(set) var configuration: ServiceConfiguration
+    public let configuration: ServiceConfiguration
     public let engine: RenderEngine
     public let store: MeasuredRenderStore
     public let queue: any JobQueue
@@ -26,68 +27,30 @@ public struct ServiceComponents: Sendable {
     let previews: StylePreviews
     let migrationCheck: @Sendable () async throws -> Bool
 
-    public func isMigrated() async throws -> Bool { try await migrationCheck() }
+    /// Takes in renders and photos for the API, the CLI and the tests.
+    public var intake: RenderIntake {
+        RenderIntake(store: store, queue: queue, objects: objects, engine: engine, metrics: metrics, policy: .init(configuration))
+    }
 
     /// The service that delivers this deployment's webhooks (one in every serve and worker process).
     public func webhookDeliverer(logger: Logger) -> WebhookDeliverer {
         WebhookDeliverer(outbox: webhookOutbox, store: store, settings: configuration.webhooks, metrics: metrics, logger: logger)
     }
 
-    /// Worker processes render `WORKER_COUNT` at once rather than `WORKER_CONCURRENCY`.
-    public mutating func overrideWorkerConcurrency(_ count: Int) {
-        configuration.workerConcurrency = count
+    /// The service that deletes what outlived its retention period (in every serve process).
+    public func retentionSweeper(logger: Logger) -> RetentionSweeper {
+        RetentionSweeper(store: store, objects: objects, metrics: metrics, configuration: configuration, logger: logger)
     }
-}
 
-/// The embedded deployment: SQLite, local files and the table queue under `DATA_DIR`.
-public enum EmbeddedBackend {
-    /// Opens (creating if needed) the data directory. Holds an exclusive lock on it for the
-    /// life of the process: the table queue and crash recovery assume one process per directory.
-    public static func open(configuration: ServiceConfiguration, logger: Logger) async throws -> (ServiceComponents, DataDirectoryLock) {
-        let root = configuration.dataDirectory
-        for directory in [root, "\(root)/objects", "\(root)/tmp", "\(root)/work"] {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        let lock = try DataDirectoryLock(directory: root)
-        // Leftovers from a process that died mid-upload or mid-render.
-        for directory in ["\(root)/tmp", "\(root)/work"] {
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-                try? FileManager.default.removeItem(atPath: "\(directory)/\(entry)")
-            }
-        }
-        let database = try SQLiteDatabase(path: "\(root)/aso-render.sqlite")
-        let secret = try URLSigner.loadOrCreateSecret(configured: configuration.urlSigningSecret, directory: root)
-        let signer = URLSigner(secret: secret)
-        var configuration = configuration
-        configuration.apiKeys = configuration.apiKeys.keyed(with: secret)
-        configuration.webhooks = configuration.webhooks.keyed(with: secret)
-        let objects = try LocalObjectStore(root: "\(root)/objects", signer: signer, publicBaseURL: configuration.publicBaseURL)
-        let queue = TableJobQueue(database: database)
-        let metrics = ServiceMetrics(queueName: queue.name)
-        let store = MeasuredRenderStore(SQLiteRenderStore(database: database), metrics: metrics)
-        let recovered = try await queue.recoverAbandoned()
-        if !recovered.isEmpty {
-            for id in recovered { try await store.markQueued(id: id) }
-            logger.warning("Re-queued renders interrupted by the last shutdown", metadata: ["count": "\(recovered.count)"])
-        }
-        let engine = try RenderEngine(limits: InputLimits(maxPixels: configuration.maxInputPixels), threads: configuration.renderThreads)
-        let components = ServiceComponents(
-            configuration: configuration,
-            engine: engine,
-            store: store,
-            queue: queue,
-            objects: objects,
-            metrics: metrics,
-            rateLimiter: InProcessRateLimiter(),
-            webhookOutbox: SQLiteWebhookOutbox(database: database),
-            localFiles: (objects, signer),
-            uploadDirectory: "\(root)/tmp",
-            workDirectory: "\(root)/work",
-            previews: StylePreviews(
-                engine: engine, objects: objects, metrics: metrics, workDirectory: "\(root)/work", concurrency: configuration.previewConcurrency),
-            migrationCheck: { try await database.isMigrated() })
-        if !recovered.isEmpty { components.metrics.jobsRescued(recovered.count) }
-        return (components, lock)
+    /// Render workers, `concurrency` at once (`WORKER_CONCURRENCY` in `serve`, `WORKER_COUNT`
+    /// in a worker process); `adjust` tunes their settings (tests shorten the retry delay).
+    public func workers(concurrency: Int, logger: Logger, adjust: (inout RenderWorkers.Settings) -> Void = { _ in }) -> RenderWorkers {
+        var settings = RenderWorkers.Settings(
+            concurrency: concurrency, maxAttempts: configuration.maxAttempts, lease: configuration.leaseDuration,
+            gracePeriod: configuration.shutdownGracePeriod, workDirectory: workDirectory)
+        adjust(&settings)
+        return RenderWorkers(
+            engine: engine, store: store, changes: store.changes, queue: queue, objects: objects, metrics: metrics, settings: settings, logger: logger)
     }
 }
 

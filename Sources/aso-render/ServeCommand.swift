@@ -19,38 +19,25 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         ProcessFiles.restrict()
-        var environment = ProcessInfo.processInfo.environment
-        if let port { environment["API_PORT"] = String(port) }
-        let configuration = try ServiceConfiguration(environment: environment)
+        let configuration = try ServiceConfiguration(overrides: port.map { [.port($0)] } ?? [])
         let logger = Logging.bootstrapJSON(level: configuration.logLevel)
         logger.info("Mode chosen", metadata: ["mode": "\(configuration.mode.rawValue)", "reason": "\(configuration.modeReason)"])
         do {
-            switch configuration.mode {
-            case .embedded:
-                let (services, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
-                let workers = configuration.workerConcurrency > 0 ? RenderServiceApplication.workers(services, logger: logger) : nil
-                let app = RenderServiceApplication.build(services, workers: workers, logger: logger) { port in
-                    logger.info(
-                        "Listening",
-                        metadata: [
-                            "port": "\(port)", "mode": "embedded", "data_dir": "\(configuration.dataDirectory)",
-                            "workers": "\(configuration.workerConcurrency)",
-                        ])
+            try configuration.checkProductionAPI()
+            let deployment = try await Deployment.open(configuration: configuration, logger: logger)
+            let app = deployment.api(workers: deployment.apiWorkers(logger: logger), logger: logger) { port in
+                var metadata: Logger.Metadata = ["port": "\(port)", "mode": "\(configuration.mode.rawValue)"]
+                switch configuration.mode {
+                case .embedded:
+                    metadata["data_dir"] = "\(configuration.dataDirectory)"
+                    metadata["workers"] = "\(configuration.workerConcurrency)"
+                case .production:
+                    metadata["renders_here"] = "\(configuration.renderInAPI)"
                 }
-                try await app.runService()
-                withExtendedLifetime(lock) {}
-            case .production:
-                try configuration.checkProductionAPI()
-                let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
-                let workers = configuration.renderInAPI ? RenderServiceApplication.workers(backend.components, logger: logger) : nil
-                let app = RenderServiceApplication.build(
-                    backend.components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger)],
-                    prepare: { try await backend.prepare(migrate: true, logger: logger) }, logger: logger,
-                    onServerRunning: { port in
-                        logger.info("Listening", metadata: ["port": "\(port)", "mode": "production", "renders_here": "\(configuration.renderInAPI)"])
-                    })
-                try await app.runService()
+                logger.info("Listening", metadata: metadata)
             }
+            try await app.runService()
+            withExtendedLifetime(deployment) {}
         } catch let error as ConfigurationError {
             logger.critical("\(error.description)")
             throw ExitCode(78)
@@ -76,17 +63,16 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         ProcessFiles.restrict()
-        var environment = ProcessInfo.processInfo.environment
-        environment["ASO_MODE"] = environment["ASO_MODE"] ?? "production"
+        var overrides = [SettingOverride.defaultMode(.production, command: "worker")]
         if let url {
             do throws(ConfigurationError) {
-                try RedisURL(url).apply(to: &environment)
+                overrides += SettingOverride.redis(try RedisURL(url))
             } catch {
                 throw ValidationError(error.description)
             }
         }
         guard queue == "render-queue" else { throw ValidationError("Unknown queue '\(queue)': workers serve render-queue") }
-        let configuration = try ServiceConfiguration(environment: environment)
+        let configuration = try ServiceConfiguration(overrides: overrides)
         let logger = Logging.bootstrapJSON(level: configuration.logLevel)
         guard configuration.mode == .production else {
             logger.critical("aso-render worker needs ASO_MODE=production; in embedded mode `serve` renders in-process")
@@ -94,22 +80,9 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         logger.info("Mode chosen", metadata: ["mode": "\(configuration.mode.rawValue)", "reason": "\(configuration.modeReason)"])
         do {
-            let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
-            var components = backend.components
-            components.overrideWorkerConcurrency(configuration.workerCount)
-            let workers = RenderServiceApplication.workers(components, logger: logger)
-            let startupCheck = StartupService {
-                // Storage or schema trouble at start is logged, not fatal: renders retry until
-                // the dependency is back, and /health shows it meanwhile.
-                do {
-                    try await backend.prepare(migrate: false, logger: logger)
-                } catch {
-                    logger.error("Start-up check failed; workers will retry", metadata: ["error": "\(error)"])
-                }
-            }
-            let app = RenderServiceApplication.workerProcess(
-                components, workers: workers, dependencies: [backend.postgres, backend.changeListener(logger: logger), startupCheck], logger: logger
-            ) { port in
+            let deployment = try Deployment.production(configuration: configuration, logger: logger)
+            let workers = deployment.components.workers(concurrency: configuration.workerCount, logger: logger)
+            let app = deployment.workerProcess(workers: workers, logger: logger) { port in
                 logger.info("Worker started", metadata: ["queue": "\(queue)", "workers": "\(configuration.workerCount)", "port": "\(port)"])
             }
             try await app.runService()
@@ -128,19 +101,10 @@ struct MigrateCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try ServiceConfiguration()
         let logger = Logging.bootstrapJSON(level: configuration.logLevel)
+        let applied = try await Deployment.migrate(configuration: configuration, logger: logger)
         switch configuration.mode {
-        case .embedded:
-            _ = try SQLiteDatabase(path: "\(configuration.dataDirectory)/aso-render.sqlite")
-            logger.info("Embedded database is up to date", metadata: ["data_dir": "\(configuration.dataDirectory)"])
-        case .production:
-            let backend = try ProductionBackend.open(configuration: configuration, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await backend.postgres.run() }
-                try await backend.checkDatabase(logger: logger)
-                let applied = try await backend.migrator.migrate()
-                logger.info("Migrations applied", metadata: ["applied": "\(applied.joined(separator: ","))"])
-                group.cancelAll()
-            }
+        case .embedded: logger.info("Embedded database is up to date", metadata: ["data_dir": "\(configuration.dataDirectory)"])
+        case .production: logger.info("Migrations applied", metadata: ["applied": "\(applied.joined(separator: ","))"])
         }
     }
 }

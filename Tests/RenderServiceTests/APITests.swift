@@ -373,7 +373,7 @@ struct APITests {
                     as? [String: Any])?["schema"] as? [String: Any])?["properties"] as? [String: [String: Any]])
             #expect(Set(form["style_id"]?["enum"] as? [String] ?? []) == Set(StyleCatalog.all.map(\.info.id.lowercased)))
             #expect(Set(form["size_preset_id"]?["enum"] as? [String] ?? []) == Set(SizePreset.all.map(\.id.lowercased)))
-            #expect(Set(form.keys) == RenderController.formFields.union(["file"]))
+            #expect(Set(form.keys) == RenderForm.fields.union(["file"]))
             // The listing's query parameters are exactly the ones it takes.
             let list = try #require((paths["/v1/renders"] as? [String: Any])?["get"] as? [String: Any])
             let parameters = try #require(list["parameters"] as? [[String: Any]])

@@ -160,7 +160,7 @@ struct AccessAndReliabilityAPITests {
             }
         }
         // Keys expire after 24 hours: the sweep forgets them and the key is free again.
-        let sweeper = RetentionSweeper(services: service.components, logger: service.logger)
+        let sweeper = service.components.retentionSweeper(logger: service.logger)
         #expect(try await sweeper.sweep(now: Date()).keys == 0)
         #expect(try await sweeper.sweep(now: Date().addingTimeInterval(86_400 + 60)).keys == 2)
     }
@@ -205,7 +205,7 @@ struct AccessAndReliabilityAPITests {
             let waitingRender = try #require(try await service.components.store.render(id: UUID(uuidString: waiting)!))
             let waitingOriginal = try #require(try await service.components.store.asset(id: waitingRender.assetID)).storageKey
 
-            let sweeper = RetentionSweeper(services: service.components, logger: service.logger)
+            let sweeper = service.components.retentionSweeper(logger: service.logger)
             #expect(try await sweeper.sweep(now: Date().addingTimeInterval(6 * 86_400)) == (0, 0, 0))
             let week = try await sweeper.sweep(now: Date().addingTimeInterval(8 * 86_400))
             #expect(week.originals == 1 && week.outputs == 0, "the queued render keeps its photo")
@@ -239,7 +239,7 @@ struct AccessAndReliabilityAPITests {
             try await service.drainQueue()
             let render = try #require(try await service.components.store.render(id: UUID(uuidString: id)!))
             let original = try #require(try await service.components.store.asset(id: render.assetID)).storageKey
-            let sweeper = RetentionSweeper(services: service.components, logger: service.logger)
+            let sweeper = service.components.retentionSweeper(logger: service.logger)
             #expect(try await sweeper.sweep(now: Date().addingTimeInterval(3650 * 86_400)) == (0, 0, 0))
             for key in [original, render.outputKey!, render.previewKey!] {
                 #expect(try await service.components.objects.head(key: key) != nil, "\(key) kept")

@@ -20,7 +20,7 @@ struct LiveServerTests {
         let service = try await EmbeddedTestService.make(overrides, name: name)
         defer { service.cleanUp() }
         let port = PortBox()
-        let app = RenderServiceApplication.build(service.components, workers: service.workers(), logger: service.logger) { bound in
+        let app = service.deployment.api(workers: service.workers(), logger: service.logger) { bound in
             port.set(bound)
         }
         try await app.test(.live) { _ in

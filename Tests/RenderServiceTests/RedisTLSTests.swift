@@ -145,16 +145,17 @@ struct RedisTLSTests {
 
     /// The worker's `--url`: `rediss://` turns TLS on; `redis://` never silently turns it off.
     @Test func rediSSURLsMeanTLS() throws {
-        var environment: [String: String] = [:]
-        try RedisURL("rediss://cache.internal:6380/2").apply(to: &environment)
-        #expect(environment == ["REDIS_HOST": "cache.internal", "REDIS_PORT": "6380", "REDIS_DB": "2", "REDIS_TLS": "true"])
-        var plain: [String: String] = [:]
-        try RedisURL("redis://localhost").apply(to: &plain)
-        #expect(plain == ["REDIS_HOST": "localhost", "REDIS_PORT": "6379", "REDIS_DB": "0"])
-        var tlsAsked = ["REDIS_TLS": "true"]
-        #expect(throws: ConfigurationError.self) { try RedisURL("redis://localhost").apply(to: &tlsAsked) }
+        func redis(_ url: String, _ environment: [String: String] = [:]) throws -> RedisConfiguration {
+            try ServiceConfiguration(environment: environment.merging(["ASO_MODE": "embedded"]) { $1 }, overrides: SettingOverride.redis(RedisURL(url))).redis
+        }
+        let tls = try redis("rediss://cache.internal:6380/2", ["REDIS_HOST": "elsewhere", "REDIS_DB": "5"])
+        #expect(tls.host == "cache.internal" && tls.port == 6380 && tls.database == 2 && tls.tls != nil)
+        let plain = try redis("redis://localhost")
+        #expect(plain.host == "localhost" && plain.port == 6379 && plain.database == 0 && plain.tls == nil)
+        #expect(throws: ConfigurationError.self) { try redis("redis://localhost", ["REDIS_TLS": "true"]) }
         #expect(throws: ConfigurationError.self) { try RedisURL("rediss://:secret@localhost") }
         #expect(throws: ConfigurationError.self) { try RedisURL("http://localhost") }
+        #expect(throws: ConfigurationError.self) { try RedisURL("redis://localhost/16") }
     }
 }
 

@@ -33,8 +33,8 @@ struct ListBackend: Sendable, CustomTestStringConvertible {
             configuration: c.configuration, engine: c.engine, store: MeasuredRenderStore(store, metrics: c.metrics), queue: c.queue,
             objects: c.objects, metrics: c.metrics, rateLimiter: c.rateLimiter, webhookOutbox: c.webhookOutbox, localFiles: c.localFiles,
             uploadDirectory: c.uploadDirectory, workDirectory: c.workDirectory, previews: c.previews, migrationCheck: c.migrationCheck)
-        let replaced = EmbeddedTestService(
-            components: components, lock: service.lock, directory: service.directory, logSink: service.logSink, logger: service.logger)
+        let deployment = Deployment(components: components, production: nil, lock: service.deployment.lock)
+        let replaced = EmbeddedTestService(deployment: deployment, directory: service.directory, logSink: service.logSink, logger: service.logger)
         return (
             replaced,
             {

@@ -39,7 +39,7 @@ struct SchemaAndConfigurationTests {
         let post = try #require((paths["/v1/renders"] as? [String: Any])?["post"] as? [String: Any])
         let body = try #require(((post["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["multipart/form-data"] as? [String: Any])
         let fields = try #require((body["schema"] as? [String: Any])?["properties"] as? [String: Any])
-        #expect(Set(fields.keys) == RenderController.formFields.union(["file"]))
+        #expect(Set(fields.keys) == RenderForm.fields.union(["file"]))
         let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
         let render = try #require((schemas["Render"] as? [String: Any])?["properties"] as? [String: Any])
         guard case .object(let members) = RenderJSON.object(Fixtures.render()) else {
@@ -214,6 +214,25 @@ struct SchemaAndConfigurationTests {
             let text = "\(error)"
             return text.hasPrefix("DB_PASSWORD is required") && text.contains("MINIO_ENDPOINT is set") && text.contains("ASO_MODE=embedded")
         }
+    }
+
+    /// `serve --port` and `worker`'s production default are typed overrides read in their
+    /// variables' places: what depends on them follows, and a variable they replace is ignored.
+    @Test func commandLineOverridesTakeTheirVariablesPlace() throws {
+        let served = try ServiceConfiguration(environment: ["API_PORT": "7000"], overrides: [.port(9000)])
+        #expect(served.port == 9000 && served.publicBaseURL.absoluteString == "http://localhost:9000")
+        #expect(throws: ConfigurationError.self) { try ServiceConfiguration(environment: [:], overrides: [.port(70_000)]) }
+        let worker = SettingOverride.defaultMode(.production, command: "worker")
+        #expect(try ServiceConfiguration(environment: ["ASO_MODE": "embedded"], overrides: [worker]).mode == .embedded)
+        // Production by default: the missing password is named, without advice to go embedded.
+        #expect {
+            try ServiceConfiguration(environment: [:], overrides: [worker])
+        } throws: { error in
+            "\(error)" == "DB_PASSWORD is required"
+        }
+        let spec = ["DB_PASSWORD": "pw", "MINIO_ENDPOINT": "localhost:9000", "MINIO_ACCESS_KEY": "minioadmin", "MINIO_SECRET_KEY": "minioadmin"]
+        let chosen = try ServiceConfiguration(environment: spec, overrides: [worker])
+        #expect(chosen.mode == .production && chosen.modeReason == "ASO_MODE is unset and aso-render worker runs in production mode")
     }
 
     @Test func valuesAreParsedAndBadOnesRefusedWithTheVariablesName() throws {

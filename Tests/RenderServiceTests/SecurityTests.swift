@@ -43,7 +43,7 @@ struct SecurityTests {
             ).json["render_id"] as! String
         }
         let port = PortBox()
-        let app = RenderServiceApplication.build(service.components, workers: nil, logger: service.logger) { port.set($0) }
+        let app = service.deployment.api(workers: nil, logger: service.logger) { port.set($0) }
         try await app.test(.live) { _ in
             let base = "http://127.0.0.1:\(try await port.wait())"
             let protected: [(String, String)] = [
@@ -85,7 +85,7 @@ struct SecurityTests {
         let service = try await EmbeddedTestService.make(["METRICS_TOKEN": Self.metricsToken])
         defer { service.cleanUp() }
         let port = PortBox()
-        let app = RenderServiceApplication.workerProcess(service.components, workers: service.workers(), dependencies: [], logger: service.logger) {
+        let app = service.deployment.workerProcess(workers: service.workers(), logger: service.logger) {
             port.set($0)
         }
         try await app.test(.live) { _ in

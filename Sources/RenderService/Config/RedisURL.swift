@@ -16,21 +16,13 @@ public struct RedisURL: Sendable, Equatable {
             throw ConfigurationError("Keep the Redis password off the command line: set REDIS_PASSWORD or REDIS_PASSWORD_FILE and leave it out of --url")
         }
         let path = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        guard path.isEmpty || Int(path) != nil else { throw ConfigurationError("--url: the path must be a database number, got '/\(path)'") }
+        guard path.isEmpty || Int(path).map({ (0...15).contains($0) }) == true else {
+            throw ConfigurationError("--url: the path must be a database number from 0 to 15, got '/\(path)'")
+        }
+        guard (1...65535).contains(components.port ?? 6379) else { throw ConfigurationError("--url: the port must be between 1 and 65535") }
         self.host = host
         port = components.port ?? 6379
         database = Int(path) ?? 0
         tls = scheme == "rediss"
-    }
-
-    /// Sets `REDIS_HOST`, `REDIS_PORT`, `REDIS_DB` and `REDIS_TLS`. A `redis://` URL where
-    /// the environment asks for TLS is refused, not quietly sent in plain text.
-    public func apply(to environment: inout [String: String]) throws(ConfigurationError) {
-        let tlsAsked = ["true", "1", "yes"].contains(environment["REDIS_TLS"]?.trimmingCharacters(in: .whitespaces).lowercased() ?? "")
-        if tlsAsked && !tls { throw ConfigurationError("--url redis:// is plain TCP but REDIS_TLS=true: use rediss://") }
-        environment["REDIS_HOST"] = host
-        environment["REDIS_PORT"] = String(port)
-        environment["REDIS_DB"] = String(database)
-        if tls { environment["REDIS_TLS"] = "true" }
     }
 }

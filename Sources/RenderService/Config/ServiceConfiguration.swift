@@ -15,6 +15,8 @@ public struct ServiceConfiguration: Sendable {
     public var mode = Mode.embedded
     /// Why `mode` was chosen (logged at start): `ASO_MODE`, or the production variables set.
     public var modeReason = ""
+    /// Production chosen because production variables are set: errors say how to get embedded.
+    private var modeGuessed = false
     public var database = DatabaseSettings()
     public var redis = RedisConfiguration()
     public var storage = StorageSettings()
@@ -92,18 +94,20 @@ public struct ServiceConfiguration: Sendable {
 
     private init() {}
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
+    /// `overrides` replace their variables (command-line options).
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, overrides: [SettingOverride] = []) throws(ConfigurationError) {
         self.init()
         for setting in Self.settings {
+            let read = overrides.last { $0.name == setting.name }?.read ?? setting.read
             do {
-                try setting.read(&self, SettingInput(name: setting.name, environment: environment))
+                try read(&self, SettingInput(name: setting.name, environment: environment))
             } catch let error as ConfigurationError {
                 throw error
             } catch {
                 throw ConfigurationError("\(setting.name): \(error)")
             }
         }
-        try checkTogether(environment)
+        try checkTogether()
     }
 
     /// Every variable the service reads, in the order they are read (a default may depend on
@@ -284,7 +288,7 @@ public struct ServiceConfiguration: Sendable {
 
     /// A team that sets the spec's variables and nothing else means the spec's stack: any
     /// DB_*, REDIS_* or MINIO_* variable selects production unless ASO_MODE says otherwise.
-    private mutating func readMode(_ input: SettingInput) throws(ConfigurationError) {
+    mutating func readMode(_ input: SettingInput) throws(ConfigurationError) {
         if let text = input.text {
             guard let chosen = Mode(rawValue: text.lowercased()) else { throw ConfigurationError("ASO_MODE must be embedded or production, got '\(text)'") }
             mode = chosen
@@ -299,20 +303,19 @@ public struct ServiceConfiguration: Sendable {
             modeReason = "ASO_MODE is unset and no DB_*, REDIS_* or MINIO_* variable is set"
         } else {
             mode = .production
+            modeGuessed = true
             modeReason = "ASO_MODE is unset and \(productionVariables.joined(separator: ", ")) \(productionVariables.count == 1 ? "is" : "are") set"
         }
     }
 
     /// What no single variable can check alone.
-    private func checkTogether(_ environment: [String: String]) throws(ConfigurationError) {
+    private func checkTogether() throws(ConfigurationError) {
         if let tls = redis.tls, (tls.certificate == nil) != (tls.privateKey == nil) {
             throw ConfigurationError("REDIS_TLS_CERT and REDIS_TLS_KEY go together (a client certificate and its key)")
         }
         guard mode == .production else { return }
         // Chosen from the variables rather than ASO_MODE: say how to get the other mode.
-        let why =
-            SettingInput.value(of: "ASO_MODE", in: environment) == nil
-            ? " (production mode, because \(modeReason); set ASO_MODE=embedded for SQLite and local files)" : ""
+        let why = modeGuessed ? " (production mode, because \(modeReason); set ASO_MODE=embedded for SQLite and local files)" : ""
         guard database.password != nil else { throw ConfigurationError("DB_PASSWORD is required\(why)") }
         guard storage.endpoint != nil, storage.accessKey != nil, storage.secretKey != nil else {
             throw ConfigurationError("Failed to initialize storage client: MINIO_ENDPOINT, MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required\(why)")

@@ -118,6 +118,48 @@ struct Setting: Sendable {
     static func mask(_ value: String?) -> String { value == nil ? "(not set)" : "********" }
 }
 
+/// A value given on the command line instead of its variable (`serve --port`, `worker --url`).
+/// It is read in that variable's place in `ServiceConfiguration.settings`, so the defaults that
+/// depend on it follow (PUBLIC_BASE_URL's port), and the environment is never rewritten.
+public struct SettingOverride: Sendable {
+    let name: String
+    let read: Setting.Read
+
+    /// `serve --port`.
+    public static func port(_ port: Int) -> SettingOverride {
+        SettingOverride(name: "API_PORT") { configuration, _ in
+            guard (0...65535).contains(port) else { throw ConfigurationError("--port must be between 0 and 65535, got \(port)") }
+            configuration.port = port
+        }
+    }
+
+    /// A command that runs in one mode unless `ASO_MODE` says otherwise (`worker`: production).
+    public static func defaultMode(_ mode: ServiceConfiguration.Mode, command: String) -> SettingOverride {
+        SettingOverride(name: "ASO_MODE") { configuration, input in
+            guard input.text == nil else { return try configuration.readMode(input) }
+            configuration.mode = mode
+            configuration.modeReason = "ASO_MODE is unset and aso-render \(command) runs in \(mode.rawValue) mode"
+        }
+    }
+
+    /// `worker --url`: host, port, database and TLS from the URL. A `redis://` URL where
+    /// `REDIS_TLS` asks for TLS is refused, not quietly sent in plain text.
+    public static func redis(_ url: RedisURL) -> [SettingOverride] {
+        [
+            SettingOverride(name: "REDIS_HOST") { configuration, _ in configuration.redis.host = url.host },
+            SettingOverride(name: "REDIS_PORT") { configuration, _ in configuration.redis.port = url.port },
+            SettingOverride(name: "REDIS_DB") { configuration, _ in configuration.redis.database = url.database },
+            SettingOverride(name: "REDIS_TLS") { configuration, input in
+                if url.tls {
+                    configuration.redis.tls = RedisTLS()
+                } else if try input.flag() == true {
+                    throw ConfigurationError("--url redis:// is plain TCP but REDIS_TLS=true: use rediss://")
+                }
+            },
+        ]
+    }
+}
+
 /// One variable's value as `Setting.read` sees it: trimmed, blank meaning unset.
 struct SettingInput {
     let name: String

@@ -29,16 +29,17 @@ public struct APIError: Error, Sendable {
     static let notFound = APIError(.notFound, "Not found")
     static let fileTooLarge = APIError(.contentTooLarge, "File too large (maximum 50MB)")
 
-    /// An upload the engine refused, with the engine's sentence as the message.
-    static func image(_ error: RenderError) -> APIError {
-        switch error.code {
-        case .unsupportedFormat: APIError(.badRequest, "Unsupported image format", message: error.message)
-        case .emptyFile: APIError(.badRequest, "Empty file", message: "The uploaded file has no content")
-        case .tooManyPixels: APIError(.badRequest, "Image too large", message: error.message)
-        case .corruptImage: APIError(.badRequest, "Corrupt image", message: error.message)
-        case .invalidRequest: APIError(.badRequest, "Invalid style_params", message: error.message)
-        default: APIError(.internalServerError, "Internal server error")
-        }
+    /// The answer to a refusal of the intake.
+    init(_ refusal: IntakeError) {
+        let status: HTTPResponse.Status =
+            switch refusal.kind {
+            case .invalid: .badRequest
+            case .notFound: .notFound
+            case .expired: .gone
+            case .keyReused: .unprocessableContent
+            case .overloaded: .serviceUnavailable
+            }
+        self.init(status, refusal.error, message: refusal.message, headers: refusal.retryAfterSeconds.map { [.retryAfter: String($0)] } ?? [:])
     }
 
     func response() -> Response {
@@ -64,7 +65,7 @@ enum JSONBody {
     }
 }
 
-/// Turns every failure into the spec's error JSON: our `APIError`s, Hummingbird's
+/// Turns every failure into the spec's error JSON: our `APIError`s and `IntakeError`s, Hummingbird's
 /// `HTTPError`s (unknown route → 404, or 405 when the path exists with other methods), and
 /// anything unexpected (→ 500, logged, never with internal details in the body).
 struct ErrorMiddleware: RouterMiddleware {
@@ -82,6 +83,8 @@ struct ErrorMiddleware: RouterMiddleware {
                 context.closeConnectionSoon()
             }
             return error.response()
+        } catch let refusal as IntakeError {
+            return APIError(refusal).response()
         } catch let error as HTTPError {
             // Hummingbird names unmatched requests' endpoint "NotFound".
             if error.status == .notFound, context.endpointPath == nil || context.endpointPath == "NotFound" {

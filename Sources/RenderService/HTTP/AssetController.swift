@@ -7,7 +7,10 @@ import RenderEngine
 /// Upload once, render many: photos uploaded on their own, and their style previews.
 struct AssetController: Sendable {
     typealias Context = RenderRequestContext
-    let services: ServiceComponents
+    let intake: RenderIntake
+    let spool: UploadSpool
+    let previews: StylePreviews
+    let metrics: ServiceMetrics
 
     func register(on routes: RouteRegistry<Context>) {
         routes.post("/v1/assets", use: create)
@@ -21,34 +24,17 @@ struct AssetController: Sendable {
     /// render is queued. 201 with what the studio needs to choose a size.
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let clock = ContinuousClock(), started = clock.now
-        let intake = PhotoIntake(services: services)
-        let form = try await intake.receive(request, fields: [], hint: "Send the photo as a multipart/form-data part named 'file'")
+        let form = try await spool.receive(request, fields: [], hint: "Send the photo as a multipart/form-data part named 'file'")
         defer { form.discard() }
-        guard let file = form.upload.file else { throw APIError(.badRequest, "No file provided", message: "Send the photo as a part named 'file'") }
-        let photo = try await intake.check(file)
-        let assetID = UUID()
-        let asset = try await intake.store(
-            photo, assetID: assetID, key: ObjectKeys.original(asset: assetID, format: photo.probe.format), owner: context.apiKeyOwner, at: Date())
-        do {
-            try await services.store.createAsset(asset)
-        } catch {
-            try? await services.objects.delete(key: asset.storageKey)
-            throw error
-        }
-        services.metrics.assetUploaded()
-        context.logger.info(
-            "Asset uploaded",
-            metadata: [
-                "asset_id": "\(assetID.lowercased)", "upload_bytes": .stringConvertible(photo.size), "format": "\(asset.format)",
-                "pixels": "\(asset.width)x\(asset.height)", "duration_ms": .stringConvertible(Int(milliseconds(clock.now - started).rounded())),
-            ])
-        return JSONBody.response(Self.object(asset), status: .created, headers: [.location: "/v1/assets/\(assetID.lowercased)"])
+        guard let photo = form.photo else { throw APIError(.badRequest, "No file provided", message: "Send the photo as a part named 'file'") }
+        let asset = try await intake.addAsset(photo, owner: context.apiKeyOwner, logger: context.logger, receiving: clock.now - started)
+        return JSONBody.response(Self.object(asset), status: .created, headers: [.location: "/v1/assets/\(asset.id.lowercased)"])
     }
 
     // MARK: GET /v1/assets/{id}
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let asset = try await PhotoIntake(services: services).asset(context.parameters.get("id"), owner: context.apiKeyOwner)
+        let asset = try await intake.asset(context.parameters.get("id"), owner: context.apiKeyOwner)
         return JSONBody.response(Self.object(asset))
     }
 
@@ -73,7 +59,7 @@ struct AssetController: Sendable {
     /// The asset in a style, ~600 px on the long edge, through the print's render path.
     /// Query: `size_preset_id`, `orientation`, `fit`, `style_params` (as the render form).
     @Sendable func preview(_ request: Request, context: Context) async throws -> Response {
-        let asset = try await PhotoIntake(services: services).asset(context.parameters.get("id"), owner: context.apiKeyOwner)
+        let asset = try await intake.asset(context.parameters.get("id"), owner: context.apiKeyOwner)
         let query = Self.formQuery(request.uri.query)
         func value(_ name: String) -> String? { query[name] }
         let style = try RenderForm.lookupStyle(context.parameters.get("style_id"))
@@ -89,14 +75,14 @@ struct AssetController: Sendable {
         if let match = request.headers[.ifNoneMatch],
             match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" })
         {
-            services.metrics.previewCache("not_modified")
+            metrics.previewCache("not_modified")
             return Response(status: .notModified, headers: caching)
         }
         let jpeg: Data, cached: Bool
         do {
-            (jpeg, cached) = try await services.previews.preview(previewRequest, logger: context.logger)
+            (jpeg, cached) = try await previews.preview(previewRequest, logger: context.logger)
         } catch let error as RenderError {
-            throw APIError.image(error)
+            throw IntakeError.image(error)
         }
         var headers = caching
         headers[.contentType] = "image/jpeg"

@@ -145,13 +145,7 @@ struct MultipartUpload {
                     else { throw APIError(.internalServerError, "Internal server error") }
                     self.handle = handle
                 } else {
-                    // Unknown fields are refused, not ignored: a misspelt `style_parms` would
-                    // otherwise silently render with defaults.
-                    guard fieldNames.contains(name) else {
-                        throw APIError(
-                            .badRequest, "Unknown form field",
-                            message: "'\(name.prefix(64))' is not a field of this request; the fields are file, \(fieldNames.sorted().joined(separator: ", "))")
-                    }
+                    guard fieldNames.contains(name) else { throw APIError(IntakeError.unknownField(name, fields: fieldNames)) }
                     guard fields[name] == nil else {
                         throw APIError(.badRequest, "Duplicate form field", message: "Field '\(name.prefix(64))' was sent more than once")
                     }

@@ -5,17 +5,23 @@ import RenderEngine
 
 /// Health checks, Prometheus metrics and the OpenAPI document.
 struct OperationsController<Context: RequestContext>: Sendable {
-    let services: ServiceComponents
+    let store: MeasuredRenderStore
+    let queue: any JobQueue
+    let objects: any ObjectStore
+    let metrics: ServiceMetrics
+    let isMigrated: @Sendable () async throws -> Bool
+    let publicBaseURL: URL
+    /// The studio's Content-Security-Policy when the studio is on: `/` then shows it to browsers.
+    let studioPolicy: String?
 
     func register(on routes: RouteRegistry<Context>) {
         registerProbes(on: routes)
         routes.get("/health/readiness", access: .open) { _, context in await self.readiness(logger: context.logger) }
         // Clients read the OpenAPI document before they have a key.
         routes.get("/v1/openapi.json", access: .open) { _, _ in self.openAPI() }
-        let studio = services.configuration.studioEnabled
         routes.get("/", access: .open) { request, _ in
             // A browser gets the studio; API clients the index they always had.
-            if studio, StudioController.wantsPage(request) { return try StudioController.page(self.services.configuration) }
+            if let policy = studioPolicy, StudioController.wantsPage(request) { return try StudioController.serve(.shared, "index.html", policy: policy) }
             return JSONBody.response(
                 .object([("service", .string("aso-render")), ("documentation", .string("/v1/openapi.json")), ("health", .string("/health"))]))
         }
@@ -34,9 +40,9 @@ struct OperationsController<Context: RequestContext>: Sendable {
     /// The answer is public, so it names the failing check but not its cause (hosts, paths,
     /// driver messages): that goes to the log.
     func health(logger: Logger) async -> Response {
-        async let database = check("database", logger: logger) { try await services.store.ping() }
-        async let queue = check("queue", logger: logger) { try await services.queue.ping() }
-        async let storage = check("storage", logger: logger) { try await services.objects.ping() }
+        async let database = check("database", logger: logger) { try await store.ping() }
+        async let queue = check("queue", logger: logger) { try await self.queue.ping() }
+        async let storage = check("storage", logger: logger) { try await objects.ping() }
         let (d, q, s) = await (database, queue, storage)
         let healthy = d == "ok" && q == "ok" && s == "ok"
         // `redis` is the spec's name for the queue check; `queue` says what it is in any mode.
@@ -49,8 +55,8 @@ struct OperationsController<Context: RequestContext>: Sendable {
     }
 
     func readiness(logger: Logger) async -> Response {
-        let database = await check("database", logger: logger) { try await services.store.ping() }
-        let migrated = (try? await services.isMigrated()) ?? false
+        let database = await check("database", logger: logger) { try await store.ping() }
+        let migrated = (try? await isMigrated()) ?? false
         let ready = database == "ok" && migrated
         return JSONBody.response(
             .object([
@@ -89,18 +95,18 @@ struct OperationsController<Context: RequestContext>: Sendable {
     }
 
     func metrics() async -> Response {
-        if let depth = try? await services.queue.depth() { services.metrics.queueDepth(depth) }
-        await services.store.recordConnections()
-        services.metrics.gauge("process_resident_memory_bytes", Double(MemoryUsage.residentBytes()), help: "Resident memory of this process.")
+        if let depth = try? await queue.depth() { metrics.queueDepth(depth) }
+        await store.recordConnections()
+        metrics.gauge("process_resident_memory_bytes", Double(MemoryUsage.residentBytes()), help: "Resident memory of this process.")
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: services.metrics.exposition())))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
     }
 
     func openAPI() -> Response {
         Response(
             status: .ok, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.data(serverURL: services.configuration.publicBaseURL))))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.data(serverURL: publicBaseURL))))
     }
 }
 

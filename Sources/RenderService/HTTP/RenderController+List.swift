@@ -11,12 +11,12 @@ extension RenderController {
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         // Fails closed: with keys on, a request without an owner lists nothing.
         var scope = RenderListScope.everyone
-        if services.configuration.apiKeys.isEnabled {
+        if rendersHaveOwners {
             guard let owner = context.apiKeyOwner else { throw AccessControlMiddleware.unauthorized("Send your API key as 'Authorization: Bearer <key>'") }
             scope = .owner(owner)
         }
         let query = try RenderListRequest.query(request.uri.query, scope: scope)
-        let page = try await services.store.listRenders(query)
+        let page = try await store.listRenders(query)
         return JSONBody.response(
             .object([
                 ("data", .array(page.renders.map(RenderJSON.object))),

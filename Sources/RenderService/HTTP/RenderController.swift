@@ -2,14 +2,21 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import NIOPosix
 import RenderEngine
 
 /// The render routes of the spec: create, status, download and preview URLs; and the listing
 /// (`RenderController+List.swift`).
 struct RenderController: Sendable {
     typealias Context = RenderRequestContext
-    let services: ServiceComponents
+    let intake: RenderIntake
+    let spool: UploadSpool
+    let store: any RenderStore
+    /// Wakes `Prefer: wait` requests when a render changes.
+    let changes: RenderChangeSignal
+    let objects: any ObjectStore
+    /// With API keys on, a render exists only for the key that created it.
+    let rendersHaveOwners: Bool
+    let downloadURLExpiry: Int
 
     func register(on routes: RouteRegistry<Context>) {
         routes.post("/v1/renders", use: create)
@@ -22,131 +29,39 @@ struct RenderController: Sendable {
 
     // MARK: POST /v1/renders
 
+    /// The intake does the work; here the `Idempotency-Key` header and the multipart body
+    /// become its arguments, and its result the spec's answer.
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let clock = ContinuousClock(), started = clock.now
-        let configuration = services.configuration
-        let intake = PhotoIntake(services: services)
-        let idempotencyKey = try Self.idempotencyKey(request)
-        let owner = context.apiKeyOwner
-        let keyValidAfter = Date().addingTimeInterval(-configuration.idempotencyKeyLifetime.seconds)
-        var earlierUse: IdempotentRequest?
-        if let idempotencyKey {
-            earlierUse = try await services.store.idempotentRequest(owner: owner ?? "", key: idempotencyKey, validAfter: keyValidAfter)
+        let admission: RenderIntake.Admission
+        do {
+            admission = try await intake.admit(idempotencyKey: try Self.idempotencyKey(request), owner: context.apiKeyOwner)
+        } catch let refusal as IntakeError where refusal.kind == .overloaded {
+            try await spool.discard(request.body)
+            throw refusal
         }
-        // A retry of an accepted request is answered even when the queue is full.
-        if earlierUse == nil { try await refuseIfOverloaded(request) }
-
-        let form = try await intake.receive(
-            request, fields: Self.formFields,
+        let form = try await spool.receive(
+            request, fields: RenderForm.fields,
             hint:
                 "Send the photo as a multipart/form-data part named 'file' (or the asset_id of a photo sent to POST /v1/assets), with style_id and size_preset_id fields"
         )
         defer { form.discard() }
-        let upload = form.upload
-        let received = clock.now
-
-        // The photo: a file in this request, or one uploaded before (`POST /v1/assets`).
-        // An empty asset_id is a malformed one (400), not an absent one.
-        let assetField = upload.fields["asset_id"]
-        if upload.file != nil, assetField != nil {
-            throw APIError(.badRequest, "Conflicting photo", message: "Send the photo as 'file' or name an uploaded one with asset_id, not both")
-        }
-        guard upload.file != nil || assetField != nil else {
-            throw APIError(
-                .badRequest, "No file provided", message: "Send the photo as a part named 'file', or the asset_id of a photo sent to POST /v1/assets")
-        }
-        let style = try RenderForm.lookupStyle(upload.fields["style_id"])
-        let (preset, customSize) = try RenderForm.paper(upload.fields)
-        let orientation = try RenderForm.option(upload.fields["orientation"], name: "orientation", default: OrientationPolicy.auto)
-        let fit = try RenderForm.option(upload.fields["fit"], name: "fit", default: FitPolicy.cover)
-        let print = try RenderForm.printOptions(upload.fields)
-        let parameters = try RenderForm.styleParameters(upload.fields["style_params"], style: style)
-        let seed = try RenderForm.seedValue(upload.fields["seed"])
-        let webhookURL = try await RenderForm.webhookURL(upload.fields["webhook_url"], owner: owner, settings: configuration.webhooks)
-        let existingAsset = try await assetField.asyncMap { try await intake.asset($0, owner: owner) }
-        if let file = upload.file, file.size == 0 { throw APIError(.badRequest, "Empty file", message: "The uploaded file has no content") }
-
-        var idempotency: IdempotencyKey?
-        if let idempotencyKey {
-            let digest = try await RenderRequestDigest.hex(
-                file: upload.file?.path,
-                fields: [
-                    style.info.id.lowercased, preset.id.lowercased, orientation.rawValue, fit.rawValue,
-                    StyleParametersJSON.encode(parameters), seed.map(String.init) ?? "",
-                    PrintOptionsJSON.encode(print, custom: customSize),
-                ] + (existingAsset.map { ["asset:\($0.id.lowercased)"] } ?? [])
-                    + (webhookURL.map { ["webhook:\($0)"] } ?? []))
-            if let earlierUse { return try replay(earlierUse, key: idempotencyKey, requestHash: digest) }
-            idempotency = IdempotencyKey(owner: owner ?? "", key: idempotencyKey, requestHash: digest, validAfter: keyValidAfter)
-        }
-
-        let now = Date()
-        let renderID = UUID()
-        var newAsset: AssetRecord?
-        var probed = received, stored = received
-        if let file = upload.file {
-            let photo = try await intake.check(file)
-            probed = clock.now
-            let key = ObjectKeys.original(render: renderID, format: photo.probe.format)
-            newAsset = try await intake.store(photo, assetID: UUID(), key: key, owner: owner, at: now)
-            stored = clock.now
-        }
-        guard let asset = newAsset ?? existingAsset else { throw APIError(.internalServerError, "Internal server error") }
-        let record = RenderRecord(
-            id: renderID, assetID: asset.id, styleID: style.info.id, presetID: preset.id, orientation: orientation, fit: fit,
-            customSize: customSize, print: print, styleParameters: parameters, seed: seed, createdAt: now, owner: owner,
-            webhookURL: webhookURL)
-        /// Only an original stored by this request is removed when the render is not recorded.
-        func discardNewOriginal() async {
-            if let newAsset { try? await services.objects.delete(key: newAsset.storageKey) }
-        }
-        do {
-            if let raced = try await services.store.create(record, asset: newAsset, idempotency: idempotency), let idempotency {
-                // The same key arrived twice at once and the other request was recorded first.
-                await discardNewOriginal()
-                return try replay(raced, key: idempotency.key, requestHash: idempotency.requestHash)
-            }
-        } catch {
-            await discardNewOriginal()
-            throw error
-        }
-        do {
-            try await services.queue.enqueue(renderID)
-        } catch {
-            // The record exists as `queued`: the reconciler enqueues it again. Not lost.
-            context.logger.error("Enqueue failed; the reconciler will retry", metadata: ["render_id": "\(renderID.lowercased)", "error": "\(error)"])
-        }
-        let finished = clock.now
-        func ms(_ from: ContinuousClock.Instant, _ to: ContinuousClock.Instant) -> Logger.Metadata.Value {
-            .stringConvertible(Int(milliseconds(to - from).rounded()))
-        }
-        context.logger.info(
-            "Render created successfully",
-            metadata: [
-                "render_id": "\(renderID.lowercased)", "asset_id": "\(asset.id.lowercased)", "duration_ms": ms(started, finished),
-                "upload_bytes": .stringConvertible(upload.file?.size ?? 0), "receive_ms": ms(started, received), "probe_ms": ms(received, probed),
-                "store_ms": ms(probed, stored), "record_ms": ms(stored, finished), "reused_asset": .stringConvertible(existingAsset != nil),
-            ])
-        return Self.created(renderID, at: now)
+        let accepted = try await intake.submit(
+            fields: form.upload.fields, photo: form.photo, admission: admission, logger: context.logger, receiving: clock.now - started)
+        return Self.created(accepted)
     }
 
     /// The spec's 201 `{render_id, status: "queued", created_at}`; a replay says so in a header.
-    static func created(_ renderID: UUID, at createdAt: Date, replayed: Bool = false) -> Response {
-        var headers: HTTPFields = [.location: "/v1/renders/\(renderID.lowercased)"]
-        if replayed { headers[.idempotentReplayed] = "true" }
+    static func created(_ accepted: RenderIntake.AcceptedRender) -> Response {
+        var headers: HTTPFields = [.location: "/v1/renders/\(accepted.renderID.lowercased)"]
+        if accepted.isReplay { headers[.idempotentReplayed] = "true" }
         return JSONBody.response(
             .object([
-                ("render_id", .string(renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
-                ("created_at", .string(Timestamps.rfc3339(createdAt))),
+                ("render_id", .string(accepted.renderID.lowercased)), ("status", .string(RenderStatus.queued.rawValue)),
+                ("created_at", .string(Timestamps.rfc3339(accepted.createdAt))),
             ]),
             status: .created, headers: headers)
     }
-
-    static let formFields: Set<String> = [
-        "asset_id", "style_id", "size_preset_id", "orientation", "fit", "style_params", "seed",
-        "width_inches", "height_inches", "width_mm", "height_mm", "bleed_inches", "crop_marks", "output_profile", "rendering_intent",
-        "webhook_url",
-    ]
 
     /// `Idempotency-Key`: optional; 1–255 visible ASCII characters.
     static func idempotencyKey(_ request: Request) throws -> String? {
@@ -161,39 +76,6 @@ struct RenderController: Sendable {
         return value
     }
 
-    /// The answer to a request whose idempotency key was used before: the same 201 when the
-    /// request is the same, 422 when the key is being reused for something else.
-    private func replay(_ earlier: IdempotentRequest, key: String, requestHash: String) throws -> Response {
-        guard earlier.requestHash == requestHash else {
-            throw APIError(
-                .unprocessableContent, "Idempotency-Key already used for a different request",
-                // Never the earlier render's id: without API keys every client shares one key
-                // namespace, and a guessable key must not lead to someone else's print.
-                message: "This Idempotency-Key was already used with another file or other fields; use a new key for a new render")
-        }
-        return Self.created(earlier.renderID, at: earlier.createdAt, replayed: true)
-    }
-
-    /// Load shedding: with `MAX_QUEUED_RENDERS` waiting, new work is refused with 503 and a
-    /// Retry-After rather than accepted into an unbounded backlog. The body is read and
-    /// discarded first (never stored), so ordinary HTTP clients see the answer instead of a
-    /// reset connection.
-    private func refuseIfOverloaded(_ request: Request) async throws {
-        let configuration = services.configuration
-        let waiting = try await services.store.count(status: .queued)
-        guard waiting >= configuration.maxQueuedRenders else { return }
-        services.metrics.uploadRefused()
-        var discarded = 0
-        for try await chunk in request.body {
-            discarded += chunk.readableBytes
-            if discarded > configuration.maxRequestBytes { break }
-        }
-        throw APIError(
-            .serviceUnavailable, "Service overloaded",
-            message: "\(waiting) renders are waiting (limit \(configuration.maxQueuedRenders)); retry after \(configuration.overloadRetryAfterSeconds) seconds",
-            headers: [.retryAfter: String(configuration.overloadRetryAfterSeconds)])
-    }
-
     // MARK: GET /v1/renders/{id}
 
     /// With `Prefer: wait=N` (N ≤ 60 seconds) the answer waits until the render's status
@@ -205,13 +87,13 @@ struct RenderController: Sendable {
         guard let wait = Self.preferredWait(request) else { return JSONBody.response(RenderJSON.object(try await findRender(context))) }
         let id = try Self.renderID(context)
         // Armed before the first read, so a change between the read and the wait is not missed.
-        return try await services.store.changes.watching(id) { watch in
+        return try await changes.watching(id) { watch in
             var record = try await findRender(context)
             let clock = ContinuousClock(), deadline = clock.now + .seconds(wait)
             let seen = record.status
             while !record.status.isTerminal, record.status == seen, clock.now < deadline, !Task.isCancelled {
                 await watch.wait(timeout: min(Self.waitSafetyNet, deadline - clock.now))
-                guard let current = try await services.store.render(id: record.id) else { throw APIError.renderNotFound }
+                guard let current = try await store.render(id: record.id) else { throw APIError.renderNotFound }
                 record = current
             }
             return JSONBody.response(RenderJSON.object(record), headers: [.preferenceApplied: "wait=\(wait)"])
@@ -243,9 +125,9 @@ struct RenderController: Sendable {
 
     private func findRender(_ context: Context) async throws -> RenderRecord {
         let id = try Self.renderID(context)
-        guard let record = try await services.store.render(id: id) else { throw APIError.renderNotFound }
+        guard let record = try await store.render(id: id) else { throw APIError.renderNotFound }
         // Another key's render does not exist as far as this key can tell (404, not 403).
-        if services.configuration.apiKeys.isEnabled, record.owner != context.apiKeyOwner { throw APIError.renderNotFound }
+        if rendersHaveOwners, record.owner != context.apiKeyOwner { throw APIError.renderNotFound }
         return record
     }
 
@@ -257,10 +139,10 @@ struct RenderController: Sendable {
     /// client may retry; a completed or failed one cannot be canceled (409).
     @Sendable func cancel(_ request: Request, context: Context) async throws -> Response {
         let record = try await findRender(context)
-        if !record.status.isTerminal, try await services.store.markCanceled(id: record.id, at: Date()) {
+        if !record.status.isTerminal, try await store.markCanceled(id: record.id, at: Date()) {
             context.logger.info("Render canceled", metadata: ["render_id": "\(record.id.lowercased)", "was": "\(record.status.rawValue)"])
         }
-        guard let current = try await services.store.render(id: record.id) else { throw APIError.renderNotFound }
+        guard let current = try await store.render(id: record.id) else { throw APIError.renderNotFound }
         guard current.status == .canceled else {
             throw APIError(.conflict, "Render cannot be canceled (current status: \(current.status.rawValue))")
         }
@@ -282,22 +164,17 @@ struct RenderController: Sendable {
             )
         }
         let key = kind == .master ? record.outputKey : record.previewKey
-        guard let key, try await services.objects.head(key: key) != nil else {
+        guard let key, try await objects.head(key: key) != nil else {
             throw APIError(.notFound, "Output file not available", message: "The render's files have expired or been removed")
         }
         let name = RenderJSON.downloadName(record, kind: kind)
-        let expiry = services.configuration.downloadURLExpiry
-        let url = try await services.objects.signedURL(key: key, expiresIn: expiry, downloadName: name)
+        let expiry = downloadURLExpiry
+        let url = try await objects.signedURL(key: key, expiresIn: expiry, downloadName: name)
         return JSONBody.response(.object([("url", .string(url.absoluteString)), ("expires_in", .int(expiry))]))
     }
 }
 
 enum DownloadKind { case master, preview }
-
-/// `crop_marks=true|false` as a form field.
-enum Switch: String, CaseIterable {
-    case `true`, `false`
-}
 
 extension HTTPField.Name {
     static let idempotencyKey = Self("Idempotency-Key")!

@@ -10,11 +10,13 @@ import Hummingbird
 /// renders), so an injected string can never run.
 struct StudioController: Sendable {
     typealias Context = RenderRequestContext
-    let services: ServiceComponents
+    /// `contentSecurityPolicy(_:)` of this deployment.
+    let policy: String
+    /// Whether the page must ask for an API key before its first call.
+    let keysRequired: Bool
 
     func register(on routes: RouteRegistry<Context>) {
         let pages = StudioFiles.shared
-        let policy = Self.contentSecurityPolicy(services.configuration)
         routes.get("/studio", access: .open) { _, _ in try Self.serve(pages, "index.html", policy: policy) }
         routes.get("/docs", access: .open) { _, _ in try Self.serve(pages, "docs.html", policy: policy) }
         routes.get("/studio/files/{name}", access: .open) { _, context in
@@ -22,17 +24,12 @@ struct StudioController: Sendable {
         }
         // What the page must know before its first API call: whether to ask for a key (so it
         // never sends a request it knows will be refused).
-        let keysRequired = services.configuration.apiKeys.isEnabled
         routes.get("/studio/config.json", access: .open) { _, _ in JSONBody.response(.object([("api_keys_required", .bool(keysRequired))])) }
     }
 
     /// `/` for a browser: the studio. API clients (no `text/html` in Accept) keep the JSON index.
     static func wantsPage(_ request: Request) -> Bool {
         request.headers[values: .accept].contains { $0.lowercased().contains("text/html") }
-    }
-
-    static func page(_ configuration: ServiceConfiguration) throws -> Response {
-        try serve(StudioFiles.shared, "index.html", policy: contentSecurityPolicy(configuration))
     }
 
     static func serve(_ files: StudioFiles, _ name: String, policy: String) throws -> Response {

@@ -18,11 +18,10 @@ public struct RetentionSweeper: Service {
     let logger: Logger
     static let batch = 200
 
-    public init(services: ServiceComponents, logger: Logger) {
-        let configuration = services.configuration
-        store = services.store
-        objects = services.objects
-        metrics = services.metrics
+    init(store: any RenderStore, objects: any ObjectStore, metrics: ServiceMetrics, configuration: ServiceConfiguration, logger: Logger) {
+        self.store = store
+        self.objects = objects
+        self.metrics = metrics
         originalRetention = configuration.originalRetention
         outputRetention = configuration.outputRetention
         idempotencyKeyLifetime = configuration.idempotencyKeyLifetime

@@ -46,7 +46,7 @@ extension TestClientProtocol {
 
 extension EmbeddedTestService {
     var app: some ApplicationProtocol {
-        RenderServiceApplication.build(components, workers: nil, logger: logger)
+        deployment.api(workers: nil, logger: logger)
     }
 
     /// Claims and renders every queued job, in this task.

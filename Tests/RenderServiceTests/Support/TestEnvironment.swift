@@ -8,8 +8,8 @@ import RenderEngine
 
 /// A fresh embedded deployment in a temporary data directory.
 struct EmbeddedTestService {
-    let components: ServiceComponents
-    let lock: DataDirectoryLock
+    let deployment: Deployment
+    var components: ServiceComponents { deployment.components }
     let directory: String
     let logSink: LogSink
     let logger: Logger
@@ -21,19 +21,12 @@ struct EmbeddedTestService {
         let configuration = try ServiceConfiguration(environment: environment)
         let sink = LogSink.capturing()
         let logger = Logger(label: "aso-render") { label in JSONLogHandler(label: label, level: .debug, sink: sink) }
-        let (components, lock) = try await EmbeddedBackend.open(configuration: configuration, logger: logger)
-        return EmbeddedTestService(components: components, lock: lock, directory: directory, logSink: sink, logger: logger)
+        let deployment = try await Deployment.embedded(configuration: configuration, logger: logger)
+        return EmbeddedTestService(deployment: deployment, directory: directory, logSink: sink, logger: logger)
     }
 
     func workers(retryBaseDelay: Duration = .milliseconds(50)) -> RenderWorkers {
-        let c = components.configuration
-        var settings = RenderWorkers.Settings(
-            concurrency: c.workerConcurrency, maxAttempts: c.maxAttempts, lease: c.leaseDuration, gracePeriod: c.shutdownGracePeriod,
-            workDirectory: components.workDirectory)
-        settings.retryBaseDelay = retryBaseDelay
-        return RenderWorkers(
-            engine: components.engine, store: components.store, changes: components.store.changes, queue: components.queue, objects: components.objects,
-            metrics: components.metrics, settings: settings, logger: logger)
+        components.workers(concurrency: components.configuration.workerConcurrency, logger: logger) { $0.retryBaseDelay = retryBaseDelay }
     }
 
     func cleanUp() {
