@@ -8,9 +8,9 @@ import Foundation
 /// gravel, fur — is gone and only shapes remain; chroma boosted. Outlines come from a
 /// difference of Gaussians of the lightly smoothed lightness, smoothed along the edge flow and
 /// normalised on their ridges so every line has the same weight; lines in crowded texture are
-/// dropped, lines on faces kept. Print resolution: the lightness is pulled into a few tone
-/// bands (`CelInk`) and the outline field thresholded per print pixel, so tone borders and ink
-/// stay crisp and anti-aliased however much the print is enlarged.
+/// dropped, lines on faces kept. Print resolution: the lightness is cut into a few flat tones
+/// and the outline field thresholded per print pixel, so tone borders and ink stay crisp and
+/// anti-aliased however much the print is enlarged.
 public struct ComicStyle: RenderStyle {
     public init() {}
 
@@ -22,9 +22,7 @@ public struct ComicStyle: RenderStyle {
         parameters: [
             StyleParameter(
                 name: "line_weight", description: "Thickness of the ink outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
-            StyleParameter(
-                name: "colour_levels", description: "How finely the lightness is cut into flat tones (2: three bands over black to white, 5: nine).",
-                defaultValue: 3, minimum: 2, maximum: 5),
+            StyleParameter(name: "colour_levels", description: "Number of flat tones the lightness is cut into.", defaultValue: 3, minimum: 2, maximum: 5),
         ]
     )
 
@@ -122,7 +120,7 @@ public struct ComicStyle: RenderStyle {
         // the cel tones of one hue), cut at one level at print resolution so it has one weight.
         let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s), weight: weight)), scale: s)
         let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders, texture]
-        let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s), levels: levels)
+        let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s))
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
     }
 }
@@ -138,6 +136,15 @@ struct ComicPalette: Sendable {
         /// Lightness cuts between tones, and the lightness of each tone.
         var cuts: [Float]
         var tones: [Float]
+        /// Each tone's sRGB colour (0...1). A shade tone keeps the hue but not its full chroma
+        /// (at a lower lightness the same chroma reads as a hotter colour: skin shadows turned
+        /// into red patches), and a light tone pales towards white, as a colourist's shades do.
+        var rgb: [(Float, Float, Float)] {
+            tones.map { tone in
+                let chroma = tone < lightness ? max(0.45, pow(tone / max(lightness, 1), 1.2)) : 1 - 0.35 * smoothstep(lightness, 98, tone)
+                return Colour.labToSrgb(lightness: tone, a: a * chroma, b: b * chroma)
+            }
+        }
     }
 
     var hues: [Hue]
@@ -373,6 +380,19 @@ struct ComicPalette: Sendable {
         let crest = Float(erf(1 / (sigma * 2.0.squareRoot())))
         return PlaneMath.map(ridge) { min(1, $0 / crest) }
     }
+
+    /// The flat sRGB colour of hue `k` for lightness `l`, tone borders `soft` L units wide.
+    @inline(__always) static func colour(_ hue: Hue, _ rgb: [(Float, Float, Float)], lightness l: Float, soft: Float) -> (Float, Float, Float) {
+        var c = rgb[0]
+        for (i, cut) in hue.cuts.enumerated() {
+            let t = smoothstep(cut - soft, cut + soft, l)
+            guard t > 0 else { break }
+            c.0 += (rgb[i + 1].0 - rgb[i].0) * t
+            c.1 += (rgb[i + 1].1 - rgb[i].1) * t
+            c.2 += (rgb[i + 1].2 - rgb[i].2) * t
+        }
+        return c
+    }
 }
 
 /// Comic colour is bright: the lightness is stretched to 6...97 (the photo's 2nd and 99th
@@ -402,43 +422,49 @@ struct LightnessStretch: Sendable {
     }
 }
 
-/// Cel tones and ink at print resolution. The lightness is pulled towards the centres of a few
-/// tone bands with a smooth step (the soft quantisation of Winnemöller, Olsen and Gooch): flat
-/// tones where the photo is calm, a short ramp between them, a wider one in texture. The colour
-/// is the flattened photo's own, its chroma boosted: cutting it into a palette of hue clusters
-/// gave faces red and grey patches and fur, suits and bark camouflage (blind rounds 11–14).
+/// Flat tones and ink at print resolution.
 struct CelInk: PrintFinish {
     let printScale: Float
     let palette: ComicPalette
     let lineWeight: Float
     let workingScale: Float
-    /// Width of one tone band, in L units.
-    let band: Float
+    private let rgb: [[(Float, Float, Float)]]
 
-    init(printScale: Float, palette: ComicPalette, lineWeight: Float, workingScale: Float, levels: Int) {
+    init(printScale: Float, palette: ComicPalette, lineWeight: Float, workingScale: Float) {
         self.printScale = printScale
         self.palette = palette
         self.lineWeight = lineWeight
         self.workingScale = workingScale
-        band = 100 / Float(2 * levels - 1)
+        rgb = palette.hues.map(\.rgb)
     }
 
     private static let ink: Float = 0.06
-    static let chromaBoost: Float = 1.3
+    /// Width (L units) of a tone border, and of a hue border (Lab distance), where the photo is all texture.
+    static let textureSoftness: Float = 6
+    static let textureBlend: Float = 8
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
+        let centres = palette.centres, hues = palette.hues
         // The outline ridge is cut where the line is `lineWeight` × 9 reference px wide.
         let lineEdge = ComicOutline.edge(widthReference: 9 * lineWeight, workingScale: workingScale, weight: lineWeight)
         let borderEdge = ComicOutline.borderEdge(widthReference: 9 * lineWeight, workingScale: workingScale, weight: lineWeight)
         for i in 0..<count {
             let p = input + i * bands
             let l = p[0]
-            // Half a print pixel of anti-aliasing across the spot-black border.
-            let soft = max(0.15, 0.7 * p[5] / printScale)
-            let steepness = 5 - 3 * p[7]
-            let n = (l / band).rounded(), offset = l - n * band
-            let tone = n * band + band / 2 * tanh(steepness * offset / band) / tanh(steepness / 2)
-            let (r, g, b) = Colour.labToSrgb(lightness: min(max(tone, 0), 100), a: p[1] * Self.chromaBoost, b: p[2] * Self.chromaBoost)
+            // Half a print pixel of anti-aliasing across each border; in texture (fur, foliage,
+            // stone) a soft ramp of several L units: hard cuts through texture are the
+            // "camouflage patches" every blind round named, a ramp reads as brushed shading.
+            let soft = max(0.15, 0.7 * p[5] / printScale) + Self.textureSoftness * p[7]
+            let (k1, d1, k2, d2) = ComicPalette.nearest((l * ComicPalette.lightWeight, p[1], p[2]), centres)
+            let c1 = ComicPalette.colour(hues[k1], rgb[k1], lightness: l, soft: soft)
+            var (r, g, b) = c1
+            let gap = d2.squareRoot() - d1.squareRoot()
+            let blend = 1.5 + Self.textureBlend * p[7]
+            if gap < blend {
+                let c2 = ComicPalette.colour(hues[k2], rgb[k2], lightness: l, soft: soft)
+                let t = 0.5 + 0.5 * smoothstep(0, blend, gap)
+                (r, g, b) = (c2.0 + (c1.0 - c2.0) * t, c2.1 + (c1.1 - c2.1) * t, c2.2 + (c1.2 - c2.2) * t)
+            }
             var cover = smoothstep(palette.black + soft, palette.black - soft, l)
             let line = smoothstep(lineEdge - 0.06, lineEdge + 0.06, p[3]) * smoothstep(0.3, 0.45, p[4])
             let outline = smoothstep(borderEdge - 0.08, borderEdge + 0.08, p[6])
