@@ -2,7 +2,8 @@ import Foundation
 import NIOPosix
 
 /// Objects as files under `DATA_DIR/objects`, served by the API itself behind signed URLs
-/// (`/v1/files/{key}?expires=…&filename=…&signature=…`).
+/// (`/v1/files/{key}?expires=…&filename=…&signature=…`). Every file system call runs on NIO's
+/// thread pool: a slow disk blocks a pool thread, never the concurrency threads serving requests.
 public struct LocalObjectStore: ObjectStore {
     public let root: String
     let signer: URLSigner
@@ -22,8 +23,6 @@ public struct LocalObjectStore: ObjectStore {
 
     public func put(key: String, fileAt source: String, contentType: String, consume: Bool) async throws {
         guard let destination = path(for: key) else { throw ObjectStoreError("invalid object key") }
-        // Copies and fsyncs block for as long as the disk takes: on the thread pool, never on
-        // the concurrency threads that serve requests.
         try await NIOThreadPool.singleton.runIfActive { try Self.place(source, at: destination, key: key, consume: consume) }
     }
 
@@ -71,15 +70,20 @@ public struct LocalObjectStore: ObjectStore {
 
     public func head(key: String) async throws -> StoredObject? {
         guard let file = path(for: key) else { return nil }
-        var info = stat()
-        guard stat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return StoredObject(key: key, size: Int(info.st_size), contentType: MediaTypes.forKey(key))
+        let size = try await NIOThreadPool.singleton.runIfActive { () -> Int? in
+            var info = stat()
+            guard stat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return Int(info.st_size)
+        }
+        return size.map { StoredObject(key: key, size: $0, contentType: MediaTypes.forKey(key)) }
     }
 
     public func delete(key: String) async throws {
         guard let file = path(for: key) else { throw ObjectStoreError("invalid object key") }
-        if unlink(file) != 0 && errno != ENOENT {
-            throw ObjectStoreError("could not delete \(key): \(String(cString: strerror(errno)))")
+        try await NIOThreadPool.singleton.runIfActive {
+            if unlink(file) != 0 && errno != ENOENT {
+                throw ObjectStoreError("could not delete \(key): \(String(cString: strerror(errno)))")
+            }
         }
     }
 
@@ -97,11 +101,13 @@ public struct LocalObjectStore: ObjectStore {
 
     public func ping() async throws {
         // Writable and has room: create and remove a probe file.
-        let probe = "\(root)/.health-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
-            throw ObjectStoreError("object directory \(root) is not writable")
+        let root = root, probe = "\(root)/.health-\(UUID().uuidString)"
+        try await NIOThreadPool.singleton.runIfActive {
+            guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
+                throw ObjectStoreError("object directory \(root) is not writable")
+            }
+            unlink(probe)
         }
-        unlink(probe)
     }
 }
 
