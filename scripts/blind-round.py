@@ -395,19 +395,16 @@ def render_style(binary, photo_path, slug, size, render_seed, workdir, timeout):
     if master.is_file():
         with Image.open(master) as image:
             canvas = image.size
+            if slug == "photo":
+                # The peers start from exactly this crop (centred, or moved to keep a face).
+                image.convert("RGB").save(Path(workdir) / "peer-src.png")
     shutil.rmtree(out, ignore_errors=True)  # the TIFF master is tens of MB
     return preview_image, canvas, seconds
 
 
-def render_peer(name, photo_path, canvas, workdir, timeout):
-    """The peer on the same centred crop at the same print size as ours (peers.sh)."""
+def render_peer(name, src, workdir, timeout):
+    """The peer on the `photo` render's print (the same crop at the same print size as ours)."""
     families, spec = PEERS[name]
-    src = Path(workdir) / f"peer-src-{canvas[0]}x{canvas[1]}.png"
-    if not src.is_file():
-        code, _, stderr, _ = run_timed([tool("vips"), "thumbnail", str(photo_path), str(src), str(canvas[0]), "--height",
-                                        str(canvas[1]), "--crop", "centre", "--size", "force"], timeout)
-        if code != 0:
-            raise RuntimeError(f"vips thumbnail: {stderr.strip()[-300:]}")
     dst = Path(workdir) / f"peer-{name}.png"
     dst.unlink(missing_ok=True)
     if spec[0] == "cv":
@@ -559,7 +556,7 @@ def cmd_make(args):
                               "family": slug, "families": [slug], "staged": key})
                 timings.append({"photo": pid, "method": slug, "seconds": round(seconds, 2)})
                 log(f"  {pid:<22} {slug:<16} {seconds:6.1f} s")
-            if peers and canvas is None:
+            if peers and (canvas is None or not (photo_work / "peer-src.png").is_file()):
                 problems.append(f"{pid}: no print size from the photo render, peers skipped")
                 peers_here = []
             else:
@@ -568,14 +565,15 @@ def cmd_make(args):
                 # Peers do not change between our rounds: their judged image is kept, keyed by
                 # the photo's bytes, the peer and the print size (ImageMagick's -sketch alone
                 # takes minutes a photo).
-                cached = Path(args.peer_cache) / f"{sha256(path)[:16]}-{name}-{canvas[0]}x{canvas[1]}.png"
+                source = photo_work / "peer-src.png"
+                cached = Path(args.peer_cache) / f"{sha256(source)[:16]}-{name}-{canvas[0]}x{canvas[1]}.png"
                 if cached.is_file():
                     from PIL import Image
                     with Image.open(cached) as image:
                         thumb, seconds = image.convert("RGB"), 0.0
                 else:
                     try:
-                        result, seconds = render_peer(name, path, canvas, photo_work, args.peer_timeout)
+                        result, seconds = render_peer(name, source, photo_work, args.peer_timeout)
                     except Exception as error:
                         problems.append(f"{pid} {name}: {error}")
                         log(f"  FAILED {pid} {name}: {error}")

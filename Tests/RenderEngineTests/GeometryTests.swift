@@ -1,6 +1,7 @@
 import Foundation
-import RenderEngine
 import Testing
+
+@testable import RenderEngine
 
 @Suite("Geometry: presets, orientation, fit")
 struct GeometryTests {
@@ -59,5 +60,54 @@ struct GeometryTests {
         #expect(layout.content == PixelSize(width: 2700, height: 1350))
         #expect(layout.contentOrigin.x == 0 && layout.contentOrigin.y == 1125)
         #expect(abs(layout.effectiveDPI - 222.2) < 0.1)
+    }
+
+    // MARK: where a cover crop sits
+
+    /// Rows of a tall photo, 100 of them: skin (0.3 of the row) from `from` to `to`.
+    private func rows(skin range: Range<Int>?, level: Float = 0.3) -> [Float] {
+        (0..<100).map { range?.contains($0) == true ? level : 0 }
+    }
+
+    @Test func coverCropStaysCentredWithoutAFaceToKeep() {
+        // 1000 rows, crop 600: centred at 200.
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: nil)) == 200)
+        // A face already inside the centred crop (rows 300-400, headroom 36) does not move it.
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: 30..<40)) == 200)
+        // Skin-like colour over most rows (sand, wood) is not a face.
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: 5..<80)) == 200)
+        // One stray warm row is not a face either; faint skin (under 5 % of a row) neither.
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: 10..<11)) == 200)
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: 10..<20, level: 0.04)) == 200)
+        // No overhang, nothing to place.
+        #expect(CropPlacement.top(height: 600, cropHeight: 600, skinRows: rows(skin: 10..<20)) == 0)
+    }
+
+    @Test func coverCropMovesUpJustEnoughToKeepTheTopFace() {
+        // A head at rows 100-200 of 1000; the centred crop (from 200) would cut it. The crop
+        // starts 6 % of its height (36 rows) above the face.
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: 10..<20)) == 64)
+        // Hands lower down (a second band) do not pull it: the topmost face counts.
+        var withHands = rows(skin: 10..<20)
+        for i in 45..<50 { withHands[i] = 0.2 }
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: withHands) == 64)
+        // A face at the very top: the crop starts at the top, never above it.
+        #expect(CropPlacement.top(height: 1000, cropHeight: 600, skinRows: rows(skin: 1..<10)) == 0)
+    }
+
+    @Test func coverCropOfAStandingFigureKeepsTheHead() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 500x1200 on 9x12 (3:4): the crop is 667 of 1200 rows; centred it would start at row
+        // 266, below the forehead (face from row 110).
+        let r = try Rendered.make(try Fixtures.standingFigure(in: dir))
+        defer { r.cleanUp() }
+        let preview = try RasterImage.load(path: r.preview)
+        // Scaled to the preview (1200 px high), the face starts at (110 - top) x 1.8 px: the
+        // top rows are the pale wall, the rows below them skin in the middle.
+        let wall = preview.mean(y: 0, height: 20)
+        #expect(wall.allSatisfy { $0 > 200 }, "wall above the head: \(wall)")
+        let face = preview.cropped(x: preview.width / 2 - 40, y: 150, width: 80, height: 40).mean()
+        #expect(face[0] > 200 && face[0] > face[2] + 60, "the face is in the print: \(face)")
     }
 }

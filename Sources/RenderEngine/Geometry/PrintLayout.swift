@@ -10,7 +10,8 @@ public enum OrientationPolicy: String, Sendable, CaseIterable, Codable {
 
 /// How the photo fills the paper.
 public enum FitPolicy: String, Sendable, CaseIterable, Codable {
-    /// Scale to fill the paper and crop what overhangs (centred).
+    /// Scale to fill the paper and crop what overhangs: centred, but never through the top
+    /// face of a tall photo (`CropPlacement`).
     case cover
     /// Same as cover, but the crop keeps the most salient part of the photo (libvips attention).
     case coverAttention = "cover-attention"

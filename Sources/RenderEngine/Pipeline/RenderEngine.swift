@@ -241,7 +241,7 @@ public struct RenderEngine: Sendable {
 
     /// Decodes the photo to the working size: oriented, sRGB, 8-bit, cropped or fitted.
     /// Lazy and sequential except for an attention crop, which has to see the whole photo.
-    /// - Returns: the working image, and for a centred crop the exact pixel offset of the crop
+    /// - Returns: the working image, and for a cover crop the exact pixel offset of the crop
     ///   in the fitted photo (styles anchor their textures to the photo with it).
     private func decode(_ path: String, layout: PrintLayout, fit: FitPolicy, probe: ImageProbe) throws(RenderError) -> (VipsImageRef, (x: Int, y: Int)?) {
         let source = PixelSize(width: probe.orientedWidth, height: probe.orientedHeight)
@@ -269,7 +269,8 @@ public struct RenderEngine: Sendable {
                 aso_thumbnail(path, $0, widthLimits ? Int32(work.width) : unbounded, widthLimits ? unbounded : Int32(work.height), 0, failOn, icc)
             }
             let width = min(work.width, fitted.width), height = min(work.height, fitted.height)
-            let left = (fitted.width - width) / 2, top = (fitted.height - height) / 2
+            let left = (fitted.width - width) / 2
+            let top = fitted.height > height ? try faceKeepingTop(path, probe: probe, height: fitted.height, cropHeight: height) : 0
             offset = (left, top)
             decoded = try VipsImageRef.make(.internalFailure, "The photo could not be cropped") {
                 aso_extract(fitted.pointer, $0, Int32(left), Int32(top), Int32(width), Int32(height))
@@ -279,6 +280,18 @@ public struct RenderEngine: Sendable {
             aso_to_srgb8(decoded.pointer, $0)
         }
         return (converted, offset)
+    }
+
+    /// The top of a vertical cover crop: centred, or moved up to keep a face (`CropPlacement`),
+    /// judged on a 160 px overview (shrink-on-load: a few milliseconds).
+    private func faceKeepingTop(_ path: String, probe: ImageProbe, height: Int, cropHeight: Int) throws(RenderError) -> Int {
+        let small = try overview(path, longSide: 160, probe: probe)
+        let skin = Sketch.skinLikelihood(small)
+        let rows = (0..<small.height).map { y in
+            let row = skin.row(y)
+            return (0..<small.width).reduce(Float(0)) { $0 + row[$1] } / Float(small.width)
+        }
+        return CropPlacement.top(height: height, cropHeight: cropHeight, skinRows: rows)
     }
 
     /// The whole photo, oriented and in sRGB, fitted inside `longSide` (shrink-on-load keeps it cheap).

@@ -23,6 +23,25 @@ enum Fixtures {
         return path
     }
 
+    /// A full-length portrait, 500x1200 PNG (taller than any preset): a pale wall, a
+    /// skin-coloured face (an ellipse) from row 110 to 290 above a dark suit that fills the rest.
+    static func standingFigure(in directory: String) throws -> String {
+        let width = 500, height = 1200
+        var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
+        for y in 0..<height {
+            for x in 0..<width {
+                let dx = Double(x - 250) / 70, dy = Double(y - 200) / 90
+                let colour: [UInt8] =
+                    if dx * dx + dy * dy <= 1 { [224, 172, 140] } else if y > 300 && abs(x - 250) < 200 { [28, 30, 38] } else { [214, 218, 222] }
+                ppm.append(contentsOf: colour)
+            }
+        }
+        let raw = "\(directory)/standing.ppm", path = "\(directory)/standing.png"
+        try ppm.write(to: URL(fileURLWithPath: raw))
+        try Tools.run("vips", ["copy", raw, path])
+        return path
+    }
+
     /// A JPEG whose stored pixels, shown with EXIF `orientation`, are the upright test card.
     static func oriented(_ orientation: Int, in directory: String) throws -> String {
         let upright = try quadrants(in: directory)
