@@ -12,6 +12,9 @@
       anonymised DIR/images/NN.png (or DIR/batch-BB/images/NN.png), DIR/key.json and the judge
       prompt(s) with the image folder and the answers file filled in
 
+  scripts/blind-round.py before-after --before BIN --after BIN --out FILE [--photo a,b,c]
+      docs/styles.md's before/after sheet: each style's preview by both binaries, side by side
+
   scripts/blind-round.py score DIR ANSWERS.jsonl [ANSWERS2.jsonl …] [--markdown FILE] [--json FILE]
       join the judges' answers with the key and print the round's tables and targets (issue 10,
       item 4); bad lines, unknown and missing ids are reported, never fatal
@@ -965,6 +968,54 @@ def cmd_score(args):
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# before-after
+
+
+def cmd_before_after(args):
+    """docs/styles.md's before/after sheet: a title row per style, then for each photo the
+    style's 1200 px preview by the `--before` binary and by the `--after` one, at `--cell` px."""
+    from PIL import Image, ImageDraw
+    photos = [p for p in load_manifest(args.photos, "all") if p["id"] in args.photo.split(",")]
+    paths, failures = resolve_all(photos, args.cache)
+    if failures:
+        raise SystemExit("\n".join(failures))
+    order = args.photo.split(",")
+    after_styles, _ = catalogue(args.after)
+    before_styles, _ = catalogue(args.before)
+    styles = [slug for slug in after_styles if slug != "photo" and slug in before_styles]
+    cell, gap, title = args.cell, 8, 22
+    cells = {}
+    with tempfile.TemporaryDirectory(prefix="before-after-") as work:
+        for slug in styles:
+            for pid in order:
+                for side, binary in (("before", args.before), ("after", args.after)):
+                    preview, _, seconds = render_style(binary, paths[pid], slug, args.size, None, work, args.timeout)
+                    preview.thumbnail((cell, cell), Image.LANCZOS)
+                    cells[slug, pid, side] = preview
+                    log(f"  {slug:<16} {pid:<22} {side:<6} {seconds:6.1f} s")
+    # Each photo's pair side by side at the width of its previews, a wider gap between pairs.
+    widths = [max(cells[slug, pid, side].width for slug in styles for side in ("before", "after")) for pid in order]
+    pair_gap = 4 * gap
+    width = gap + sum(2 * w + gap for w in widths) + pair_gap * (len(order) - 1) + gap
+    height = gap + len(styles) * (title + cell + gap)
+    sheet = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, slug in enumerate(styles):
+        y = gap + row * (title + cell + gap)
+        x = gap
+        for index, pid in enumerate(order):
+            for side in ("before", "after"):
+                image = cells[slug, pid, side]
+                draw.text((x, y + 6), f"{slug}, {side}" if index == 0 else side, fill="black")
+                sheet.paste(image, (x + (widths[index] - image.width) // 2, y + title + (cell - image.height) // 2))
+                x += widths[index] + gap
+            x += pair_gap - gap
+    sheet.save(args.out, quality=88)
+    print(args.out)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1008,6 +1059,19 @@ def main():
     score.add_argument("--markdown", help="also write the tables to this Markdown file")
     score.add_argument("--json", help="also write the numbers as JSON")
     score.set_defaults(func=cmd_score)
+
+    sheet = sub.add_parser("before-after", help="docs/styles.md's sheet: every style by two binaries on a few photos")
+    sheet.add_argument("--photos", default=str(DEFAULT_MANIFEST), help="photo manifest (default bench/blind/photos.json)")
+    sheet.add_argument("--cache", default=str(DEFAULT_CACHE), help=f"where fetched photos are kept (default {DEFAULT_CACHE})")
+    sheet.add_argument("--before", required=True, help="aso-render built from the commit before issue 10 (960021d)")
+    sheet.add_argument("--after", required=True, help="aso-render of today")
+    sheet.add_argument("--photo", default="portrait-hopper,landscape-autumn,pet-spaniels",
+                       help="comma-separated photo ids from the manifest (default: a portrait, a landscape, a pet of the tuning set)")
+    sheet.add_argument("--out", required=True, help="the JPEG to write")
+    sheet.add_argument("--size", default="9x12", help="print size preset rendered (default 9x12)")
+    sheet.add_argument("--cell", type=int, default=300, help="long side of each preview on the sheet (default 300)")
+    sheet.add_argument("--timeout", type=int, default=600, help="seconds allowed for one render")
+    sheet.set_defaults(func=cmd_before_after)
 
     args = parser.parse_args()
     if args.command == "make" and (args.judges < 1 or args.batch_size < 0):
