@@ -67,15 +67,15 @@ def generate(servers, database, owner, asset_id):
     started = time.monotonic()
     psql(servers, database, f"""
         INSERT INTO renders (id, asset_id, style_id, size_preset_id, status, style_params, output_key, preview_key, error_message,
-                             effective_dpi, warnings, attempts, available_at, created_at, started_at, completed_at, duration_ms, owner, print_options)
+                             effective_dpi, warnings, created_at, started_at, completed_at, duration_ms, owner, print_options)
         SELECT md5('render' || i)::uuid, '{asset_id}', ('550e8400-e29b-41d4-a716-44665544000' || (i % 9))::uuid,
                '6ba7b810-9dad-11d1-80b4-00c04fd430c8', s.status,
                (CASE WHEN i % 3 = 0 THEN '{{"edge_darkness": 0.4, "paper_texture": 0.6}}' ELSE '{{}}' END)::jsonb,
                CASE WHEN s.status = 'completed' THEN 'renders/' || md5('render' || i)::uuid || '/output.tiff' END,
                CASE WHEN s.status = 'completed' THEN 'renders/' || md5('render' || i)::uuid || '/preview.jpg' END,
                CASE WHEN s.status = 'failed' THEN 'The image file is corrupt' END,
-               212.5, (CASE WHEN i % 4 = 0 THEN '["Low resolution for this print size: 140 DPI"]' ELSE '[]' END)::jsonb, 1,
-               t.created, t.created, t.created + interval '2 seconds',
+               212.5, (CASE WHEN i % 4 = 0 THEN '["Low resolution for this print size: 140 DPI"]' ELSE '[]' END)::jsonb,
+               t.created, t.created + interval '2 seconds',
                CASE WHEN s.status <> 'queued' THEN t.created + interval '9 seconds' END,
                CASE WHEN s.status IN ('completed', 'failed') THEN 7000 END,
                CASE WHEN i % 2 = 0 THEN '{owner}' ELSE 'key_other_' || (i % 7) END,

@@ -8,3 +8,5 @@
 \ir migrations/007_render_listing.sql
 \ir migrations/008_webhooks.sql
 \ir migrations/009_render_change_notify.sql
+\ir migrations/010_drop_renders_queue_columns.sql
+\ir migrations/011_webhook_delivery_notify.sql

@@ -97,7 +97,7 @@ enum RenderServiceApplication {
 
     static func operations(_ services: ServiceComponents, studioPolicy: String?) -> OperationsController<RenderRequestContext> {
         OperationsController(
-            store: services.store, queue: services.queue, objects: services.objects, metrics: services.metrics, isMigrated: services.migrationCheck,
-            publicBaseURL: services.configuration.publicBaseURL, studioPolicy: studioPolicy)
+            store: services.store, queue: services.queue, objects: services.objects, webhookOutbox: services.webhookOutbox, metrics: services.metrics,
+            isMigrated: services.migrationCheck, publicBaseURL: services.configuration.publicBaseURL, studioPolicy: studioPolicy)
     }
 }

@@ -110,7 +110,7 @@ public struct Deployment: Sendable {
             migrationCheck: { try await migrator.isMigrated() })
         let backend = ProductionBackend(
             postgres: postgres, redis: redis, objects: objects, migrator: migrator, database: configuration.database, changes: store.changes,
-            arrivals: arrivals)
+            arrivals: arrivals, deliveries: store.deliveries)
         return Deployment(components: components, production: backend, lock: nil)
     }
 

@@ -17,6 +17,8 @@ struct ProductionBackend: Sendable {
     let changes: RenderChangeSignal
     /// Wakes this process's idle workers (see `RedisJobQueue`).
     let arrivals: WorkSignal
+    /// The store's signal of written webhook deliveries, fed with other processes' too.
+    let deliveries: WorkSignal
 
     /// Schema up to date and bucket present; run once the PostgreSQL client is running.
     func prepare(migrate: Bool, logger: Logger) async throws {
@@ -42,10 +44,11 @@ struct ProductionBackend: Sendable {
 }
 
 extension ProductionBackend {
-    /// Wakes this process's long-polls, cancel watches and idle workers on any process's render
-    /// changes and enqueues; runs after `postgres` in the same service group.
+    /// Wakes this process's long-polls, cancel watches, idle workers and webhook deliverer on
+    /// any process's render changes, enqueues and deliveries; runs after `postgres` in the same
+    /// service group.
     func changeListener(logger: Logger) -> PostgresRenderChangeListener {
-        PostgresRenderChangeListener(client: postgres, changes: changes, arrivals: arrivals, logger: logger)
+        PostgresRenderChangeListener(client: postgres, changes: changes, arrivals: arrivals, deliveries: deliveries, logger: logger)
     }
 
     /// One direct connection, so a wrong host, user or password fails at once with the

@@ -34,7 +34,8 @@ public struct ServiceComponents: Sendable {
 
     /// The service that delivers this deployment's webhooks (one in every serve and worker process).
     public func webhookDeliverer(logger: Logger) -> WebhookDeliverer {
-        WebhookDeliverer(outbox: webhookOutbox, store: store, settings: configuration.webhooks, metrics: metrics, logger: logger)
+        WebhookDeliverer(
+            outbox: webhookOutbox, store: store, settings: configuration.webhooks, metrics: metrics, logger: logger, wake: store.deliveries)
     }
 
     /// The service that deletes what outlived its retention period (in every serve process).

@@ -53,6 +53,57 @@ struct PostgresInstallTests {
             group.cancelAll()
         }
     }
+    /// A database made by 001–009, with renders queued, leased and finished, loses the table
+    /// queue's columns of 001 (nothing uses them since production queues on Redis) and keeps
+    /// every render as it was; the status index no longer names them.
+    @Test func theQueueColumnsAreDroppedFromADatabaseWithRenders() async throws {
+        let (client, cleanUp) = try await TestServers.postgresDatabase(migrated: false)
+        defer { Task { await cleanUp() } }
+        let logger = TestServers.logger
+        let earlier = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: earlier) }
+        let migrator = PostgresMigrator(client: client, directory: TestServers.migrations, logger: logger)
+        for file in try migrator.files() where file < "010" {
+            try FileManager.default.copyItem(atPath: "\(TestServers.migrations)/\(file)", toPath: "\(earlier)/\(file)")
+        }
+        try await PostgresMigrator(client: client, directory: earlier, logger: logger).migrate()
+        // The status index as 001 made it before 010.
+        try await client.query("DROP INDEX renders_status_idx", logger: logger)
+        try await client.query("CREATE INDEX renders_status_idx ON renders (status, available_at, created_at)", logger: logger)
+        let store = PostgresRenderStore(client: client, logger: logger)
+        let pairs = (0..<3).map { _ in Fixtures.pair() }
+        for (render, asset) in pairs { try await store.create(render, asset: asset) }
+        try await client.query(
+            "UPDATE renders SET attempts = 2, lease_owner = 'w1', lease_expires_at = now() + interval '10 minutes' WHERE id = \(pairs[1].0.id)",
+            logger: logger)
+        _ = try await store.markProcessing(id: pairs[1].0.id, at: Date())
+        _ = try await store.markCompleted(
+            id: pairs[2].0.id,
+            CompletedRender(outputKey: "o", previewKey: "p", completedAt: Date(), durationMs: 5, effectiveDPI: 300, warnings: [], seed: 1))
+        var before: [RenderRecord] = []
+        for (render, _) in pairs { before.append(try #require(try await store.render(id: render.id))) }
+
+        #expect(try await migrator.migrate().first == "010_drop_renders_queue_columns.sql")
+        var columns: Set<String> = []
+        for try await name in try await client.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'renders'", logger: logger
+        ).decode(String.self) {
+            columns.insert(name)
+        }
+        #expect(columns.isDisjoint(with: ["attempts", "available_at", "lease_owner", "lease_expires_at"]), "\(columns.sorted())")
+        var index = ""
+        for try await definition in try await client.query(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'renders_status_idx'", logger: logger
+        ).decode(String.self) {
+            index = definition
+        }
+        #expect(index.hasSuffix("(status, created_at)"), "\(index)")
+        var after: [RenderRecord] = []
+        for (render, _) in pairs { after.append(try #require(try await store.render(id: render.id))) }
+        #expect(after == before)
+        #expect(after.map(\.status) == [.queued, .processing, .completed])
+    }
+
     /// A database migrated by an earlier release lacks the styles and presets added since (the
     /// seed migrations ran once): the API's start puts them in, and brings names up to date.
     @Test func theCatalogueIsSeededIntoADatabaseMigratedEarlier() async throws {

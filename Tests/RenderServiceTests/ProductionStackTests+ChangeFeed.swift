@@ -36,6 +36,30 @@ extension ProductionStackTests {
         }
     }
 
+    /// A webhook delivery written by another process (here the test, ending the render in
+    /// PostgreSQL) is announced by the outbox's trigger: the API's idle deliverer sends it at
+    /// once, not at its slow safety-net poll.
+    @Test func aWebhookWrittenByAnotherProcessIsSentAtOnce() async throws {
+        let receiver = try await WebhookReceiver()
+        defer { receiver.stop() }
+        try await Deployment.with(overrides: ["WEBHOOK_SECRET": WebhookReceiver.secret, "WEBHOOK_ALLOW_PRIVATE": "true"]) { deployment in
+            let api = try await deployment.api()
+            // No workers: the render stays queued until the test ends it.
+            let id = try #require(UUID(uuidString: try await Self.upload(api.baseURL, extra: ["webhook_url": receiver.url])))
+            try await Task.sleep(for: .seconds(2))
+            let client = PostgresClient(
+                configuration: TestServers.postgresConfiguration(database: deployment.environment["DB_NAME"]!), backgroundLogger: TestServers.logger)
+            let running = Task { await client.run() }
+            defer { running.cancel() }
+            let started = ContinuousClock.now
+            #expect(try await PostgresRenderStore(client: client, logger: TestServers.logger).markCanceled(id: id, at: Date()))
+            let requests = try await receiver.wait(timeout: .seconds(30)) { !$0.isEmpty }
+            let waited = ContinuousClock.now - started
+            #expect(requests.map(\.render_id) == [id.lowercased])
+            #expect(waited < .seconds(10), "delivered \(waited) after another process wrote it (the safety net is 30 s)")
+        }
+    }
+
     /// `GET /v1/renders/{id}` with `Prefer: wait=30`: the status it answers and `Preference-Applied`.
     static func waitForChange(_ id: String, at base: String) async throws -> (status: String?, applied: String?) {
         var request = HTTPClientRequest(url: "\(base)/v1/renders/\(id)")

@@ -168,10 +168,10 @@ struct SchemaAndConfigurationTests {
         for added in schema.matches(of: /ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+)/) {
             postgres[String(added.1), default: []].append(String(added.2))
         }
-        // The table queue's columns of 001, unused in production (Redis queues there) and
-        // written by no release since the embedded queue moved to `render_jobs`: dropping them
-        // waits for a migration that no running replica still writes them against.
-        postgres["renders"]?.removeAll { ["attempts", "available_at", "lease_owner", "lease_expires_at"].contains($0) }
+        for change in schema.matches(of: /ALTER TABLE (\w+)\s+((?:DROP COLUMN IF EXISTS \w+,?\s*)+);/) {
+            let dropped = change.2.matches(of: /DROP COLUMN IF EXISTS (\w+)/).map { String($0.1) }
+            postgres[String(change.1)]?.removeAll { dropped.contains($0) }
+        }
         let temporary = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         let database = try SQLiteDatabase(path: "\(temporary)/schema.sqlite")

@@ -191,7 +191,7 @@ struct WebhookTests {
         var settings = try Self.settings(base: .seconds(2))
         settings.retryCap = .seconds(2)
         let first = WebhookDeliverer(
-            outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
+            outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, wake: WorkSignal())
         let group = ServiceGroup(configuration: .init(services: [first], logger: logger))
         let running = Task { try await group.run() }
         try await receiver.wait { $0.count == 1 }
@@ -201,7 +201,7 @@ struct WebhookTests {
 
         let (store2, outbox2) = try await reopen()
         let second = WebhookDeliverer(
-            outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(100))
+            outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, wake: WorkSignal())
         let restarted = Task { try await second.run() }
         defer { restarted.cancel() }
         try await eventually(timeout: .seconds(90)) { try await outbox2.deliveries(renderID: id).first?.status == .delivered }
@@ -209,6 +209,33 @@ struct WebhookTests {
         let requests = receiver.requests
         #expect(requests.map(\.answered) == [500, 200], "delivered once after the restart")
         #expect(requests.map(\.attempt) == ["1", "2"])
+    }
+
+    /// Nothing polls the outbox: a delivery written while the deliverer sleeps is sent as soon
+    /// as the store ends the render, and its retry when it falls due, 1 s later (the safety net
+    /// here is an hour; the bounds leave room for a busy machine).
+    @Test(arguments: OutboxUnderTest.all)
+    func anIdleDelivererWakesForANewDeliveryAndForItsRetry(_ impl: OutboxUnderTest) async throws {
+        let receiver = try await WebhookReceiver(failFirst: 1)
+        defer { receiver.stop() }
+        let ((base, outbox), _, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        let store = MeasuredRenderStore(base, metrics: ServiceMetrics())
+        var settings = try Self.settings()
+        settings.retryCap = .seconds(1)
+        let deliverer = WebhookDeliverer(
+            outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: Logger(label: "test"), wake: store.deliveries,
+            safetyNet: .seconds(3600))
+        let running = Task { try await deliverer.run() }
+        defer { running.cancel() }
+        try await Task.sleep(for: .milliseconds(500))
+        let started = ContinuousClock.now
+        _ = try await endedRender(store, url: receiver.url)
+        try await receiver.wait(timeout: .seconds(30)) { $0.count == 1 }
+        #expect(ContinuousClock.now - started < .seconds(15), "sent at once")
+        try await receiver.wait(timeout: .seconds(30)) { $0.count == 2 }
+        #expect(ContinuousClock.now - started < .seconds(20), "retried when due")
+        #expect(receiver.requests.map(\.answered) == [500, 200])
     }
 
     /// Two deliverers (two processes) on one outbox: every delivery made once, no attempt twice.
@@ -226,12 +253,12 @@ struct WebhookTests {
         let logger = Logger(label: "test")
         let a = Task {
             try await WebhookDeliverer(
-                outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(20)
+                outbox: outbox, store: store, settings: settings, metrics: ServiceMetrics(), logger: logger, wake: WorkSignal()
             ).run()
         }
         let b = Task {
             try await WebhookDeliverer(
-                outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, pollInterval: .milliseconds(20)
+                outbox: outbox2, store: store2, settings: settings, metrics: ServiceMetrics(), logger: logger, wake: WorkSignal()
             ).run()
         }
         defer {

@@ -56,5 +56,7 @@ CREATE TABLE IF NOT EXISTS renders (
 );
 
 -- The spec's indexes: renders.id and assets.id are primary keys; status drives the queue views.
-CREATE INDEX IF NOT EXISTS renders_status_idx ON renders (status, available_at, created_at);
+-- (It led with available_at until 010 dropped that column: psql re-runs this file on every
+-- install, so it names only columns that remain.)
+CREATE INDEX IF NOT EXISTS renders_status_idx ON renders (status, created_at);
 CREATE INDEX IF NOT EXISTS renders_asset_idx ON renders (asset_id);

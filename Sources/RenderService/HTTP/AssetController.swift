@@ -24,10 +24,10 @@ struct AssetController: Sendable {
     /// render is queued. 201 with what the studio needs to choose a size.
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let clock = ContinuousClock(), started = clock.now
-        let form = try await spool.receive(request, fields: [], hint: "Send the photo as a multipart/form-data part named 'file'")
-        defer { form.discard() }
-        guard let photo = form.photo else { throw APIError(.badRequest, "No file provided", message: "Send the photo as a part named 'file'") }
-        let asset = try await intake.addAsset(photo, owner: context.apiKeyOwner, logger: context.logger, receiving: clock.now - started)
+        let asset = try await spool.receive(request, fields: [], hint: "Send the photo as a multipart/form-data part named 'file'") { form in
+            guard let photo = form.photo else { throw APIError(.badRequest, "No file provided", message: "Send the photo as a part named 'file'") }
+            return try await intake.addAsset(photo, owner: context.apiKeyOwner, logger: context.logger, receiving: clock.now - started)
+        }
         return JSONBody.response(Self.object(asset), status: .created, headers: [.location: "/v1/assets/\(asset.id.lowercased)"])
     }
 

@@ -17,7 +17,7 @@ struct FilesController<Context: RequestContext>: Sendable {
 
     func serve(_ request: Request, _ context: Context, headOnly: Bool) async throws -> Response {
         let key = context.parameters.getCatchAll().joined(separator: "/")
-        guard ObjectKey.isValid(key), let path = store.path(for: key) else { throw APIError.notFound }
+        guard ObjectKey.isValid(key) else { throw APIError.notFound }
         let query = request.uri.queryParameters
         guard let expiresText = query["expires"], let expires = Int(expiresText), let signature = query["signature"] else {
             throw APIError(.forbidden, "Invalid signature", message: "This URL is not signed; request one from /v1/renders/{id}/download")
@@ -29,15 +29,12 @@ struct FilesController<Context: RequestContext>: Sendable {
         guard expires >= Int(Date().timeIntervalSince1970) else {
             throw APIError(.forbidden, "URL expired", message: "Download URLs are valid for 7 days; request a new one from /v1/renders/{id}/download")
         }
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw APIError(.notFound, "Output file not available")
-        }
-        let size = Int(info.st_size)
+        guard let file = try await store.file(key: key) else { throw APIError(.notFound, "Output file not available") }
+        let size = file.size
         var headers: HTTPFields = [
             .contentType: MediaTypes.forKey(key),
             .acceptRanges: "bytes",
-            .eTag: "\"\(String(info.st_mtim.tv_sec, radix: 16))-\(String(size, radix: 16))\"",
+            .eTag: "\"\(String(file.modified, radix: 16))-\(String(size, radix: 16))\"",
             .cacheControl: "private, max-age=3600",
         ]
         if !filename.isEmpty { headers[.contentDisposition] = FilesContentDisposition.header(filename) }
@@ -59,7 +56,7 @@ struct FilesController<Context: RequestContext>: Sendable {
         if headOnly || size == 0 {
             return Response(status: status, headers: headers, body: ResponseBody())
         }
-        let body = try await FileIO().loadFile(path: path, range: served, context: context)
+        let body = try await FileIO().loadFile(path: file.path, range: served, context: context)
         return Response(status: status, headers: headers, body: body)
     }
 

@@ -28,6 +28,11 @@ struct MultipartUpload {
     static let flushBytes = 1 << 20
     static let writebackBytes = 4 << 20
 
+    /// Removes a received file on the thread pool, off the concurrency threads.
+    static func remove(_ path: String) async {
+        _ = try? await NIOThreadPool.singleton.runIfActive { unlink(path) }
+    }
+
     /// The boundary parameter of a multipart/form-data content type, or nil.
     static func boundary(contentType: String) -> String? {
         let parts = contentType.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -59,7 +64,7 @@ struct MultipartUpload {
             try await receiver.read(body, boundary: boundary, maxFormBytes: maxFormBytes)
         } catch {
             await receiver.close()
-            unlink(temporaryPath)
+            await remove(temporaryPath)
             switch error {
             case is HTTPParserError:
                 // The client went away (or broke HTTP framing) mid-body: its fault, not a server error.

@@ -8,6 +8,7 @@ struct OperationsController<Context: RequestContext>: Sendable {
     let store: MeasuredRenderStore
     let queue: any JobQueue
     let objects: any ObjectStore
+    let webhookOutbox: any WebhookOutbox
     let metrics: ServiceMetrics
     let isMigrated: @Sendable () async throws -> Bool
     let publicBaseURL: URL
@@ -96,6 +97,7 @@ struct OperationsController<Context: RequestContext>: Sendable {
 
     func metrics() async -> Response {
         if let depth = try? await queue.depth() { metrics.queueDepth(depth) }
+        if let pending = try? await webhookOutbox.pending() { metrics.webhooksPending(pending.count, oldest: pending.oldest) }
         await store.recordConnections()
         metrics.gauge("process_resident_memory_bytes", Double(MemoryUsage.residentBytes()), help: "Resident memory of this process.")
         return Response(

@@ -40,14 +40,14 @@ struct RenderController: Sendable {
             try await spool.discard(request.body)
             throw refusal
         }
-        let form = try await spool.receive(
+        let accepted = try await spool.receive(
             request, fields: RenderForm.fields,
             hint:
                 "Send the photo as a multipart/form-data part named 'file' (or the asset_id of a photo sent to POST /v1/assets), with style_id and size_preset_id fields"
-        )
-        defer { form.discard() }
-        let accepted = try await intake.submit(
-            fields: form.upload.fields, photo: form.photo, admission: admission, logger: context.logger, receiving: clock.now - started)
+        ) { form in
+            try await intake.submit(
+                fields: form.upload.fields, photo: form.photo, admission: admission, logger: context.logger, receiving: clock.now - started)
+        }
         return Self.created(accepted)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 
 /// Where the API receives multipart bodies before the intake takes the photo, and how much it
 /// takes: what `POST /v1/renders` and `POST /v1/assets` share, so both apply the same limits
@@ -16,11 +17,9 @@ struct UploadSpool: Sendable {
         maxFormBytes = configuration.maxFormBytes
     }
 
-    /// A multipart form received to a temporary file; `discard()` removes the file.
+    /// A multipart form received to a temporary file.
     struct ReceivedForm: Sendable {
         let upload: MultipartUpload
-        let temporaryPath: String
-        func discard() { unlink(temporaryPath) }
 
         /// The `file` part, for the intake to move into the object store.
         var photo: RenderIntake.Photo? {
@@ -29,8 +28,9 @@ struct UploadSpool: Sendable {
     }
 
     /// Streams the multipart body to a temporary file (never whole in memory), refusing a body
-    /// declared or found over the limits, and any part not named `file` or in `fields`.
-    func receive(_ request: Request, fields: Set<String>, hint: String) async throws -> ReceivedForm {
+    /// declared or found over the limits, and any part not named `file` or in `fields`; runs
+    /// `body` with the form, then removes the file (on the thread pool: an unlink may block).
+    func receive<T>(_ request: Request, fields: Set<String>, hint: String, _ body: (ReceivedForm) async throws -> T) async throws -> T {
         guard let contentType = request.headers[.contentType], let boundary = MultipartUpload.boundary(contentType: contentType) else {
             throw APIError(.badRequest, "Expected multipart/form-data", message: hint)
         }
@@ -42,7 +42,14 @@ struct UploadSpool: Sendable {
         let temporary = "\(directory)/upload-\(UUID().uuidString)"
         let upload = try await MultipartUpload.receive(
             body: request.body, boundary: boundary, temporaryPath: temporary, fields: fields, maxFileBytes: maxFileBytes, maxFormBytes: maxFormBytes)
-        return ReceivedForm(upload: upload, temporaryPath: temporary)
+        do {
+            let result = try await body(ReceivedForm(upload: upload))
+            await MultipartUpload.remove(temporary)
+            return result
+        } catch {
+            await MultipartUpload.remove(temporary)
+            throw error
+        }
     }
 
     /// Reads and drops a body the answer refuses anyway (never stored), so ordinary HTTP

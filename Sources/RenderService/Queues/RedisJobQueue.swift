@@ -47,7 +47,7 @@ public struct RedisJobQueue: JobQueue {
     }
 
     private func workIsReady() async {
-        await arrivals.notify()
+        arrivals.notify()
         await announce()
     }
 

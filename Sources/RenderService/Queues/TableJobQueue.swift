@@ -21,7 +21,7 @@ public struct TableJobQueue: JobQueue {
                 sql: "INSERT INTO render_jobs (render_id, available_at) VALUES (?, ?) ON CONFLICT (render_id) DO NOTHING",
                 arguments: [renderID.lowercased, Date().timeIntervalSince1970])
         }
-        await signal.notify()
+        signal.notify()
     }
 
     public func claim(owner: String, lease: Duration) async throws -> JobLease? {
@@ -64,7 +64,7 @@ public struct TableJobQueue: JobQueue {
                 sql: "UPDATE render_jobs SET available_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE render_id = ? AND lease_owner = ?",
                 arguments: [Date().timeIntervalSince1970 + delay.seconds, lease.renderID.lowercased, lease.owner])
         }
-        await signal.notify()
+        signal.notify()
     }
 
     public func reapExpired() async throws -> [UUID] {
@@ -88,7 +88,7 @@ public struct TableJobQueue: JobQueue {
                     """,
                 arguments: [Date().timeIntervalSince1970, time])
         }.compactMap(UUID.init(uuidString:))
-        if !released.isEmpty { await signal.notify() }
+        if !released.isEmpty { signal.notify() }
         return released
     }
 

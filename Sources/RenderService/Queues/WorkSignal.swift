@@ -1,31 +1,58 @@
 import Foundation
+import Synchronization
 
-/// Wakes this process's idle workers when work arrives, so an upload starts rendering at once
-/// instead of at the next poll.
-public actor WorkSignal {
+/// Wakes what waits in this process for work to appear — idle render workers when a job is
+/// queued, the webhook deliverer when a delivery is written — so it starts at once instead of
+/// at its next timeout. A notice that finds nobody waiting is kept for the next wait: work that
+/// arrives while a waiter is still looking (and about to find nothing) is not left until then.
+public final class WorkSignal: Sendable {
+    private struct State {
+        var kept = false
+        var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
     public init() {}
 
-    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
-
     public func notify() {
-        let woken = waiters
-        waiters.removeAll()
-        for continuation in woken.values { continuation.resume() }
-    }
-
-    /// Returns on the next `notify` or after `timeout`, whichever comes first.
-    public func wait(timeout: Duration) async {
-        let id = UUID()
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.fire(id)
+        let woken = state.withLock { state in
+            defer { state.waiters.removeAll() }
+            state.kept = state.waiters.isEmpty
+            return Array(state.waiters.values)
         }
-        // The continuation is registered before this actor can run `fire` or `notify`.
-        await withCheckedContinuation { waiters[id] = $0 }
-        timer.cancel()
+        for continuation in woken { continuation.resume() }
     }
 
-    private func fire(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.resume()
+    /// Returns on the next `notify` (or at once for one kept), after `timeout`, or when the
+    /// task is cancelled.
+    public func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.notified() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func notified() async {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                // Decided under the lock, so a notice is either taken here or finds this waiter.
+                let now = state.withLock { state -> Bool in
+                    if state.kept {
+                        state.kept = false
+                        return true
+                    }
+                    if Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
     }
 }

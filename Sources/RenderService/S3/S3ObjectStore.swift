@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Where the S3 (or MinIO) bucket is and who we are to it.
 public struct S3Configuration: Sendable {
@@ -61,7 +62,9 @@ public struct S3Error: Error, CustomStringConvertible, Sendable {
     public var description: String { "S3 \(status) \(code): \(message)" }
 }
 
-/// `ObjectStore` on S3/MinIO over AsyncHTTPClient, path-style addressing, SigV4.
+/// `ObjectStore` on S3/MinIO over AsyncHTTPClient, path-style addressing, SigV4. The local files
+/// it sends and receives are read and written on NIO's thread pool: a slow disk blocks a pool
+/// thread, never the concurrency threads serving requests.
 public struct S3ObjectStore: ObjectStore {
     public let configuration: S3Configuration
     let http: HTTPClient
@@ -93,20 +96,24 @@ public struct S3ObjectStore: ObjectStore {
 
     public func put(key: String, fileAt path: String, contentType: String, consume: Bool) async throws {
         guard ObjectKey.isValid(key) else { throw ObjectStoreError("invalid object key") }
-        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
-        if size <= configuration.multipartThreshold {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            let response = try await send("PUT", key: key, headers: [("Content-Type", contentType)], body: ByteBuffer(data: data))
+        let threshold = configuration.multipartThreshold
+        // A file up to the threshold is read whole; a larger one goes up in parts.
+        let small = try await NIOThreadPool.singleton.runIfActive { () -> Data? in
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
+            return size <= threshold ? try Data(contentsOf: URL(fileURLWithPath: path)) : nil
+        }
+        if let small {
+            let response = try await send("PUT", key: key, headers: [("Content-Type", contentType)], body: ByteBuffer(data: small))
             guard response.status == .ok else { throw try await failure(response, operation: "PutObject") }
         } else {
-            try await multipartPut(key: key, path: path, size: size, contentType: contentType)
+            try await multipartPut(key: key, path: path, contentType: contentType)
         }
-        if consume { try? FileManager.default.removeItem(atPath: path) }
+        if consume { _ = try? await NIOThreadPool.singleton.runIfActive { unlink(path) } }
     }
 
     /// CreateMultipartUpload, one part in memory at a time, CompleteMultipartUpload; aborted on
     /// any failure so no half-written object ever becomes visible.
-    private func multipartPut(key: String, path: String, size: Int, contentType: String) async throws {
+    private func multipartPut(key: String, path: String, contentType: String) async throws {
         let created = try await send("POST", key: key, query: [("uploads", "")], headers: [("Content-Type", contentType)])
         guard created.status == .ok else { throw try await failure(created, operation: "CreateMultipartUpload") }
         let createdBody = String(buffer: try await created.body.collect(upTo: Self.maxAnswerBytes))
@@ -114,12 +121,16 @@ public struct S3ObjectStore: ObjectStore {
             throw S3Error(status: 200, code: "MalformedResponse", message: "no UploadId")
         }
         do {
-            guard let handle = FileHandle(forReadingAtPath: path) else { throw ObjectStoreError("cannot read \(path)") }
+            let handle = try await NIOThreadPool.singleton.runIfActive {
+                guard let handle = FileHandle(forReadingAtPath: path) else { throw ObjectStoreError("cannot read \(path)") }
+                return handle
+            }
             defer { try? handle.close() }
             var etags: [String] = []
             var partNumber = 1
+            let partSize = configuration.partSize
             while true {
-                guard let chunk = try handle.read(upToCount: configuration.partSize), !chunk.isEmpty else { break }
+                guard let chunk = try await NIOThreadPool.singleton.runIfActive({ try handle.read(upToCount: partSize) }), !chunk.isEmpty else { break }
                 let response = try await send(
                     "PUT", key: key, query: [("partNumber", String(partNumber)), ("uploadId", uploadID)], body: ByteBuffer(data: chunk))
                 guard response.status == .ok, let etag = response.headers.first(name: "ETag") else {
@@ -149,13 +160,30 @@ public struct S3ObjectStore: ObjectStore {
     public func download(key: String, to path: String) async throws {
         let response = try await send("GET", key: key)
         guard response.status == .ok else { throw try await failure(response, operation: "GetObject") }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw ObjectStoreError("cannot write \(path)")
+        let handle = try await NIOThreadPool.singleton.runIfActive {
+            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+                throw ObjectStoreError("cannot write \(path)")
+            }
+            return handle
         }
         defer { try? handle.close() }
+        var gathered = ByteBuffer()
         for try await chunk in response.body {
-            try handle.write(contentsOf: Data(buffer: chunk))
+            gathered.writeImmutableBuffer(chunk)
+            if gathered.readableBytes >= Self.downloadWriteBytes { try await write(&gathered, to: handle) }
         }
+        try await write(&gathered, to: handle)
+    }
+
+    /// A download is written in batches of this size: one hop to the thread pool per
+    /// megabyte, not per network chunk.
+    static let downloadWriteBytes = 1 << 20
+
+    /// Writes and empties `buffer`, on the thread pool.
+    private func write(_ buffer: inout ByteBuffer, to handle: FileHandle) async throws {
+        let bytes = buffer
+        try await NIOThreadPool.singleton.runIfActive { try bytes.withUnsafeReadableBytes { try handle.write(contentsOf: $0) } }
+        buffer.clear()
     }
 
     public func head(key: String) async throws -> StoredObject? {

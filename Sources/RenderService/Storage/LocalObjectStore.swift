@@ -69,13 +69,18 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     public func head(key: String) async throws -> StoredObject? {
-        guard let file = path(for: key) else { return nil }
-        let size = try await NIOThreadPool.singleton.runIfActive { () -> Int? in
+        try await file(key: key).map { StoredObject(key: key, size: $0.size, contentType: MediaTypes.forKey(key)) }
+    }
+
+    /// The regular file behind a key, its size and modification time (Unix seconds), or nil
+    /// when there is none (also for an invalid key).
+    func file(key: String) async throws -> (path: String, size: Int, modified: Int)? {
+        guard let path = path(for: key) else { return nil }
+        return try await NIOThreadPool.singleton.runIfActive {
             var info = stat()
-            guard stat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-            return Int(info.st_size)
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return (path, Int(info.st_size), info.st_mtim.tv_sec)
         }
-        return size.map { StoredObject(key: key, size: $0, contentType: MediaTypes.forKey(key)) }
     }
 
     public func delete(key: String) async throws {

@@ -3,11 +3,13 @@ import Synchronization
 
 /// Any `RenderStore`, timed: every call is `db_query_duration_seconds{operation}` (the method's
 /// name: never SQL or ids), and the calls in flight are the connections in use. Status changes
-/// made through it wake the long-polls of this process waiting on that render (`changes`).
+/// made through it wake the long-polls of this process waiting on that render (`changes`), and
+/// terminal ones, which write their webhook delivery, this process's deliverer (`deliveries`).
 public final class MeasuredRenderStore: RenderStore {
     let base: any RenderStore
     let metrics: ServiceMetrics
     let changes = RenderChangeSignal()
+    public let deliveries = WorkSignal()
     private let inFlight = Atomic<Int>(0)
 
     public init(_ base: any RenderStore, metrics: ServiceMetrics) {
@@ -61,15 +63,20 @@ public final class MeasuredRenderStore: RenderStore {
     }
     public func markCompleted(id: UUID, _ result: CompletedRender) async throws -> Bool {
         defer { changes.signal(id) }
-        return try await measure("mark_completed") { try await base.markCompleted(id: id, result) }
+        return ended(try await measure("mark_completed") { try await base.markCompleted(id: id, result) })
     }
     public func markFailed(id: UUID, message: String, at: Date) async throws -> Bool {
         defer { changes.signal(id) }
-        return try await measure("mark_failed") { try await base.markFailed(id: id, message: message, at: at) }
+        return ended(try await measure("mark_failed") { try await base.markFailed(id: id, message: message, at: at) })
     }
     public func markCanceled(id: UUID, at: Date) async throws -> Bool {
         defer { changes.signal(id) }
-        return try await measure("mark_canceled") { try await base.markCanceled(id: id, at: at) }
+        return ended(try await measure("mark_canceled") { try await base.markCanceled(id: id, at: at) })
+    }
+    /// A render that reached a terminal status may have a webhook delivery to make.
+    private func ended(_ changed: Bool) -> Bool {
+        if changed { deliveries.notify() }
+        return changed
     }
     public func renderIDs(status: RenderStatus, limit: Int) async throws -> [UUID] {
         try await measure("render_ids") { try await base.renderIDs(status: status, limit: limit) }

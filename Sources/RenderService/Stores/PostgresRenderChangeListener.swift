@@ -4,30 +4,36 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Hears every process's render status changes, and new work, in production: one pooled connection per
-/// process `LISTEN`s on `render_changes` (sent by the trigger of
-/// `db/migrations/009_render_change_notify.sql`) and signals `changes`, so a long-poll on one
-/// API replica wakes when a worker on another host finishes, and a worker's cancel watch wakes
-/// when any replica takes the cancel. While the connection is down waiters fall back on their
-/// slow re-reads; once it is back everyone re-reads, in case a change was missed meanwhile.
+/// Hears every process's render status changes, new work and webhook deliveries in production:
+/// one pooled connection per process `LISTEN`s on `render_changes` (sent by the triggers of
+/// `db/migrations/009_render_change_notify.sql` and `011_webhook_delivery_notify.sql`) and
+/// signals `changes`, so a long-poll on one API replica wakes when a worker on another host
+/// finishes, a worker's cancel watch wakes when any replica takes the cancel, and the webhook
+/// deliverer wakes when any process writes a delivery. While the connection is down waiters fall
+/// back on their slow re-reads; once it is back everyone re-reads, in case a change was missed
+/// meanwhile.
 public struct PostgresRenderChangeListener: Service {
     public static let channel = "render_changes"
-    /// The payload that says a job was queued (sent by the queue after an enqueue); every
-    /// other payload is a render's id.
+    /// The payload that says a job was queued (sent by the queue after an enqueue).
     public static let workPayload = "work"
+    /// The payload that says a webhook delivery was written; every other payload is a render's id.
+    public static let webhookPayload = "webhook"
 
     let client: PostgresClient
     let changes: RenderChangeSignal
     /// Wakes this process's idle workers.
     let arrivals: WorkSignal
+    /// Wakes this process's webhook deliverer.
+    let deliveries: WorkSignal
     let logger: Logger
     /// Longest pause between attempts to listen again.
     var maxRetryDelay: Duration = .seconds(30)
 
-    public init(client: PostgresClient, changes: RenderChangeSignal, arrivals: WorkSignal, logger: Logger) {
+    public init(client: PostgresClient, changes: RenderChangeSignal, arrivals: WorkSignal, deliveries: WorkSignal, logger: Logger) {
         self.client = client
         self.changes = changes
         self.arrivals = arrivals
+        self.deliveries = deliveries
         self.logger = logger
     }
 
@@ -47,19 +53,20 @@ public struct PostgresRenderChangeListener: Service {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let attempt = Attempt(afterFailure: failedSince != nil)
             do {
-                try await cancelWhenGracefulShutdown { [client, changes, arrivals, logger] in
+                try await cancelWhenGracefulShutdown { [client, changes, arrivals, deliveries, logger] in
                     try await client.withConnection { connection in
                         try await connection.listen(on: Self.channel) { notifications in
                             if attempt.listening.exchange(true, ordering: .relaxed) == false, attempt.afterFailure {
                                 logger.info("Listening for render changes again")
                             }
                             changes.signalAll()
-                            await arrivals.notify()
+                            arrivals.notify()
+                            deliveries.notify()
                             for try await notification in notifications {
-                                if notification.payload == Self.workPayload {
-                                    await arrivals.notify()
-                                } else if let id = UUID(uuidString: notification.payload) {
-                                    changes.signal(id)
+                                switch notification.payload {
+                                case Self.workPayload: arrivals.notify()
+                                case Self.webhookPayload: deliveries.notify()
+                                default: if let id = UUID(uuidString: notification.payload) { changes.signal(id) }
                                 }
                             }
                         }

@@ -70,10 +70,13 @@ public struct PostgresWebhookOutbox: WebhookOutbox {
         return deliveries
     }
 
-    public func pending() async throws -> (count: Int, oldest: Date?) {
-        let rows = try await client.query("SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'", logger: logger)
-        for try await (count, oldest) in rows.decode((Int64, Date?).self) { return (Int(count), oldest) }
-        return (0, nil)
+    public func pending() async throws -> (count: Int, oldest: Date?, nextAttempt: Date?) {
+        let rows = try await client.query(
+            """
+            SELECT COUNT(*), MIN(created_at), MIN(GREATEST(next_attempt_at, lease_expires_at)) FROM webhook_deliveries WHERE status = 'pending'
+            """, logger: logger)
+        for try await (count, oldest, next) in rows.decode((Int64, Date?, Date?).self) { return (Int(count), oldest, next) }
+        return (0, nil, nil)
     }
 
     static func delivery(_ row: PostgresRow) throws -> WebhookDelivery {

@@ -59,12 +59,17 @@ public struct SQLiteWebhookOutbox: WebhookOutbox {
         }
     }
 
-    public func pending() async throws -> (count: Int, oldest: Date?) {
+    public func pending() async throws -> (count: Int, oldest: Date?, nextAttempt: Date?) {
         try await database.pool.read { db in
-            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'")
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT COUNT(*) AS n, MIN(created_at) AS oldest, MIN(MAX(next_attempt_at, COALESCE(lease_expires_at, 0))) AS next
+                    FROM webhook_deliveries WHERE status = 'pending'
+                    """)
             let count: Int = row?["n"] ?? 0
-            let oldest: Double? = row?["oldest"]
-            return (count, oldest.map(Date.init(timeIntervalSince1970:)))
+            let oldest: Double? = row?["oldest"], next: Double? = row?["next"]
+            return (count, oldest.map(Date.init(timeIntervalSince1970:)), next.map(Date.init(timeIntervalSince1970:)))
         }
     }
 

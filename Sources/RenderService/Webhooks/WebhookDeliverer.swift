@@ -11,6 +11,10 @@ import ServiceLifecycle
 /// exponential backoff and full jitter until `retryWindow` after the event, then `failed`.
 /// On graceful shutdown it stops claiming and lets the attempts in flight finish (each is bounded
 /// by the timeout); an attempt cut short is claimed again once its lease runs out.
+///
+/// Nothing polls the outbox: with nothing to claim it sleeps until a delivery is written
+/// (`wake`) or the earliest pending one falls due, and at most `safetyNet`, which bounds what a
+/// missed notice costs.
 public struct WebhookDeliverer: Service {
     let outbox: any WebhookOutbox
     let store: any RenderStore
@@ -19,39 +23,38 @@ public struct WebhookDeliverer: Service {
     let logger: Logger
     /// This deliverer's lease name.
     let worker: String
-    let pollInterval: Duration
+    /// Notified when a delivery is written: `MeasuredRenderStore.deliveries`, which the
+    /// production change listener also feeds with other processes' deliveries.
+    let wake: WorkSignal
+    let safetyNet: Duration
 
     public init(
-        outbox: any WebhookOutbox, store: any RenderStore, settings: WebhookSettings, metrics: ServiceMetrics, logger: Logger,
-        pollInterval: Duration = .seconds(1)
+        outbox: any WebhookOutbox, store: any RenderStore, settings: WebhookSettings, metrics: ServiceMetrics, logger: Logger, wake: WorkSignal,
+        safetyNet: Duration = .seconds(30)
     ) {
         self.outbox = outbox
         self.store = store
         self.settings = settings
         self.metrics = metrics
         self.logger = logger
-        self.pollInterval = pollInterval
+        self.wake = wake
+        self.safetyNet = safetyNet
         worker = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     /// Long enough for an attempt and its bookkeeping; a lease that runs out means the process died.
     var lease: Duration { settings.timeout * 2 + Self.bookkeepingAllowance }
     static let bookkeepingAllowance: Duration = .seconds(30)
-    /// How often the pending-deliveries gauge is refreshed.
-    static let gaugeInterval: Duration = .seconds(5)
+    /// How soon an unreachable outbox is tried again.
+    static let outageRetry: Duration = .seconds(1)
     /// An unreachable outbox is logged at most this often.
     static let complaintInterval: Duration = .seconds(60)
 
     public func run() async throws {
-        var lastGauge = ContinuousClock.now - Self.gaugeInterval
         // The outbox may be unreachable for a while (a database restart, or migrations still
-        // running at start): said once a `complaintInterval`, not once a poll.
+        // running at start): said once a `complaintInterval`, not once a try.
         var lastComplaint: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if ContinuousClock.now - lastGauge > Self.gaugeInterval {
-                lastGauge = .now
-                if let pending = try? await outbox.pending() { metrics.webhooksPending(pending.count, oldest: pending.oldest) }
-            }
             let batch: [WebhookDelivery]
             do {
                 batch = try await outbox.claimDue(now: Date(), limit: settings.concurrency, worker: worker, lease: lease)
@@ -61,16 +64,26 @@ public struct WebhookDeliverer: Service {
                     lastComplaint = .now
                     logger.warning("Webhook outbox unavailable; retrying", metadata: ["error": "\(error)"])
                 }
-                batch = []
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.outageRetry) }
+                continue
             }
             if batch.isEmpty {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+                let pause = await idlePause()
+                await cancelWhenGracefulShutdown { await wake.wait(timeout: pause) }
                 continue
             }
             await withTaskGroup(of: Void.self) { group in
                 for delivery in batch { group.addTask { await attempt(delivery) } }
             }
         }
+    }
+
+    /// With nothing to claim: until the earliest pending delivery can be claimed, at most
+    /// `safetyNet`.
+    func idlePause() async -> Duration {
+        guard let pending = try? await outbox.pending() else { return Self.outageRetry }
+        guard let next = pending.nextAttempt else { return safetyNet }
+        return min(safetyNet, .milliseconds(max(0, Int((next.timeIntervalSinceNow * 1000).rounded(.up)))))
     }
 
     /// One attempt of one delivery, recorded whatever happens.

@@ -78,6 +78,8 @@ public protocol WebhookOutbox: Sendable {
     func markFailed(_ delivery: WebhookDelivery, worker: String, error: String, at: Date) async throws -> Bool
     /// A render's deliveries, oldest first.
     func deliveries(renderID: UUID) async throws -> [WebhookDelivery]
-    /// Deliveries still pending, and when the oldest of them was created.
-    func pending() async throws -> (count: Int, oldest: Date?)
+    /// Deliveries still pending, when the oldest of them was created, and the earliest time one
+    /// of them can be claimed (its next attempt's time, or when the lease of an attempt in
+    /// flight runs out).
+    func pending() async throws -> (count: Int, oldest: Date?, nextAttempt: Date?)
 }

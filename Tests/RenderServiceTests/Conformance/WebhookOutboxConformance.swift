@@ -82,8 +82,10 @@ struct WebhookOutboxConformance {
         let first = try await outbox.claimDue(now: now, limit: 10, worker: "a", lease: .seconds(60))
         #expect(first.map(\.renderID) == [id] && first.first?.attempts == 1)
         #expect(try await outbox.claimDue(now: now, limit: 10, worker: "b", lease: .seconds(60)).isEmpty, "leased")
+        #expect(try await Self.nextAttempt(outbox, after: now) == 60, "claimable again when the lease runs out")
         #expect(try await outbox.markDelivered(first[0], worker: "b", at: now) == false, "not b's attempt")
         #expect(try await outbox.scheduleRetry(first[0], worker: "a", next: now.addingTimeInterval(10), error: "HTTP 500"))
+        #expect(try await Self.nextAttempt(outbox, after: now) == 10, "claimable at the retry's time")
         #expect(try await outbox.claimDue(now: now, limit: 10, worker: "b", lease: .seconds(60)).isEmpty, "not due yet")
         let second = try await outbox.claimDue(now: now.addingTimeInterval(11), limit: 10, worker: "b", lease: .seconds(60))
         #expect(second.first?.attempts == 2 && second.first?.lastError == "HTTP 500")
@@ -92,7 +94,13 @@ struct WebhookOutboxConformance {
         let done = try #require(try await outbox.deliveries(renderID: id).first)
         #expect(done.status == .delivered && done.finishedAt != nil && done.attempts == 2)
         #expect(try await outbox.pending().count == 0)
+        #expect(try await outbox.pending().nextAttempt == nil)
         #expect(try await outbox.claimDue(now: now.addingTimeInterval(3600), limit: 10, worker: "c", lease: .seconds(60)).isEmpty)
+    }
+
+    /// Seconds from `date` to the earliest time a pending delivery can be claimed, to the millisecond.
+    private static func nextAttempt(_ outbox: any WebhookOutbox, after date: Date) async throws -> Double? {
+        try await outbox.pending().nextAttempt.map { ($0.timeIntervalSince(date) * 1000).rounded() / 1000 }
     }
 
     @Test(arguments: OutboxUnderTest.all)
