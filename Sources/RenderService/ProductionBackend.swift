@@ -36,7 +36,12 @@ struct ProductionBackend: Sendable {
         // Redis trouble is not fatal here: the queue retries, and /health reports it.
         do {
             let moved = try await RedisJobQueue(client: redis).upgradeLegacyKeys()
-            if moved > 0 { logger.warning("Moved queued renders to the current Redis key layout", metadata: ["count": "\(moved)"]) }
+            if moved > 0 {
+                logger.warning("Moved queued renders to the current Redis key layout", metadata: ["count": "\(moved)"])
+                // Jobs no idle worker was told of: wake them here and in the other processes.
+                arrivals.notify()
+                await PostgresRenderChangeListener.announceWork(postgres, logger: logger)
+            }
         } catch {
             logger.error("Could not check the Redis queue for the old key layout", metadata: ["error": "\(error)"])
         }

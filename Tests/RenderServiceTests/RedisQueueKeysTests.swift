@@ -59,7 +59,8 @@ enum LuaKeyCheck {
     /// The commands the queue's scripts use, with where their keys are.
     static let keyPositions: [String: Keys] = [
         "TIME": .none, "SADD": .first, "SREM": .first, "RPUSH": .first, "LPOP": .first, "ZADD": .first, "ZREM": .first,
-        "ZSCORE": .first, "ZRANGEBYSCORE": .first, "HGET": .first, "HSET": .first, "HDEL": .first, "HINCRBY": .first, "DEL": .all,
+        "ZSCORE": .first, "ZRANGE": .first, "LLEN": .first, "ZRANGEBYSCORE": .first, "HGET": .first, "HSET": .first, "HDEL": .first, "HINCRBY": .first,
+        "DEL": .all,
     ]
 
     static func calls(in source: String) -> [[String]] {

@@ -41,7 +41,13 @@ public protocol JobQueue: Sendable {
     func contains(_ renderID: UUID) async throws -> Bool
     /// Jobs waiting to be claimed.
     func depth() async throws -> Int
-    /// Suspends until a job may be ready or `timeout` passes.
+    /// When the earliest job waiting can be claimed (now or in the past when one already can),
+    /// nil when none waits: an idle worker sleeps until then, since no notice marks the moment
+    /// a job put off by `retry` falls due.
+    func nextDue() async throws -> Date?
+    /// Suspends until a job may be ready or `timeout` passes, or the task is cancelled.
+    /// Everything that makes a job claimable at once (`enqueue`, `retry`, `reapExpired`) wakes
+    /// it, in production in every process.
     func waitForWork(timeout: Duration) async
     func ping() async throws
 }

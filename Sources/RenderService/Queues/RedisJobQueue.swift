@@ -17,15 +17,17 @@ import RenderEngine
 /// script touches only the keys it is given in KEYS, and they all hash to one slot (the list's
 /// name is the others' hash tag): each is a single-slot operation, as Redis Cluster requires.
 ///
-/// Idle workers do not poll Redis: they wait on `arrivals`, woken by an enqueue in this process
-/// or, from other processes, by `announce` (production: a PostgreSQL NOTIFY that every process's
-/// `PostgresRenderChangeListener` hears), and otherwise only after `waitForWork`'s timeout.
+/// Idle workers do not poll Redis: they wait on `arrivals`, woken by an enqueue, a retry or a
+/// reaped lease in this process or, from other processes, by `announce` (production: a
+/// PostgreSQL NOTIFY that every process's `PostgresRenderChangeListener` hears), or when the
+/// earliest delayed job falls due (`nextDue`), and otherwise only after `waitForWork`'s timeout.
 public struct RedisJobQueue: JobQueue {
     public let name: String
     let client: RedisClient
     /// Wakes this process's idle workers.
     let arrivals: WorkSignal
-    /// Tells the other processes that work is ready (after an enqueue or an immediate retry).
+    /// Tells the other processes that work is ready (after an enqueue or a reap) or that the
+    /// next due time changed (after a retry).
     let announce: @Sendable () async -> Void
 
     public init(client: RedisClient, name: String = "render-queue", arrivals: WorkSignal = WorkSignal(), announce: @escaping @Sendable () async -> Void = {}) {
@@ -69,11 +71,14 @@ public struct RedisJobQueue: JobQueue {
 
     public func retry(_ lease: JobLease, after delay: Duration) async throws {
         _ = try await run(Scripts.retry, arguments: [lease.renderID.lowercased, lease.owner, String(Int(milliseconds(delay)))])
-        if delay <= .zero { await workIsReady() }
+        // Claimable now, or the next due time changed: idle workers claim or re-read it.
+        await workIsReady()
     }
 
     public func reapExpired() async throws -> [UUID] {
-        (try await run(Scripts.reap, arguments: []).array ?? []).compactMap { $0.string.flatMap(UUID.init(uuidString:)) }
+        let reaped = (try await run(Scripts.reap, arguments: []).array ?? []).compactMap { $0.string.flatMap(UUID.init(uuidString:)) }
+        if !reaped.isEmpty { await workIsReady() }
+        return reaped
     }
 
     public func contains(_ renderID: UUID) async throws -> Bool {
@@ -84,6 +89,12 @@ public struct RedisJobQueue: JobQueue {
         let ready = try await client.checked(["LLEN", name]).integer ?? 0
         let delayed = try await client.checked(["ZCARD", delayedKey]).integer ?? 0
         return Int(ready + delayed)
+    }
+
+    /// Measured on the server's clock (the one `claim` judges by) and told as a time from now on
+    /// this host's, so the hosts' clocks need not agree.
+    public func nextDue() async throws -> Date? {
+        try await run(Scripts.nextDue, arguments: []).integer.map { Date().addingTimeInterval(Double($0) / 1000) }
     }
 
     public func waitForWork(timeout: Duration) async {
@@ -215,8 +226,18 @@ enum Scripts {
             return expired
             """)
 
+    /// Milliseconds until the earliest job can be claimed: 0 with one ready, negative when a
+    /// delayed one is already due, nil when none waits.
+    static let nextDue = LuaScript(
+        now + """
+            if redis.call('LLEN', KEYS[1]) > 0 then return 0 end
+            local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+            if #first == 0 then return nil end
+            return tonumber(first[2]) - now
+            """)
+
     /// Every script, by name (the key-declaration test reads them all).
     static let all: [(name: String, script: LuaScript)] = [
-        ("enqueue", enqueue), ("claim", claim), ("extend", extend), ("complete", complete), ("retry", retry), ("reap", reap),
+        ("enqueue", enqueue), ("claim", claim), ("extend", extend), ("complete", complete), ("retry", retry), ("reap", reap), ("nextDue", nextDue),
     ]
 }

@@ -64,6 +64,7 @@ public struct TableJobQueue: JobQueue {
                 sql: "UPDATE render_jobs SET available_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE render_id = ? AND lease_owner = ?",
                 arguments: [Date().timeIntervalSince1970 + delay.seconds, lease.renderID.lowercased, lease.owner])
         }
+        // Claimable now, or the next due time changed: idle workers claim or re-read it.
         signal.notify()
     }
 
@@ -102,6 +103,12 @@ public struct TableJobQueue: JobQueue {
         try await database.pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM render_jobs WHERE lease_owner IS NULL") ?? 0
         }
+    }
+
+    public func nextDue() async throws -> Date? {
+        try await database.pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(available_at) FROM render_jobs WHERE lease_owner IS NULL")
+        }.map(Date.init(timeIntervalSince1970:))
     }
 
     public func waitForWork(timeout: Duration) async {

@@ -37,7 +37,8 @@ public struct PostgresRenderChangeListener: Service {
         self.logger = logger
     }
 
-    /// Tells every process's listener that a job is ready to claim.
+    /// Tells every process's listener that a job is ready to claim, or that the earliest
+    /// delayed one falls due at another time (idle workers re-read it).
     public static func announceWork(_ client: PostgresClient, logger: Logger) async {
         do {
             try await client.query("SELECT pg_notify('render_changes', 'work')", logger: logger)

@@ -24,9 +24,11 @@ public final class RenderWorkers: Service, Sendable {
         /// First retry delay; doubles per attempt, with jitter, capped at `retryDelayCap`.
         public var retryBaseDelay: Duration = .seconds(2)
         public var retryDelayCap: Duration = .seconds(60)
-        /// Longest an idle worker waits for the queue's work signal before claiming again,
-        /// and the pause after a failed claim.
-        public var idleClaimInterval: Duration = .seconds(1)
+        /// Longest an idle worker sleeps with no notice and no delayed job due: it only bounds
+        /// what a lost notice costs, since whatever makes work claimable wakes the workers.
+        public var idleSafetyNet: Duration = .seconds(30)
+        /// The pause after a failed claim (the queue unreachable).
+        public var failedClaimPause: Duration = .seconds(1)
         /// How often shutdown checks whether in-flight renders have finished.
         public var drainCheckInterval: Duration = .milliseconds(100)
         /// Queued renders the reconciler checks against the queue per pass.
@@ -109,15 +111,23 @@ public final class RenderWorkers: Service, Sendable {
         while !isStopping {
             do {
                 guard let lease = try await queue.claim(owner: workerOwner, lease: settings.lease) else {
-                    await queue.waitForWork(timeout: settings.idleClaimInterval)
+                    let pause = idlePause(nextDue: try await queue.nextDue())
+                    await cancelWhenGracefulShutdown { await self.queue.waitForWork(timeout: pause) }
                     continue
                 }
                 await process(lease)
             } catch {
                 logger.error("Queue claim failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: settings.idleClaimInterval)
+                let pause = settings.failedClaimPause
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
             }
         }
+    }
+
+    /// With nothing to claim: until the earliest delayed job is due, at most `idleSafetyNet`.
+    func idlePause(nextDue: Date?) -> Duration {
+        guard let nextDue else { return settings.idleSafetyNet }
+        return min(settings.idleSafetyNet, .milliseconds(max(0, Int((nextDue.timeIntervalSinceNow * 1000).rounded(.up)))))
     }
 
     /// After shutdown begins, waits out the grace period, then asks in-flight renders to stop.

@@ -104,6 +104,24 @@ struct JobQueueConformance {
         #expect(claimed.renderID == id && claimed.attempt == 2)
     }
 
+    /// An idle worker sleeps until `nextDue`: nil with nothing waiting or only jobs in flight,
+    /// now with one ready, a retry's time with one put off.
+    @Test(arguments: Implementations.queues)
+    func nextDueTellsWhenTheEarliestWaitingJobCanBeClaimed(_ impl: QueueUnderTest) async throws {
+        let (queue, store, cleanUp) = try await impl.make()
+        defer { Task { await cleanUp() } }
+        #expect(try await queue.nextDue() == nil, "nothing waits")
+        let id = try await queuedRender(in: store)
+        try await queue.enqueue(id)
+        #expect(try #require(try await queue.nextDue()).timeIntervalSinceNow <= 0.5, "ready now")
+        let lease = try #require(try await queue.claim(owner: "w1", lease: .seconds(30)))
+        #expect(try await queue.nextDue() == nil, "in flight")
+        let retried = Date()
+        try await queue.retry(lease, after: .seconds(60))
+        let due = try #require(try await queue.nextDue(), "put off")
+        #expect(abs(due.timeIntervalSince(retried) - 60) < 5, "due \(due.timeIntervalSince(retried)) s after the retry")
+    }
+
     /// The store is the only writer of a render's status: whatever the queue does with the job,
     /// the render reads as the store last wrote it, and the queue delivers the job whatever that
     /// status is (the worker, reading the store, drops a render that is already terminal).
