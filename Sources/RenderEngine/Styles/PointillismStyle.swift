@@ -89,7 +89,10 @@ public struct PointillismStyle: RenderStyle {
         let quarter = image.planes.map { ReducedPlane($0, factor: 4) }
 
         // The ground: primed canvas under a wash of the local colour (an underpainting), light
-        // in the light passages and toned down in the shadows, where it only glints between dabs.
+        // in the light passages and close to the local value in the shadows, where it only
+        // glints between dabs. Half toned even in the lights and as deep as the shadow itself
+        // (were a third and a mid grey): pale glints in a dark suit or on a face read as "white
+        // speckles like noise" and "skin blemishes" (blind round 16).
         let tone = Tone(image)
         let wash = Colour.srgbToLab(PlanarImage(planes: quarter.map { $0.blurred(Double(coarse) * 1.5).plane }))
         let canvas = LabColour.fromSrgb(Self.ground)
@@ -98,8 +101,8 @@ public struct PointillismStyle: RenderStyle {
                 let l = wash.planes[0].row(y), a = wash.planes[1].row(y), b = wash.planes[2].row(y)
                 for x in 0..<wash.width {
                     l[x] = tone(l[x])
-                    let tint = 0.3 + 0.45 * min(max((70 - l[x]) / 50, 0), 1)
-                    l[x] = canvas.0 + (l[x] * 0.6 + 38 - canvas.0) * tint
+                    let tint = 0.5 + 0.45 * min(max((70 - l[x]) / 50, 0), 1)
+                    l[x] = canvas.0 + (l[x] * 0.9 + 9.6 - canvas.0) * tint
                     a[x] = canvas.1 + (a[x] * 0.5 - canvas.1) * tint
                     b[x] = canvas.2 + (b[x] * 0.5 - canvas.2) * tint
                 }
@@ -216,7 +219,8 @@ public struct PointillismStyle: RenderStyle {
 
     /// The pigment of one dab: a mixing plan of eight pigments whose average, each seen with
     /// the ground around the dab (`cover` of the cell is paint), is `want` — built greedily in
-    /// Lab with lightness weighted 5:1, Yliluoma's ordered dithering — with each pick pushed
+    /// Lab with lightness weighted 5:1, Yliluoma's ordered dithering, each pick also kept near
+    /// `want`'s own lightness (`valueSpread`) — with each pick pushed
     /// alternately to either side of a hue axis, so the plan pairs contrasting hues: the hue
     /// circle (adjacent hues) in coloured passages, the warm–cool axis (orange against blue) in
     /// grey ones. The plan is sorted by lightness and `rank` (0..<1) picks the entry.
@@ -246,7 +250,8 @@ public struct PointillismStyle: RenderStyle {
                 let dl = cover * pigment.0 + (1 - cover) * ground.0 - probe.0
                 let da = cover * pigment.1 + (1 - cover) * ground.1 - probe.1
                 let db = cover * pigment.2 + (1 - cover) * ground.2 - probe.2
-                let distance = 5 * dl * dl + da * da + db * db
+                let dv = cover * pigment.0 + (1 - cover) * ground.0 - want.0
+                let distance = 5 * dl * dl + da * da + db * db + Self.valueSpread * dv * dv
                 if distance < bestDistance {
                     bestDistance = distance
                     best = i
@@ -263,6 +268,12 @@ public struct PointillismStyle: RenderStyle {
         plan.sort { ($0.lightness, $0.index) < ($1.lightness, $1.index) }
         return palette[plan[min(planSize - 1, Int(rank * Float(planSize)))].index]
     }
+
+    /// Weight of each pick's own lightness error beside the plan's running error: neighbouring
+    /// dabs split a colour into hues of about one value, as Seurat's do. Without it the plan
+    /// mixed dark and pale dabs into a middle tone, a salt-and-pepper the judges called "confetti"
+    /// and "sensor noise" at thumbnail size (blind round 16).
+    static let valueSpread: Float = 10
 
     /// The R2 dither mask (Roberts 2018): a low-discrepancy rank in 0..<1 per cell, so equal
     /// ranks sit far apart and any run of neighbours samples the whole plan; a little jitter
