@@ -195,7 +195,7 @@ struct APITests {
             let unknownKey = try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": #"{"paper": 1}"#]))
             #expect(
                 try unknownKey.expectError(.badRequest, "Invalid style_params")["message"] as? String
-                    == "Unknown parameter 'paper' for style watercolor (accepted: paper_texture, edge_darkness, wash_size)")
+                    == "Unknown parameter 'paper' for style watercolor (accepted: paper_texture, edge_darkness, wash_size, back_runs)")
             let outOfRange = try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": #"{"edge_darkness": 3}"#]))
             #expect((try outOfRange.expectError(.badRequest)["message"] as? String)?.contains("'edge_darkness'") == true)
             let notNumber = try await client.upload(try MultipartBody.render(style: IDs.watercolor, extra: ["style_params": #"{"edge_darkness": "dark"}"#]))

@@ -7,8 +7,8 @@ import Foundation
 /// very coarse light wash to a fine dark layer that only the subject receives. Each layer is a
 /// wash: a smooth density field thresholded into a shape with a hard edge, displaced by its own
 /// wobble so that it wanders off the drawing, with pigment pooled darker along its own border,
-/// low-frequency turbulence and the odd back-run (a bloom with a cauliflower edge). The layers'
-/// optical densities add, which is how glazes combine. Edges dry hard only where the photo is
+/// low-frequency turbulence and, on request (`back_runs`), the odd back-run (a bloom with a
+/// cauliflower edge). The layers' optical densities add, which is how glazes combine. Edges dry hard only where the photo is
 /// in focus and its tone changes cleanly: out-of-focus passages run wet-in-wet, and busy tone
 /// (cobbles, bark) gets a graded wash rather than blotches. Broad highlights stay white paper and a faint
 /// graphite underdrawing traces the strongest edges.
@@ -21,7 +21,7 @@ public struct WatercolorStyle: RenderStyle {
         id: uuid("550e8400-e29b-41d4-a716-446655440000"),
         slug: "watercolor",
         name: "Watercolor",
-        description: "Transparent washes layered over simplified shapes, with hard pigment edges, blooms and granulation on cold-pressed paper.",
+        description: "Transparent washes layered over simplified shapes, with hard pigment edges and granulation on cold-pressed paper.",
         parameters: [
             StyleParameter(
                 name: "paper_texture", description: "How strongly the paper's grain shows and pigment granulates in it (0 = smooth paper).",
@@ -32,6 +32,9 @@ public struct WatercolorStyle: RenderStyle {
             StyleParameter(
                 name: "wash_size", description: "Size of the washes and how much the picture is simplified, relative to the default.",
                 defaultValue: 1, minimum: 0.5, maximum: 2),
+            StyleParameter(
+                name: "back_runs", description: "How many back-runs (pale blooms with a dark cauliflower rim) dry in the quiet washes (0 = none).",
+                defaultValue: 0, minimum: 0, maximum: 1),
         ]
     )
 
@@ -119,6 +122,7 @@ public struct WatercolorStyle: RenderStyle {
         let s = Float(context.workingScale)
         let wash = Float(context.parameters["wash_size"])
         let edgeDarkness = Float(context.parameters["edge_darkness"])
+        let backRuns = Float(context.parameters["back_runs"])
         let seed = context.seed
         let w = image.width, h = image.height
         let shortSide = Double(min(w, h))
@@ -352,13 +356,17 @@ public struct WatercolorStyle: RenderStyle {
         // Back-runs: a few broad blobs of a fractal field, kept off the subject; small or
         // strongly paled ones read as holes in the paper (blind round 7).
         // Back-runs happen in broad, quiet washes: not on the subject, not amid detail.
+        // Off by default: with them, the same prints lost 16 paired comparisons of 20 (4 even)
+        // on the tuning photos, the judges calling them "stray outlined blotches" and "stains".
+        // Fewer and smaller as `back_runs` falls below 1; at 0 the field is below zero everywhere.
         let busy = Blur.gaussian(Gradient.sobelMagnitude(labField.planes[0]), sigma: Double(max(1, 25 * fieldGrid.scale)))
         let busyMean = max(Float(busy.mean), 1e-3)
         let bloomField = PlaneMath.map(bloomNoise) { $0 }
+        let bloomOffset: Float = backRuns > 0 ? 0.8 + 0.5 * (1 - backRuns) : 100
         Parallel.rows(fieldGrid.height) { rows in
             for y in rows {
                 let o = bloomField.row(y), t = subjectField.row(y), d = busy.row(y)
-                for x in 0..<fieldGrid.width { o[x] -= 0.8 + 0.5 * t[x] + 0.4 * WatercolorWash.smoothstep(0.7, 1.6, d[x] / busyMean) }
+                for x in 0..<fieldGrid.width { o[x] -= bloomOffset + 0.5 * t[x] + 0.4 * WatercolorWash.smoothstep(0.7, 1.6, d[x] / busyMean) }
             }
         }
         let packedField = WatercolorWash.Packed([subjectField, bloomField, Gradient.sobelMagnitude(bloomField), skinField])
