@@ -379,13 +379,15 @@ def run_timed(command, timeout, **kwargs):
         return None, "", f"timed out after {timeout} s", time.monotonic() - start
 
 
-def render_style(binary, photo_path, slug, size, render_seed, workdir, timeout):
+def render_style(binary, photo_path, slug, size, render_seed, workdir, timeout, params=()):
     out = Path(workdir) / f"render-{slug}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     command = [binary, "render", str(photo_path), "--style", slug, "--size", size, "--out", str(out)]
     if render_seed is not None:
         command += ["--seed", str(render_seed)]
+    for param in params:
+        command += ["--param", param]
     code, stdout, stderr, seconds = run_timed(command, timeout)
     preview = out / "preview.jpg"
     if code != 0 or not preview.is_file():
@@ -1016,6 +1018,111 @@ def cmd_before_after(args):
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# Paired checks: one change against the current look, on the tuning photos
+
+
+def parse_version(text, default_binary):
+    """NAME=BINARY[,k=v...] or NAME=,k=v (the base binary with other parameters)."""
+    name, _, rest = text.partition("=")
+    binary, *params = rest.split(",")
+    if not name or any("=" not in p for p in params):
+        raise SystemExit(f"--variant {text!r}: expected NAME=BINARY[,param=value...]")
+    return name, binary or default_binary, params
+
+
+def cmd_pairs_make(args):
+    """Each variant and the base rendered on every photo; per file the two 1200 px previews at
+    600 px side by side, the side of the variant drawn at random; the key and one prompt per judge."""
+    from PIL import Image
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty")
+    (out / "images").mkdir(parents=True)
+    photos = [p for p in load_manifest(args.photos, args.set) if not args.photo or p["id"] in args.photo.split(",")]
+    paths, failures = resolve_all(photos, args.cache)
+    if failures:
+        raise SystemExit("\n".join(failures))
+    base_params = [p for p in args.base_param]
+    variants = [parse_version(v, args.base) for v in args.variant]
+    previews = {}
+    with tempfile.TemporaryDirectory(prefix="pairs-") as work:
+        for photo in photos:
+            pid = photo["id"]
+            for name, binary, params in [("base", args.base, base_params)] + variants:
+                preview, _, seconds = render_style(binary, paths[pid], args.style, args.size, None, work, args.timeout, params)
+                preview.thumbnail((args.cell, args.cell), Image.LANCZOS)
+                previews[name, pid] = preview
+                log(f"  {name:<16} {pid:<24} {seconds:6.1f} s")
+    rng = random.Random(args.seed)
+    items = [(name, photo["id"]) for name, _, _ in variants for photo in photos]
+    rng.shuffle(items)
+    width = max(2, len(str(len(items))))
+    key = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "style": args.style, "seed": args.seed,
+           "base": {"binary": args.base, "commit": binary_commit(args.base), "params": base_params},
+           "variants": {n: {"binary": b, "commit": binary_commit(b), "params": p} for n, b, p in variants}, "items": {}}
+    gap = 30
+    for index, (name, pid) in enumerate(items, 1):
+        base, variant = previews["base", pid], previews[name, pid]
+        variant_left = rng.random() < 0.5
+        left, right = (variant, base) if variant_left else (base, variant)
+        sheet = Image.new("RGB", (left.width + gap + right.width, max(left.height, right.height)), "white")
+        sheet.paste(left, (0, 0))
+        sheet.paste(right, (left.width + gap, 0))
+        item = str(index).zfill(width)
+        write_png(sheet, out / "images" / f"{item}.png")
+        key["items"][item] = {"variant": name, "photo": pid, "variant_side": "left" if variant_left else "right"}
+    (out / "key.json").write_text(json.dumps(key, indent=1) + "\n")
+    template = Path(args.prompt).read_text()
+    medium = args.medium or args.style.replace("-", " ")
+    for judge in range(1, args.judges + 1):
+        text = re.sub(r"<!--.*?-->\s*", "", template, count=1, flags=re.S)
+        text = text.replace("DIR/NN.png", f"{out / 'images'}/{'N' * width}.png").replace("MEDIUM", medium)
+        text = text.replace("COUNT", str(len(items))).replace("ANSWERS.jsonl", str(out / "answers" / f"judge-{judge}.jsonl"))
+        (out / f"prompt-judge-{judge}.md").write_text(text)
+    (out / "answers").mkdir()
+    print(f"{len(items)} pairs in {out}; prompts: {', '.join(str(out / f'prompt-judge-{j}.md') for j in range(1, args.judges + 1))}")
+    return 0
+
+
+def cmd_pairs_score(args):
+    """Per variant: files where the judges preferred it, preferred the base, saw no difference;
+    the net margin (sum of ±margin); per photo; and how often each judge chose the left side."""
+    key = json.loads((Path(args.dir) / "key.json").read_text())
+    items = key["items"]
+    width = len(next(iter(items)))
+    tally, per_photo, lines = {}, {}, []
+    for path in args.answers:
+        left = total = 0
+        for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            answer = json.loads(line)
+            item = items.get(str(answer.get("id", "")).zfill(width))
+            better = str(answer.get("better", "")).lower()
+            if item is None or better not in ("left", "right", "same"):
+                raise SystemExit(f"{path}:{number}: unusable answer {line.strip()!r}")
+            margin = max(1, min(3, int(answer.get("margin", 1))))
+            won, lost, same, net = tally.get(item["variant"], (0, 0, 0, 0))
+            score = 0 if better == "same" else (margin if better == item["variant_side"] else -margin)
+            tally[item["variant"]] = (won + (score > 0), lost + (score < 0), same + (score == 0), net + score)
+            per_photo.setdefault((item["variant"], item["photo"]), []).append(score)
+            left += better == "left"
+            total += 1
+        lines.append(f"{Path(path).name}: {total} answers, {left} of them left ({100 * left / max(total, 1):.0f} %)")
+    rows = [[name, str(w), str(l), str(s), f"{n:+d}"] for name, (w, l, s, n) in sorted(tally.items())]
+    report = [f"Paired check of {key['style']}: each variant against the base ({key['base']['commit'] or key['base']['binary']}"
+              f"{', ' + ' '.join(key['base']['params']) if key['base']['params'] else ''}).", "",
+              table(["variant", "preferred", "base preferred", "same", "net margin"], rows), "",
+              table(["variant", "photo", "scores"], [[v, p, " ".join(f"{s:+d}" for s in scores)] for (v, p), scores in sorted(per_photo.items())]),
+              "", *lines]
+    text = "\n".join(report) + "\n"
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1072,6 +1179,30 @@ def main():
     sheet.add_argument("--cell", type=int, default=300, help="long side of each preview on the sheet (default 300)")
     sheet.add_argument("--timeout", type=int, default=600, help="seconds allowed for one render")
     sheet.set_defaults(func=cmd_before_after)
+
+    pairs = sub.add_parser("pairs-make", help="paired check: a variant against the current look, side by side, on the tuning photos")
+    common(pairs)
+    pairs.add_argument("--style", required=True, help="the style slug")
+    pairs.add_argument("--base", required=True, help="aso-render of the current look")
+    pairs.add_argument("--base-param", action="append", default=[], help="param=value for the base renders (repeatable)")
+    pairs.add_argument("--variant", action="append", required=True,
+                       help="NAME=BINARY[,param=value...]; an empty BINARY means the base binary (repeatable)")
+    pairs.add_argument("--photo", help="comma-separated photo ids (default: every photo of --set)")
+    pairs.add_argument("--out", required=True, help="the check's folder (must be new or empty)")
+    pairs.add_argument("--judges", type=int, default=2, help="prompts to write, one judge each (default 2)")
+    pairs.add_argument("--seed", type=int, default=17, help="seed of the order and of the sides (default 17)")
+    pairs.add_argument("--size", default="9x12", help="print size preset rendered (default 9x12)")
+    pairs.add_argument("--cell", type=int, default=600, help="long side of each version on a sheet (default 600, the judged thumbnail)")
+    pairs.add_argument("--medium", help="the medium named in the prompt (default: the slug in words)")
+    pairs.add_argument("--prompt", default=str(Path(__file__).resolve().parent.parent / "bench/blind/pair-prompt.md"), help="prompt template")
+    pairs.add_argument("--timeout", type=int, default=600, help="seconds allowed for one render")
+    pairs.set_defaults(func=cmd_pairs_make)
+
+    pairs_score = sub.add_parser("pairs-score", help="wins, losses and the side bias of a paired check")
+    pairs_score.add_argument("dir", help="the check's folder (with key.json)")
+    pairs_score.add_argument("answers", nargs="+", help="answers files, one judge each")
+    pairs_score.add_argument("--markdown", help="also write the report to this file")
+    pairs_score.set_defaults(func=cmd_pairs_score)
 
     args = parser.parse_args()
     if args.command == "make" and (args.judges < 1 or args.batch_size < 0):
