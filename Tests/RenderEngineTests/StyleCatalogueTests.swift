@@ -24,7 +24,7 @@ struct StyleCatalogueTests {
             let style = try #require(StyleCatalog.find(slug: slug), "\(slug) missing")
             #expect(style.info.id.uuidString.lowercased() == id)
             if slug != "photo" {
-                #expect((1...3).contains(style.info.parameters.count), "\(slug) documents 1–3 parameters")
+                #expect((1...4).contains(style.info.parameters.count), "\(slug) documents 1–4 parameters")
                 #expect(style.info.parameters.allSatisfy { $0.minimum <= $0.defaultValue && $0.defaultValue <= $0.maximum && !$0.description.isEmpty })
             }
         }
