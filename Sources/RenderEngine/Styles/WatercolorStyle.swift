@@ -358,11 +358,12 @@ public struct WatercolorStyle: RenderStyle {
         // Back-runs happen in broad, quiet washes: not on the subject, not amid detail.
         // Off by default: with them, the same prints lost 16 paired comparisons of 20 (4 even)
         // on the tuning photos, the judges calling them "stray outlined blotches" and "stains".
-        // Fewer and smaller as `back_runs` falls below 1; at 0 the field is below zero everywhere.
+        // Many at `back_runs` 1, as many as before they became optional at about 0.67, fewer and
+        // smaller below; at 0 the field is below zero everywhere.
         let busy = Blur.gaussian(Gradient.sobelMagnitude(labField.planes[0]), sigma: Double(max(1, 25 * fieldGrid.scale)))
         let busyMean = max(Float(busy.mean), 1e-3)
         let bloomField = PlaneMath.map(bloomNoise) { $0 }
-        let bloomOffset: Float = backRuns > 0 ? 0.8 + 0.5 * (1 - backRuns) : 100
+        let bloomOffset: Float = backRuns > 0 ? 0.55 + 0.75 * (1 - backRuns) : 100
         Parallel.rows(fieldGrid.height) { rows in
             for y in rows {
                 let o = bloomField.row(y), t = subjectField.row(y), d = busy.row(y)
