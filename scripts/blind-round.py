@@ -1043,7 +1043,7 @@ def cmd_pairs_make(args):
     paths, failures = resolve_all(photos, args.cache)
     if failures:
         raise SystemExit("\n".join(failures))
-    base_params = [p for p in args.base_param]
+    base_params = args.base_param
     variants = [parse_version(v, args.base) for v in args.variant]
     previews = {}
     with tempfile.TemporaryDirectory(prefix="pairs-") as work:

@@ -247,10 +247,11 @@ public struct PointillismStyle: RenderStyle {
             var best = 0
             var bestDistance = Float.infinity
             for (i, pigment) in palette.enumerated() {
-                let dl = cover * pigment.0 + (1 - cover) * ground.0 - probe.0
+                let seenLightness = cover * pigment.0 + (1 - cover) * ground.0
+                let dl = seenLightness - probe.0
                 let da = cover * pigment.1 + (1 - cover) * ground.1 - probe.1
                 let db = cover * pigment.2 + (1 - cover) * ground.2 - probe.2
-                let dv = cover * pigment.0 + (1 - cover) * ground.0 - want.0
+                let dv = seenLightness - want.0
                 let distance = 5 * dl * dl + da * da + db * db + Self.valueSpread * dv * dv
                 if distance < bestDistance {
                     bestDistance = distance

@@ -359,11 +359,12 @@ public struct WatercolorStyle: RenderStyle {
         // Off by default: with them, the same prints lost 16 paired comparisons of 20 (4 even)
         // on the tuning photos, the judges calling them "stray outlined blotches" and "stains".
         // Many at `back_runs` 1, as many as before they became optional at about 0.67, fewer and
-        // smaller below; at 0 the field is below zero everywhere.
+        // smaller below; at 0 none is drawn and the composite skips them.
         let busy = Blur.gaussian(Gradient.sobelMagnitude(labField.planes[0]), sigma: Double(max(1, 25 * fieldGrid.scale)))
         let busyMean = max(Float(busy.mean), 1e-3)
         let bloomField = PlaneMath.map(bloomNoise) { $0 }
-        let bloomOffset: Float = backRuns > 0 ? 0.55 + 0.75 * (1 - backRuns) : 100
+        let backRunsOn = backRuns > 0
+        let bloomOffset = 0.55 + 0.75 * (1 - backRuns)
         Parallel.rows(fieldGrid.height) { rows in
             for y in rows {
                 let o = bloomField.row(y), t = subjectField.row(y), d = busy.row(y)
@@ -399,14 +400,17 @@ public struct WatercolorStyle: RenderStyle {
                     let local = fields(f.0, f.1)
                     // Inside a back-run the wash is paler; the pigment it pushed out dries in a
                     // dark, ragged ring around it.
-                    let bloomDistance = local[1] / max(local[2], 1e-4)
-                    let bloom =
-                        WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, bloomDistance)
-                        * (0.4 + 0.6 * WatercolorWash.smoothstep(0, bloomFade, bloomDistance))
-                    let outside = -bloomDistance
-                    let ring =
-                        WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, outside)
-                        * (1 - WatercolorWash.smoothstep(0, bloomRing, outside)) * (1 - WatercolorWash.smoothstep(0, bloomRing * 0.3, outside) * 0.5)
+                    var bloom: Float = 0, ring: Float = 0
+                    if backRunsOn {
+                        let bloomDistance = local[1] / max(local[2], 1e-4)
+                        bloom =
+                            WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, bloomDistance)
+                            * (0.4 + 0.6 * WatercolorWash.smoothstep(0, bloomFade, bloomDistance))
+                        let outside = -bloomDistance
+                        ring =
+                            WatercolorWash.smoothstep(-bloomAntialias, bloomAntialias, outside)
+                            * (1 - WatercolorWash.smoothstep(0, bloomRing, outside)) * (1 - WatercolorWash.smoothstep(0, bloomRing * 0.3, outside) * 0.5)
+                    }
                     var density = SIMD8<Float>.zero
                     for k in 0..<3 {
                         let p0 = layerGrids[k].map(x, y, from: composite)
