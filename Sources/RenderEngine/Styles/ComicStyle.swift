@@ -64,10 +64,13 @@ public struct ComicStyle: RenderStyle {
         // Skin-coloured texture (tabby fur, wood grain) is not a face: it gets no licence to crowd.
         let smoothSkin = PlaneMath.combine(skin, detailEnergy) { k, e in k * smoothstep(4.5, 2.5, e) }
         // Only long contours are inked: short ones (ripples, grass, feather flecks) read as
-        // stray dashes (blind round 11: "flat blocks with stray outlines").
+        // stray dashes (blind round 11: "flat blocks with stray outlines"). Faces keep their
+        // short features (eyes, nostrils, the line of a smile), a little bolder: without them a
+        // face was "a flat pink blob with barely any features" (blind round 17).
         let lines = Sketch.contourField(
             lineLightness, importance: nil, skin: smoothSkin, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
-            texture: PlaneMath.map(detailEnergy) { smoothstep(2.2, 4.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 130)
+            texture: PlaneMath.map(detailEnergy) { smoothstep(2.2, 4.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 130,
+            face: (minimumLength: 45, gain: 0.3))
         for c in 0..<3 {
             let plane = flat.planes[c]
             let averaged = Blur.gaussian(plane, sigma: max(1, 16 * s))

@@ -323,9 +323,12 @@ enum Sketch {
     ///     units of lightness).
     ///   - minimumLength: lines shorter than about this (reference pixels) fade out: fur and
     ///     grass give dashes, contours long strokes.
+    ///   - face: on skin, a shorter minimum length and a pressure raised by `gain` (× 1 + gain):
+    ///     a face's features are short lines.
     static func contourField(
         _ grey: Plane, importance: Plane?, skin: Plane, sigma: Double, scale: Double, texture: Plane? = nil,
-        chroma: (a: Plane, b: Plane)? = nil, chromaWeight: Float = 0, minimumLength: Double = 0
+        chroma: (a: Plane, b: Plane)? = nil, chromaWeight: Float = 0, minimumLength: Double = 0,
+        face: (minimumLength: Double, gain: Float)? = nil
     ) -> (shape: Plane, strength: Plane) {
         let flow = OrientationField.compute(PlanarImage(planes: [grey]), sigma: max(1, 2 * sigma))
         var dog = SketchFlow.differenceOfGaussians(grey, sigma: max(0.6, sigma))
@@ -372,7 +375,7 @@ enum Sketch {
                 for x in 0..<w {
                     let leading = smoothstep(0.8, 0.97, o[x] / max(d[x], 1e-6))
                     let alone = max(max(1 - c[x], leading), min(1, 1.5 * k[x]) * (1 - 0.6 * smoothstep(0.4, 1, c[x])))
-                    o[x] *= (0.35 + 0.65 * (m?[x] ?? 1)) * (0.1 + 0.9 * alone)
+                    o[x] *= (0.35 + 0.65 * (m?[x] ?? 1)) * (0.1 + 0.9 * alone) * (1 + (face?.gain ?? 0) * min(1, 1.5 * k[x]))
                 }
             }
         }
@@ -386,11 +389,18 @@ enum Sketch {
                     for x in 0..<w { o[x] = smoothstep(0.6, 0.8, sh[x]) * smoothstep(0.15, 0.35, st[x]) }
                 }
             }
-            let extent = SketchFlow.alongFlow(drawn, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(2, minimumLength * scale))
+            func reach(_ length: Double) -> Plane {
+                SketchFlow.alongFlow(drawn, tangentX: flow.tangentX, tangentY: flow.tangentY, halfLength: max(2, length * scale))
+            }
+            let extent = reach(minimumLength), faceExtent = face.map { reach($0.minimumLength) }
             Parallel.rows(h) { rows in
                 for y in rows {
-                    let o = strength.row(y), e = extent.row(y)
-                    for x in 0..<w { o[x] *= smoothstep(0.25, 0.5, e[x]) }
+                    let o = strength.row(y), e = extent.row(y), f = faceExtent?.row(y), k = skin.row(y)
+                    for x in 0..<w {
+                        var keep = smoothstep(0.25, 0.5, e[x])
+                        if let f { keep += (smoothstep(0.25, 0.5, f[x]) - keep) * min(1, 1.5 * k[x]) }
+                        o[x] *= keep
+                    }
                 }
             }
         }
