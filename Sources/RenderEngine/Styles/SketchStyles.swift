@@ -355,7 +355,8 @@ enum Sketch {
                     let fade = smoothstep(0.01, 0.1, edge)
                     let prior = 0.75 * centre * (1 - salientWeight) + salientWeight * v[x]
                     let inFocus = (f[x] * (0.6 + 0.4 * centre) - prior) * focusShare
-                    o[x] = min(1, 0.25 * min(1, d[x] / reference) * (1 - focusShare) + 0.75 * centre * (1 - salientWeight) + salientWeight * v[x] + inFocus + 0.6 * k[x]) * fade
+                    let detailShare = 0.25 * min(1, d[x] / reference) * (1 - focusShare)
+                    o[x] = min(1, detailShare + 0.75 * centre * (1 - salientWeight) + salientWeight * v[x] + inFocus + 0.6 * k[x]) * fade
                 }
             }
         }
@@ -794,4 +795,3 @@ struct CharcoalPaper: PrintFinish {
             * 0.4
     }
 }
-
