@@ -142,7 +142,7 @@ struct HostileInputReliabilityTests {
                 var accepted: [(Case, String)] = []
                 for item in cases {
                     let data = try Data(contentsOf: URL(fileURLWithPath: item.path))
-                    let reply = try await server.upload(.renderForm(data, filename: item.filename))
+                    let reply = try await Self.naming(item.name) { try await server.upload(.renderForm(data, filename: item.filename)) }
                     let answer = "\(item.name): \(reply.status) \(String(decoding: reply.body.prefix(200), as: UTF8.self))"
                     if item.render != nil {
                         try #require(reply.status == 201, "\(answer)")
@@ -152,7 +152,7 @@ struct HostileInputReliabilityTests {
                     }
                 }
                 for request in requests {
-                    let (status, error) = try await request.send()
+                    let (status, error) = try await Self.naming(request.name) { try await request.send() }
                     try #require(
                         status == request.status && (request.error == nil || error == request.error),
                         "\(request.name): got \(String(describing: status)) \(error ?? "")")
@@ -188,6 +188,17 @@ struct HostileInputReliabilityTests {
                                 + "\(Int(afterRound[rounds - 1].rounded())) MB after round \(rounds)"),
                         gps,
                     ])
+        }
+    }
+
+    /// Runs one exchange; a transport error (the connection reset before the answer was read)
+    /// is recorded with the case's name, which the error alone does not say.
+    static func naming<T>(_ name: String, _ exchange: () async throws -> T) async throws -> T {
+        do {
+            return try await exchange()
+        } catch {
+            Issue.record("\(name): \(error)")
+            throw error
         }
     }
 
