@@ -366,6 +366,8 @@ enum Sketch {
                     let prior = 0.75 * centre * (1 - salientWeight) + salientWeight * v[x]
                     let inFocus = (f[x] * (0.6 + 0.4 * centre) - prior) * focusShare
                     let detailShare = 0.25 * min(1, d[x] / reference) * (1 - focusShare)
+                    // The prior is written out again, not as `prior`: without focus the map stays
+                    // bit for bit the pencil's of before (its paired checks judged those pixels).
                     o[x] = min(1, detailShare + 0.75 * centre * (1 - salientWeight) + salientWeight * v[x] + inFocus + 0.6 * k[x]) * fade
                 }
             }
