@@ -72,7 +72,54 @@ struct LiveServerTests {
             let clock = ContinuousClock(), started = clock.now
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
             #expect(response.status.code == 413)
+            // The server hangs up soon after: a keep-alive client must not reuse the connection.
+            #expect(response.headers.first(name: "connection") == "close")
             #expect(clock.now - started < .seconds(5))
+        }
+    }
+
+    @Test func aRefusedUploadDoesNotCutOffTheNextRequestOnItsConnection() async throws {
+        try await withLiveService { base, _ in
+            // One connection per host: the second request goes where the refused one went.
+            var configuration = HTTPClient.Configuration()
+            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1)
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            do {
+                // Refused mid-body (a field over 64 KB): the server hangs up on this connection soon after.
+                var refused = MultipartBody()
+                refused.field("style_params", "{" + String(repeating: " ", count: 70_000) + "}")
+                refused.file(contents: try Data(contentsOf: URL(fileURLWithPath: Photos.dune)))
+                var first = HTTPClientRequest(url: "\(base)/v1/renders")
+                first.method = .POST
+                first.headers.add(name: "Content-Type", value: refused.contentType)
+                first.body = .bytes(ByteBuffer(data: refused.finished()))
+                let answer = try await client.execute(first, timeout: .seconds(30))
+                #expect(answer.status == .badRequest)
+                _ = try await answer.body.collect(upTo: 1 << 16)
+                // An upload still being sent when that hang-up falls due (3.6 s for 2 s).
+                let form = try MultipartBody.render()
+                let upload = form.finished()
+                let chunks = AsyncStream<ByteBuffer> { continuation in
+                    Task {
+                        let size = (upload.count + 5) / 6
+                        for start in stride(from: 0, to: upload.count, by: size) {
+                            continuation.yield(ByteBuffer(data: upload[start..<min(start + size, upload.count)]))
+                            try? await Task.sleep(for: .milliseconds(600))
+                        }
+                        continuation.finish()
+                    }
+                }
+                var second = HTTPClientRequest(url: "\(base)/v1/renders")
+                second.method = .POST
+                second.headers.add(name: "Content-Type", value: form.contentType)
+                second.body = .stream(chunks, length: .known(Int64(upload.count)))
+                let accepted = try await client.execute(second, timeout: .seconds(30))
+                #expect(accepted.status == .created)
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
         }
     }
 

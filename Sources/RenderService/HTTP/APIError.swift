@@ -76,13 +76,15 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            if error.closesConnection {
-                // The body may still be arriving: answer at once, let the client stop sending,
-                // and hang up shortly after (an immediate close would reset the connection
-                // before some clients read the answer).
-                context.closeConnectionSoon()
-            }
-            return error.response()
+            guard error.closesConnection else { return error.response() }
+            // The body may still be arriving: answer at once, let the client stop sending,
+            // and hang up shortly after (an immediate close would reset the connection
+            // before some clients read the answer). `Connection: close` tells the client not
+            // to send its next request on this connection: the hang-up would cut it off.
+            context.closeConnectionSoon()
+            var response = error.response()
+            response.headers[.connection] = "close"
+            return response
         } catch let refusal as IntakeError {
             return APIError(refusal).response()
         } catch let error as HTTPError {
