@@ -70,7 +70,7 @@ struct KernelTests {
                 }
             }
         }
-        let palette = ComicPalette(lab, count: 10, levels: 3, boost: 1)
+        let palette = ComicPalette(lab, count: 10, levels: 3, boost: 1, skinBoost: 1)
         let reddest = palette.hues.map(\.centreA).max() ?? 0
         #expect(reddest > 35, "the red patch lost its hue: the reddest colour has a* \(reddest)")
     }
