@@ -80,7 +80,9 @@ struct SketchSettings {
     var lineEdge: Float
     var lineSoftness: Float
     var lineInk: Float
-    /// Lines shorter than about this fade out (reference pixels).
+    /// Lines shorter than about this fade out (reference pixels). Charcoal's is 160 (was 80):
+    /// its short ones were "random dash marks" in skies and water (blind round 22), and the
+    /// longer minimum won its paired check 13 to 2.
     var minimumLineLength: Double
     var tone: ToneTarget
     /// Exponent on the darkness (< 1 darkens).
@@ -149,7 +151,7 @@ struct SketchSettings {
     static func charcoal(strokeSize: Double, smudge: Float, darkness: Float) -> SketchSettings {
         let size = Float(strokeSize)
         return SketchSettings(
-            medium: .charcoal, simplify: 16, lineSigma: 5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 80,
+            medium: .charcoal, simplify: 16, lineSigma: 5, lineEdge: 0.8, lineSoftness: 0.1, lineInk: 0.9, minimumLineLength: 160,
             tone: .charcoal, darkGamma: 1 - 0.4 * darkness,
             pen: .init(spacing: 40 * size, length: 260 * size, width: 34 * size, feather: 2.5, bow: 0.3, overlapping: true),
             layers: [], hatchInk: 0.93, smudge: smudge,
