@@ -30,13 +30,8 @@ public struct OilPaintingStyle: RenderStyle {
     /// Short side of the canvas the strokes are painted on.
     static let canvasShortSide = 1200
 
-    /// The strokes' size at `brush_size` 1, against the first tuning's: finer strokes kept the
-    /// subject "crisp" where the coarser "smeared" it, and won two paired checks, 15 of 20 each
-    /// (docs/styles.md). The broad lay-in stroke is still 3.2 % of the short side wide.
-    static let defaultBrush: Float = 0.8
-
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let brush = Float(context.parameters["brush_size"]) * Self.defaultBrush
+        let brush = Float(context.parameters["brush_size"])
         let (photo, factor) = PaintPreparation.canvas(image, shortSide: min(Self.canvasShortSide, context.layout.content.shortSide))
         let w = photo.width, h = photo.height
         // One percent of the short side, in canvas pixels: every length below is a multiple.
