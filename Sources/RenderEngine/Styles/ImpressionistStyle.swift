@@ -25,13 +25,8 @@ public struct ImpressionistStyle: RenderStyle {
     /// Short side of the canvas the dabs are painted on (at most the print's own).
     static let canvasShortSide = 1200
 
-    /// The dabs' size at `brush_size` 1, against the first tuning's: finer dabs kept faces, dogs
-    /// and the bike "clean" where the larger broke them into "blocky blotches"; paired checks 14
-    /// of 20 on the tuning photos and 9 of 10 on the busy ones (docs/styles.md).
-    static let defaultBrush: Float = 0.8
-
     public func abstract(_ image: PlanarImage, context: StyleContext) throws(RenderError) -> StyledImage {
-        let brush = Float(context.parameters["brush_size"]) * Self.defaultBrush
+        let brush = Float(context.parameters["brush_size"])
         let lengthFactor = Float(context.parameters["stroke_length"])
         let (photo, factor) = PaintPreparation.canvas(image, shortSide: min(Self.canvasShortSide, context.layout.content.shortSide))
         let w = photo.width, h = photo.height
