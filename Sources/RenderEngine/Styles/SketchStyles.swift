@@ -369,9 +369,12 @@ enum Sketch {
                 for x in 0..<w {
                     let cx = (Float(x) - Float(w) / 2) / (0.45 * Float(w))
                     let centre = exp(-0.5 * (cx * cx + cy * cy))
-                    let wander = Noise.fractal((Float(x) + anchor.x) * noiseScale, (Float(y) + anchor.y) * noiseScale, octaves: 3, seed) - 0.5
-                    let edge = Float(min(min(x, w - 1 - x), min(y, h - 1 - y))) / short + 0.06 * wander
-                    let fade = fadesAtEdges ? smoothstep(0.01, 0.1, edge) : 1
+                    var fade: Float = 1
+                    if fadesAtEdges {
+                        let wander = Noise.fractal((Float(x) + anchor.x) * noiseScale, (Float(y) + anchor.y) * noiseScale, octaves: 3, seed) - 0.5
+                        let edge = Float(min(min(x, w - 1 - x), min(y, h - 1 - y))) / short + 0.06 * wander
+                        fade = smoothstep(0.01, 0.1, edge)
+                    }
                     let prior = 0.75 * centre * (1 - salientWeight) + salientWeight * v[x]
                     let inFocus = (f[x] * (0.6 + 0.4 * centre) - prior) * focusShare
                     let detailShare = 0.25 * min(1, d[x] / reference) * (1 - focusShare)
