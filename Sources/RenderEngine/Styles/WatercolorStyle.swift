@@ -84,6 +84,12 @@ public struct WatercolorStyle: RenderStyle {
     /// Width of a wash's graded border per unit of the tone's local spread.
     static let gradedBySpread: Float = 2
     static let softFocus: Float = 1.5
+    /// The middle wash deepens with its source beyond its own threshold (by this share of the
+    /// excess density) and the dark wash carries that much less. With flat steps, every tone
+    /// between the middle and the dark thresholds got the middle wash's light value: in a dark
+    /// photo a cobbled road at L 40 was painted at L 85, next to the dark wash at L 55 — the
+    /// hard-rimmed "white holes" of blind rounds 21–24.
+    static let middleRamp: Float = 0.6
     static let hardFocus: Float = 2.6
 
     static let layers = [
@@ -214,10 +220,13 @@ public struct WatercolorStyle: RenderStyle {
             left: Float(beyond.left) * toReference, top: Float(beyond.top) * toReference,
             right: frame.x - Float(beyond.right) * toReference, bottom: frame.y - Float(beyond.bottom) * toReference
         )
+        // The middle wash's threshold, which the dark wash's extra depth is measured from.
+        var middleThreshold: Float = 0
         func layer(
             _ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, crisp: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil
         ) -> PlanarImage {
             let lw = grid.width, lh = grid.height
+            let rampedBelow = middleThreshold
             var out = PlanarImage(width: lw, height: lh, channels: 7)
             let value = Plane(width: lw, height: lh)
             let layer = spec[k]
@@ -238,7 +247,8 @@ public struct WatercolorStyle: RenderStyle {
                         // simplification rather than the detail.
                         if let d {
                             let dv = WatercolorWash.luminanceDensity(d.0[x], d.1[x], d.2[x])
-                            let extra = max(0, dv - spec[0].step - spec[1].step - layer.step - 0.1) / max(dv, 0.1)
+                            let ramped = Self.middleRamp * max(0, dv - rampedBelow)
+                            let extra = max(0, dv - spec[0].step - spec[1].step - layer.step - 0.1 - ramped) / max(dv, 0.1)
                             r += extra * d.0[x]
                             g += extra * d.1[x]
                             b += extra * d.2[x]
@@ -256,6 +266,22 @@ public struct WatercolorStyle: RenderStyle {
             // sunlit bark or tarmac, and left white it reads as holes in the picture.
             if k == 0 { nominal = min(nominal, Self.paperReserve) }
             let base = WatercolorWash.valley(value, near: nominal, within: 0.1, weight: subject, grid: (1, 1))
+            if k == 1 {
+                middleThreshold = base
+                // More of the same pigment where the source is darker than the threshold.
+                Parallel.rows(lh) { rows in
+                    for y in rows {
+                        let c0 = source.planes[0].row(y), c1 = source.planes[1].row(y), c2 = source.planes[2].row(y)
+                        let o0 = out.planes[0].row(y), o1 = out.planes[1].row(y), o2 = out.planes[2].row(y), vr = value.row(y)
+                        for x in 0..<lw {
+                            let more = Self.middleRamp * max(0, vr[x] - base) / max(vr[x], 1e-3)
+                            o0[x] += more * c0[x]
+                            o1[x] += more * c1[x]
+                            o2[x] += more * c2[x]
+                        }
+                    }
+                }
+            }
             // Paper stays white only in broad lights: a small light shape in a darker passage
             // (a seed head in grass, a sunlit cobble) gets the first wash, or it reads as a hole.
             let surround: Plane? = k == 0 ? Blur.gaussian(value, sigma: Double(Self.reserveSurround * grid.scale * wash)) : nil
