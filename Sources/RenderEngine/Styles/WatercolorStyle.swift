@@ -84,13 +84,15 @@ public struct WatercolorStyle: RenderStyle {
     /// Width of a wash's graded border per unit of the tone's local spread.
     static let gradedBySpread: Float = 2
     static let softFocus: Float = 1.5
-    /// The middle wash deepens with its source beyond its own threshold (by this share of the
-    /// excess density) and the dark wash carries that much less. With flat steps, every tone
-    /// between the middle and the dark thresholds got the middle wash's light value: in a dark
-    /// photo a cobbled road at L 40 was painted at L 85, next to the dark wash at L 55 — the
-    /// hard-rimmed "white holes" of blind rounds 21–24.
-    static let middleRamp: Float = 0.6
     static let hardFocus: Float = 2.6
+    /// The middle wash deepens with its source beyond its own threshold (by this share of the
+    /// excess density) and the dark wash carries that much less. With flat steps every tone
+    /// between the middle and the dark thresholds got the middle wash's light value: in a dark
+    /// photo a cobbled road at L 39 was painted at L 84 beside the dark wash — the hard-rimmed
+    /// "white holes" of blind rounds 21–24. With it, round 25's watercolor rose 5.63 → 5.83, the
+    /// portrait 4.0 → 6.5 and the stream 3.0 → 4.5. A full ramp (1.0) won its paired check only
+    /// weakly (9 · 5 · 6), and round 25 already named more "muddy" passages.
+    static let middleRamp: Float = 0.6
 
     static let layers = [
         Layer(
@@ -226,7 +228,7 @@ public struct WatercolorStyle: RenderStyle {
             _ k: Int, _ source: PlanarImage, grid: Grid, subject: Plane, skin: Plane, crisp: Plane, gaps: Plane? = nil, depth: PlanarImage? = nil
         ) -> PlanarImage {
             let lw = grid.width, lh = grid.height
-            let rampedBelow = middleThreshold
+            let middleWashThreshold = middleThreshold
             var out = PlanarImage(width: lw, height: lh, channels: 7)
             let value = Plane(width: lw, height: lh)
             let layer = spec[k]
@@ -247,7 +249,7 @@ public struct WatercolorStyle: RenderStyle {
                         // simplification rather than the detail.
                         if let d {
                             let dv = WatercolorWash.luminanceDensity(d.0[x], d.1[x], d.2[x])
-                            let ramped = Self.middleRamp * max(0, dv - rampedBelow)
+                            let ramped = Self.middleRamp * max(0, dv - middleWashThreshold)
                             let extra = max(0, dv - spec[0].step - spec[1].step - layer.step - 0.1 - ramped) / max(dv, 0.1)
                             r += extra * d.0[x]
                             g += extra * d.1[x]
