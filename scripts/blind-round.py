@@ -19,6 +19,16 @@
       join the judges' answers with the key and print the round's tables and targets (issue 10,
       item 4); bad lines, unknown and missing ids are reported, never fatal
 
+  scripts/blind-round.py split-make --styles a[,b] --base BIN --variant NAME=BIN[,k=v] --out DIR
+                                    [--set fresh] [--judges 4] [--seed N]
+      a split round: a variant judged alone, as in a round, never beside the base. Every judge
+      sees the untouched photos and, of each style, the base on half of the photos and the
+      variant on the other half; the other half of the judges the reverse
+
+  scripts/blind-round.py split-score DIR ANSWERS.jsonl [ANSWERS2.jsonl …] [--markdown FILE]
+      the variant against the base, photo by photo (same photos, same judges, each judge
+      calibrated by the untouched photos), with a bootstrap interval over the photos
+
 Photos are never committed: they come from Debian or PyPI packages (bench/blind/photos.json),
 fetched into ~/.cache/aso-render/blind-photos without installing anything system-wide.
 Renders run one at a time (the machine is shared).
@@ -1123,6 +1133,170 @@ def cmd_pairs_score(args):
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# split round: a variant against the base, each judged alone
+
+
+def cmd_split_make(args):
+    """Renders the untouched photo and each style by the base and the variant on every photo.
+    Judges come in two arms: for photo i and style j, arm 0 sees the variant when i + j is
+    even and the base otherwise, arm 1 the reverse; so no judge sees both versions of one
+    picture (side by side a darker version reads as "richer", alone among photos as "muddy":
+    docs/styles.md, rounds 26 and 27), every judge sees both versions equally often, and each
+    photo's two versions are scored by the same number of judges."""
+    from PIL import Image
+    if args.judges < 2 or args.judges % 2:
+        raise SystemExit("--judges must be even and at least 2 (two arms)")
+    out = Path(args.out).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty")
+    template, template_source = prompt_template(args.prompt)
+    photos = load_manifest(args.photos, args.set)
+    paths, failures = resolve_all(photos, args.cache)
+    if failures:
+        raise SystemExit("cannot get every photo:\n  " + "\n  ".join(failures))
+    base = str(Path(args.base).resolve())
+    name, variant_binary, variant_params = parse_version(args.variant, base)
+    variant_binary = str(Path(variant_binary).resolve())
+    styles = [s.strip() for s in args.styles.split(",") if s.strip()]
+    slugs, _ = catalogue(base)
+    unknown = [s for s in styles if s not in slugs or s == "photo"]
+    if unknown or not styles:
+        raise SystemExit(f"unknown styles {unknown}; the base binary has {slugs}")
+    rng = random.Random(args.seed)
+    order = [p["id"] for p in photos]
+    rng.shuffle(order)
+    subjects = {p["id"]: p["subject"] for p in photos}
+    staged = {}
+    with tempfile.TemporaryDirectory(prefix="split-round-", dir=args.workdir) as work:
+        work = Path(work)
+        for pid in order:
+            for version, binary, slug, params in [("photo", base, "photo", ())] + [
+                    (v, b, s, p) for s in styles for v, b, p in (("base", base, ()), (name, variant_binary, variant_params))]:
+                preview, _, seconds = render_style(binary, paths[pid], slug, args.size, None, work, args.timeout, params)
+                staged[pid, slug, version] = thumbnail(preview)
+                log(f"  {pid:<22} {slug:<16} {version:<12} {seconds:6.1f} s")
+    per_judge = len(photos) * (1 + len(styles))
+    width = max(2, len(str(per_judge * args.judges)))
+    (out / "answers").mkdir(parents=True)
+    items, batches, number = {}, [], 0
+    for judge in range(1, args.judges + 1):
+        arm = (judge - 1) % 2
+        shown = []
+        for i, pid in enumerate(order):
+            shown.append((pid, "photo", "photo"))
+            for j, slug in enumerate(styles):
+                shown.append((pid, slug, name if (i + j + arm) % 2 == 0 else "base"))
+        rng.shuffle(shown)
+        stem = f"judge-{judge}"
+        images = out / stem / "images"
+        images.mkdir(parents=True)
+        ids = []
+        for pid, slug, version in shown:
+            number += 1
+            image_id = str(number).zfill(width)
+            write_png(staged[pid, slug, version], images / f"{image_id}.png")
+            ids.append(image_id)
+            kind = "photo" if slug == "photo" else "style"
+            items[image_id] = {"photo": pid, "subject": subjects[pid], "method": slug, "version": version, "kind": kind,
+                               "family": slug, "families": [slug], "batch": stem, "arm": arm}
+        answers = out / "answers" / f"{stem}.jsonl"
+        prompt = out / stem / "prompt.md"
+        prompt.write_text(judge_prompt(template, images, answers, width))
+        batches.append({"name": stem, "arm": arm, "images": str(images.relative_to(out)), "ids": ids,
+                        "judges": [{"prompt": str(prompt.relative_to(out)), "answers": str(answers.relative_to(out))}]})
+    key = {"created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "kind": "split",
+           "seed": args.seed, "size": args.size, "thumbnail_long_edge": THUMB_LONG, "prompt": template_source,
+           "photo_set": args.set, "photos": {p["id"]: {"subject": p["subject"], "shows": p["shows"]} for p in photos},
+           "styles": styles, "variant": name,
+           "base": {"binary": base, "sha256": sha256(base), "commit": binary_commit(base)},
+           "variant_binary": {"binary": variant_binary, "sha256": sha256(variant_binary), "commit": binary_commit(variant_binary),
+                              "params": list(variant_params)},
+           "tooling_commit": git_commit(), "id_width": width, "batches": batches, "items": items}
+    key_path = Path(args.key).resolve() if args.key else out / "key.json"
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_text(json.dumps(key, indent=1) + "\n")
+    print(f"{len(items)} images for {args.judges} judges ({per_judge} each), seed {args.seed}")
+    for entry in batches:
+        print(f"  {entry['name']} (arm {entry['arm']}): prompt {out / entry['judges'][0]['prompt']}")
+    print(f"key: {key_path} (never show it to a judge)")
+    return 0
+
+
+def bootstrap_interval(differences, rounds=4000, level=0.9, seed=1):
+    """The `level` interval of the mean of `differences`, resampled with replacement."""
+    rng = random.Random(seed)
+    means = sorted(statistics.mean(rng.choices(differences, k=len(differences))) for _ in range(rounds))
+    return means[int((1 - level) / 2 * rounds)], means[int((1 + level) / 2 * rounds) - 1]
+
+
+def cmd_split_score(args):
+    """Per style: the base's and the variant's mean score, and per photo the variant's mean
+    minus the base's. Scores are first taken relative to each judge's own mean for the
+    untouched photos, so a harsh judge in one arm does not read as a worse version."""
+    round_dir = Path(args.dir)
+    key = json.loads((Path(args.key) if args.key else round_dir / "key.json").read_text())
+    items, name = key["items"], key["variant"]
+    rows, notes = [], []
+    for path in args.answers:
+        answers, issues = read_answers(path, key)
+        notes += [f"{Path(path).name}: {issue}" for issue in issues]
+        photo_scores = [a["quality"] for i, a in answers.items() if items[i]["kind"] == "photo" and a["quality"] is not None]
+        anchor = statistics.mean(photo_scores) if photo_scores else None
+        for image_id, answer in answers.items():
+            rows.append({**answer, "item": items[image_id], "judge": Path(path).stem, "anchor": anchor,
+                         "recognised": recognised(items[image_id], answer["label"])})
+    out = [f"Split round: {name} against the base, each judged alone ({len(key['photos'])} photos, "
+           f"{len({r['judge'] for r in rows})} judges, {len(rows)} answers).", ""]
+    judges = sorted({(r["judge"], r["item"]["arm"], r["anchor"]) for r in rows}, key=lambda j: j[0])
+    out += ["The untouched photos by judge (each judge's anchor):", "",
+            table(["judge", "arm", "photos' mean"], [[j, a, num(m)] for j, a, m in judges]), ""]
+    summary = []
+    for slug in key["styles"]:
+        mine = [r for r in rows if r["item"]["method"] == slug and r["quality"] is not None and r["anchor"] is not None]
+        per_photo = defaultdict(lambda: {"base": [], name: []})
+        for r in mine:
+            per_photo[r["item"]["photo"]][r["item"]["version"]].append(r["quality"] - r["anchor"])
+        differences, photo_rows = [], []
+        for pid in sorted(per_photo):
+            b, v = per_photo[pid]["base"], per_photo[pid][name]
+            if b and v:
+                d = statistics.mean(v) - statistics.mean(b)
+                differences.append(d)
+                photo_rows.append([pid, num(statistics.mean(b)), num(statistics.mean(v)), f"{d:+.2f}"])
+        versions = {}
+        for version in ("base", name):
+            these = [r for r in rows if r["item"]["method"] == slug and r["item"]["version"] == version]
+            stats = summarise(these)
+            versions[version] = stats
+        if differences:
+            low, high = bootstrap_interval(differences)
+            mean = statistics.mean(differences)
+            wins, losses = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
+        else:
+            low = high = mean = None
+            wins = losses = 0
+        summary.append([slug, num(versions["base"]["quality"]), num(versions[name]["quality"]),
+                        "—" if mean is None else f"{mean:+.2f}", "—" if low is None else f"{low:+.2f} … {high:+.2f}",
+                        f"{wins} · {losses}", f"{pct(versions['base']['recognised'])} · {pct(versions[name]['recognised'])}"])
+        out += [f"### {slug}", "", "Per photo, each score minus its judge's photos' mean:", "",
+                table(["photo", "base", name, "difference"], photo_rows), ""]
+        for version in ("base", name):
+            these = [r for r in rows if r["item"]["method"] == slug and r["item"]["version"] == version and r["why"]]
+            out += [f"What the judges wrote of {version}:", ""]
+            out += [f"- {r['item']['photo']} ({num(r['quality'], 0)}): {r['why']}" for r in sorted(these, key=lambda r: r['item']['photo'])]
+            out.append("")
+    out[2:2] = [table(["style", "base (raw mean)", f"{name} (raw mean)", "difference (judge-relative)",
+                       "90 % interval over photos", "photos better · worse", "recognised base · variant"], summary), ""]
+    if notes:
+        out += ["Problems with the answers:", ""] + [f"- {n}" for n in notes]
+    text = "\n".join(out) + "\n"
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1203,6 +1377,28 @@ def main():
     pairs_score.add_argument("answers", nargs="+", help="answers files, one judge each")
     pairs_score.add_argument("--markdown", help="also write the report to this file")
     pairs_score.set_defaults(func=cmd_pairs_score)
+
+    split = sub.add_parser("split-make", help="split round: a variant and the base, each judged alone among the photos, by two arms of judges")
+    common(split)
+    split.add_argument("--styles", required=True, help="comma-separated style slugs the variant changes")
+    split.add_argument("--base", required=True, help="aso-render of the current look")
+    split.add_argument("--variant", required=True, help="NAME=BINARY[,param=value...]; an empty BINARY means the base binary")
+    split.add_argument("--out", required=True, help="the round's folder (must be new or empty)")
+    split.add_argument("--judges", type=int, default=4, help="judges, an even number: half in each arm (default 4)")
+    split.add_argument("--seed", type=int, default=29, help="seed of the photo order, the arms' halves and the shuffles (default 29)")
+    split.add_argument("--size", default="9x12", help="print size preset rendered (default 9x12)")
+    split.add_argument("--key", help="write the key here instead of DIR/key.json")
+    split.add_argument("--prompt", help="judge prompt template (default: the round's)")
+    split.add_argument("--workdir", help="scratch folder for renders (default the system temp)")
+    split.add_argument("--timeout", type=int, default=600, help="seconds allowed for one render")
+    split.set_defaults(func=cmd_split_make)
+
+    split_score = sub.add_parser("split-score", help="the variant against the base in a split round, photo by photo")
+    split_score.add_argument("dir", help="the round's folder")
+    split_score.add_argument("answers", nargs="+", help="answers files, one judge each")
+    split_score.add_argument("--key", help="the key, if not DIR/key.json")
+    split_score.add_argument("--markdown", help="also write the report to this file")
+    split_score.set_defaults(func=cmd_split_score)
 
     args = parser.parse_args()
     if args.command == "make" and (args.judges < 1 or args.batch_size < 0):
