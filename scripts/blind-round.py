@@ -1137,6 +1137,20 @@ def cmd_pairs_score(args):
 # split round: a variant against the base, each judged alone
 
 
+def scoped(params, slug):
+    """The parameters for one style: `name=value` goes to every style, `slug.name=value` to that
+    style only, so one variant can change several styles' parameters at once."""
+    chosen = []
+    for param in params:
+        target, dot, rest = param.partition(".")
+        if dot and "=" not in target:
+            if target == slug:
+                chosen.append(rest)
+        else:
+            chosen.append(param)
+    return chosen
+
+
 def cmd_split_make(args):
     """Renders the untouched photo and each style by the base and the variant on every photo.
     Judges come in two arms: for photo i and style j, arm 0 sees the variant when i + j is
@@ -1152,6 +1166,9 @@ def cmd_split_make(args):
         raise SystemExit(f"{out} is not empty")
     template, template_source = prompt_template(args.prompt)
     photos = load_manifest(args.photos, args.set)
+    for extra in args.also:
+        manifest, _, photo_set = extra.rpartition(":")
+        photos += load_manifest(manifest, photo_set)
     paths, failures = resolve_all(photos, args.cache)
     if failures:
         raise SystemExit("cannot get every photo:\n  " + "\n  ".join(failures))
@@ -1172,7 +1189,7 @@ def cmd_split_make(args):
         work = Path(work)
         for pid in order:
             for version, binary, slug, params in [("photo", base, "photo", ())] + [
-                    (v, b, s, p) for s in styles for v, b, p in (("base", base, ()), (name, variant_binary, variant_params))]:
+                    (v, b, s, scoped(p, s)) for s in styles for v, b, p in (("base", base, ()), (name, variant_binary, variant_params))]:
                 preview, _, seconds = render_style(binary, paths[pid], slug, args.size, None, work, args.timeout, params)
                 staged[pid, slug, version] = thumbnail(preview)
                 log(f"  {pid:<22} {slug:<16} {version:<12} {seconds:6.1f} s")
@@ -1380,9 +1397,12 @@ def main():
 
     split = sub.add_parser("split-make", help="split round: a variant and the base, each judged alone among the photos, by two arms of judges")
     common(split)
+    split.add_argument("--also", action="append", default=[], metavar="MANIFEST:SET",
+                       help="photos of another manifest's set as well (repeatable), e.g. bench/blind/tuning-busy.json:busy")
     split.add_argument("--styles", required=True, help="comma-separated style slugs the variant changes")
     split.add_argument("--base", required=True, help="aso-render of the current look")
-    split.add_argument("--variant", required=True, help="NAME=BINARY[,param=value...]; an empty BINARY means the base binary")
+    split.add_argument("--variant", required=True,
+                       help="NAME=BINARY[,param=value...]; an empty BINARY means the base binary; slug.param=value sets one style's parameter")
     split.add_argument("--out", required=True, help="the round's folder (must be new or empty)")
     split.add_argument("--judges", type=int, default=4, help="judges, an even number: half in each arm (default 4)")
     split.add_argument("--seed", type=int, default=29, help="seed of the photo order, the arms' halves and the shuffles (default 29)")
