@@ -1350,11 +1350,15 @@ def main():
     make.add_argument("--force", action="store_true", help="write into a non-empty --out")
     make.set_defaults(func=cmd_make)
 
+    def answers_of_round(p):
+        """A scoring step's arguments: the round's folder, the judges' answers, key and report."""
+        p.add_argument("dir", help="the round's folder (with key.json)")
+        p.add_argument("answers", nargs="+", help="answers files, one judge each (JSON lines)")
+        p.add_argument("--key", help="the key, if not DIR/key.json")
+        p.add_argument("--markdown", help="also write the report to this Markdown file")
+
     score = sub.add_parser("score", help="tables and targets from judges' answers")
-    score.add_argument("dir", help="the round's folder (with key.json)")
-    score.add_argument("answers", nargs="+", help="answers files, one judge each (JSON lines)")
-    score.add_argument("--key", help="the key, if not DIR/key.json")
-    score.add_argument("--markdown", help="also write the tables to this Markdown file")
+    answers_of_round(score)
     score.add_argument("--json", help="also write the numbers as JSON")
     score.set_defaults(func=cmd_score)
 
@@ -1414,10 +1418,7 @@ def main():
     split.set_defaults(func=cmd_split_make)
 
     split_score = sub.add_parser("split-score", help="the variant against the base in a split round, photo by photo")
-    split_score.add_argument("dir", help="the round's folder")
-    split_score.add_argument("answers", nargs="+", help="answers files, one judge each")
-    split_score.add_argument("--key", help="the key, if not DIR/key.json")
-    split_score.add_argument("--markdown", help="also write the report to this file")
+    answers_of_round(split_score)
     split_score.set_defaults(func=cmd_split_score)
 
     args = parser.parse_args()
