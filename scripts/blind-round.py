@@ -1281,11 +1281,8 @@ def cmd_split_score(args):
                 d = statistics.mean(v) - statistics.mean(b)
                 differences.append(d)
                 photo_rows.append([pid, num(statistics.mean(b)), num(statistics.mean(v)), f"{d:+.2f}"])
-        versions = {}
-        for version in ("base", name):
-            these = [r for r in rows if r["item"]["method"] == slug and r["item"]["version"] == version]
-            stats = summarise(these)
-            versions[version] = stats
+        versions = {version: summarise([r for r in rows if r["item"]["method"] == slug and r["item"]["version"] == version])
+                    for version in ("base", name)}
         if differences:
             low, high = bootstrap_interval(differences)
             mean = statistics.mean(differences)
