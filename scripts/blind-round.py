@@ -1158,7 +1158,6 @@ def cmd_split_make(args):
     picture (side by side a darker version reads as "richer", alone among photos as "muddy":
     docs/styles.md, rounds 26 and 27), every judge sees both versions equally often, and each
     photo's two versions are scored by the same number of judges."""
-    from PIL import Image
     if args.judges < 2 or args.judges % 2:
         raise SystemExit("--judges must be even and at least 2 (two arms)")
     out = Path(args.out).resolve()
