@@ -125,7 +125,7 @@ struct CLITests {
         let watercolor = try #require(styleList.first { $0["slug"] as? String == "watercolor" })
         #expect(watercolor["id"] as? String == "550e8400-e29b-41d4-a716-446655440000")
         #expect(
-            (watercolor["parameters"] as? [[String: Any]])?.contains { $0["name"] as? String == "paper_texture" && $0["default"] as? Double == 0.6 } == true)
+            (watercolor["parameters"] as? [[String: Any]])?.contains { $0["name"] as? String == "paper_texture" && $0["default"] as? Double == 0.35 } == true)
         #expect(try Self.run(["styles"]).stdout.contains("watercolor"))
     }
 }

@@ -17,7 +17,7 @@ struct StyleTests {
     @Test func parametersAreValidatedWithMessagesThatSayWhich() throws {
         let info = WatercolorStyle().info
         let defaults = try info.resolve([:])
-        #expect(defaults["paper_texture"] == 0.6)
+        #expect(defaults["paper_texture"] == 0.35)
         #expect(try info.resolve(["edge_darkness": 1])["edge_darkness"] == 1)
         do {
             _ = try info.resolve(["paper": 1])
