@@ -151,12 +151,13 @@ extension StyleMediumTests {
     /// a flat interior; photos, blurs and posterised copies do not (see `Medium.rims`).
     @Test("watercolor: flat washes with darker pigment rims at their borders", arguments: photos)
     func watercolor(photo: String) throws {
-        // The back-runs' dark rings counted too until they became optional (80bdb8f): without
-        // them the ladybird's rims are 5.1 % (were 6.1 %) and their purity 0.29 (0.35); the
-        // closest fake, a posterised photo, reaches 4.4 % but never a purity above 0.18.
-        try Self.expectMedium("watercolor", photo, rule: "rims ≥ 4.5 % of edges and rims/halos ≥ 0.25") { image, _ in
+        // Rims are few but pure: since gaps closed by a wash dry soft (round 38) the ladybird's
+        // rims are 2.9 % of its edges (were 5.1 %) at a purity of 0.41 (was 0.29), the boats'
+        // 7.0 % at 0.51. A posterised photo reaches 3.1 % and 4.4 %, but never a purity above
+        // 0.18: purity is what tells a pooled rim from a posterised step.
+        try Self.expectMedium("watercolor", photo, rule: "rims ≥ 2 % of edges and rims/halos ≥ 0.3") { image, _ in
             let m = Medium.rims(image)
-            return (m.rims >= 4.5 && m.purity >= 0.25, Self.format([("rims %", m.rims), ("purity", m.purity)]))
+            return (m.rims >= 2 && m.purity >= 0.3, Self.format([("rims %", m.rims), ("purity", m.purity)]))
         }
     }
 }
