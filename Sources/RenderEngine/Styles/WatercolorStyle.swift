@@ -321,7 +321,8 @@ public struct WatercolorStyle: RenderStyle {
                         // (`vignette`), with rounded corners.
                         let dx = min(rx - trimBox.left, trimBox.right - rx), dy = min(ry - trimBox.top, trimBox.bottom - ry)
                         let corner = 2 * Self.vignette * layer.margin
-                        let inset = dx < corner && dy < corner ? corner - ((corner - dx) * (corner - dx) + (corner - dy) * (corner - dy)).squareRoot() : min(dx, dy)
+                        let (cx, cy) = (corner - dx, corner - dy)
+                        let inset = dx < corner && dy < corner ? corner - (cx * cx + cy * cy).squareRoot() : min(dx, dy)
                         let r = ragged(q.0, q.1)
                         let retreat = Self.vignette * (1 - sr[x]) * layer.margin * max(0, 1 + 4 * (r - 0.5))
                         let edge = inset + layer.margin * (2.4 * (r - 0.5) + 0.6 * n) - retreat
