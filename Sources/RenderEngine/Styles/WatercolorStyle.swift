@@ -11,7 +11,9 @@ import Foundation
 /// cauliflower edge). The layers' optical densities add, which is how glazes combine. Edges dry hard only where the photo is
 /// in focus and its tone changes cleanly: out-of-focus passages run wet-in-wet, and busy tone
 /// (cobbles, bark) gets a graded wash rather than blotches. Broad highlights stay white paper and a faint
-/// graphite underdrawing traces the strongest edges.
+/// graphite underdrawing traces the strongest edges. Away from the subject the washes retreat
+/// from the frame into a vignette of white paper, and a gap a wash closes around dries soft
+/// instead of reading as a hole punched in it.
 /// Print resolution: pigment granulates into the cold-pressed paper's tooth, graphite catches
 /// on its ridges, and the paper's relief shows everywhere, even in the white.
 public struct WatercolorStyle: RenderStyle {
