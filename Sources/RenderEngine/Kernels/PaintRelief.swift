@@ -175,11 +175,8 @@ struct ImpastoLight: PrintFinish {
                 // Sheen: slopes turned to the light brighten by an amount, not a factor, so
                 // the relief reads in dark paint too.
                 let sheen = max(0, diffuse / lz - 1) * gloss * 0.5
-                var highlight = max(0, specular - flatSpecular) * gloss * relief * 2 + sheen
-                if darkGlossFade > 0 {
-                    let value = 0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2]
-                    highlight *= 1 - darkGlossFade * (1 - smoothstep(0.08, 0.45, value))
-                }
+                let value = 0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2]
+                let highlight = (max(0, specular - flatSpecular) * gloss * relief * 2 + sheen) * (1 - darkGlossFade * (1 - smoothstep(0.08, 0.45, value)))
                 output[3 * i] = byte(p[0] * shade + highlight)
                 output[3 * i + 1] = byte(p[1] * shade + highlight)
                 output[3 * i + 2] = byte(p[2] * shade + highlight)
