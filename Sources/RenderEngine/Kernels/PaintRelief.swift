@@ -134,9 +134,6 @@ struct ImpastoLight: PrintFinish {
     let gloss: Float
     /// Strength of the canvas weave.
     let weave: Float
-    /// Share of the sheen and highlight that dark paint loses (0: lit like any paint). Thin
-    /// dark paint has no ridges to catch the light; lit as thick, it greys into streaks.
-    var darkGlossFade: Float = 0
 
     func finish(row input: UnsafePointer<Float>, bands: Int, output: UnsafeMutablePointer<UInt8>, x: Int, y: Int, count: Int) {
         CanvasWeave.slopes.withUnsafeBufferPointer { tile in
@@ -175,8 +172,7 @@ struct ImpastoLight: PrintFinish {
                 // Sheen: slopes turned to the light brighten by an amount, not a factor, so
                 // the relief reads in dark paint too.
                 let sheen = max(0, diffuse / lz - 1) * gloss * 0.5
-                let value = 0.2126 * p[0] + 0.7152 * p[1] + 0.0722 * p[2]
-                let highlight = (max(0, specular - flatSpecular) * gloss * relief * 2 + sheen) * (1 - darkGlossFade * (1 - smoothstep(0.08, 0.45, value)))
+                let highlight = max(0, specular - flatSpecular) * gloss * relief * 2 + sheen
                 output[3 * i] = byte(p[0] * shade + highlight)
                 output[3 * i + 1] = byte(p[1] * shade + highlight)
                 output[3 * i + 2] = byte(p[2] * shade + highlight)

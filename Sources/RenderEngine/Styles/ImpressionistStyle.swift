@@ -90,21 +90,17 @@ public struct ImpressionistStyle: RenderStyle {
         return StyledImage(
             planes: PlanarImage(planes: surface.colour.planes + [gx, gy, surface.coverage]),
             finish: ImpastoLight(
-                relief: 0.1, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.4, darkGlossFade: 1))
+                relief: 0.1, printScale: Float(context.printScale), origin: context.printAnchor, gloss: 0.04, weave: 0.4))
     }
-
-    /// Share of the broken colour's swing a dab keeps in the darkest passages.
-    static let darkPassageJitter: Float = 0.1
 
     /// A dab of broken colour: its value, hue and purity
     /// nudged, cool complementary accents in the shadows and warm ones in the light.
     static func broken(_ stroke: BrushStroke, jitter baseJitter: Float) -> BrushStroke {
         var stroke = stroke
-        // Dark passages are broken quietly: strong hue swings in a navy suit or black fur read as
-        // muddy noise, not colour (blind round 12). A dark dab keeps a tenth of the swing (was
-        // 0.45): a suit painted in navies, not in teal, brown and purple (split rounds 30, 32).
+        // Dark passages are broken more quietly: strong hue swings in a navy suit or black fur
+        // read as muddy noise, not colour (blind round 12).
         let value = (stroke.colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
-        let jitter = baseJitter * (Self.darkPassageJitter + (1 - Self.darkPassageJitter) * smoothstep(0.1, 0.35, value))
+        let jitter = baseJitter * (0.45 + 0.55 * smoothstep(0.1, 0.35, value))
         let key = stroke.key
         let points = stroke.points
         let centre = points.reduce(SIMD2<Float>.zero, +) / Float(points.count)
@@ -144,10 +140,6 @@ public struct ImpressionistStyle: RenderStyle {
             colour += SIMD3(0.06, 0.04, -0.04)
         }
         stroke.colour = colour.clamped(lowerBound: SIMD3(repeating: 0), upperBound: SIMD3(repeating: 1))
-        // Darks are painted thin and lights thick, as a painter does: a dark dab keeps a quarter
-        // of its impasto, so the light does not grey the darks with ridges.
-        let painted = (stroke.colour * SIMD3(0.2126, 0.7152, 0.0722)).sum()
-        stroke.thickness *= 1 - 0.75 * (1 - smoothstep(0.08, 0.45, painted))
         stroke.radius *= 0.85 + 0.3 * keyUnit(key, 15)
         stroke.opacity = 0.93
         return stroke
