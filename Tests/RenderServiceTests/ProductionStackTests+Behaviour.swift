@@ -20,13 +20,15 @@ extension ProductionStackTests {
     /// claim, with no rescue and no second rendering.
     @Test func aRenderLongerThanItsLeaseCompletesOnceWithNothingRescued() async throws {
         let lease = 5  // the shortest the configuration accepts
-        // A pencil sketch at 24x36 on one libvips thread (about 35 s here; an oil painting took
-        // 11 s on a quiet run, too close to the bound below): long enough on a fast machine too.
+        // A pencil sketch of a custom 40x60 in print (216 MP) on one libvips thread: about 26 s
+        // on a quiet machine of this kind. At 24x36 it once took 35 s, then 11 s on a faster
+        // machine, under the bound below; 2.8× the pixels keep a margin on a fast machine too.
         try await Deployment.with(overrides: ["RENDER_LEASE_SECONDS": String(lease), "RENDER_THREADS": "1"]) { deployment in
             let api = try await deployment.api()
             let workers = [try await deployment.worker(1), try await deployment.worker(2)]
             let pencilSketch = "550e8400-e29b-41d4-a716-446655440002"
-            let id = try await Self.upload(api.baseURL, photo: Photos.elephants, style: pencilSketch, preset: IDs.preset24x36)
+            let id = try await Self.upload(
+                api.baseURL, photo: Photos.elephants, style: pencilSketch, preset: nil, extra: ["width_inches": "40", "height_inches": "60"])
             let result = try await Self.waitForAll(api.baseURL, [id], timeout: .seconds(600))
             let render = try #require(result[id])
             #expect(render["status"] as? String == "completed", "\(render)")

@@ -114,7 +114,7 @@ struct ProductionStackTests {
     }
 
     static func upload(
-        _ base: String, photo: String = Photos.dune, style: String = IDs.photo, preset: String = IDs.preset9x12, extra: [String: String] = [:]
+        _ base: String, photo: String = Photos.dune, style: String = IDs.photo, preset: String? = IDs.preset9x12, extra: [String: String] = [:]
     ) async throws -> String {
         let body = try MultipartBody.render(photo: photo, style: style, preset: preset, extra: extra)
         let response = try await body.post(to: "\(base)/v1/renders")
