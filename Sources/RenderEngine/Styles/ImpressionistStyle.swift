@@ -81,8 +81,8 @@ public struct ImpressionistStyle: RenderStyle {
                 strokes[i] = Self.broken(strokes[i], jitter: jitter * (1 - 0.6 * skin.value(at: centre)))
             }
             // Flat, matte dabs: little bristle shading and almost no relief. With streaky, lit
-            // bristles (shade 0.14, relief 0.1) a sixth of the dabs were called "rich impasto",
-            // an oil painting (blind round 45: 83 % recognised; round 47, flat: 95 %).
+            // bristles (shade 0.14, relief 0.1) judges took a sixth of these paintings for oil,
+            // "rich impasto" (blind round 45: 83 % recognised; round 47, flat: 95 %).
             surface.paint(
                 strokes,
                 texture: BrushTexture(
