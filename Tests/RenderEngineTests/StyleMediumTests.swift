@@ -185,6 +185,20 @@ extension StyleMediumTests {
         #expect(outOfFocus < 0.75 * inFocus, "rims % in focus \(inFocus), out of focus \(outOfFocus)")
     }
 
+    /// A painter lays in a clear sky with strokes that cross; strokes that follow the sky's
+    /// faint gradient lie side by side in concentric arcs, which every judge of blind round 49
+    /// called "mechanical sky swirls". Crossing strokes measure a coherence of 0.54 here,
+    /// strokes that only follow the flow 0.68.
+    @Test func oilStrokesCrossInAClearSky() throws {
+        let dir = temporaryDirectory("oil-sky")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rendered = try Rendered.make(try Fixtures.sky(in: dir), style: StyleCatalog.find(slug: "oil-painting")!, seed: 11, name: "oil-sky")
+        defer { rendered.cleanUp() }
+        let coherence = Medium.strokeCoherence(MeasuredImage(try RasterImage.load(path: rendered.preview)))
+        print("oil painting on a clear sky — stroke coherence \(String(format: "%.3f", coherence))")
+        #expect(coherence < 0.6, "stroke coherence \(coherence)")
+    }
+
     /// Monet painted a grey facade in ochre, blue and lilac: a grey photo must come out in warm
     /// and cool dabs, not grey (a hue turned about the grey axis stays grey; blind round 11
     /// read those passages as oil).

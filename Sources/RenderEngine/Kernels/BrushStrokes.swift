@@ -333,6 +333,9 @@ struct StrokeFlow {
     let tangentY: Plane
     let factor: Int
     let offset: (x: Int, y: Int)
+    /// On the same grid, 0...1: the default direction's share of the structure, near 1 where
+    /// the image is flat (a clear sky, a lawn) and the flow is the default's, not the image's.
+    let flatness: Plane
 
     /// Block means of `plane`: block (i, j) covers canvas pixels from (i·factor − offset.x,
     /// j·factor − offset.y), clipped to the plane.
@@ -401,12 +404,13 @@ struct StrokeFlow {
         // The default direction's weight, relative to a typical photo's structure.
         let weight = priorWeight * 0.004
         let (priorX, priorY) = (coarse(prior.0), coarse(prior.1))
-        let tx = Plane(width: w, height: h), ty = Plane(width: w, height: h)
+        let tx = Plane(width: w, height: h), ty = Plane(width: w, height: h), flatness = Plane(width: w, height: h)
         Parallel.rows(h) { rows in
             for y in rows {
                 let re = se.row(y), rf = sf.row(y), rg = sg.row(y), px = priorX.row(y), py = priorY.row(y)
-                let otx = tx.row(y), oty = ty.row(y)
+                let otx = tx.row(y), oty = ty.row(y), of = flatness.row(y)
                 for x in 0..<w {
+                    of[x] = weight / (weight + re[x] + rg[x])
                     // The default tangent (c, s) as the tensor of its normal (−s, c).
                     let nx = -py[x], ny = px[x]
                     let E = re[x] + weight * nx * nx, F = rf[x] + weight * nx * ny, G = rg[x] + weight * ny * ny
@@ -429,13 +433,24 @@ struct StrokeFlow {
                 }
             }
         }
-        return StrokeFlow(tangentX: tx, tangentY: ty, factor: factor, offset: (offsetX, offsetY))
+        return StrokeFlow(tangentX: tx, tangentY: ty, factor: factor, offset: (offsetX, offsetY), flatness: flatness)
     }
 
     @inline(__always) func tangent(_ x: Float, _ y: Float) -> SIMD2<Float> {
-        let ix = min(max((Int(x.rounded(.down)) + offset.x) / factor, 0), tangentX.width - 1)
-        let iy = min(max((Int(y.rounded(.down)) + offset.y) / factor, 0), tangentX.height - 1)
+        let (ix, iy) = cell(x, y)
         return SIMD2(tangentX[ix, iy], tangentY[ix, iy])
+    }
+
+    @inline(__always) func flatness(_ x: Float, _ y: Float) -> Float {
+        let (ix, iy) = cell(x, y)
+        return flatness[ix, iy]
+    }
+
+    @inline(__always) private func cell(_ x: Float, _ y: Float) -> (Int, Int) {
+        (
+            min(max((Int(x.rounded(.down)) + offset.x) / factor, 0), tangentX.width - 1),
+            min(max((Int(y.rounded(.down)) + offset.y) / factor, 0), tangentX.height - 1)
+        )
     }
 }
 
@@ -460,6 +475,10 @@ struct StrokeLayer: Sendable {
     var thickness: Float
     /// Largest angle (radians) by which a stroke leans off the flow.
     var angleJitter: Float = 0
+    /// Largest further lean where the image is flat (`StrokeFlow.flatness`): there strokes
+    /// cross every way, as a painter lays in a sky. Following the faint gradients of a sky or
+    /// a lawn they drew concentric arcs (blind round 49: "mechanical sky swirls").
+    var flatJitter: Float = 0
 }
 
 enum StrokePlacer {
@@ -567,7 +586,7 @@ enum StrokePlacer {
         let minimum = [Int((Float(layer.minSteps) * forwardShare).rounded(.up)), layer.minSteps - Int((Float(layer.minSteps) * forwardShare).rounded(.up))]
         steps[1] = max(steps[1], 0)
         // Each stroke leans a little off the flow, so neighbours cross rather than stack.
-        let lean = (keyUnit(key, 4) - 0.5) * 2 * layer.angleJitter
+        let lean = (keyUnit(key, 4) - 0.5) * 2 * (layer.angleJitter + layer.flatJitter * flow.flatness(start.x, start.y))
         let (cosLean, sinLean) = (cos(lean), sin(lean))
         @inline(__always) func heading(at p: SIMD2<Float>) -> SIMD2<Float> {
             let t = flow.tangent(p.x, p.y)

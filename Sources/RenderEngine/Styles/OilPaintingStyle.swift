@@ -47,7 +47,8 @@ public struct OilPaintingStyle: RenderStyle {
             })
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
-        // Where the photo is flat, strokes sweep in broad, slowly turning diagonals.
+        // Where the photo is flat, strokes follow broad, slowly turning diagonals, each leaning up
+        // to 0.7 rad off them, so the strokes of a sky or a lawn cross (`StrokeLayer.flatJitter`).
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 25 * unit, angle: 0.5, swing: 1.4, seed: Noise.stream(context.seed, 31))
         // A broad brush lays in the calm passages (sky, walls, water) in long sweeps, which the
         // finer brushes leave where the photo has nothing smaller to say: one stroke size
@@ -55,19 +56,19 @@ public struct OilPaintingStyle: RenderStyle {
         let layers: [StrokeLayer] = [
             StrokeLayer(
                 radius: 2.0 * unit * brush, spacing: 3.4 * unit * brush, threshold: 0, cover: true, minSteps: 3, maxSteps: 8, step: 1.5 * unit * brush,
-                inertia: 0.4, edgeStop: 0.25, thickness: 0.8, angleJitter: 0.12),
+                inertia: 0.4, edgeStop: 0.25, thickness: 0.8, angleJitter: 0.12, flatJitter: 0.7),
             StrokeLayer(
                 radius: 1.0 * unit * brush, spacing: 1.6 * unit * brush, threshold: 0.06, cover: false, minSteps: 3, maxSteps: 7, step: 0.9 * unit * brush,
-                inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15),
+                inertia: 0.35, edgeStop: 0.22, thickness: 1, angleJitter: 0.15, flatJitter: 0.7),
             StrokeLayer(
                 radius: 0.55 * unit * brush, spacing: 0.7 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.55 * unit * brush,
-                inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12),
+                inertia: 0.35, edgeStop: 0.16, thickness: 0.6, angleJitter: 0.12, flatJitter: 0.7),
             StrokeLayer(
                 radius: 0.3 * unit * brush, spacing: 0.36 * unit * brush, threshold: 0.1, cover: false, minSteps: 2, maxSteps: 6, step: 0.3 * unit * brush,
-                inertia: 0.3, edgeStop: 0.12, thickness: 0.35),
+                inertia: 0.3, edgeStop: 0.12, thickness: 0.35, flatJitter: 0.7),
             StrokeLayer(
                 radius: 0.17 * unit * brush, spacing: 0.2 * unit * brush, threshold: 0.12, cover: false, minSteps: 1, maxSteps: 5, step: 0.18 * unit * brush,
-                inertia: 0.3, edgeStop: 0.1, thickness: 0.22),
+                inertia: 0.3, edgeStop: 0.1, thickness: 0.22, flatJitter: 0.7),
         ]
         var tensor = PlanarImage(width: 1, height: 1, channels: 3)
         for (index, layer) in layers.enumerated() {

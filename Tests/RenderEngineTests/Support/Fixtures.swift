@@ -134,6 +134,27 @@ enum Fixtures {
         return "\(directory)/\(name).png"
     }
 
+    /// A clear sky, 1200x900 PNG: blue deepening away from a light upper corner (the lines of
+    /// equal brightness are arcs round it), with ±2 levels of deterministic noise.
+    static func sky(in directory: String) throws -> String {
+        let width = 1200, height = 900
+        var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
+        var state: UInt32 = 2024
+        for y in 0..<height {
+            for x in 0..<width {
+                let t = min(1, (Double(x * x + y * y)).squareRoot() / 1500)
+                for (light, deep) in [(225.0, 70.0), (235.0, 130.0), (245.0, 215.0)] {
+                    state = state &* 1_664_525 &+ 1_013_904_223
+                    let value = Int((light + (deep - light) * t).rounded()) + Int(state >> 24) % 5 - 2
+                    ppm.append(UInt8(min(max(value, 0), 255)))
+                }
+            }
+        }
+        try ppm.write(to: URL(fileURLWithPath: "\(directory)/sky.ppm"))
+        try Tools.run("vips", ["copy", "\(directory)/sky.ppm", "\(directory)/sky.png"])
+        return "\(directory)/sky.png"
+    }
+
     /// A rectangle of an image, as a new file.
     static func crop(_ path: String, x: Int, y: Int, width: Int, height: Int, in directory: String) throws -> String {
         let out = "\(directory)/crop-\(UUID().uuidString.prefix(6)).tif"
