@@ -90,6 +90,9 @@ public struct OilPaintingStyle: RenderStyle {
                 strokes[i].thickness *= 1 - 0.6 * skin.value(at: centre)
                 // The impasto is heaviest where the eye goes; the background is laid in flatter.
                 strokes[i].thickness *= 0.5 + 0.5 * importance.value(at: centre)
+                // Thinner where the photo is flat: a sky's crossing strokes in full impasto
+                // caught the light as white scratches (blind round 51: "a scratchy white crosshatch").
+                strokes[i].thickness *= 1 - 0.6 * flow.flatness(centre.x, centre.y)
             }
             surface.paint(
                 strokes,
