@@ -26,20 +26,10 @@ enum Fixtures {
     /// A full-length portrait, 500x1200 PNG (taller than any preset): a pale wall, a
     /// skin-coloured face (an ellipse) from row 110 to 290 above a dark suit that fills the rest.
     static func standingFigure(in directory: String) throws -> String {
-        let width = 500, height = 1200
-        var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
-        for y in 0..<height {
-            for x in 0..<width {
-                let dx = Double(x - 250) / 70, dy = Double(y - 200) / 90
-                let colour: [UInt8] =
-                    if dx * dx + dy * dy <= 1 { [224, 172, 140] } else if y > 300 && abs(x - 250) < 200 { [28, 30, 38] } else { [214, 218, 222] }
-                ppm.append(contentsOf: colour)
-            }
+        try png("standing", width: 500, height: 1200, in: directory) { x, y in
+            let dx = Double(x - 250) / 70, dy = Double(y - 200) / 90
+            return if dx * dx + dy * dy <= 1 { [224, 172, 140] } else if y > 300 && abs(x - 250) < 200 { [28, 30, 38] } else { [214, 218, 222] }
         }
-        let raw = "\(directory)/standing.ppm", path = "\(directory)/standing.png"
-        try ppm.write(to: URL(fileURLWithPath: raw))
-        try Tools.run("vips", ["copy", raw, path])
-        return path
     }
 
     /// A JPEG whose stored pixels, shown with EXIF `orientation`, are the upright test card.
@@ -112,47 +102,49 @@ enum Fixtures {
     /// A 900x1200 PNG: a blue square (250..<650 x 400..<800) on a warm flat background, with
     /// optional deterministic noise of ±`noise` levels (texture to be flattened).
     static func square(in directory: String, noise: Int = 0) throws -> String {
-        var ppm = Data("P6\n900 1200\n255\n".utf8)
-        var state: UInt32 = 12345
-        for y in 0..<1200 {
-            for x in 0..<900 {
-                let inside = x >= 250 && x < 650 && y >= 400 && y < 800
-                let base: [Int] = inside ? [70, 110, 200] : [235, 200, 120]
-                for c in base {
-                    var value = c
-                    if noise > 0 {
-                        state = state &* 1_664_525 &+ 1_013_904_223
-                        value += Int(state >> 24) % (2 * noise + 1) - noise
-                    }
-                    ppm.append(UInt8(min(max(value, 0), 255)))
-                }
-            }
+        var jitter = Jitter(seed: 12345)
+        return try png("square-\(noise)", width: 900, height: 1200, in: directory) { x, y in
+            let inside = x >= 250 && x < 650 && y >= 400 && y < 800
+            let base: [Int] = inside ? [70, 110, 200] : [235, 200, 120]
+            return base.map { UInt8(min(max($0 + (noise > 0 ? jitter.next(noise) : 0), 0), 255)) }
         }
-        let name = "square-\(noise)"
-        try ppm.write(to: URL(fileURLWithPath: "\(directory)/\(name).ppm"))
-        try Tools.run("vips", ["copy", "\(directory)/\(name).ppm", "\(directory)/\(name).png"])
-        return "\(directory)/\(name).png"
     }
 
     /// A clear sky, 1200x900 PNG: blue deepening away from a light upper corner (the lines of
     /// equal brightness are arcs round it), with ±2 levels of deterministic noise.
     static func sky(in directory: String) throws -> String {
-        let width = 1200, height = 900
-        var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
-        var state: UInt32 = 2024
-        for y in 0..<height {
-            for x in 0..<width {
-                let t = min(1, (Double(x * x + y * y)).squareRoot() / 1500)
-                for (light, deep) in [(225.0, 70.0), (235.0, 130.0), (245.0, 215.0)] {
-                    state = state &* 1_664_525 &+ 1_013_904_223
-                    let value = Int((light + (deep - light) * t).rounded()) + Int(state >> 24) % 5 - 2
-                    ppm.append(UInt8(min(max(value, 0), 255)))
-                }
+        var jitter = Jitter(seed: 2024)
+        return try png("sky", width: 1200, height: 900, in: directory) { x, y in
+            let t = min(1, (Double(x * x + y * y)).squareRoot() / 1500)
+            return [(225.0, 70.0), (235.0, 130.0), (245.0, 215.0)].map { light, deep in
+                UInt8(min(max(Int((light + (deep - light) * t).rounded()) + jitter.next(2), 0), 255))
             }
         }
-        try ppm.write(to: URL(fileURLWithPath: "\(directory)/sky.ppm"))
-        try Tools.run("vips", ["copy", "\(directory)/sky.ppm", "\(directory)/sky.png"])
-        return "\(directory)/sky.png"
+    }
+
+    /// `name`.png in `directory`, `pixel(x, y)` giving each pixel's RGB, rows top to bottom.
+    static func png(_ name: String, width: Int, height: Int, in directory: String, pixel: (Int, Int) -> [UInt8]) throws -> String {
+        var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
+        for y in 0..<height {
+            for x in 0..<width { ppm.append(contentsOf: pixel(x, y)) }
+        }
+        let raw = "\(directory)/\(name).ppm", path = "\(directory)/\(name).png"
+        try ppm.write(to: URL(fileURLWithPath: raw))
+        try Tools.run("vips", ["copy", raw, path])
+        return path
+    }
+
+    /// Deterministic noise for test cards: a linear congruential generator.
+    struct Jitter {
+        var state: UInt32
+
+        init(seed: UInt32) { state = seed }
+
+        /// A whole number in −`spread`...`spread`.
+        mutating func next(_ spread: Int) -> Int {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Int(state >> 24) % (2 * spread + 1) - spread
+        }
     }
 
     /// A rectangle of an image, as a new file.
