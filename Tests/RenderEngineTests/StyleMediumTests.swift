@@ -201,6 +201,19 @@ extension StyleMediumTests {
         #expect(coherence < 0.6, "stroke coherence \(coherence)")
     }
 
+    /// An inker models a lit form by hatching its shade (blind round 60: +0.10, "flat fills
+    /// with hatching meant cartoon"). Outlines run every way, so without hatching comic's ink
+    /// continues as often across the 45° diagonal as along it; the hatching's lines make it
+    /// continue along. The ladybird's leaves and stems are hatched: along 0.86, across 0.65
+    /// (without hatching 0.82 and 0.83).
+    @Test func comicHatchesShadeInFortyFiveDegreeLines() throws {
+        let rendered = try Rendered.make(try Photos.require(Photos.ladybird), style: StyleCatalog.find(slug: "comic")!, seed: 11, name: "comic-hatching")
+        defer { rendered.cleanUp() }
+        let ink = Medium.inkContinuation(MeasuredImage(try RasterImage.load(path: rendered.preview)))
+        print("comic on the ladybird — ink continues along the diagonal \(ink.along), across it \(ink.across)")
+        #expect(ink.along >= ink.across + 0.1, "no hatching: ink continues along the 45° diagonal \(ink.along), across it \(ink.across)")
+    }
+
     /// Monet painted a grey facade in ochre, blue and lilac: a grey photo must come out in warm
     /// and cool dabs, not grey (a hue turned about the grey axis stays grey; blind round 11
     /// read those passages as oil).

@@ -10,7 +10,8 @@ import Foundation
 /// normalised on their ridges so every line has the same weight; lines in crowded texture are
 /// dropped, lines on faces kept. Print resolution: the lightness is cut into a few flat tones
 /// and the outline field thresholded per print pixel, so tone borders and ink stay crisp and
-/// anti-aliased however much the print is enlarged.
+/// anti-aliased however much the print is enlarged. The shade tone of a lit colour is hatched
+/// in ink, as an inker models form, the lines thickening as the shade deepens.
 public struct ComicStyle: RenderStyle {
     public init() {}
 
@@ -18,10 +19,11 @@ public struct ComicStyle: RenderStyle {
         id: uuid("550e8400-e29b-41d4-a716-446655440004"),
         slug: "comic",
         name: "Comic",
-        description: "Flat cel-shaded colour in a few tones with clean black ink outlines.",
+        description: "Flat cel-shaded colour in a few tones with clean black ink outlines and hatched shade.",
         parameters: [
             StyleParameter(
-                name: "line_weight", description: "Thickness of the ink outlines, relative to the default.", defaultValue: 1, minimum: 0.5, maximum: 2.5),
+                name: "line_weight", description: "Thickness of the ink outlines and hatching, relative to the default.", defaultValue: 1, minimum: 0.5,
+                maximum: 2.5),
             StyleParameter(name: "colour_levels", description: "Number of flat tones the lightness is cut into.", defaultValue: 3, minimum: 2, maximum: 5),
         ]
     )
@@ -122,8 +124,11 @@ public struct ComicStyle: RenderStyle {
         // Outlines round every colour shape: a ridge on the borders between hues (not between
         // the cel tones of one hue), cut at one level at print resolution so it has one weight.
         let borders = palette.hueBorders(flat, skin: skin, sigma: Double(ComicOutline.borderSigma(workingScale: Float(s), weight: weight)), scale: s)
-        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders, texture]
-        let finish = CelInk(printScale: Float(context.printScale), palette: palette, lineWeight: weight, workingScale: Float(s))
+        // The print stage takes at most 8 bands: texture and skin share one, skin negative.
+        let textureOrSkin = PlaneMath.combine(texture, skinWeight) { $0 - $1 }
+        let planes = [flat.planes[0], flat.planes[1], flat.planes[2], lines.shape, lines.strength, gradient, borders, textureOrSkin]
+        let finish = CelInk(
+            printScale: Float(context.printScale), origin: context.printAnchor, palette: palette, lineWeight: weight, workingScale: Float(s))
         return StyledImage(planes: PlanarImage(planes: planes), finish: finish)
     }
 }
@@ -434,13 +439,16 @@ struct LightnessStretch: Sendable {
 /// Flat tones and ink at print resolution.
 struct CelInk: PrintFinish {
     let printScale: Float
+    /// Where the hatching's line pattern is anchored, so every print size of a photo is hatched alike.
+    let origin: (x: Float, y: Float)
     let palette: ComicPalette
     let lineWeight: Float
     let workingScale: Float
     private let rgb: [[(Float, Float, Float)]]
 
-    init(printScale: Float, palette: ComicPalette, lineWeight: Float, workingScale: Float) {
+    init(printScale: Float, origin: (x: Float, y: Float), palette: ComicPalette, lineWeight: Float, workingScale: Float) {
         self.printScale = printScale
+        self.origin = origin
         self.palette = palette
         self.lineWeight = lineWeight
         self.workingScale = workingScale
@@ -448,6 +456,14 @@ struct CelInk: PrintFinish {
     }
 
     private static let ink: Float = 0.06
+    /// Hatching (blind round 60): 45° lines 28 reference px apart (2.4 mm on a 9x12 print),
+    /// up to 7 px wide (× the line weight) once the shade is 10 L below the colour's first cut;
+    /// only on colours lighter than L 35 (a navy suit is shaded by its own darkness) and
+    /// neither in texture nor on skin.
+    static let hatchPeriod: Float = 28
+    static let hatchWidth: Float = 7
+    static let hatchDepth: Float = 10
+    static let hatchMinimumLightness: Float = 35
     /// Width (L units) of a tone border, and of a hue border (Lab distance), where the photo is all texture.
     static let textureSoftness: Float = 6
     static let textureBlend: Float = 8
@@ -463,12 +479,13 @@ struct CelInk: PrintFinish {
             // Half a print pixel of anti-aliasing across each border; in texture (fur, foliage,
             // stone) a soft ramp of several L units: hard cuts through texture are the
             // "camouflage patches" every blind round named, a ramp reads as brushed shading.
-            let soft = max(0.15, 0.7 * p[5] / printScale) + Self.textureSoftness * p[7]
+            let texture = max(0, p[7]), skin = max(0, -p[7])
+            let soft = max(0.15, 0.7 * p[5] / printScale) + Self.textureSoftness * texture
             let (k1, d1, k2, d2) = ComicPalette.nearest((l * ComicPalette.lightWeight, p[1], p[2]), centres)
             let c1 = ComicPalette.colour(hues[k1], rgb[k1], lightness: l, soft: soft)
             var (r, g, b) = c1
             let gap = d2.squareRoot() - d1.squareRoot()
-            let blend = 1.5 + Self.textureBlend * p[7]
+            let blend = 1.5 + Self.textureBlend * texture
             if gap < blend {
                 let c2 = ComicPalette.colour(hues[k2], rgb[k2], lightness: l, soft: soft)
                 let t = 0.5 + 0.5 * smoothstep(0, blend, gap)
@@ -478,10 +495,26 @@ struct CelInk: PrintFinish {
             let line = smoothstep(lineEdge - 0.06, lineEdge + 0.06, p[3]) * smoothstep(0.3, 0.45, p[4])
             let outline = smoothstep(borderEdge - 0.08, borderEdge + 0.08, p[6])
             cover = max(cover, max(line, outline))
+            if let cut = hues[k1].cuts.first, hues[k1].lightness >= Self.hatchMinimumLightness {
+                let depth = min(max((cut - l) / Self.hatchDepth, 0), 1) * (1 - texture) * (1 - skin)
+                if depth > 0 { cover = max(cover, hatch(x: x + i, y: y, depth: depth)) }
+            }
             output[3 * i] = byte(r + (Self.ink - r) * cover)
             output[3 * i + 1] = byte(g + (Self.ink - g) * cover)
             output[3 * i + 2] = byte(b + (Self.ink - b) * cover)
         }
+    }
+}
+
+extension CelInk {
+    /// Ink cover of the 45° hatching at a print pixel: a line `depth` × the full width wide,
+    /// anti-aliased over one print pixel.
+    @inline(__always) func hatch(x: Int, y: Int, depth: Float) -> Float {
+        let period = Self.hatchPeriod * printScale
+        let u = (Float(x) + origin.x + Float(y) + origin.y) * 0.70710678 / period
+        let distance = abs(u - u.rounded()) * period
+        let half = 0.5 * Self.hatchWidth * lineWeight * printScale * depth
+        return min(max(half - distance + 0.5, 0), 1)
     }
 }
 

@@ -402,3 +402,22 @@ extension Medium {
         return (Double(ink) / n, Double(isFlat.filter { $0 }.count) / n)
     }
 }
+
+extension Medium {
+    /// For every ink pixel (luma below 60): how often the next pixel down-left is ink too
+    /// (`along` a line drawn at 45°, as comic's hatching is) and how often the next pixel
+    /// down-right is (`across` it).
+    static func inkContinuation(_ image: MeasuredImage) -> (along: Double, across: Double) {
+        let w = image.width, h = image.height
+        let luma = image.luma
+        var inked = 0, along = 0, across = 0
+        for y in 0..<(h - 1) {
+            for x in 1..<(w - 1) where luma[y * w + x] < 60 {
+                inked += 1
+                if luma[(y + 1) * w + x - 1] < 60 { along += 1 }
+                if luma[(y + 1) * w + x + 1] < 60 { across += 1 }
+            }
+        }
+        return (Double(along) / Double(max(inked, 1)), Double(across) / Double(max(inked, 1)))
+    }
+}
