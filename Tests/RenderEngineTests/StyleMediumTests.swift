@@ -201,7 +201,7 @@ extension StyleMediumTests {
         #expect(coherence < 0.6, "stroke coherence \(coherence)")
     }
 
-    /// An inker models a lit form by hatching its shade (blind round 60: +0.10, "flat fills
+    /// An inker models a lit form by hatching its shade (blind rounds 60 and 61, "flat fills
     /// with hatching meant cartoon"). Outlines run every way, so without hatching comic's ink
     /// continues as often across the 45° diagonal as along it; the hatching's lines make it
     /// continue along. The ladybird's leaves and stems are hatched: along 0.86, across 0.65

@@ -456,7 +456,7 @@ struct CelInk: PrintFinish {
     }
 
     private static let ink: Float = 0.06
-    /// Hatching (blind round 60): 45° lines 28 reference px apart (2.4 mm on a 9x12 print),
+    /// Hatching (blind rounds 60 and 61): 45° lines 28 reference px apart (2.4 mm on a 9x12 print),
     /// up to 7 px wide (× the line weight) once the shade is 10 L below the colour's first cut;
     /// only on colours lighter than L 35 (a navy suit is shaded by its own darkness) and
     /// neither in texture nor on skin.
