@@ -56,8 +56,8 @@ struct StyleMediumTests {
 
     @Test("impressionist: dabs of broken colour at stroke scale", arguments: photos)
     func impressionist(photo: String) throws {
-        // Flat, matte dabs (round 47) measure texture 5.1 and 4.1, broken colour 0.82 and 1.06
-        // (boats, ladybird). The fakes with that much texture are posterised photos, whose
+        // Flat, matte dabs (round 47), three times as long as wide (round 67), measure texture
+        // 5.05 and 4.05, broken colour 0.80 and 1.05 (boats, ladybird). The fakes with that much texture are posterised photos, whose
         // colour breaks harder (1.24 and more); the others have at most 2.4 of texture.
         try Self.expectMedium("impressionist", photo, rule: "stroke texture ≥ 3.5 and 0.35 ≤ broken colour ≤ 1.15") { image, plain in
             let m = Medium.marks(image, photo: plain)
@@ -212,6 +212,19 @@ extension StyleMediumTests {
         let ink = Medium.inkContinuation(MeasuredImage(try RasterImage.load(path: rendered.preview)))
         print("comic on the ladybird — ink continues along the diagonal \(ink.along), across it \(ink.across)")
         #expect(ink.along >= ink.across + 0.1, "no hatching: ink continues along the 45° diagonal \(ink.along), across it \(ink.across)")
+    }
+
+    /// An impressionist dab is a stroke, about three times as long as it is wide: dabs twice as
+    /// long as wide read as "mosaic tiles" and "confetti" (blind round 67). Longer dabs lie
+    /// more parallel within a dab's width: coherence 0.67 on the boats and 0.51 on the ladybird
+    /// (with the short dabs 0.58 and 0.42).
+    @Test("impressionist: dabs longer than wide", arguments: [(Photos.boats, 0.63), (Photos.ladybird, 0.47)])
+    func impressionistDabsAreStrokes(photo: String, minimum: Double) throws {
+        let rendered = try Rendered.make(try Photos.require(photo), style: StyleCatalog.find(slug: "impressionist")!, seed: 11, name: "impressionist-dabs")
+        defer { rendered.cleanUp() }
+        let coherence = Medium.strokeCoherence(MeasuredImage(try RasterImage.load(path: rendered.preview)))
+        print("impressionist on \((photo as NSString).lastPathComponent) — stroke coherence \(String(format: "%.3f", coherence))")
+        #expect(coherence >= minimum, "dabs too short: stroke coherence \(coherence)")
     }
 
     /// Monet painted a grey facade in ochre, blue and lilac: a grey photo must come out in warm

@@ -51,7 +51,9 @@ public struct ImpressionistStyle: RenderStyle {
         let surface = PaintSurface(ground: ground)
         let (importance, skin) = PaintPreparation.importance(photo, cell: max(4, Int(unit)), anchor: anchor)
         let prior = StrokeFlow.prior(width: w, height: h, anchor: anchor, scale: 30 * unit, angle: 0.2, swing: 1.2, seed: Noise.stream(context.seed, 41))
-        let steps = max(1, Int((3 * lengthFactor).rounded()))
+        // Up to five steps: a dab's path about three times its width. At three steps (twice
+        // its width) the dabs read as "mosaic tiles" and "confetti" (blind round 67).
+        let steps = max(1, Int((5 * lengthFactor).rounded()))
         let layers: [StrokeLayer] = [
             StrokeLayer(
                 radius: 0.95 * unit * brush, spacing: 1.8 * unit * brush, threshold: 0, cover: true, minSteps: min(2, steps), maxSteps: steps,
