@@ -57,8 +57,9 @@ struct StyleMediumTests {
     @Test("impressionist: dabs of broken colour at stroke scale", arguments: photos)
     func impressionist(photo: String) throws {
         // Flat, matte dabs (round 47), three times as long as wide (round 67), measure texture
-        // 5.05 and 4.05, broken colour 0.80 and 1.05 (boats, ladybird). The fakes with that much texture are posterised photos, whose
-        // colour breaks harder (1.24 and more); the others have at most 2.4 of texture.
+        // 5.05 and 4.05, broken colour 0.80 and 1.05 (boats, ladybird). The fakes with that
+        // much texture are posterised photos, whose colour breaks harder (1.24 and more); the
+        // others have at most 2.4 of texture.
         try Self.expectMedium("impressionist", photo, rule: "stroke texture ≥ 3.5 and 0.35 ≤ broken colour ≤ 1.15") { image, plain in
             let m = Medium.marks(image, photo: plain)
             return (m.texture >= 3.5 && (0.35...1.15).contains(m.brokenColour), Self.format([("texture", m.texture), ("broken colour", m.brokenColour)]))
