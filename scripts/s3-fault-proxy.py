@@ -4,7 +4,8 @@
     s3-fault-proxy.py UPSTREAM_PORT PLAN
 
 PLAN is a comma-separated list of what happens to successive requests: `slowdown` (503 SlowDown),
-`500` (500 InternalError), `reset` (the connection is reset before any answer) or `ok` (passed
+`500` (500 InternalError), `nosuchbucket` (404 NoSuchBucket, as SeaweedFS answers a CreateBucket
+that races another), `reset` (the connection is reset before any answer) or `ok` (passed
 through); requests beyond the plan pass through. Every request gets a connection of its own
 (`Connection: close` is added), so each one meets the plan. Prints the port it listens on, then
 `METHOD PATH FAULT` per request.
@@ -14,7 +15,8 @@ import socket
 import struct
 import sys
 
-ERRORS = {"slowdown": (503, "Slow Down", "SlowDown"), "500": (500, "Internal Server Error", "InternalError")}
+ERRORS = {"slowdown": (503, "Slow Down", "SlowDown"), "500": (500, "Internal Server Error", "InternalError"),
+          "nosuchbucket": (404, "Not Found", "NoSuchBucket")}
 
 
 async def main():

@@ -76,21 +76,30 @@ public struct S3ObjectStore: ObjectStore {
         signer = SigV4Signer(accessKey: configuration.accessKey, secretKey: configuration.secretKey, region: configuration.region)
     }
 
-    /// Creates the buckets that do not exist (start-up).
+    /// Creates the buckets that do not exist (start-up). Replicas starting together race to
+    /// create the same bucket: a create answered 409 (another replica's landed first) is done,
+    /// and one answered 404 NoSuchBucket (SeaweedFS, while another's is landing) looks again.
     public func ensureBucket() async throws {
+        var body: ByteBuffer?
+        if configuration.region != "us-east-1" {
+            body = ByteBuffer(
+                string:
+                    "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>"
+            )
+        }
         for bucket in configuration.buckets {
-            let head = try await send("HEAD", bucket: bucket)
-            if head.status == .ok { continue }
-            guard head.status == .notFound else { throw try await failure(head, operation: "HeadBucket") }
-            var body: ByteBuffer?
-            if configuration.region != "us-east-1" {
-                body = ByteBuffer(
-                    string:
-                        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>"
-                )
+            var attempt = 1
+            while true {
+                let head = try await send("HEAD", bucket: bucket)
+                if head.status == .ok { break }
+                guard head.status == .notFound else { throw try await failure(head, operation: "HeadBucket") }
+                let created = try await send("PUT", bucket: bucket, body: body)
+                if created.status == .ok || created.status == .conflict { break }
+                guard created.status == .notFound, attempt < configuration.maxAttempts else { throw try await failure(created, operation: "CreateBucket") }
+                _ = try? await created.body.collect(upTo: Self.maxAnswerBytes)
+                try await Task.sleep(for: configuration.retryBackoff.delay(attempt: attempt))
+                attempt += 1
             }
-            let created = try await send("PUT", bucket: bucket, body: body)
-            guard created.status == .ok || created.status == .conflict else { throw try await failure(created, operation: "CreateBucket") }
         }
     }
 
