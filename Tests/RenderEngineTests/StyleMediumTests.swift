@@ -228,6 +228,20 @@ extension StyleMediumTests {
         #expect(coherence >= minimum, "dabs too short: stroke coherence \(coherence)")
     }
 
+    /// Charcoal's drags follow the forms in the calm surround too: over a field of furrows they
+    /// run along the furrows, not across them on one diagonal ("heavy diagonal smears", blind
+    /// rounds 74, 79 and 80). Along the forms the field measures 0.079; on the diagonal, 0.117.
+    @Test func charcoalDragsFollowTheFurrowsOfAField() throws {
+        let dir = temporaryDirectory("charcoal-furrows")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let field = try Fixtures.furrows(in: dir)
+        let rendered = try Rendered.make(field, style: StyleCatalog.find(slug: "charcoal")!, seed: 11, name: "charcoal-furrows")
+        defer { rendered.cleanUp() }
+        let ratio = Medium.acrossOverAlong(MeasuredImage(try RasterImage.load(path: rendered.preview)))
+        print("charcoal on furrows — streak texture across over along \(String(format: "%.3f", ratio))")
+        #expect(ratio <= 0.1, "drags cross the furrows: \(ratio)")
+    }
+
     /// Monet painted a grey facade in ochre, blue and lilac: a grey photo must come out in warm
     /// and cool dabs, not grey (a hue turned about the grey axis stays grey; blind round 11
     /// read those passages as oil).

@@ -124,7 +124,7 @@ struct SketchSettings {
     /// The surround an artist leaves calm: blind round 16 found busy photos hatched at one
     /// strength everywhere ("uniform scribble", "black blotches", "no focal subject"). Where the
     /// importance map is low, more so where the photo is busy, the tone merges into larger,
-    /// lighter masses, the strokes turn one quiet direction and only the dominant lines stay.
+    /// lighter masses and only the dominant lines stay.
     /// Charcoal only: the same change lost pencil's paired checks ("washed out") and won
     /// charcoal's 16 of 20 (docs/styles.md, "Paired checks").
     struct CalmSurround {
@@ -248,20 +248,14 @@ enum Sketch {
         let direction = SketchFlow.hatchDirection(toneSource, sigma: max(1, 40 * s), preferred: 0.75 * .pi, bias: settings.directionBias)
         if let surround, let calm {
             // The calm surround fades towards paper, except next to the subject (a light
-            // subject needs its frame), and is hatched in one quiet direction, not in patches.
+            // subject needs its frame). Its strokes still follow the forms: turned to one
+            // diagonal they crossed fields, water and buses as "heavy diagonal smears" in a
+            // "mechanical stroke direction" (blind rounds 74, 79 and 80).
             let near = PlaneMath.map(Blur.gaussian(importance, sigma: Double(min(w, h)) * 0.05)) { 0.8 * smoothstep(0.3, 0.7, $0) }
-            let pc = cos(2 * 0.75 * Float.pi), ps = sin(2 * 0.75 * Float.pi)
             Parallel.rows(h) { rows in
                 for y in rows {
-                    let o = darkness.row(y), c = calm.row(y), n = near.row(y), c2 = direction.c2.row(y), s2 = direction.s2.row(y)
-                    for x in 0..<w {
-                        o[x] *= 1 - surround.fade * c[x] * (1 - n[x])
-                        let k = 0.8 * c[x]
-                        let vx = c2[x] + (pc - c2[x]) * k, vy = s2[x] + (ps - s2[x]) * k
-                        let length = max((vx * vx + vy * vy).squareRoot(), 1e-9)
-                        c2[x] = vx / length
-                        s2[x] = vy / length
-                    }
+                    let o = darkness.row(y), c = calm.row(y), n = near.row(y)
+                    for x in 0..<w { o[x] *= 1 - surround.fade * c[x] * (1 - n[x]) }
                 }
             }
         }

@@ -122,6 +122,17 @@ enum Fixtures {
         }
     }
 
+    /// A ploughed field, 1600x1200 PNG: horizontal furrows 40 px apart in ochre, with ±32
+    /// levels of deterministic noise, so all of it is busy surround with one clear form.
+    static func furrows(in directory: String) throws -> String {
+        var jitter = Jitter(seed: 4040)
+        return try png("furrows", width: 1600, height: 1200, in: directory) { _, y in
+            let furrow = 0.75 * (0.5 + 0.25 * sin(2 * Double.pi * Double(y) / 40)) * 255 + Double(jitter.next(32))
+            let grey = min(max(furrow, 0), 255)
+            return [0.9, 0.8, 0.55].map { UInt8(grey * $0) }
+        }
+    }
+
     /// `name`.png in `directory`, `pixel(x, y)` giving each pixel's RGB, rows top to bottom.
     static func png(_ name: String, width: Int, height: Int, in directory: String, pixel: (Int, Int) -> [UInt8]) throws -> String {
         var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)

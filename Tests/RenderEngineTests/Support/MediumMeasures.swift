@@ -170,6 +170,23 @@ enum Medium {
         return total / Double(max(count, 1))
     }
 
+    /// Streak-scale texture across the picture against along it: the mean horizontal over
+    /// the mean vertical gradient of the lightness band-passed at 5–15 px. Low when every
+    /// mark runs horizontally.
+    static func acrossOverAlong(_ image: MeasuredImage) -> Double {
+        let w = image.width, h = image.height
+        let band = Planes.differenceOfGaussians(image.luma, w, h, 5, 15)
+        var across = 0.0, along = 0.0
+        for y in 1..<(h - 1) {
+            for x in 1..<(w - 1) {
+                let i = y * w + x
+                across += Double(abs(band[i + 1] - band[i - 1]))
+                along += Double(abs(band[i + w] - band[i - w]))
+            }
+        }
+        return across / max(along, 1e-9)
+    }
+
     /// Broken colour at the dot scale (pointillism): mean Lab distance between the picture
     /// blurred at σ 1.5 px (dots kept, pixel noise gone) and at σ 8 px (the colour the eye
     /// mixes), in chroma and in lightness.
