@@ -65,12 +65,19 @@ public struct ComicStyle: RenderStyle {
         let texture = PlaneMath.map(detailEnergy) { smoothstep(1.5, 3.5, $0) }
         // Skin-coloured texture (tabby fur, wood grain) is not a face: it gets no licence to crowd.
         let smoothSkin = PlaneMath.combine(skin, detailEnergy) { k, e in k * smoothstep(4.5, 2.5, e) }
+        // The subject (what stands out from the picture, towards its centre) gets a face's
+        // licence below: short contours and small shapes kept, so a dog's eyes and muzzle, a
+        // ladybird or a fig's seeds read. Without it comic subjects were "lost in blotches" and
+        // "unreadable" (blind round 91: +0.46, 24 photos better and 6 worse).
+        let subject = Sketch.decisive(Sketch.importanceMap(image, grey: lineLightness, context: context, saliency: 0.5, fadesAtEdges: false).importance)
+        let licence = PlaneMath.combine(smoothSkin, subject) { max($0, smoothstep(0.5, 0.85, $1)) }
         // Only long contours are inked: short ones (ripples, grass, feather flecks) read as
-        // stray dashes (blind round 11: "flat blocks with stray outlines"). Faces keep their
-        // short features (eyes, nostrils, the line of a smile), a little bolder: without them a
-        // face was "a flat pink blob with barely any features" (blind round 17).
+        // stray dashes (blind round 11: "flat blocks with stray outlines"). Faces and the
+        // subject keep their short features (eyes, nostrils, the line of a smile), a little
+        // bolder: without them a face was "a flat pink blob with barely any features" (blind
+        // round 17).
         let lines = Sketch.contourField(
-            lineLightness, importance: nil, skin: smoothSkin, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
+            lineLightness, importance: nil, skin: licence, sigma: 2.2 * s * Double(ComicOutline.spread(weight)), scale: s,
             texture: PlaneMath.map(detailEnergy) { smoothstep(2.2, 4.5, $0) }, chroma: (lab.planes[1], lab.planes[2]), chromaWeight: 0.006, minimumLength: 130,
             face: (minimumLength: 45, gain: 0.3))
         for c in 0..<3 {
@@ -109,7 +116,7 @@ public struct ComicStyle: RenderStyle {
         stretch.apply(to: whole.planes[0])
         stretch.apply(to: flat.planes[0])
         let palette = ComicPalette(whole, count: 10, levels: levels, boost: 1.75, skinBoost: 1.4)
-        palette.removeSpecks(flat, skin: smoothSkin, minimumArea: max(16, Int(0.002 * Double(w * h))))
+        palette.removeSpecks(flat, licence: licence, minimumArea: max(16, Int(0.002 * Double(w * h))))
         // Round off the pixel steps the clean-up left, so cut borders stay smooth when enlarged.
         flat = PlanarImage(planes: flat.planes.map { SketchFlow.gaussian($0, sigma: 0.8) })
 
@@ -294,15 +301,16 @@ struct ComicPalette: Sendable {
     /// working pixels take the surrounding colour. The planes are nudged, not repainted: a
     /// relabelled pixel (and its neighbours within 2 px) gets its new hue's chroma and a
     /// lightness inside its new tone, so the print-resolution cut follows the cleaned map.
-    func removeSpecks(_ lab: PlanarImage, skin: Plane, minimumArea: Int) {
+    func removeSpecks(_ lab: PlanarImage, licence: Plane, minimumArea: Int) {
         let w = lab.width, h = lab.height
         let (pl, pa, pb) = (lab.planes[0], lab.planes[1], lab.planes[2])
         var labels = self.labels(pl, pa, pb)
         let changed = labels.withUnsafeMutableBufferPointer { buffer in
-            // Faces keep their small features (pupils, nostrils): a tenth of the area there.
+            // Faces and the subject keep their small features (pupils, nostrils): a tenth of the
+            // area where `licence` (skin, or the subject) is above one half.
             CelRegions.removeIslands(
                 buffer, width: w, height: h,
-                minimumArea: { pixel in skin[pixel % w, pixel / w] > 0.5 ? minimumArea / 10 : minimumArea },
+                minimumArea: { pixel in licence[pixel % w, pixel / w] > 0.5 ? minimumArea / 10 : minimumArea },
                 blendArea: Self.blendArea, alike: { self.colourDistance($0, $1) < Self.alikeDistance })
         }
         let touched = Plane(width: w, height: h)

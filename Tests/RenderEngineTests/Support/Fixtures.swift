@@ -133,6 +133,25 @@ enum Fixtures {
         }
     }
 
+    /// A grey subject (not skin-coloured, like a cat's head) in the middle of a teal field,
+    /// with six small brown features 28 px across (eyes, a nose): features a comic keeps on
+    /// its subject, specks it would clean off a background.
+    static let features = (centres: [(720.0, 520.0), (880.0, 520.0), (800.0, 640.0), (740.0, 720.0), (860.0, 720.0), (800.0, 560.0)], radius: 14.0)
+
+    static func subjectWithFeatures(in directory: String) throws -> String {
+        var jitter = Jitter(seed: 6060)
+        return try png("features", width: 1600, height: 1200, in: directory) { x, y in
+            func within(_ c: (Double, Double), _ r: Double) -> Bool {
+                let dx = Double(x) - c.0, dy = Double(y) - c.1
+                return dx * dx + dy * dy < r * r
+            }
+            let colour: [Double] =
+                features.centres.contains { within($0, features.radius) } ? [95, 80, 70] : within((800, 600), 260) ? [150, 150, 150] : [60, 140, 150]
+            let noise = Double(jitter.next(6))
+            return colour.map { UInt8(min(max($0 + noise, 0), 255)) }
+        }
+    }
+
     /// `name`.png in `directory`, `pixel(x, y)` giving each pixel's RGB, rows top to bottom.
     static func png(_ name: String, width: Int, height: Int, in directory: String, pixel: (Int, Int) -> [UInt8]) throws -> String {
         var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
