@@ -10,35 +10,36 @@ import statistics
 import subprocess
 import tempfile
 
-from benchlib import ASO, PEERS, RUNS, median_of, write
+from benchlib import ASO, PEERS, RUNS, timed, write
 
 SOURCE = "/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg"
 STYLES = ["photo", "watercolor", "oil-painting", "pencil-sketch", "charcoal", "comic", "pop-art", "pointillism", "impressionist"]
 SIZES = [("9x12", "3600x2700"), ("24x36", "10800x7200")]
-PEER_RUNS = {"9x12": max(1, RUNS), "24x36": int(os.environ.get("BENCH_PEER_RUNS_LARGE", "1"))}
+PEER_RUNS = {"9x12": max(1, RUNS), "24x36": min(RUNS, int(os.environ.get("BENCH_PEER_RUNS_LARGE", "1")))}
 # Peers slower than this are reported as "> limit": already slower than any of our styles.
 PEER_TIMEOUT = {"9x12": 400, "24x36": int(os.environ.get("BENCH_PEER_TIMEOUT_LARGE", "150"))}
 
 
-def peers(pixels, runs, timeout):
-    """Median wall time and max RSS per peer, from `runs` runs of peers.sh. A peer cut off by the
-    timeout counts as taking the timeout (a lower bound)."""
-    results = {}
-    for _ in range(runs):
-        out = subprocess.run(["bash", PEERS, SOURCE, pixels, "--timeout", str(timeout)], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True).stdout
-        for line in out.splitlines():
-            if not line.startswith("{"):
-                continue
-            row = json.loads(line)
-            if row["rc"] == 124:
-                row["wall_s"], row["max_rss_kb"] = float(timeout), row["max_rss_kb"] or 0
-                results.setdefault(row["peer"], {"family": row["family"], "walls": [], "rss": [], "timed_out": True})
-            elif row["rc"] != 0 or row["wall_s"] is None:
-                continue
-            entry = results.setdefault(row["peer"], {"family": row["family"], "walls": [], "rss": [], "timed_out": False})
-            entry["walls"].append(row["wall_s"])
-            entry["rss"].append(row["max_rss_kb"])
+def peer_pass(pixels, timeout, results):
+    """One run of peers.sh, its wall times and max RSS added to `results` (name → entry). A peer
+    cut off by the timeout counts as taking the timeout (a lower bound)."""
+    out = subprocess.run(["bash", PEERS, SOURCE, pixels, "--timeout", str(timeout)], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout
+    for line in out.splitlines():
+        if not line.startswith("{"):
+            continue
+        row = json.loads(line)
+        if row["rc"] == 124:
+            row["wall_s"], row["max_rss_kb"] = float(timeout), row["max_rss_kb"] or 0
+            results.setdefault(row["peer"], {"family": row["family"], "walls": [], "rss": [], "timed_out": True})
+        elif row["rc"] != 0 or row["wall_s"] is None:
+            continue
+        entry = results.setdefault(row["peer"], {"family": row["family"], "walls": [], "rss": [], "timed_out": False})
+        entry["walls"].append(row["wall_s"])
+        entry["rss"].append(row["max_rss_kb"])
+
+
+def peer_medians(results):
     return {name: {"family": e["family"], "wall_s": statistics.median(e["walls"]), "max_rss_mb": max(e["rss"]) / 1024,
                    "timed_out": e["timed_out"]}
             for name, e in results.items()}
@@ -52,12 +53,21 @@ rows = {}
 lines = [f"| style | size | ours (median of {RUNS}) | peak RSS | × photo | fastest peer of its family | ours ÷ peer | goals |",
          "|---|---|---|---|---|---|---|---|"]
 for preset, pixels in SIZES:
-    peer_results = peers(pixels, PEER_RUNS[preset], PEER_TIMEOUT[preset])
-    ours = {}
-    for style in STYLES:
-        with tempfile.TemporaryDirectory() as out:
-            ours[style] = median_of([ASO, "render", SOURCE, "--style", style, "--size", preset, "--seed", "1", "--out", out])
-            ours[style].pop("last_output")
+    # Runs are interleaved (a pass of the peers, then one run of each style, again), so a
+    # machine that speeds up or slows down during the suite moves both sides of each ratio
+    # alike, instead of only the side measured while it did.
+    raw_peers, walls, rss = {}, {style: [] for style in STYLES}, {style: [] for style in STYLES}
+    for run in range(RUNS):
+        if run < PEER_RUNS[preset]:
+            peer_pass(pixels, PEER_TIMEOUT[preset], raw_peers)
+        for style in STYLES:
+            with tempfile.TemporaryDirectory() as out:
+                wall, peak, _ = timed([ASO, "render", SOURCE, "--style", style, "--size", preset, "--seed", "1", "--out", out])
+            walls[style].append(wall)
+            rss[style].append(peak)
+    peer_results = peer_medians(raw_peers)
+    ours = {style: {"wall_s": round(statistics.median(walls[style]), 3), "walls": [round(w, 3) for w in walls[style]],
+                    "max_rss_mb": round(max(rss[style]) / 1024, 1)} for style in STYLES}
     photo = ours["photo"]["wall_s"]
     for style in STYLES:
         result = ours[style]
