@@ -22,6 +22,15 @@ struct StyleMediumTests {
         return (MeasuredImage(try RasterImage.load(path: styled.preview)), MeasuredImage(try RasterImage.load(path: plain.preview)))
     }
 
+    /// The style's preview of a test card that `fixture` draws into a scratch directory.
+    static func fixturePreview(_ slug: String, seed: UInt64, name: String, fixture: (String) throws -> String) throws -> MeasuredImage {
+        let dir = temporaryDirectory(name)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rendered = try Rendered.make(try fixture(dir), style: StyleCatalog.find(slug: slug)!, seed: seed, name: name)
+        defer { rendered.cleanUp() }
+        return MeasuredImage(try RasterImage.load(path: rendered.preview))
+    }
+
     /// Asserts `rule` holds for the style and fails for every fake, printing the measures.
     static func expectMedium(
         _ slug: String, _ photo: String, rule: String, sourceLocation: SourceLocation = #_sourceLocation,
@@ -95,6 +104,27 @@ struct StyleMediumTests {
         }
     }
 
+    /// Pop art simplifies its subject less than the rest (blind rounds 93–95): the modelling
+    /// inside a grey subject survives as tone, where the calm surround's simplification alone
+    /// flattens it to one band. Measured as the spread of the preview's grey, blurred past the
+    /// dot screen, inside the subject.
+    @Test func popArtKeepsTheSubjectsModelling() throws {
+        let image = try Self.fixturePreview("pop-art", seed: 12, name: "pop-modelling", fixture: Fixtures.texturedSubject)
+        let scale = Float(image.width) / 1600
+        let grey = Planes.gaussian(image.luma, image.width, image.height, 8 * scale)
+        var inside: [Float] = []
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let dx = (Float(x) + 0.5) / scale - 800, dy = (Float(y) + 0.5) / scale - 600
+                if dx * dx + dy * dy < 200 * 200 { inside.append(grey[y * image.width + x] / 255) }
+            }
+        }
+        let mean = inside.reduce(0, +) / Float(inside.count)
+        let spread = (inside.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(inside.count)).squareRoot()
+        print("pop art on a modelled subject — spread of tone inside it \(String(format: "%.4f", spread))")
+        #expect(spread >= 0.015, "the subject's modelling was flattened: spread \(spread)")
+    }
+
     /// A low-key photo (a dark forest, 73 % of it below L* 20) must not print as a black
     /// sheet: the inks are chosen from the picture's own tones.
     @Test func popArtKeepsADarkPhotoInInk() throws {
@@ -102,7 +132,9 @@ struct StyleMediumTests {
         let black = Medium.blackShare(image), survival = Medium.subjectSurvival(image, photo: plain)
         #expect(Medium.blackShare(plain) > 0.5, "the photo is dark")
         #expect(black <= 0.3, "black covers \(black) of the print")
-        #expect(survival >= 0.85, "the forest's light and dark stay where they were (\(survival))")
+        // 0.88 before pop art kept its subject's tone islands (blind rounds 93–95), 0.85 after:
+        // the path's and the ferns' small islands scatter the tone at the dot scale.
+        #expect(survival >= 0.8, "the forest's light and dark stay where they were (\(survival))")
     }
 
     /// A drawing rule must also reject greyscale stretched to full contrast (1 % clipped).
@@ -193,11 +225,7 @@ extension StyleMediumTests {
     /// called "mechanical sky swirls". Crossing strokes in thin paint measure a coherence of
     /// 0.57 here, strokes that only follow the flow 0.68.
     @Test func oilStrokesCrossInAClearSky() throws {
-        let dir = temporaryDirectory("oil-sky")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let rendered = try Rendered.make(try Fixtures.sky(in: dir), style: StyleCatalog.find(slug: "oil-painting")!, seed: 11, name: "oil-sky")
-        defer { rendered.cleanUp() }
-        let coherence = Medium.strokeCoherence(MeasuredImage(try RasterImage.load(path: rendered.preview)))
+        let coherence = Medium.strokeCoherence(try Self.fixturePreview("oil-painting", seed: 11, name: "oil-sky", fixture: Fixtures.sky))
         print("oil painting on a clear sky — stroke coherence \(String(format: "%.3f", coherence))")
         #expect(coherence < 0.6, "stroke coherence \(coherence)")
     }
@@ -232,12 +260,7 @@ extension StyleMediumTests {
     /// run along the furrows, not across them on one diagonal ("heavy diagonal smears", blind
     /// rounds 74, 79 and 80). Along the forms the field measures 0.079; on the diagonal, 0.117.
     @Test func charcoalDragsFollowTheFurrowsOfAField() throws {
-        let dir = temporaryDirectory("charcoal-furrows")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let field = try Fixtures.furrows(in: dir)
-        let rendered = try Rendered.make(field, style: StyleCatalog.find(slug: "charcoal")!, seed: 11, name: "charcoal-furrows")
-        defer { rendered.cleanUp() }
-        let ratio = Medium.acrossOverAlong(MeasuredImage(try RasterImage.load(path: rendered.preview)))
+        let ratio = Medium.acrossOverAlong(try Self.fixturePreview("charcoal", seed: 11, name: "charcoal-furrows", fixture: Fixtures.furrows))
         print("charcoal on furrows — streak texture across over along \(String(format: "%.3f", ratio))")
         #expect(ratio <= 0.1, "drags cross the furrows: \(ratio)")
     }
@@ -248,12 +271,7 @@ extension StyleMediumTests {
     /// subject); cleaned off as specks, as they are off a background, they left none (blind
     /// round 91: subjects "lost in blotches", +0.46 with them kept).
     @Test func comicKeepsTheSubjectsSmallFeatures() throws {
-        let dir = temporaryDirectory("comic-features")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let rendered = try Rendered.make(
-            try Fixtures.subjectWithFeatures(in: dir), style: StyleCatalog.find(slug: "comic")!, seed: 11, name: "comic-features")
-        defer { rendered.cleanUp() }
-        let image = MeasuredImage(try RasterImage.load(path: rendered.preview))
+        let image = try Self.fixturePreview("comic", seed: 11, name: "comic-features", fixture: Fixtures.subjectWithFeatures)
         let scale = Double(image.width) / 1600
         try #require(abs(Double(image.height) - 1200 * scale) < 2, "the preview is the whole fixture")
         var subject: [Float] = [], around: [Float] = []

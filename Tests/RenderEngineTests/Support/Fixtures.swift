@@ -152,6 +152,18 @@ enum Fixtures {
         }
     }
 
+    /// The same grey subject on the same teal field, its inside modelled by a soft pattern of
+    /// ±25 levels repeating every 40 px (curls of fur, a knitted hat): shading a pop art print
+    /// keeps on its subject and would calm away anywhere else. The field is flat.
+    static func texturedSubject(in directory: String) throws -> String {
+        try png("textured-subject", width: 1600, height: 1200, in: directory) { x, y in
+            let dx = Double(x) - 800, dy = Double(y) - 600
+            guard dx * dx + dy * dy < 260 * 260 else { return [60, 140, 150] }
+            let curl = 25 * sin(2 * Double.pi * Double(x) / 40) * sin(2 * Double.pi * Double(y) / 40)
+            return [UInt8(150 + curl), UInt8(150 + curl), UInt8(150 + curl)]
+        }
+    }
+
     /// `name`.png in `directory`, `pixel(x, y)` giving each pixel's RGB, rows top to bottom.
     static func png(_ name: String, width: Int, height: Int, in directory: String, pixel: (Int, Int) -> [UInt8]) throws -> String {
         var ppm = Data("P6\n\(width) \(height)\n255\n".utf8)
