@@ -45,7 +45,7 @@ public struct ComicStyle: RenderStyle {
         let w = lab.width, h = lab.height
         // What stands out from the picture towards its centre (the subject), and where skin is;
         // both get a face's licence below.
-        let (importance, skin) = Sketch.importanceMap(image, grey: lineLightness, context: context, saliency: 0.5, fadesAtEdges: false)
+        let (subject, skin) = Sketch.subject(image, grey: lineLightness, context: context)
 
         // Flat shapes: texture smoothed away inside regions, their borders kept; where edges
         // crowd (grass, gravel, foliage) the colour is simply averaged.
@@ -71,7 +71,7 @@ public struct ComicStyle: RenderStyle {
         // licence below: short contours and small shapes kept, so a dog's eyes and muzzle, a
         // ladybird or a fig's seeds read. Without it comic subjects were "lost in blotches" and
         // "unreadable" (blind round 91: +0.46, 24 photos better and 6 worse).
-        let licence = PlaneMath.combine(smoothSkin, Sketch.decisive(importance)) { max($0, smoothstep(0.5, 0.85, $1)) }
+        let licence = PlaneMath.combine(smoothSkin, subject) { max($0, $1) }
         // Only long contours are inked: short ones (ripples, grass, feather flecks) read as
         // stray dashes (blind round 11: "flat blocks with stray outlines"). Faces and the
         // subject keep their short features (eyes, nostrils, the line of a smile), a little

@@ -6,7 +6,7 @@ import Foundation
 /// four tone bands at thresholds found in the photo itself (a one-dimensional k-means seeded at
 /// quantiles, so a dark forest or a pale portrait uses every band), and thick outlines from a
 /// difference of Gaussians of the abstracted lightness. The picture's subject is abstracted
-/// less than the rest (`subjectWeight`). Print resolution: every pixel picks its
+/// less than the rest (`Sketch.subject`). Print resolution: every pixel picks its
 /// ink from its band and its hue family — black, a solid primary, Ben-Day dots of the primary on
 /// white paper, or paper — so region borders, dots and lines stay crisp at every print size.
 ///
@@ -40,13 +40,15 @@ public struct PopArtStyle: RenderStyle {
         let s = context.workingScale
         var lab = Colour.srgbToLab(image)
         lab = DomainTransform.smooth(lab, sigmaSpatial: 8 * s, sigmaRange: 12)
-        // The subject is drawn from this less simplified picture (see `subjectWeight`).
+        // The subject is drawn from this less simplified picture.
         let closer = PlanarImage(planes: lab.planes.map { Self.gaussian($0, sigma: 1.5 * s) })
         lab = DomainTransform.smooth(lab, sigmaSpatial: 24 * s, sigmaRange: 10)
         // Rounded, simple shapes: no patch of ink smaller than a few dots (texture such as fur,
         // gravel or leaves would otherwise print as speckle).
         lab = PlanarImage(planes: lab.planes.map { Self.gaussian($0, sigma: 4.5 * s) })
-        let subject = Self.subjectWeight(image, closer: closer, context: context)
+        // The subject is abstracted less: in blind rounds 93–95 pets, birds and still lifes kept
+        // their features and pop art rose +0.16 … +0.18 each time.
+        let subject = Sketch.subject(image, grey: PlaneMath.map(closer.planes[0]) { $0 / 100 }, context: context).subject
         for c in 0..<3 {
             let simple = lab.planes[c], close = closer.planes[c]
             Parallel.rows(lab.height) { rows in
@@ -80,16 +82,6 @@ public struct PopArtStyle: RenderStyle {
         let pitch = Float(Self.pitch * context.parameters["dot_size"] * context.printScale)
         let finish = HalftonePrint(pitch: pitch, origin: context.printAnchor, thresholds: bands, neutralChroma: neutral, lineEdge: lineEdge)
         return StyledImage(planes: PlanarImage(planes: lab.planes + [lines]), finish: finish)
-    }
-
-    /// 0...1: how much each place is the picture's subject (centre, detail and what stands
-    /// out, as charcoal and comic find it), past 0.5 … 0.85 of the decisive importance map.
-    /// Where it is, the picture is simplified less: in blind rounds 93–95 pets, birds and
-    /// still lifes kept their features and pop art rose +0.16 … +0.18 each time.
-    static func subjectWeight(_ image: PlanarImage, closer: PlanarImage, context: StyleContext) -> Plane {
-        let grey = PlaneMath.map(closer.planes[0]) { $0 / 100 }
-        let importance = Sketch.importanceMap(image, grey: grey, context: context, saliency: 0.5, fadesAtEdges: false).importance
-        return PlaneMath.map(Sketch.decisive(importance)) { smoothstep(0.5, 0.85, $0) }
     }
 
     /// Three lightness thresholds between four tone bands, from the photo's own tones: halfway
