@@ -74,4 +74,30 @@ struct KernelTests {
         let reddest = palette.hues.map(\.centreA).max() ?? 0
         #expect(reddest > 35, "the red patch lost its hue: the reddest colour has a* \(reddest)")
     }
+
+    /// Pointillism paints its subject in finer dabs than the same detail elsewhere (blind
+    /// rounds 95 and 97): with the photo's detail everywhere just below what earns the finest
+    /// dabs, only the half of the picture that is subject gets them.
+    @Test func pointillismPaintsTheSubjectInFinerDabs() {
+        let w = 400, h = 300
+        let image = PlanarImage(width: w, height: h, channels: 3, fill: 0.5)
+        func plane(_ value: (Int) -> Float) -> ReducedPlane {
+            let p = Plane(width: w, height: h)
+            for y in 0..<h {
+                let r = p.row(y)
+                for x in 0..<w { r[x] = value(x) }
+            }
+            return ReducedPlane(reduced: p, factor: 1)
+        }
+        let grey = (0..<3).map { _ in plane { _ in 0.5 } }
+        let threshold: Float = 0.05
+        var lattice = DotLattice(pitch: 8, width: w, height: h, anchor: (0, 0))
+        PointillismStyle.place(
+            &lattice, layer: 2, size: (w, h), sharp: grey, broad: grey, gain: 1, ground: grey, detail: plane { _ in 0.6 * threshold },
+            subject: plane { $0 < w / 2 ? 1 : 0 }, thresholds: [threshold, threshold], tone: PointillismStyle.Tone(image),
+            anchor: (0, 0), palette: PointillismStyle.pigments, split: 0.3, seed: 7)
+        let painted = lattice.dots.filter { $0.radius > 0 }
+        let onSubject = painted.filter { $0.x < Float(w / 2) - 8 }.count, elsewhere = painted.filter { $0.x > Float(w / 2) + 8 }.count
+        #expect(onSubject > 500 && elsewhere == 0, "finest dabs on the subject \(onSubject), elsewhere \(elsewhere)")
+    }
 }

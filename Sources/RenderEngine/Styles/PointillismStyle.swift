@@ -114,6 +114,9 @@ public struct PointillismStyle: RenderStyle {
         // Detail: local contrast at the scale of a coarse dab.
         let detail = ReducedPlane(Gradient.sobelMagnitude(Colour.luma(image)), factor: 2).blurred(Double(coarse) * 0.8)
         let thresholds = [max(0.012, Self.quantile(detail.plane, 0.7)), max(0.03, Self.quantile(detail.plane, 0.9))]
+        // On the subject detail counts double: a face, a dog's muzzle or a giraffe's head is
+        // painted in the finer dabs (blind rounds 95 and 97).
+        let subject = ReducedPlane(Sketch.subject(image, grey: Colour.luma(image), context: context).subject, factor: 2)
 
         let anchor = context.workingAnchor
         let palette = Self.pigments
@@ -130,7 +133,7 @@ public struct PointillismStyle: RenderStyle {
             let gain = [Float(0.7), 0.9, 1.0][layer]
             var lattice = DotLattice(pitch: pitch, width: w, height: h, anchor: anchor)
             Self.place(
-                &lattice, layer: layer, size: (w, h), sharp: sharp, broad: broad, gain: gain, ground: ground, detail: detail,
+                &lattice, layer: layer, size: (w, h), sharp: sharp, broad: broad, gain: gain, ground: ground, detail: detail, subject: subject,
                 thresholds: thresholds, tone: tone, anchor: anchor, palette: palette, split: split, seed: context.seed)
             lattices.append(lattice)
         }
@@ -143,8 +146,8 @@ public struct PointillismStyle: RenderStyle {
     }
 
     /// Places the dabs of one lattice and chooses their pigments. Layer 0 (coarse) takes the
-    /// cells whose detail is below the first threshold, layer 1 those between the thresholds,
-    /// layer 2 the busiest.
+    /// cells whose detail (× 1 + `subject`) is below the first threshold, layer 1 those between
+    /// the thresholds, layer 2 the busiest.
     ///
     /// Each dab's pigment is a pure function of its cell (`pigment(for:…)` with a rank from the
     /// R2 mask), so a 9x12 and a 24x36 print — different crops of one photo — paint the same
@@ -152,7 +155,7 @@ public struct PointillismStyle: RenderStyle {
     static func place(
         _ lattice: inout DotLattice, layer: Int, size: (width: Int, height: Int), sharp: [ReducedPlane], broad: [ReducedPlane], gain: Float,
         ground: [ReducedPlane],
-        detail: ReducedPlane, thresholds: [Float], tone: Tone,
+        detail: ReducedPlane, subject: ReducedPlane, thresholds: [Float], tone: Tone,
         anchor: (x: Float, y: Float), palette: [(Float, Float, Float)], split: Float, seed: UInt64
     ) {
         let columns = lattice.columns, firstColumn = lattice.firstColumn, firstRow = lattice.firstRow
@@ -172,9 +175,9 @@ public struct PointillismStyle: RenderStyle {
                         let x = nominal.x + (keyUnit(key, 1) - 0.5) * 0.55 * pitch - anchor.x
                         let y = nominal.y + (keyUnit(key, 2) - 0.5) * 0.55 * pitch - anchor.y
                         let sx = min(max(x, 0), Float(w - 1)), sy = min(max(y, 0), Float(h - 1))
-                        // Coarse dabs where the photo is calm, finer ones where it has detail; the
-                        // boundaries are dithered so that the lattices interlock.
-                        let local = detail.sample(sx, sy), dither = (keyUnit(key, 3) - 0.5) * 0.5
+                        // Coarse dabs where the photo is calm, finer ones where it has detail (and
+                        // on the subject); the boundaries are dithered so that the lattices interlock.
+                        let local = detail.sample(sx, sy) * (1 + subject.sample(sx, sy)), dither = (keyUnit(key, 3) - 0.5) * 0.5
                         if thresholds.reduce(0, { $0 + (local / $1 + dither > 1 ? 1 : 0) }) != layer { continue }
                         func colour(_ c: Int) -> Float {
                             let s = sharp[c].sample(sx, sy)

@@ -383,8 +383,9 @@ enum Sketch {
 
     /// 0...1: how much each place is the picture's subject (what stands out from it, towards
     /// its centre, with detail; not faded at the sheet's edges): the decisive importance map
-    /// past 0.5 … 0.85. Returned with the skin map. Comic and pop art draw the subject closer
-    /// than the rest: its small features and tone islands are kept (blind rounds 91 and 93–95).
+    /// past 0.5 … 0.85. Returned with the skin map. Comic, pop art and pointillism draw the
+    /// subject closer than the rest: its small features and tone islands are kept, its dabs are
+    /// finer (blind rounds 91, 93–95 and 97).
     static func subject(_ image: PlanarImage, grey: Plane, context: StyleContext) -> (subject: Plane, skin: Plane) {
         let (importance, skin) = importanceMap(image, grey: grey, context: context, saliency: 0.5, fadesAtEdges: false)
         return (PlaneMath.map(decisive(importance)) { smoothstep(0.5, 0.85, $0) }, skin)
