@@ -148,13 +148,28 @@ PY
 }
 
 # Fault tests stop and start one server while the rest keeps running.
-stop_redis() { redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning shutdown >/dev/null 2>&1 || true; }
+# Redis answers SHUTDOWN before its process has let go of its ports: on a loaded machine a
+# start that follows at once failed with "Address already in use" and left Redis down for the
+# rest of the suite. So a stop waits for the process to be gone, and a start tries again.
+stop_redis() {
+    local pid
+    pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
+    redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning shutdown >/dev/null 2>&1 || true
+    if [[ -n $pid ]]; then
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    fi
+}
 start_redis() {
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
-        --tls-port "$redis_tls_port" --tls-cert-file "$dir/redis-server.crt" --tls-key-file "$dir/redis-server.key" \
-        --tls-ca-cert-file "$dir/redis-ca.crt" --tls-auth-clients yes \
-        --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
-    for _ in $(seq 1 50); do redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for _ in 1 2 3; do
+        redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --save "" \
+            --tls-port "$redis_tls_port" --tls-cert-file "$dir/redis-server.crt" --tls-key-file "$dir/redis-server.key" \
+            --tls-ca-cert-file "$dir/redis-ca.crt" --tls-auth-clients yes \
+            --requirepass redis-test-secret-3f9a --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1
+        for _ in $(seq 1 50); do redis-cli -p "$redis_port" -a redis-test-secret-3f9a --no-auth-warning ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+        sleep 1
+    done
+    echo "redis did not start on :$redis_port (see $dir/redis.log)" >&2
+    return 1
 }
 stop_postgres() { "${as_postgres[@]}" "$pg_bin/pg_ctl" -D "$dir/pg" -m fast stop </dev/null >/dev/null 2>&1 || true; }
 start_postgres() {
