@@ -112,11 +112,12 @@ public struct PointillismStyle: RenderStyle {
         let ground = groundPlanes.map { ReducedPlane(reduced: $0, factor: 4) }
 
         // Detail: local contrast at the scale of a coarse dab.
-        let detail = ReducedPlane(Gradient.sobelMagnitude(Colour.luma(image)), factor: 2).blurred(Double(coarse) * 0.8)
+        let luma = Colour.luma(image)
+        let detail = ReducedPlane(Gradient.sobelMagnitude(luma), factor: 2).blurred(Double(coarse) * 0.8)
         let thresholds = [max(0.012, Self.quantile(detail.plane, 0.7)), max(0.03, Self.quantile(detail.plane, 0.9))]
         // On the subject detail counts double: a face, a dog's muzzle or a giraffe's head is
         // painted in the finer dabs (blind rounds 95 and 97).
-        let subject = ReducedPlane(Sketch.subject(image, grey: Colour.luma(image), context: context).subject, factor: 2)
+        let subject = ReducedPlane(Sketch.subject(image, grey: luma, context: context).subject, factor: 2)
 
         let anchor = context.workingAnchor
         let palette = Self.pigments
